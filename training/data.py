@@ -1,0 +1,122 @@
+"""Token data for the LM: per-file token arrays, and repository-style multi-file samples.
+
+`prepare` tokenizes every corpus file once into WORK/tokens/{split}.bin (uint16) plus an index.
+`Sampler` builds training sequences the way the engine lays out context: several files of one
+package (neighbouring paths, so imports and their targets tend to sit together), each behind a
+`<|file_sep|>path\n` header; about half of the files are in fill-in-the-middle form
+
+    <|file_sep|>path\n <|fim_suffix|> suffix(<=256 tok) <|fim_prefix|> prefix middle <|endoftext|>
+
+which is the order the engine uses: the suffix before the prefix, so typing at the cursor only
+appends to the cached context.
+"""
+from __future__ import annotations
+
+import argparse, json, pathlib
+
+import numpy as np
+from tokenizers import Tokenizer
+
+EOT, FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, FILE_SEP = 0, 1, 2, 3, 4
+SUFFIX_TOKENS = 256
+HERE = pathlib.Path(__file__).parent
+
+
+def prepare(corpus: pathlib.Path, tok_path: pathlib.Path, out: pathlib.Path):
+    tok = Tokenizer.from_file(str(tok_path))
+    out.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "valid"):
+        rows = [json.loads(l) for l in (corpus / f"{split}.jsonl").read_text().splitlines()]
+        rows.sort(key=lambda r: (r["pkg"], r["path"]))
+        chunks, index, offset = [], [], 0
+        B = 512
+        for i in range(0, len(rows), B):
+            batch = rows[i:i + B]
+            texts = [r["text"] for r in batch]
+            heads = [r["path"] + "\n" for r in batch]
+            for r, e, h in zip(batch, tok.encode_batch(texts, add_special_tokens=False), tok.encode_batch(heads, add_special_tokens=False)):
+                ids = np.asarray(e.ids, dtype=np.uint16)
+                hid = np.asarray(h.ids, dtype=np.uint16)
+                chunks += [hid, ids]
+                index.append((r["pkg"], r["path"], offset, len(hid), len(ids), len(r["text"].encode())))
+                offset += len(hid) + len(ids)
+        np.concatenate(chunks).tofile(out / f"{split}.bin")
+        (out / f"{split}.index.json").write_text(json.dumps(index))
+        print(f"{split}: {len(rows)} files, {offset/1e6:.1f}M tokens, {sum(r[5] for r in index)/1e6:.1f} MB")
+
+
+class Sampler:
+    """Yields (prev_token, tokens[seq+1]) multi-file samples from one split."""
+
+    def __init__(self, tokens_dir: pathlib.Path, split: str, seq: int, fim_rate: float = 0.5, seed: int = 0,
+                 newline_ids: np.ndarray | None = None):
+        self.data = np.fromfile(tokens_dir / f"{split}.bin", dtype=np.uint16)
+        self.index = json.loads((tokens_dir / f"{split}.index.json").read_text())
+        self.seq, self.fim_rate = seq, fim_rate
+        self.rng = np.random.default_rng(seed)
+        self.newline = newline_ids  # bool[vocab]: token contains '\n'
+        pkgs: dict[str, list[int]] = {}
+        for i, row in enumerate(self.index):
+            pkgs.setdefault(row[0], []).append(i)
+        self.pkgs = list(pkgs.values())
+        sizes = np.array([sum(self.index[i][4] for i in files) for files in self.pkgs], dtype=np.float64)
+        self.pkg_p = np.sqrt(sizes) / np.sqrt(sizes).sum()  # flatten: big packages do not dominate
+
+    def file_tokens(self, i: int, fim: bool) -> np.ndarray:
+        _, _, off, nh, nt, _ = self.index[i]
+        head = self.data[off:off + nh]
+        body = self.data[off + nh:off + nh + nt]
+        parts = [np.array([FILE_SEP], np.uint16), head]
+        if fim and nt > 8 and self.newline is not None:
+            a, b = self.fim_span(body)
+            parts += [np.array([FIM_SUFFIX], np.uint16), body[b:b + SUFFIX_TOKENS], np.array([FIM_PREFIX], np.uint16),
+                      body[:b], np.array([EOT], np.uint16)]
+        else:
+            parts.append(body)
+        return np.concatenate(parts)
+
+    def fim_span(self, body: np.ndarray) -> tuple[int, int]:
+        """Middle = from a random token to the end of its line (half the time) or 1-8 lines further."""
+        n = len(body)
+        a = int(self.rng.integers(0, n))
+        nl = np.flatnonzero(self.newline[body[a:]])
+        lines = 1 if self.rng.random() < 0.5 else int(self.rng.integers(2, 9))
+        b = n if len(nl) < lines else a + int(nl[lines - 1]) + 1
+        return a, b
+
+    def sample(self) -> tuple[int, np.ndarray]:
+        files = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)]
+        start = int(self.rng.integers(0, len(files)))
+        out, total, j = [], 0, start
+        while total < self.seq + 2:
+            t = self.file_tokens(files[j % len(files)], self.rng.random() < self.fim_rate)
+            out.append(t); total += len(t); j += 1
+            if j - start >= len(files) and total < self.seq + 2:  # package exhausted: continue with another
+                files, start, j = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)], 0, 0
+                out.append(np.array([EOT], np.uint16)); total += 1
+        seq = np.concatenate(out)
+        # start at a random file boundary inside the first file, or at 0
+        off = int(self.rng.integers(0, max(1, min(len(out[0]), len(seq) - self.seq - 2) + 1)))
+        off = 0 if self.rng.random() < 0.5 else off
+        prev = EOT if off == 0 else int(seq[off - 1])
+        return prev, seq[off:off + self.seq + 1].astype(np.int64)
+
+    def batch(self, n: int):
+        prevs, rows = zip(*(self.sample() for _ in range(n)))
+        return np.array(prevs, np.int64), np.stack(rows)
+
+
+def newline_table(tok: Tokenizer) -> np.ndarray:
+    table = np.zeros(tok.get_vocab_size(), dtype=bool)
+    for i in range(tok.get_vocab_size()):
+        table[i] = "\n" in tok.decode([i], skip_special_tokens=False)
+    return table
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default=str(HERE / "work/corpus"))
+    ap.add_argument("--tokenizer", default=str(HERE / "work/tokenizer.json"))
+    ap.add_argument("--out", default=str(HERE / "work/tokens"))
+    a = ap.parse_args()
+    prepare(pathlib.Path(a.corpus), pathlib.Path(a.tokenizer), pathlib.Path(a.out))

@@ -1,0 +1,279 @@
+"""Exports the LM + predictor into the engine's ONNX graphs (docs/graph-contract.md).
+
+Graphs are written with onnx.helper, not traced, so the contract is explicit:
+  dense.onnx   prefill chunks and dense decode (S >= 1 new tokens, attention over all P cached)
+  sparse.onnx  one decode step: layer 0 dense; the predictor's importance queries score the
+               importance-key cache per (layer >= 1, KV head); TopK (sinks + recent forced in,
+               then the `budget` best); GatherND of K/V rows; attention over the selection.
+Both graphs read the weights from one shared external-data file (weights.bin), so the two graphs
+cost one copy of the weights on disk.
+
+python training/export.py --ckpt training/work/ckpt/lm.pt --out models/default [--predictor P.pt]
+"""
+from __future__ import annotations
+
+import argparse, hashlib, json, math, pathlib, shutil
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from onnx.external_data_helper import set_external_data
+
+from model import LM, Config
+from predictor import BIG, NEG, Predictor
+
+OPSET = 17
+HERE = pathlib.Path(__file__).parent
+
+
+class G:
+    """A tiny graph builder: every op returns its output name."""
+
+    def __init__(self):
+        self.nodes, self.inits, self.n = [], {}, 0
+
+    def op(self, op_type, *inputs, n_out=1, **attrs):
+        self.n += 1
+        outs = [f"{op_type.lower()}_{self.n}_{i}" for i in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, **attrs))
+        return outs[0] if n_out == 1 else outs
+
+    def const(self, value, dtype=np.int64):
+        name = f"c_{len(self.inits)}_{self.n}"
+        self.inits[name] = np.asarray(value, dtype=dtype)
+        return name
+
+    def rename(self, src, dst):
+        self.nodes.append(helper.make_node("Identity", [src], [dst]))
+        return dst
+
+
+def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
+    c = lm.cfg
+    W = {k: v.detach().float().numpy() for k, v in lm.state_dict().items() if k != "lm_head.weight"}
+    W["predictor.norm.weight"] = pred.norm.weight.detach().numpy()
+    W["predictor.fc1.weight"] = pred.fc1.weight.detach().numpy()
+    W["predictor.fc2.weight"] = pred.fc2.weight.detach().numpy()
+    W["predictor.key_proj"] = pred.key_proj.detach().numpy()  # [L-1, Hkv, D, d']
+    inv = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
+    W["rope.inv_freq"] = inv.astype(np.float32)
+    return {k: np.ascontiguousarray(v.astype(np.float32)) for k, v in W.items()}
+
+
+def rms(g: G, x, w, eps):
+    var = g.op("ReduceMean", g.op("Mul", x, x), axes=[-1], keepdims=1)
+    return g.op("Mul", g.op("Mul", x, g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, g.const(eps, np.float32))))), w)
+
+
+def linear(g: G, x, w):  # x [..., in] ; w [out, in] (torch layout)
+    return g.op("MatMul", x, g.op("Transpose", w, perm=[1, 0]))
+
+
+def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray]) -> onnx.ModelProto:
+    c = cfg
+    g = G()
+    L, H, Hkv, D, E = c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.imp_dim
+    rep = H // Hkv
+    ins = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "S"]),
+           helper.make_tensor_value_info("prev_id", TensorProto.INT64, [1]),
+           helper.make_tensor_value_info("start_pos", TensorProto.INT64, [1])]
+    for l in range(L):
+        ins += [helper.make_tensor_value_info(f"past_k.{l}", TensorProto.FLOAT, [Hkv, "C", D]),
+                helper.make_tensor_value_info(f"past_v.{l}", TensorProto.FLOAT, [Hkv, "C", D])]
+    if sparse:
+        for l in range(1, L):
+            ins.append(helper.make_tensor_value_info(f"past_ik.{l}", TensorProto.FLOAT, [Hkv, "C", E]))
+        ins += [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("budget", "sinks", "recent")]
+    outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, c.vocab_size])]
+
+    ids = g.op("Squeeze", "input_ids", g.const([0]))                       # [S]
+    S = g.op("Shape", ids)                                                 # [1]
+    C = g.op("Gather", g.op("Shape", "past_k.0"), g.const([1]))            # [1]
+    # embeddings (+ projected previous-token embedding)
+    x = g.op("Gather", "model.embed_tokens.weight", ids)                    # [S, d]
+    if c.prev_token:
+        prev_ids = g.op("Concat", "prev_id", g.op("Slice", ids, g.const([0]), g.op("Sub", S, g.const([1]))), axis=0)
+        x = g.op("Add", x, linear(g, g.op("Gather", "model.embed_tokens.weight", prev_ids), "model.prev_token_proj.weight"))
+    # RoPE tables for positions start_pos .. start_pos+S-1
+    pos = g.op("Cast", g.op("Add", g.op("Range", g.const(0), g.op("Squeeze", S, g.const([0])), g.const(1)), "start_pos"), to=TensorProto.FLOAT)
+    f = g.op("Mul", g.op("Unsqueeze", pos, g.const([1])), "rope.inv_freq")   # [S, D/2]
+    emb = g.op("Concat", f, f, axis=-1)
+    cos, sin = g.op("Cos", emb), g.op("Sin", emb)                          # [S, D]
+
+    def rope(t):  # t [h, S, D]
+        a, b = g.op("Split", t, g.const([D // 2, D // 2]), axis=-1, n_out=2)
+        return g.op("Add", g.op("Mul", t, cos), g.op("Mul", g.op("Concat", g.op("Neg", b), a, axis=-1), sin))
+
+    # masks: past slots j < start_pos are valid; causal inside the new chunk
+    j = g.op("Range", g.const(0), g.op("Squeeze", C, g.const([0])), g.const(1))
+    past_mask = g.op("Where", g.op("Less", j, "start_pos"), g.const(0.0, np.float32), g.const(NEG, np.float32))  # [C]
+    sidx = g.op("Range", g.const(0), g.op("Squeeze", S, g.const([0])), g.const(1))
+    causal = g.op("Where", g.op("LessOrEqual", g.op("Unsqueeze", sidx, g.const([0])), g.op("Unsqueeze", sidx, g.const([1]))),
+                  g.const(0.0, np.float32), g.const(NEG, np.float32))    # [S(query), S(key)]
+    if rep > 1:
+        causal = g.op("Tile", causal, g.const([rep, 1]))
+    if sparse:
+        sinks, recent = "sinks", "recent"
+        keep = g.op("Or", g.op("Less", j, sinks), g.op("GreaterOrEqual", j, g.op("Sub", "start_pos", recent)))
+        sel_bias = g.op("Where", g.op("Less", j, "start_pos"),
+                        g.op("Where", keep, g.const(BIG, np.float32), g.const(0.0, np.float32)), g.const(NEG, np.float32))
+        k_total = g.op("Min", "start_pos", g.op("Add", g.op("Add", sinks, recent), "budget"))
+    scale = g.const(1.0 / math.sqrt(D), np.float32)
+
+    def heads(t, n):  # [S, n*D] -> [n, S, D]
+        return g.op("Transpose", g.op("Reshape", t, g.const([-1, n, D])), perm=[1, 0, 2])
+
+    qimp = None
+    for l in range(L):
+        p = f"model.layers.{l}."
+        if sparse and l == c.producer_layer:
+            hn = rms(g, x, "predictor.norm.weight", c.norm_eps)
+            h1 = linear(g, hn, "predictor.fc1.weight")
+            h1 = g.op("Mul", h1, g.op("Sigmoid", h1))
+            qimp = g.op("Reshape", linear(g, h1, "predictor.fc2.weight"), g.const([L - 1, Hkv, 1, E]))  # S == 1
+        xn = rms(g, x, p + "input_layernorm.weight", c.norm_eps)
+        q = rope(heads(linear(g, xn, p + "self_attn.q_proj.weight"), H))
+        kpre = heads(linear(g, xn, p + "self_attn.k_proj.weight"), Hkv)
+        k = rope(kpre)
+        v = heads(linear(g, xn, p + "self_attn.v_proj.weight"), Hkv)
+        g.rename(k, f"new_k.{l}"); g.rename(v, f"new_v.{l}")
+        outs += [helper.make_tensor_value_info(f"new_k.{l}", TensorProto.FLOAT, [Hkv, "S", D]),
+                 helper.make_tensor_value_info(f"new_v.{l}", TensorProto.FLOAT, [Hkv, "S", D])]
+        if l >= 1:
+            kp = g.op("Gather", "predictor.key_proj", g.const(l - 1))      # [Hkv, D, E]
+            g.rename(g.op("MatMul", kpre, kp), f"new_ik.{l}")
+            outs.append(helper.make_tensor_value_info(f"new_ik.{l}", TensorProto.FLOAT, [Hkv, "S", E]))
+        qh = g.op("Mul", g.op("Reshape", q, g.const([Hkv, -1, D])), scale)  # [Hkv, rep*S, D]
+        Kp, Vp, mask = f"past_k.{l}", f"past_v.{l}", past_mask
+        if sparse and l >= 1:
+            s = g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(l - 1)),
+                                     g.op("Transpose", f"past_ik.{l}", perm=[0, 2, 1])), g.const([1]))  # [Hkv, C]
+            _, idx = g.op("TopK", g.op("Add", s, sel_bias), k_total, axis=-1, largest=1, sorted=0, n_out=2)
+            g.rename(idx, f"selected.{l}")
+            outs.append(helper.make_tensor_value_info(f"selected.{l}", TensorProto.INT64, [Hkv, "K"]))
+            idx3 = g.op("Unsqueeze", idx, g.const([2]))
+            Kp = g.op("GatherND", Kp, idx3, batch_dims=1)                 # [Hkv, K, D]
+            Vp = g.op("GatherND", Vp, idx3, batch_dims=1)
+            mask = None
+        s_past = g.op("MatMul", qh, g.op("Transpose", Kp, perm=[0, 2, 1]))
+        if mask is not None:
+            s_past = g.op("Add", s_past, mask)
+        s_new = g.op("Add", g.op("MatMul", qh, g.op("Transpose", k, perm=[0, 2, 1])), causal)
+        n_past = g.op("Shape", s_past, start=2)
+        prob = g.op("Softmax", g.op("Concat", s_past, s_new, axis=-1), axis=-1)
+        p_past, p_new = g.op("Split", prob, g.op("Concat", n_past, S, axis=0), axis=-1, n_out=2)
+        if sparse and l >= 1:
+            w = g.op("ReduceMean", g.op("Reshape", p_past, g.const([Hkv, rep, -1])), axes=[1], keepdims=0)
+            g.rename(w, f"selected_w.{l}")
+            outs.append(helper.make_tensor_value_info(f"selected_w.{l}", TensorProto.FLOAT, [Hkv, "K"]))
+        o = g.op("Add", g.op("MatMul", p_past, Vp), g.op("MatMul", p_new, v))     # [Hkv, rep*S, D]
+        o = g.op("Reshape", g.op("Transpose", g.op("Reshape", o, g.const([H, -1, D])), perm=[1, 0, 2]), g.const([-1, H * D]))
+        x = g.op("Add", x, linear(g, o, p + "self_attn.o_proj.weight"))
+        xn = rms(g, x, p + "post_attention_layernorm.weight", c.norm_eps)
+        gate = linear(g, xn, p + "mlp.gate_proj.weight")
+        hmid = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), linear(g, xn, p + "mlp.up_proj.weight"))
+        x = g.op("Add", x, linear(g, hmid, p + "mlp.down_proj.weight"))
+    last = g.op("Slice", x, g.op("Sub", S, g.const([1])), S, g.const([0]))       # [1, d]
+    g.nodes.append(helper.make_node("Gemm", [rms(g, last, "model.norm.weight", c.norm_eps), "model.embed_tokens.weight"],
+                                    ["logits"], transB=1))
+    used = {i for n in g.nodes for i in n.input}
+    weights = [numpy_helper.from_array(W[k], k) for k in W if k in used]
+    consts = [numpy_helper.from_array(v, k) for k, v in g.inits.items()]
+    graph = helper.make_graph(g.nodes, "sparse" if sparse else "dense", ins, outs, initializer=weights + consts)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tokenbutler-export")
+    model.ir_version = 8
+    return model
+
+
+def write_weights(W: dict[str, np.ndarray], path: pathlib.Path) -> dict[str, tuple[int, int]]:
+    layout, off = {}, 0
+    with open(path, "wb") as f:
+        for k in sorted(W):
+            pad = (-off) % 64
+            f.write(b"\0" * pad); off += pad
+            b = W[k].tobytes(); f.write(b)
+            layout[k] = (off, len(b)); off += len(b)
+    return layout
+
+
+def save_with_external(model: onnx.ModelProto, layout, path: pathlib.Path, weights_file="weights.bin"):
+    for t in model.graph.initializer:
+        if t.name in layout:
+            off, n = layout[t.name]
+            set_external_data(t, location=weights_file, offset=off, length=n)
+            t.data_location = TensorProto.EXTERNAL
+            t.ClearField("raw_data")
+    onnx.save_model(model, str(path))
+
+
+def sha256(p: pathlib.Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, extra: dict | None = None):
+    out.mkdir(parents=True, exist_ok=True)
+    W = weights_of(lm, pred)
+    layout = write_weights(W, out / "weights.bin")
+    for name, sparse in (("dense", False), ("sparse", True)):
+        m = build(lm.cfg, sparse, W)
+        onnx.checker.check_model(m)  # before externalising (the checker wants the data files beside it)
+        save_with_external(m, layout, out / f"{name}.onnx")
+    if tokenizer.resolve() != (out / "tokenizer.json").resolve():
+        shutil.copy(tokenizer, out / "tokenizer.json")
+    files = {n: sha256(out / n) for n in ("dense.onnx", "sparse.onnx", "weights.bin", "tokenizer.json")}
+    manifest = {
+        "format": 1,
+        "name": (extra or {}).get("name", "tokenbutler-code-default"),
+        "config": lm.cfg.to_dict(),
+        "graphs": {"dense": "dense.onnx", "sparse": "sparse.onnx"},
+        "weights": "weights.bin",
+        "tokenizer": "tokenizer.json",
+        "specialTokens": {"eot": 0, "fimPrefix": 1, "fimMiddle": 2, "fimSuffix": 3, "fileSep": 4},
+        "selection": {"sinks": 8, "recent": 128},
+        "params": {"lm": lm.num_params(), "predictor": pred.num_params(),
+                   "predictorShare": pred.num_params() / lm.num_params()},
+        "files": files,
+    }
+    manifest.update(extra or {})
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def load_weights(path: str) -> dict:
+    st = torch.load(path, weights_only=False)
+    return st.get("ema", st.get("model", st))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", default=None, help="LM checkpoint (train.py); omit for random weights")
+    ap.add_argument("--predictor", default=None, help="predictor checkpoint (train_predictor.py)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--tokenizer", default=str(HERE / "work/tokenizer.json"))
+    ap.add_argument("--metrics", default=None, help="JSON file merged into the manifest under 'training'")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.manual_seed(args.seed)
+    extra = {}
+    if args.ckpt:
+        st = torch.load(args.ckpt, weights_only=False)
+        cfg = Config(**st["config"])
+        lm = LM(cfg); lm.load_state_dict(st["ema"])
+        extra["training"] = {"tokens": st["tokens"], "steps": st["step"], "cpuHours": st.get("cpu_seconds", 0) / 3600}
+    else:
+        cfg = Config(); lm = LM(cfg)
+        extra["training"] = {"tokens": 0, "note": "random weights"}
+    pred = Predictor(cfg)
+    if args.predictor:
+        ps = torch.load(args.predictor, weights_only=False)
+        pred.load_state_dict(ps["predictor"])
+        extra["predictorTraining"] = ps.get("metrics", {})
+    if args.metrics:
+        extra["training"].update(json.loads(pathlib.Path(args.metrics).read_text()))
+    m = export(lm.eval(), pred.eval(), pathlib.Path(args.out), pathlib.Path(args.tokenizer), extra)
+    print(json.dumps({k: m[k] for k in ("params", "files")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Llama-style decoder (RMSNorm, RoPE, SwiGLU, tied embeddings, optional GQA).
+
+Parameter names follow Hugging Face Llama (`model.layers.N.self_attn.q_proj.weight`, ...), so a
+Llama-family checkpoint loads with `load_hf_state_dict`. One addition, off for imported
+checkpoints: `model.prev_token_proj` adds a projection of the previous token's embedding to each
+position's input. It puts "which token came before me" into every key, so a single attention
+layer can form an induction (copy) head instead of needing two composed layers: the lever for
+copying from context that a 4-layer model on two CPU cores otherwise did not learn.
+The ONNX graphs (export.py) implement exactly this forward; docs/graph-contract.md defines them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class Config:
+    vocab_size: int = 4096
+    d_model: int = 256
+    n_layers: int = 4
+    n_heads: int = 4
+    n_kv_heads: int = 4
+    head_dim: int = 64
+    ffn_dim: int = 704
+    rope_theta: float = 500000.0
+    norm_eps: float = 1e-5
+    prev_token: bool = True
+    imp_dim: int = 16          # TokenButler importance dimension d'
+    pred_hidden: int = 64      # predictor MLP width
+    producer_layer: int = 1    # predictor reads the residual stream entering this layer
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x):
+        xf = x.float()
+        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+
+
+def rope_tables(cfg: Config, positions: torch.Tensor):
+    """cos/sin [.., T, head_dim] in the HF rotate_half layout."""
+    inv = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2, dtype=torch.float32) / cfg.head_dim))
+    f = positions.float()[..., None] * inv
+    emb = torch.cat([f, f], -1)
+    return emb.cos(), emb.sin()
+
+
+def rotate_half(x):
+    a, b = x.chunk(2, -1)
+    return torch.cat([-b, a], -1)
+
+
+def apply_rope(x, cos, sin):
+    return x * cos + rotate_half(x) * sin
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        self.q_proj = nn.Linear(cfg.d_model, cfg.n_heads * cfg.head_dim, bias=False)
+        self.k_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=False)
+        self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=False)
+        self.o_proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=False)
+
+    def qkv(self, x, cos, sin):
+        B, T, _ = x.shape
+        c = self.cfg
+        q = self.q_proj(x).view(B, T, c.n_heads, c.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(B, T, c.n_kv_heads, c.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, c.n_kv_heads, c.head_dim).transpose(1, 2)
+        return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
+
+    def forward(self, x, cos, sin, return_qk: bool = False):
+        B, T, _ = x.shape
+        q, k, v = self.qkv(x, cos, sin)
+        rep = self.cfg.n_heads // self.cfg.n_kv_heads
+        kk, vv = (k, v) if rep == 1 else (k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1))
+        y = F.scaled_dot_product_attention(q, kk, vv, is_causal=True)
+        y = self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+        return (y, q, k) if return_qk else y
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.d_model, cfg.ffn_dim, bias=False)
+        self.up_proj = nn.Linear(cfg.d_model, cfg.ffn_dim, bias=False)
+        self.down_proj = nn.Linear(cfg.ffn_dim, cfg.d_model, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, cos, sin, return_qk=False):
+        a = self.self_attn(self.input_layernorm(x), cos, sin, return_qk)
+        if return_qk:
+            a, q, k = a
+        x = x + a
+        x = x + self.mlp(self.post_attention_layernorm(x))
+        return (x, q, k) if return_qk else x
+
+
+class Backbone(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.prev_token_proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False) if cfg.prev_token else None
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+
+
+class LM(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        self.model = Backbone(cfg)
+        self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.lm_head.weight = self.model.embed_tokens.weight  # tied
+        self.apply(self._init)
+        for n, p in self.named_parameters():
+            if n.endswith("o_proj.weight") or n.endswith("down_proj.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layers))
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def embed(self, ids, prev):
+        """ids [B,T]; prev [B] = the token before ids[:,0] (EOT at the start of a context)."""
+        x = self.model.embed_tokens(ids)
+        if self.model.prev_token_proj is not None:
+            shifted = torch.cat([prev[:, None], ids[:, :-1]], 1)
+            x = x + self.model.prev_token_proj(self.model.embed_tokens(shifted))
+        return x
+
+    def forward(self, ids, prev, start_pos: int = 0, hidden_at: int | None = None):
+        """Returns logits [B,T,V]; with hidden_at=l also the residual stream entering layer l."""
+        T = ids.shape[1]
+        cos, sin = rope_tables(self.cfg, torch.arange(start_pos, start_pos + T))
+        x = self.embed(ids, prev)
+        tap = None
+        for i, layer in enumerate(self.model.layers):
+            if i == hidden_at:
+                tap = x
+            x = layer(x, cos, sin)
+        logits = self.lm_head(self.model.norm(x))
+        return (logits, tap) if hidden_at is not None else logits
+
+    def num_params(self, non_embedding=False):
+        n = sum(p.numel() for p in self.parameters())
+        return n - self.model.embed_tokens.weight.numel() if non_embedding else n
+
+
+def load_hf_state_dict(sd: dict, cfg: Config) -> LM:
+    """Loads a Hugging Face Llama state dict (q/k already in HF's rotate_half layout)."""
+    cfg.prev_token = "model.prev_token_proj.weight" in sd
+    lm = LM(cfg)
+    sd = {k: v for k, v in sd.items() if not k.endswith("rotary_emb.inv_freq")}
+    if "lm_head.weight" not in sd:
+        sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
+    missing, unexpected = lm.load_state_dict(sd, strict=False)
+    if [m for m in missing if not m.startswith("predictor")] or unexpected:
+        raise ValueError(f"checkpoint does not match config: missing={missing} unexpected={unexpected}")
+    return lm

@@ -1,0 +1,131 @@
+"""TokenButler predictor (v2-style) and the reference sparse decode that the ONNX graphs mirror.
+
+- One producer reads the residual stream entering layer `producer_layer` (= after layer 0) and
+  emits importance queries [L-1, Hkv, d'] for the consumer layers 1..L-1 (layer 0 stays dense).
+- Importance keys: a learned per-layer, per-KV-head projection of the *pre-RoPE* keys
+  [Hkv, D] -> [Hkv, d'], cached beside the KV cache. Pre-RoPE makes the score content-only; the
+  recent window and the sinks carry position.
+- Selection per (layer, KV head): score = q_imp . k_imp; sinks and the recent window always kept;
+  top `budget` of the rest.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from model import LM, Config, RMSNorm, apply_rope, rope_tables
+
+BIG = 1.0e4   # bias that forces sinks / recent tokens into the top-k
+NEG = -1.0e9  # bias for slots past the valid length
+
+
+class Predictor(nn.Module):
+    def __init__(self, cfg: Config):
+        super().__init__()
+        self.cfg = cfg
+        n_cons = cfg.n_layers - 1
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.fc1 = nn.Linear(cfg.d_model, cfg.pred_hidden, bias=False)
+        self.fc2 = nn.Linear(cfg.pred_hidden, n_cons * cfg.n_kv_heads * cfg.imp_dim, bias=False)
+        # per consumer layer, per KV head: head_dim -> d'
+        self.key_proj = nn.Parameter(torch.randn(n_cons, cfg.n_kv_heads, cfg.head_dim, cfg.imp_dim) / math.sqrt(cfg.head_dim))
+        nn.init.normal_(self.fc1.weight, std=1 / math.sqrt(cfg.d_model))
+        nn.init.normal_(self.fc2.weight, std=1 / math.sqrt(cfg.pred_hidden))
+
+    def queries(self, h):
+        """h [B,T,d] residual stream entering the producer layer -> [B, L-1, Hkv, T, d']."""
+        c = self.cfg
+        q = self.fc2(F.silu(self.fc1(self.norm(h))))
+        B, T, _ = q.shape
+        return q.view(B, T, c.n_layers - 1, c.n_kv_heads, c.imp_dim).permute(0, 2, 3, 1, 4)
+
+    def keys(self, k_pre, layer: int):
+        """k_pre [B, Hkv, T, D] pre-RoPE keys of consumer `layer` (>=1) -> [B, Hkv, T, d']."""
+        return torch.einsum("bhtd,hde->bhte", k_pre, self.key_proj[layer - 1])
+
+    def num_params(self):
+        return sum(p.numel() for p in self.parameters())
+
+
+def pre_rope_keys(lm: LM, x_norm, layer: int):
+    c = lm.cfg
+    B, T, _ = x_norm.shape
+    return lm.model.layers[layer].self_attn.k_proj(x_norm).view(B, T, c.n_kv_heads, c.head_dim).transpose(1, 2)
+
+
+def selection_bias(P: int, C: int, sinks: int, recent: int) -> torch.Tensor:
+    j = torch.arange(C)
+    keep = (j < sinks) | (j >= P - recent)
+    return torch.where(j >= P, torch.tensor(NEG), torch.where(keep, torch.tensor(BIG), torch.tensor(0.0)))
+
+
+class Cache:
+    """Reference KV cache: what the engine holds (head-major, post-RoPE keys, importance keys)."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.k = [torch.zeros(cfg.n_kv_heads, 0, cfg.head_dim) for _ in range(cfg.n_layers)]
+        self.v = [torch.zeros(cfg.n_kv_heads, 0, cfg.head_dim) for _ in range(cfg.n_layers)]
+        self.ik = [torch.zeros(cfg.n_kv_heads, 0, cfg.imp_dim) for _ in range(cfg.n_layers)]
+        self.ids: list[int] = []
+
+    @property
+    def length(self):
+        return len(self.ids)
+
+
+@torch.no_grad()
+def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "dense", budget: int = 512,
+         sinks: int = 8, recent: int = 128):
+    """Runs `ids` through the model on top of `cache` (appending to it); returns (last logits [V], selected).
+    policy 'dense' attends everything; 'tokenbutler' / 'window' (budget 0) need len(ids) == 1.
+    selected: {layer: LongTensor [Hkv, k]} for consumer layers under a sparse policy."""
+    c = lm.cfg
+    P, S = cache.length, len(ids)
+    prev = cache.ids[-1] if cache.ids else 0
+    x = lm.embed(torch.tensor([ids]), torch.tensor([prev]))
+    cos, sin = rope_tables(c, torch.arange(P, P + S))
+    rep = c.n_heads // c.n_kv_heads
+    selected, weights = {}, {}
+    qimp = None
+    sparse = policy != "dense"
+    if sparse:
+        assert S == 1
+        if policy == "window":
+            budget = 0
+    for l, layer in enumerate(lm.model.layers):
+        if l == c.producer_layer and sparse:
+            qimp = pred.queries(x)[0, :, :, 0]  # [L-1, Hkv, d']
+        att = layer.self_attn
+        xn = layer.input_layernorm(x)
+        q, k, v = att.qkv(xn, cos, sin)  # [1,H,S,D], [1,Hkv,S,D]
+        kpre = pre_rope_keys(lm, xn, l)
+        ik = pred.keys(kpre, l)[0] if l >= 1 else torch.zeros(c.n_kv_heads, S, c.imp_dim)
+        Kp, Vp = cache.k[l], cache.v[l]
+        if sparse and l >= 1 and P > 0:
+            kt = min(P, sinks + recent + budget)
+            s = torch.einsum("he,hce->hc", qimp[l - 1], cache.ik[l]) + selection_bias(P, P, sinks, recent)
+            idx = s.topk(kt, -1).indices  # [Hkv, kt]
+            selected[l] = idx
+            Kp = torch.gather(Kp, 1, idx[..., None].expand(-1, -1, c.head_dim))
+            Vp = torch.gather(Vp, 1, idx[..., None].expand(-1, -1, c.head_dim))
+        qh = q[0].reshape(c.n_kv_heads, rep * S, c.head_dim) / math.sqrt(c.head_dim)
+        s_past = qh @ Kp.transpose(1, 2)
+        s_new = qh @ k[0].transpose(1, 2)
+        causal = torch.triu(torch.full((S, S), NEG), 1).repeat(rep, 1)
+        p = torch.cat([s_past, s_new + causal], -1).softmax(-1)
+        if sparse and l in selected:
+            weights[l] = p[..., : Kp.shape[1]].view(c.n_kv_heads, rep, -1).mean(1)
+        o = p[..., : Kp.shape[1]] @ Vp + p[..., Kp.shape[1]:] @ v[0]
+        o = o.view(c.n_heads, S, c.head_dim).transpose(0, 1).reshape(1, S, -1)
+        x = x + att.o_proj(o)
+        x = x + layer.mlp(layer.post_attention_layernorm(x))
+        cache.k[l] = torch.cat([cache.k[l], k[0]], 1)
+        cache.v[l] = torch.cat([cache.v[l], v[0]], 1)
+        cache.ik[l] = torch.cat([cache.ik[l], ik], 1)
+    cache.ids += list(ids)
+    logits = lm.lm_head(lm.model.norm(x[:, -1]))[0]
+    return logits, selected, weights

@@ -1,0 +1,220 @@
+"""Trains the LM on repository-style multi-file sequences; resumable; logs held-out bits/byte
+and copying metrics to WORK/ckpt/log.jsonl at every evaluation.
+
+python training/train.py --minutes 120 --resume     (see README in training/)
+"""
+from __future__ import annotations
+
+import argparse, copy, json, math, os, pathlib, re, time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+from data import EOT, Sampler, newline_table
+from model import LM, Config
+
+HERE = pathlib.Path(__file__).parent
+KEYWORDS = set("""abstract any as async await boolean break case catch class const constructor continue debugger declare
+default delete do else enum export extends false finally for from function get if implements import in infer instanceof
+interface is keyof let module namespace never new null number object of package private protected public readonly
+require return set static string super switch symbol this throw true try type typeof undefined unique unknown var void
+while with yield length value Promise Array Object String Number Boolean Error""".split())
+
+
+def token_bytes(tok: Tokenizer) -> np.ndarray:
+    """UTF-8 bytes per token id (specials count 0): byte-level BPE tokens are byte strings."""
+    out = np.zeros(tok.get_vocab_size(), dtype=np.int64)
+    for s, i in tok.get_vocab().items():
+        out[i] = 0 if (s.startswith("<|") and s.endswith("|>")) else len(s)
+    return out
+
+
+class Evaluator:
+    """Fixed held-out windows (plain multi-file, no FIM), a random-span repeat probe and a cross-file
+    identifier probe: loss on an identifier's first occurrence vs its next occurrence in a later file."""
+
+    def __init__(self, tokens_dir, tok: Tokenizer, seq: int, n: int = 24):
+        s = Sampler(tokens_dir, "valid", seq, fim_rate=0.0, seed=1234)
+        self.samples = [s.sample() for _ in range(n)]
+        self.tbytes = token_bytes(tok)
+        self.pieces = [tok.decode([i], skip_special_tokens=False) for i in range(tok.get_vocab_size())]
+        self.ident_spans = [self.identifier_pairs(row) for _, row in self.samples]
+        g = torch.Generator().manual_seed(7)
+        self.random_rows = torch.randint(5, tok.get_vocab_size(), (8, 200), generator=g)
+
+    def identifier_pairs(self, row):
+        """[(first_token_idxs, later_token_idxs)] for identifiers first seen in one file and reused in a later one."""
+        text, starts, file_of, f = [], [], [], 0
+        pos = 0
+        for i, t in enumerate(row[:-1].tolist()):
+            if t == 4:  # <|file_sep|>
+                f += 1
+            p = self.pieces[t]
+            starts.append(pos); file_of.append(f); text.append(p); pos += len(p)
+        full = "".join(text)
+        char_tok = np.searchsorted(np.array(starts), np.arange(len(full)), side="right") - 1
+        first: dict[str, tuple[int, list[int]]] = {}
+        pairs, done = [], set()
+        for m in re.finditer(r"[A-Za-z_$][\w$]{4,}", full):
+            name = m.group()
+            if name in KEYWORDS or name in done:
+                continue
+            toks = sorted(set(char_tok[m.start():m.end()].tolist()))
+            fi = file_of[toks[0]]
+            if name not in first:
+                first[name] = (fi, toks)
+            elif fi > first[name][0]:
+                pairs.append((first[name][1], toks)); done.add(name)
+        return pairs
+
+    @torch.no_grad()
+    def __call__(self, model: LM) -> dict:
+        model.eval()
+        nats = nbytes = 0.0
+        f_loss, s_loss = [], []
+        for (prev, row), pairs in zip(self.samples, self.ident_spans):
+            ids = torch.from_numpy(row).long()[None]
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = model(ids[:, :-1], torch.tensor([prev]))
+            loss = F.cross_entropy(logits.float()[0], ids[0, 1:], reduction="none")
+            nats += loss.sum().item(); nbytes += float(self.tbytes[row[1:]].sum())
+            # loss of token t is predicting row[t] from row[:t]: index t-1 in `loss`
+            for a, b in pairs:
+                a = [t - 1 for t in a if t > 0]; b = [t - 1 for t in b if t > 0]
+                if a and b:
+                    f_loss.append(loss[a].sum().item()); s_loss.append(loss[b].sum().item())
+        rows = torch.cat([torch.zeros(8, 1, dtype=torch.long), self.random_rows, self.random_rows], 1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(rows[:, :-1], torch.zeros(8, dtype=torch.long))
+        rl = F.cross_entropy(logits.float().transpose(1, 2), rows[:, 1:], reduction="none")
+        model.train()
+        return {"val_bpb": nats / math.log(2) / nbytes,
+                "ident_first_nats": float(np.mean(f_loss)), "ident_later_nats": float(np.mean(s_loss)),
+                "ident_ratio": float(np.mean(f_loss) / max(1e-6, np.mean(s_loss))), "ident_pairs": len(f_loss),
+                "rand_copy1_nats": rl[:, 1:200].mean().item(), "rand_copy2_nats": rl[:, 201:].mean().item()}
+
+
+def lr_at(tokens: float, args) -> float:
+    warm = args.warmup_tokens
+    if tokens < warm:
+        return args.lr * tokens / warm
+    decay_start = args.plan_tokens * (1 - args.decay_frac)
+    if tokens < decay_start:
+        return args.lr
+    frac = min(1.0, (tokens - decay_start) / (args.plan_tokens * args.decay_frac))
+    return args.lr * (1 - 0.9 * frac)
+
+
+def save_atomic(obj, path: pathlib.Path):
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default=str(HERE / "work"))
+    ap.add_argument("--ckpt", default=None, help="checkpoint dir (default WORK/ckpt)")
+    ap.add_argument("--d", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=4)
+    ap.add_argument("--ffn", type=int, default=704)
+    ap.add_argument("--no-prev-token", action="store_true")
+    ap.add_argument("--seq", type=int, default=2048)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--warmup-tokens", type=float, default=2e6)
+    ap.add_argument("--plan-tokens", type=float, default=120e6)
+    ap.add_argument("--decay-frac", type=float, default=0.15)
+    ap.add_argument("--fim-rate", type=float, default=0.5)
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--max-tokens", type=float, default=float("inf"))
+    ap.add_argument("--eval-min", type=float, default=10)
+    ap.add_argument("--ckpt-min", type=float, default=5)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", default=None, help="start from committed weights (models/.../lm.safetensors or .pt)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    work = pathlib.Path(args.work)
+    ckdir = pathlib.Path(args.ckpt or work / "ckpt")
+    ckdir.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer.from_file(str(work / "tokenizer.json"))
+    state = None
+    if args.resume and (ckdir / "lm.pt").exists():
+        state = torch.load(ckdir / "lm.pt", weights_only=False)
+        cfg = Config(**state["config"])
+        print(f"resuming at {state['tokens']/1e6:.1f}M tokens")
+    else:
+        cfg = Config(vocab_size=tok.get_vocab_size(), d_model=args.d, n_layers=args.layers, n_heads=args.heads,
+                     n_kv_heads=args.kv_heads, head_dim=args.d // args.heads, ffn_dim=args.ffn,
+                     prev_token=not args.no_prev_token)
+    torch.manual_seed(args.seed)
+    model = LM(cfg)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95), foreach=True)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    tokens, step, cpu_seconds = 0.0, 0, 0.0
+    sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok))
+    if state:
+        model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"]); opt.load_state_dict(state["opt"])
+        tokens, step, cpu_seconds = state["tokens"], state["step"], state.get("cpu_seconds", 0.0)
+        sampler.rng.bit_generator.state = state["rng"]
+    elif args.init:
+        from export import load_weights
+        sd = load_weights(args.init)
+        model.load_state_dict(sd, strict=False); ema.load_state_dict(model.state_dict())
+        print(f"initialised from {args.init}")
+    print(f"params {model.num_params()/1e6:.2f}M (non-embedding {model.num_params(True)/1e6:.2f}M) cfg {cfg}")
+    evaluator = Evaluator(work / "tokens", tok, args.seq)
+    log = open(ckdir / "log.jsonl", "a")
+
+    def checkpoint():
+        save_atomic({"config": cfg.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                     "tokens": tokens, "step": step, "rng": sampler.rng.bit_generator.state, "cpu_seconds": cpu_seconds,
+                     "args": vars(args)}, ckdir / "lm.pt")
+
+    t0 = time.time(); last_ck = last_eval = t0; run_tokens = 0; tick = time.time()
+    if state is None:
+        m = evaluator(ema); m.update(tokens=0, step=0); log.write(json.dumps(m) + "\n"); log.flush(); print(m)
+    while time.time() - t0 < args.minutes * 60 and tokens < args.max_tokens:
+        prev, rows = sampler.batch(args.batch)
+        x = torch.from_numpy(rows[:, :-1]); y = torch.from_numpy(rows[:, 1:]); prev = torch.from_numpy(prev)
+        lr = lr_at(tokens, args)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(x, prev)
+        loss = F.cross_entropy(logits.float().view(-1, cfg.vocab_size), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            d = min(args.ema, (1 + step) / (10 + step))
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - d)
+        n = x.numel(); tokens += n; run_tokens += n; step += 1
+        now = time.time(); cpu_seconds += (now - tick) * args.threads; tick = now
+        if step % 20 == 0:
+            print(f"step {step} tokens {tokens/1e6:.2f}M loss {loss.item():.3f} lr {lr:.2e} {run_tokens/(now-t0):.0f} tok/s", flush=True)
+        if now - last_ck > args.ckpt_min * 60:
+            checkpoint(); last_ck = now
+        if now - last_eval > args.eval_min * 60:
+            m = evaluator(ema); m.update(tokens=tokens, step=step, train_loss=loss.item(), lr=lr,
+                                         cpu_hours=cpu_seconds / 3600, tok_per_s=run_tokens / (now - t0))
+            log.write(json.dumps(m) + "\n"); log.flush(); print(m, flush=True); last_eval = time.time()
+            tick = time.time()
+    checkpoint()
+    m = evaluator(ema); m.update(tokens=tokens, step=step, cpu_hours=cpu_seconds / 3600, final=True)
+    log.write(json.dumps(m) + "\n"); log.flush(); print(m)
+
+
+if __name__ == "__main__":
+    main()
