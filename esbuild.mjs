@@ -1,0 +1,79 @@
+// Bundles the extension, the engine child, its inference worker and the CLI into dist/.
+// onnxruntime-node stays external everywhere (native binding, shipped as a pruned node_modules
+// copy in the VSIX); vscode is provided by the extension host.
+//   node esbuild.mjs            build dist/
+//   node esbuild.mjs --watch    rebuild on change
+//   node esbuild.mjs --tests    also bundle test/integration/**/*.test.ts to out/test/integration/
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.dirname(new URL(import.meta.url).pathname);
+const args = new Set(process.argv.slice(2));
+const external = ['vscode', 'onnxruntime-node'];
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+  external,
+  absWorkingDir: root,
+};
+
+const entries = [
+  { in: 'src/extension/extension.ts', out: 'dist/extension.js' },
+  { in: 'src/engine/child.ts', out: 'dist/engine-child.js' },
+  { in: 'src/engine/worker.ts', out: 'dist/engine-worker.js' },
+  { in: 'src/engine/cli.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node' },
+];
+
+function testEntries() {
+  const dir = path.join(root, 'test/integration');
+  if (!fs.existsSync(dir)) return [];
+  const found = [];
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ts$/.test(e.name)) found.push(path.relative(root, p));
+    }
+  };
+  walk(dir);
+  // test/integration/x/y.test.ts -> out/test/integration/x/y.test.js
+  return found.map((f) => ({ in: f, out: path.join('out', f.replace(/\.ts$/, '.js')) }));
+}
+
+const options = [];
+for (const e of entries) {
+  if (!fs.existsSync(path.join(root, e.in))) {
+    // Entry points written in parallel by others must not break the build.
+    console.warn(`esbuild: skipping ${e.in} (not there yet) -> ${e.out} not built`);
+    continue;
+  }
+  options.push({
+    ...common,
+    entryPoints: [e.in],
+    outfile: e.out,
+    ...(e.banner ? { banner: { js: e.banner } } : {}),
+  });
+}
+if (args.has('--tests')) {
+  for (const e of testEntries()) {
+    options.push({ ...common, entryPoints: [e.in], outfile: e.out, external: [...external, 'mocha'] });
+  }
+}
+
+if (args.has('--watch')) {
+  const contexts = await Promise.all(options.map((o) => esbuild.context(o)));
+  await Promise.all(contexts.map((c) => c.watch()));
+  console.log(`esbuild: watching ${options.length} entry points`);
+} else {
+  const t0 = Date.now();
+  await Promise.all(options.map((o) => esbuild.build(o)));
+  const cli = path.join(root, 'dist/cli.js');
+  if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);
+  console.log(`esbuild: built ${options.map((o) => o.outfile).join(', ')} in ${Date.now() - t0} ms`);
+}

@@ -1,0 +1,128 @@
+// The engine child's job queue, kept free of IPC and threads so it can be unit-tested.
+//
+// The inference worker runs one job at a time (session.run blocks its thread), so the scheduler
+// hands it exactly one job and queues the rest in arrival order. Rules:
+// - a newer `complete` for the same documentKey supersedes the older one: a queued one is
+//   answered "cancelled" at once, a running one gets its cancel flag raised (the worker stops
+//   between decode steps and answers itself). So each document has at most one running and one
+//   queued completion.
+// - a newer `configure` or `warmup` replaces a queued (not running) one of the same type.
+// - `cancel` raises the flag of a running job or drops a queued one.
+// - the queue is bounded; beyond the bound a request is refused with an error.
+import type { Response } from '../shared/protocol';
+import type { WorkerJob } from './worker-protocol';
+
+export type JobRequest = WorkerJob['request'];
+
+export interface SchedulerIO {
+  /** Give a job to the worker. Called only when no job is running. */
+  startJob(job: WorkerJob): void;
+  /** Answer the parent process. */
+  reply(response: Response): void;
+}
+
+export const MAX_QUEUED = 32;
+
+export function newCancelFlag(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4));
+}
+
+/** Requests that supersede each other share a key; `undefined` = never superseded. */
+function supersessionKey(request: JobRequest): string | undefined {
+  switch (request.type) {
+    case 'complete':
+      return `complete:${request.documentKey}`;
+    case 'configure':
+      return 'configure';
+    case 'warmup':
+      return 'warmup';
+    default:
+      return undefined;
+  }
+}
+
+export class Scheduler {
+  private running: WorkerJob | undefined;
+  private readonly queue: WorkerJob[] = [];
+
+  constructor(private readonly io: SchedulerIO) {}
+
+  /** Number of jobs running or waiting. */
+  get size(): number {
+    return this.queue.length + (this.running ? 1 : 0);
+  }
+
+  get runningId(): number | undefined {
+    return this.running?.request.id;
+  }
+
+  get queuedIds(): number[] {
+    return this.queue.map((j) => j.request.id);
+  }
+
+  submit(request: JobRequest): void {
+    const key = supersessionKey(request);
+    if (key !== undefined) {
+      for (let i = this.queue.length - 1; i >= 0; i--) {
+        const older = this.queue[i];
+        if (supersessionKey(older.request) === key) {
+          this.queue.splice(i, 1);
+          this.answerCancelled(older, `superseded by request ${request.id}`);
+        }
+      }
+      if (request.type === 'complete' && this.running && supersessionKey(this.running.request) === key) {
+        Atomics.store(this.running.cancel, 0, 1);
+      }
+    }
+    if (this.queue.length >= MAX_QUEUED) {
+      this.io.reply({ id: request.id, type: 'error', message: `engine busy: ${this.queue.length} requests already queued` });
+      return;
+    }
+    this.queue.push({ request, cancel: newCancelFlag() });
+    this.pump();
+  }
+
+  cancel(target: number): void {
+    if (this.running?.request.id === target) {
+      Atomics.store(this.running.cancel, 0, 1);
+      return;
+    }
+    const i = this.queue.findIndex((j) => j.request.id === target);
+    if (i >= 0) {
+      const [job] = this.queue.splice(i, 1);
+      this.answerCancelled(job, 'cancelled');
+    }
+  }
+
+  /** A message from the worker: events pass through; a result or error ends the running job. */
+  onWorkerMessage(message: Response): void {
+    this.io.reply(message);
+    if (message.type !== 'event' && this.running && message.id === this.running.request.id) {
+      this.running = undefined;
+      this.pump();
+    }
+  }
+
+  /** Answer every running and queued job with an error (worker crash, shutdown). */
+  failAll(message: string, cancelled = false): void {
+    const jobs = [...(this.running ? [this.running] : []), ...this.queue.splice(0)];
+    this.running = undefined;
+    for (const job of jobs) {
+      Atomics.store(job.cancel, 0, 1);
+      this.io.reply({ id: job.request.id, type: 'error', message, ...(cancelled ? { cancelled: true } : {}) });
+    }
+  }
+
+  private answerCancelled(job: WorkerJob, why: string): void {
+    Atomics.store(job.cancel, 0, 1);
+    this.io.reply({ id: job.request.id, type: 'error', message: why, cancelled: true });
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    this.running = next;
+    this.io.startJob(next);
+  }
+}

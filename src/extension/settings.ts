@@ -1,0 +1,89 @@
+// Typed view of the `tokenbutler.*` settings (declared in package.json → contributes.configuration).
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { EngineConfig, ExecutionProvider, Policy } from '../shared/protocol';
+
+export const SECTION = 'tokenbutler';
+
+export interface Settings {
+  enable: boolean;
+  /** language id → enabled; "*" is the fallback for languages not listed. */
+  enabledLanguages: Record<string, boolean>;
+  /** "" = the bundled model (models/default inside the extension). */
+  modelPath: string;
+  executionProvider: ExecutionProvider;
+  policy: Policy;
+  budget: number;
+  maxContextTokens: number;
+  maxNewTokens: number;
+  /** 0 = adaptive. */
+  debounceMs: number;
+}
+
+const POLICIES: readonly Policy[] = ['tokenbutler', 'dense', 'window'];
+const PROVIDERS: readonly ExecutionProvider[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
+  return allowed.includes(value as T) ? (value as T) : fallback;
+}
+
+function int(value: unknown, fallback: number, min: number): number {
+  const n = typeof value === 'number' && Number.isFinite(value) ? Math.floor(value) : fallback;
+  return Math.max(min, n);
+}
+
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  const languages = c.get<unknown>('enabledLanguages');
+  return {
+    enable: c.get<boolean>('enable', true) !== false,
+    enabledLanguages:
+      languages && typeof languages === 'object' ? (languages as Record<string, boolean>) : { '*': true, plaintext: false, markdown: false },
+    modelPath: c.get<string>('modelPath', '') ?? '',
+    executionProvider: oneOf(c.get('executionProvider'), PROVIDERS, 'auto'),
+    policy: oneOf(c.get('policy'), POLICIES, 'tokenbutler'),
+    budget: int(c.get('budget'), 512, 16),
+    maxContextTokens: int(c.get('maxContextTokens'), 16384, 256),
+    maxNewTokens: int(c.get('maxNewTokens'), 64, 1),
+    debounceMs: int(c.get('debounceMs'), 0, 0),
+  };
+}
+
+export function isLanguageEnabled(settings: Settings, languageId: string): boolean {
+  const own = settings.enabledLanguages[languageId];
+  if (typeof own === 'boolean') return own;
+  return settings.enabledLanguages['*'] !== false;
+}
+
+/** The model directory: the setting (with ~ and workspace-relative paths resolved) or the bundled model. */
+export function resolveModelDir(settings: Settings, extensionPath: string): string {
+  const p = settings.modelPath.trim();
+  if (!p) return path.join(extensionPath, 'models', 'default');
+  const expanded = p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+  if (path.isAbsolute(expanded)) return expanded;
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  return path.resolve(folder ?? extensionPath, expanded);
+}
+
+export function engineConfig(settings: Settings, extensionPath: string): EngineConfig {
+  return {
+    modelDir: resolveModelDir(settings, extensionPath),
+    executionProvider: settings.executionProvider,
+    policy: settings.policy,
+    budget: settings.budget,
+    maxContextTokens: settings.maxContextTokens,
+    maxNewTokens: settings.maxNewTokens,
+  };
+}
+
+export function sameEngineConfig(a: EngineConfig, b: EngineConfig): boolean {
+  return (Object.keys(a) as (keyof EngineConfig)[]).every((k) => a[k] === b[k]);
+}
+
+/** Calls `listener` with fresh settings whenever anything under `tokenbutler.*` changes. */
+export function onDidChangeSettings(listener: (settings: Settings) => void): vscode.Disposable {
+  return vscode.workspace.onDidChangeConfiguration((e) => {
+    if (e.affectsConfiguration(SECTION)) listener(readSettings());
+  });
+}
