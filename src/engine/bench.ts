@@ -1,0 +1,146 @@
+// Speed benchmark: dense vs window vs tokenbutler decode measured side by side, in one run, over
+// growing context lengths; prefill throughput; warm-completion latency after a one-line edit with
+// 16k tokens cached; cache memory per token. Ratios, not absolute times, are the result: the
+// machines are shared and noisy, so policies are interleaved round by round.
+import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
+import * as path from 'path';
+import type { ContextPayload, Policy } from '../shared/protocol';
+import { Engine, Hooks } from './engine';
+
+export interface BenchOptions {
+  contexts: number[];
+  policies: Policy[];
+  budget: number;
+  steps: number;
+  warm: boolean;
+  log: (m: string) => void;
+}
+
+export interface BenchRow {
+  context: number;
+  policy: Policy;
+  msPerToken: number; // median over interleaved rounds
+  p90MsPerToken: number;
+  prefillTokensPerSec: number;
+}
+
+const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+function rng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32);
+}
+
+/** Real code to fill the warm-completion context: this repository's sources when present. */
+function sampleTexts(): { file: string; text: string }[] {
+  const root = path.resolve(__dirname, '..');
+  const out: { file: string; text: string }[] = [];
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.(ts|py|mjs)$/.test(name)) out.push({ file: path.relative(root, p), text: readFileSync(p, 'utf8') });
+    }
+  };
+  for (const d of ['src', 'training', 'test']) walk(path.join(root, d));
+  return out;
+}
+
+export async function runBench(engine: Engine, o: BenchOptions) {
+  const m = engine.loaded!;
+  const V = m.config.vocab_size;
+  const rand = rng(1234);
+  const ids: number[] = [];
+  const rows: BenchRow[] = [];
+  let peakBytes = 0;
+  for (const T of [...o.contexts].sort((a, b) => a - b)) {
+    const before = ids.length;
+    while (ids.length < T) ids.push(5 + Math.floor(rand() * (V - 5)));
+    const t0 = performance.now();
+    engine.kv!.truncate(before);
+    await engine.prefill(ids, hooks);
+    const prefillTps = ((T - before) / (performance.now() - t0)) * 1000;
+    o.log(`context ${T}: prefilled ${T - before} tokens at ${prefillTps.toFixed(0)} tok/s`);
+    const times = new Map<Policy, number[]>(o.policies.map((p) => [p, []]));
+    for (let round = 0; round < 3; round++) {
+      for (const p of o.policies) {
+        engine.kv!.truncate(T);
+        const ts = times.get(p)!;
+        for (let s = 0; s < Math.ceil(o.steps / 3); s++) {
+          const t = performance.now();
+          await engine.step([ids[(T + s) % T]], p, o.budget);
+          ts.push(performance.now() - t);
+        }
+      }
+    }
+    peakBytes = Math.max(peakBytes, engine.kv!.bytes);
+    engine.kv!.truncate(T);
+    for (const p of o.policies) {
+      const ts = times.get(p)!;
+      rows.push({ context: T, policy: p, msPerToken: quantile(ts, 0.5), p90MsPerToken: quantile(ts, 0.9), prefillTokensPerSec: prefillTps });
+      o.log(`  ${p.padEnd(11)} ${quantile(ts, 0.5).toFixed(2)} ms/token (p90 ${quantile(ts, 0.9).toFixed(2)})`);
+    }
+  }
+  const ratios: Record<string, number> = {};
+  for (const T of o.contexts) {
+    const d = rows.find((r) => r.context === T && r.policy === 'dense');
+    for (const r of rows.filter((x) => x.context === T && x.policy !== 'dense')) {
+      if (d) ratios[`dense/${r.policy}@${T}`] = Number((d.msPerToken / r.msPerToken).toFixed(2));
+    }
+  }
+  const warm = o.warm ? await warmCompletion(engine, o) : undefined;
+  const bytesPerToken = engine.kv!.bytesPerToken;
+  const table = [
+    '| context | policy | ms/token (p50) | p90 | prefill tok/s |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} | ${r.prefillTokensPerSec.toFixed(0)} |`),
+    '',
+    ...Object.entries(ratios).map(([k, v]) => `- ${k}: ${v}x`),
+    `- cache memory: ${bytesPerToken} bytes/token; peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB at ${Math.max(...o.contexts)} tokens`,
+    ...(warm ? [`- warm completion (${warm.contextTokens} cached, one-line edit): first token p50 ${warm.p50.toFixed(0)} ms, p95 ${warm.p95.toFixed(0)} ms; re-prefilled tokens per edit p50 ${warm.prefilledP50}`] : []),
+  ].join('\n');
+  return { rows, ratios, budget: o.budget, bytesPerToken, peakCacheBytes: peakBytes, warm, table };
+}
+
+/** 16k tokens of real code cached; then type one character at a time on the cursor line and
+ *  edit a line above the cursor; each time measure the completion's first-token latency. */
+async function warmCompletion(engine: Engine, o: BenchOptions) {
+  const texts = sampleTexts();
+  const target = 16384;
+  const files: ContextPayload['files'] = [];
+  let chars = 0;
+  const budgetChars = target * 2.6;
+  for (const t of texts) {
+    if (chars + t.text.length > budgetChars) continue;
+    files.push(t);
+    chars += t.text.length;
+  }
+  const current = texts.find((t) => t.file.endsWith('engine.ts')) ?? texts[0] ?? { file: 'a.ts', text: 'const a = 1;\n'.repeat(200) };
+  const cut = Math.floor(current.text.length * 0.6);
+  let prefix = current.text.slice(0, current.text.lastIndexOf('\n', cut) + 1) + '  const value = ';
+  const suffix = current.text.slice(cut);
+  const ctx = (): ContextPayload => ({ files, current: { file: current.file, prefix, suffix } });
+  const first = await engine.complete({ context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 1 }, hooks);
+  o.log(`warm: ${first.contextTokens} context tokens prefilled in ${first.timings.prefillMs.toFixed(0)} ms`);
+  const lat: number[] = [];
+  const pre: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    if (i % 2 === 0) prefix += 'abcdefghij'[i % 10]; // typing at the cursor
+    else {
+      const lines = prefix.split('\n'); // edit a line ~20 lines above the cursor
+      const k = Math.max(0, lines.length - 20);
+      lines[k] = lines[k] + ' ';
+      prefix = lines.join('\n');
+    }
+    const r = await engine.complete({ context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 4 }, hooks);
+    lat.push(r.timings.firstTokenMs);
+    pre.push(r.prefilledTokens);
+  }
+  return { contextTokens: first.contextTokens, p50: quantile(lat, 0.5), p95: quantile(lat, 0.95), prefilledP50: quantile(pre, 0.5), prefilledMax: Math.max(...pre) };
+}

@@ -1,0 +1,359 @@
+// The engine: one resident context (KV cache) reused across requests; chunked dense prefill of
+// only the changed tail; greedy decode where each step either attends densely or lets the
+// TokenButler predictor choose, per layer and KV head, which cached tokens to read.
+import * as ort from 'onnxruntime-node';
+import type {
+  ChosenSpan, CompleteResult, ContextPayload, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy,
+} from '../shared/protocol';
+import { KvCache, commonPrefix } from './kv-cache';
+import { EncodingCache, Stream, buildStream } from './layout';
+import { LoadedModel, loadModel } from './model';
+import { SPECIAL } from './tokenizer';
+
+export const PREFILL_CHUNK = 256;
+
+export interface Hooks {
+  emit(e: EngineEvent): void;
+  cancelled(): boolean;
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
+
+interface StepOut {
+  logits: Float32Array;
+  selected?: { idx: BigInt64Array; w: Float32Array; k: number }[]; // per consumer layer (index l-1)
+}
+
+interface Attribution {
+  score: Float64Array; // per cached token: attention weight received through selection
+  heads: Uint16Array; // per cached token: (step, layer, head) selections
+  steps: number;
+}
+
+export interface StepTimes {
+  prefillMs: number;
+  prefilled: number;
+  reused: number;
+}
+
+export class Engine {
+  private model?: LoadedModel;
+  private cfg?: EngineConfig;
+  private cache?: KvCache;
+  private enc?: EncodingCache;
+  /** logits after the last cached token, when known */
+  private tailLogits?: Float32Array;
+  private lastStream?: Stream;
+
+  get loaded(): LoadedModel | undefined {
+    return this.model;
+  }
+
+  get kv(): KvCache | undefined {
+    return this.cache;
+  }
+
+  async configure(cfg: EngineConfig, hooks: Hooks): Promise<{ executionProvider: string; loadMs: number; model: string }> {
+    const reload = !this.model || !this.cfg || this.cfg.modelDir !== cfg.modelDir || this.cfg.executionProvider !== cfg.executionProvider;
+    this.cfg = cfg;
+    if (reload) {
+      hooks.emit({ type: 'state', state: 'loading', detail: cfg.modelDir });
+      const old = this.model;
+      this.model = undefined;
+      this.cache = undefined;
+      this.tailLogits = undefined;
+      if (old) await Promise.all([old.dense.release(), old.sparse.release()]).catch(() => undefined);
+      this.model = await loadModel(cfg.modelDir, cfg.executionProvider, (m) => hooks.emit({ type: 'log', level: 'warn', message: m }));
+      this.cache = new KvCache(this.model.config);
+      this.enc = new EncodingCache(this.model.tokenizer);
+      hooks.emit({ type: 'log', level: 'info', message: `model ${this.model.manifest.name} loaded in ${this.model.loadMs.toFixed(0)} ms on ${this.model.executionProvider}` });
+    }
+    this.applyMemoryCap();
+    hooks.emit({ type: 'state', state: 'ready' });
+    return { executionProvider: this.model!.executionProvider, loadMs: this.model!.loadMs, model: this.model!.manifest.name };
+  }
+
+  private applyMemoryCap(): void {
+    if (this.cache && this.cfg && this.cache.length > this.cfg.maxContextTokens + 1024) {
+      this.cache.shrinkTo(0);
+      this.tailLogits = undefined;
+    }
+  }
+
+  private need(): { m: LoadedModel; cache: KvCache; cfg: EngineConfig; enc: EncodingCache } {
+    if (!this.model || !this.cache || !this.cfg || !this.enc) throw new Error('engine is not configured (no model loaded)');
+    return { m: this.model, cache: this.cache, cfg: this.cfg, enc: this.enc };
+  }
+
+  /** One graph run over `ids` appended after the cache; appends their K/V. */
+  async step(ids: number[], policy: Policy, budget: number): Promise<StepOut> {
+    const { m, cache } = this.need();
+    const c = m.config;
+    const P = cache.length;
+    const sinks = m.manifest.selection?.sinks ?? 8;
+    const recent = m.manifest.selection?.recent ?? 128;
+    const effBudget = policy === 'window' ? 0 : budget;
+    const sparse = policy !== 'dense' && ids.length === 1 && P > sinks + recent + effBudget;
+    cache.ensure(P + ids.length);
+    const C = cache.cap;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+      prev_id: new ort.Tensor('int64', BigInt64Array.of(BigInt(P ? cache.ids[P - 1] : SPECIAL.eot)), [1]),
+      start_pos: new ort.Tensor('int64', BigInt64Array.of(BigInt(P)), [1]),
+    };
+    for (let l = 0; l < c.n_layers; l++) {
+      feeds[`past_k.${l}`] = new ort.Tensor('float32', cache.k[l], [c.n_kv_heads, C, c.head_dim]);
+      feeds[`past_v.${l}`] = new ort.Tensor('float32', cache.v[l], [c.n_kv_heads, C, c.head_dim]);
+    }
+    if (sparse) {
+      for (let l = 1; l < c.n_layers; l++) feeds[`past_ik.${l}`] = new ort.Tensor('float32', cache.ik[l], [c.n_kv_heads, C, c.imp_dim]);
+      feeds.budget = new ort.Tensor('int64', BigInt64Array.of(BigInt(effBudget)), [1]);
+      feeds.sinks = new ort.Tensor('int64', BigInt64Array.of(BigInt(sinks)), [1]);
+      feeds.recent = new ort.Tensor('int64', BigInt64Array.of(BigInt(recent)), [1]);
+    }
+    const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
+    const newK: Float32Array[] = [];
+    const newV: Float32Array[] = [];
+    const newIk: (Float32Array | undefined)[] = [undefined];
+    for (let l = 0; l < c.n_layers; l++) {
+      newK.push(out[`new_k.${l}`].data as Float32Array);
+      newV.push(out[`new_v.${l}`].data as Float32Array);
+      if (l > 0) newIk.push(out[`new_ik.${l}`].data as Float32Array);
+    }
+    cache.append(ids, newK, newV, newIk);
+    const result: StepOut = { logits: out.logits.data as Float32Array };
+    if (sparse) {
+      result.selected = [];
+      for (let l = 1; l < c.n_layers; l++) {
+        const t = out[`selected.${l}`];
+        result.selected.push({ idx: t.data as BigInt64Array, w: out[`selected_w.${l}`].data as Float32Array, k: t.dims[1] as number });
+      }
+    }
+    this.tailLogits = result.logits;
+    return result;
+  }
+
+  /** Makes the cache hold exactly `ids` (reusing the longest common prefix); returns the logits
+   *  after the last token. Prefill runs in chunks with cancellation and progress between them. */
+  async prefill(ids: number[], hooks: Hooks): Promise<{ logits: Float32Array } & StepTimes> {
+    const { cache } = this.need();
+    const t0 = performance.now();
+    let keep = commonPrefix(cache.ids, ids);
+    if (keep === ids.length && cache.length === ids.length && this.tailLogits) {
+      return { logits: this.tailLogits, prefillMs: 0, prefilled: 0, reused: keep };
+    }
+    if (keep === ids.length) keep = ids.length - 1; // re-run the last token to get its logits
+    cache.truncate(keep);
+    this.tailLogits = undefined;
+    cache.ensure(ids.length + 64);
+    const total = ids.length - keep;
+    let logits: Float32Array | undefined;
+    for (let at = keep; at < ids.length; at += PREFILL_CHUNK) {
+      if (hooks.cancelled()) throw new CancelledError();
+      logits = (await this.step(ids.slice(at, Math.min(ids.length, at + PREFILL_CHUNK)), 'dense', 0)).logits;
+      if (total > PREFILL_CHUNK) hooks.emit({ type: 'progress', done: Math.min(ids.length, at + PREFILL_CHUNK) - keep, total });
+    }
+    return { logits: logits!, prefillMs: performance.now() - t0, prefilled: total, reused: keep };
+  }
+
+  private stream(ctx: ContextPayload): Stream {
+    const { m, cfg, enc } = this.need();
+    const s = buildStream(ctx, m.tokenizer, enc, cfg.maxContextTokens);
+    this.lastStream = s;
+    return s;
+  }
+
+  async warmup(ctx: ContextPayload, hooks: Hooks): Promise<{ contextTokens: number; prefilledTokens: number; prefillMs: number }> {
+    const s = this.stream(ctx);
+    // prefill everything but the current file's prefix tail: that part changes with each keystroke
+    hooks.emit({ type: 'state', state: 'prefilling' });
+    try {
+      const r = await this.prefill(s.ids, hooks);
+      return { contextTokens: s.ids.length, prefilledTokens: r.prefilled, prefillMs: r.prefillMs };
+    } finally {
+      hooks.emit({ type: 'state', state: 'ready' });
+    }
+  }
+
+  async complete(
+    req: { context: ContextPayload; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean },
+    hooks: Hooks,
+  ): Promise<CompleteResult> {
+    const { m, cfg, cache } = this.need();
+    const t0 = performance.now();
+    const policy = req.policy ?? cfg.policy;
+    const budget = req.budget ?? cfg.budget;
+    const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
+    const multiline = req.multiline ?? true;
+    const s = this.stream(req.context);
+    const pre = await this.prefill(s.ids, hooks);
+    const firstTokenMs = performance.now() - t0;
+    const attr = newAttribution(s.ids.length);
+    const out: number[] = [];
+    let logits = pre.logits;
+    let stopReason: CompleteResult['stopReason'] = 'max-tokens';
+    let text = '';
+    const baseIndent = indentOf(lastLine(req.context.current.prefix));
+    const tDecode = performance.now();
+    let attended = 0;
+    for (let i = 0; i < maxNew; i++) {
+      const next = argmax(logits);
+      if (next === SPECIAL.eot || next === SPECIAL.fileSep || next === SPECIAL.fimPrefix || next === SPECIAL.fimSuffix || next === SPECIAL.fimMiddle) {
+        stopReason = 'eot';
+        break;
+      }
+      out.push(next);
+      text = m.tokenizer.decode(out);
+      const stop = lineStop(text, multiline, baseIndent);
+      if (stop) {
+        stopReason = stop;
+        break;
+      }
+      if (hooks.cancelled()) {
+        stopReason = 'cancelled';
+        break;
+      }
+      if (i === maxNew - 1) break;
+      const r = await this.step([next], policy, budget);
+      logits = r.logits;
+      attended = accumulate(attr, r, s.ids.length, m.manifest.selection?.sinks ?? 8) ?? cache.length;
+    }
+    if (stopReason === 'cancelled') throw new CancelledError();
+    const decodeMs = performance.now() - tDecode;
+    return {
+      completion: text,
+      policy,
+      budget,
+      contextTokens: s.ids.length,
+      reusedTokens: pre.reused,
+      prefilledTokens: pre.prefilled,
+      generatedTokens: out.length,
+      attended,
+      timings: {
+        loadMs: 0,
+        prefillMs: pre.prefillMs,
+        firstTokenMs,
+        decodeMsPerToken: out.length > 1 ? decodeMs / (out.length - 1) : 0,
+      },
+      chosen: spans(attr, s),
+      stopReason,
+    };
+  }
+
+  async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number }, hooks: Hooks): Promise<ExplainResult> {
+    const { m, cfg } = this.need();
+    const policy = req.policy ?? cfg.policy;
+    const budget = req.budget ?? cfg.budget;
+    const s = this.stream(req.context);
+    let logits = (await this.prefill(s.ids, hooks)).logits;
+    const sel = m.tokenizer.encode(req.selection);
+    const attr = newAttribution(s.ids.length);
+    const tokens: ExplainToken[] = [];
+    let bits = 0;
+    for (let i = 0; i < sel.ids.length; i++) {
+      if (hooks.cancelled()) throw new CancelledError();
+      const id = sel.ids[i];
+      const lp = logSoftmaxAt(logits, id);
+      tokens.push({ text: req.selection.slice(sel.offsets[i], sel.offsets[i + 1]), logprob: lp, top1: argmax(logits) === id });
+      bits += -lp / Math.LN2;
+      if (i < sel.ids.length - 1) {
+        const r = await this.step([id], policy, budget);
+        logits = r.logits;
+        accumulate(attr, r, s.ids.length, m.manifest.selection?.sinks ?? 8);
+      }
+    }
+    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s) };
+  }
+}
+
+function newAttribution(n: number): Attribution {
+  return { score: new Float64Array(n), heads: new Uint16Array(n), steps: 0 };
+}
+
+/** Adds one sparse step's selection to the per-token attribution; returns tokens attended per head. */
+function accumulate(a: Attribution, r: StepOut, contextLen: number, sinks: number): number | undefined {
+  if (!r.selected) return undefined;
+  a.steps++;
+  let k = 0;
+  for (const sel of r.selected) {
+    k = sel.k;
+    for (let i = 0; i < sel.idx.length; i++) {
+      const j = Number(sel.idx[i]);
+      if (j < sinks || j >= contextLen) continue; // sinks are forced, generated tokens are not context
+      a.score[j] += sel.w[i];
+      if (a.heads[j] < 65535) a.heads[j]++;
+    }
+  }
+  return k;
+}
+
+/** Merges chosen tokens into file spans, strongest first (at most 64). */
+function spans(a: Attribution, s: Stream): ChosenSpan[] {
+  if (!a.steps) return [];
+  const out: ChosenSpan[] = [];
+  let max = 0;
+  for (let j = 0; j < a.score.length; j++) max = Math.max(max, a.score[j]);
+  if (max <= 0) return [];
+  let cur: ChosenSpan | undefined;
+  for (let j = 0; j < a.score.length; j++) {
+    const f = s.fileOf[j];
+    if (a.score[j] <= 0.02 * max || f < 0) {
+      cur = undefined;
+      continue;
+    }
+    const file = s.files[f];
+    const score = a.score[j] / max;
+    if (cur && cur.file === file && s.start[j] <= cur.end + 1) {
+      cur.end = Math.max(cur.end, s.end[j]);
+      cur.score = Math.max(cur.score, score);
+      cur.heads = Math.max(cur.heads, a.heads[j]);
+    } else {
+      cur = { file, start: s.start[j], end: s.end[j], score, heads: a.heads[j] };
+      out.push(cur);
+    }
+  }
+  return out.sort((x, y) => y.score - x.score).slice(0, 64);
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
+}
+
+function logSoftmaxAt(x: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < x.length; i++) if (x[i] > max) max = x[i];
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.exp(x[i] - max);
+  return x[id] - max - Math.log(sum);
+}
+
+function lastLine(text: string): string {
+  return text.slice(text.lastIndexOf('\n') + 1);
+}
+
+function indentOf(line: string): number {
+  return line.length - line.trimStart().length;
+}
+
+const MAX_LINES = 16;
+
+/** Stop rules on the decoded text: single-line mode ends at the first newline after content;
+ *  multi-line ends after MAX_LINES or when a finished line dedents below the cursor's block. */
+function lineStop(text: string, multiline: boolean, baseIndent: number): CompleteResult['stopReason'] | undefined {
+  const nl = text.indexOf('\n');
+  if (nl < 0) return undefined;
+  if (!multiline) return text.slice(0, nl).trim() ? 'max-lines' : undefined;
+  const lines = text.split('\n');
+  if (lines.length > MAX_LINES) return 'max-lines';
+  for (let i = 1; i < lines.length - 1; i++) {
+    const l = lines[i];
+    if (l.trim() && indentOf(l) < baseIndent) return 'block-end';
+  }
+  return undefined;
+}

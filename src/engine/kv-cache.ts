@@ -1,0 +1,91 @@
+// The resident context: token ids plus per-layer K/V and importance-key rows, head-major
+// [Hkv][capacity][dim] Float32Arrays that are fed to ONNX Runtime zero-copy. Appending is O(1)
+// with spare capacity; truncation just forgets the tail (the graphs mask slots >= length).
+import type { ModelConfig } from './model';
+
+export class KvCache {
+  ids: number[] = [];
+  cap = 0;
+  k: Float32Array[] = [];
+  v: Float32Array[] = [];
+  ik: Float32Array[] = []; // index 0 unused (layer 0 attends densely)
+
+  constructor(private readonly c: ModelConfig, initialCapacity = 512) {
+    this.grow(initialCapacity);
+  }
+
+  get length(): number {
+    return this.ids.length;
+  }
+
+  /** Bytes of cache memory per token of capacity. */
+  get bytesPerToken(): number {
+    const c = this.c;
+    return 4 * (2 * c.n_layers * c.n_kv_heads * c.head_dim + (c.n_layers - 1) * c.n_kv_heads * c.imp_dim);
+  }
+
+  get bytes(): number {
+    return this.cap * this.bytesPerToken;
+  }
+
+  /** Makes room for `n` tokens. Capacity is kept near the need: the graphs compute over all of it. */
+  ensure(n: number): void {
+    if (n <= this.cap) return;
+    this.grow(Math.max(n, Math.ceil((this.cap * 1.25) / 256) * 256));
+  }
+
+  /** Shrinks capacity after a big context went away (memory cap). */
+  shrinkTo(n: number): void {
+    if (n < this.length) this.truncate(n);
+    if (this.cap > 2 * Math.max(n, 512)) this.grow(Math.max(n, 512), true);
+  }
+
+  truncate(n: number): void {
+    if (n < this.ids.length) this.ids.length = n;
+  }
+
+  private grow(cap: number, allowShrink = false): void {
+    if (!allowShrink && cap <= this.cap) return;
+    const c = this.c;
+    const re = (old: Float32Array | undefined, dim: number) => {
+      const next = new Float32Array(c.n_kv_heads * cap * dim);
+      if (old && this.cap) {
+        const keep = Math.min(this.length, cap) * dim;
+        for (let h = 0; h < c.n_kv_heads; h++) next.set(old.subarray(h * this.cap * dim, h * this.cap * dim + keep), h * cap * dim);
+      }
+      return next;
+    };
+    for (let l = 0; l < c.n_layers; l++) {
+      this.k[l] = re(this.k[l], c.head_dim);
+      this.v[l] = re(this.v[l], c.head_dim);
+      this.ik[l] = l === 0 ? new Float32Array(0) : re(this.ik[l], c.imp_dim);
+    }
+    this.cap = cap;
+  }
+
+  /** Appends S new rows per layer from the graph outputs ([Hkv, S, dim] each) and their token ids. */
+  append(ids: number[], newK: Float32Array[], newV: Float32Array[], newIk: (Float32Array | undefined)[]): void {
+    const c = this.c;
+    const S = ids.length;
+    const P = this.length;
+    this.ensure(P + S);
+    const put = (dst: Float32Array, src: Float32Array, dim: number) => {
+      for (let h = 0; h < c.n_kv_heads; h++) dst.set(src.subarray(h * S * dim, (h + 1) * S * dim), (h * this.cap + P) * dim);
+    };
+    for (let l = 0; l < c.n_layers; l++) {
+      put(this.k[l], newK[l], c.head_dim);
+      put(this.v[l], newV[l], c.head_dim);
+      const ik = newIk[l];
+      if (l > 0 && ik) put(this.ik[l], ik, c.imp_dim);
+    }
+    for (const id of ids) this.ids.push(id);
+  }
+}
+
+/** Length of the longest common prefix of two token sequences. */
+export function commonPrefix(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}

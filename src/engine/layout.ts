@@ -1,0 +1,140 @@
+// Turns an assembled context (related files, then the current file) into the token stream of
+// docs/graph-contract.md, remembering for each token which file and character range it came from.
+// Tokenizing 16k tokens costs ~100 ms in JS, so each file's encoding is cached and re-encoded
+// incrementally from the last line that is certainly a pre-token boundary.
+import type { ContextPayload } from '../shared/protocol';
+import { BpeTokenizer, Encoded, SPECIAL } from './tokenizer';
+
+export const SUFFIX_TOKENS = 256;
+const SUFFIX_CHARS = 2000;
+
+export interface Stream {
+  ids: number[];
+  /** per token: index into `files` or -1 (headers, special tokens) */
+  fileOf: Int32Array;
+  /** per token: char offsets in that file's coordinates (current file: document offsets) */
+  start: Int32Array;
+  end: Int32Array;
+  files: string[];
+  /** stream index where the current file's section begins, and where its prefix begins */
+  currentStart: number;
+  prefixStart: number;
+}
+
+/** True when `p` (just after a '\n') is a pre-token boundary whatever follows: the line starting
+ *  at p has a non-whitespace char before its end (a whitespace-only line can merge with the '\n'). */
+function safeLineStart(text: string, p: number): boolean {
+  for (let i = p; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '\n' || ch === '\r') return false;
+    if (ch !== ' ' && ch !== '\t') return true;
+  }
+  return false;
+}
+
+export class EncodingCache {
+  private readonly entries = new Map<string, { text: string; enc: Encoded }>();
+
+  constructor(private readonly tok: BpeTokenizer, private readonly maxEntries = 256) {}
+
+  encode(key: string, text: string): Encoded {
+    const old = this.entries.get(key);
+    let enc: Encoded;
+    if (old && old.text === text) enc = old.enc;
+    else enc = old ? this.incremental(old.text, old.enc, text) : this.tok.encode(text);
+    this.entries.delete(key);
+    this.entries.set(key, { text, enc });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    return enc;
+  }
+
+  private incremental(oldText: string, old: Encoded, text: string): Encoded {
+    let c = 0;
+    const n = Math.min(oldText.length, text.length);
+    while (c < n && oldText.charCodeAt(c) === text.charCodeAt(c)) c++;
+    // walk back line by line to a boundary that is safe in the new text and starts a token in the old
+    let p = c;
+    for (let tries = 0; tries < 64 && p > 0; tries++) {
+      p = text.lastIndexOf('\n', p - 2) + 1;
+      if (p === 0) break;
+      if (!safeLineStart(text, p) || !safeLineStart(oldText, p)) continue;
+      const t = lowerBound(old.offsets, p);
+      if (t < old.ids.length && old.offsets[t] === p) {
+        const tail = this.tok.encode(text.slice(p));
+        return {
+          ids: old.ids.slice(0, t).concat(tail.ids),
+          offsets: old.offsets.slice(0, t).concat(tail.offsets.map((o) => o + p)),
+        };
+      }
+    }
+    return this.tok.encode(text);
+  }
+}
+
+function lowerBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Builds the stream; `maxTokens` drops related files from the end (never the current file). */
+export function buildStream(ctx: ContextPayload, tok: BpeTokenizer, cache: EncodingCache, maxTokens: number): Stream {
+  const ids: number[] = [];
+  const fileOf: number[] = [];
+  const start: number[] = [];
+  const end: number[] = [];
+  const files: string[] = [];
+  const push = (enc: Encoded, fileIndex: number, base: number, limit = Infinity) => {
+    const n = Math.min(enc.ids.length, limit);
+    for (let i = 0; i < n; i++) {
+      ids.push(enc.ids[i]);
+      fileOf.push(fileIndex);
+      start.push(base + enc.offsets[i]);
+      end.push(base + enc.offsets[i + 1]);
+    }
+  };
+  const special = (id: number) => {
+    ids.push(id);
+    fileOf.push(-1);
+    start.push(0);
+    end.push(0);
+  };
+  const header = (file: string) => {
+    special(SPECIAL.fileSep);
+    push(cache.encode(`header:${file}`, file + '\n'), -1, 0);
+  };
+
+  const cur = ctx.current;
+  const suffixText = cur.suffix.slice(0, SUFFIX_CHARS);
+  const suffix = suffixText ? cache.encode(`suffix:${cur.file}`, suffixText) : { ids: [], offsets: [0] };
+  const prefix = cache.encode(`prefix:${cur.file}`, cur.prefix);
+  const headerCost = (f: string) => 2 + Math.ceil(f.length / 3);
+  const currentCost = headerCost(cur.file) + 2 + Math.min(suffix.ids.length, SUFFIX_TOKENS) + prefix.ids.length;
+  let budget = maxTokens - currentCost;
+  for (const f of ctx.files) {
+    const enc = cache.encode(`file:${f.file}`, f.text);
+    const cost = headerCost(f.file) + enc.ids.length;
+    if (cost > budget) break; // drop from the end: the front (and the cache built on it) survives
+    budget -= cost;
+    files.push(f.file);
+    header(f.file);
+    push(enc, files.length - 1, 0);
+  }
+  const currentStart = ids.length;
+  files.push(cur.file);
+  const ci = files.length - 1;
+  header(cur.file);
+  special(SPECIAL.fimSuffix);
+  push(suffix, ci, cur.prefix.length, SUFFIX_TOKENS);
+  special(SPECIAL.fimPrefix);
+  const prefixStart = ids.length;
+  // a prefix longer than the whole budget keeps its end (the text nearest the cursor)
+  const over = Math.max(0, prefix.ids.length - Math.max(256, maxTokens - (ids.length - currentStart) - 16));
+  push({ ids: prefix.ids.slice(over), offsets: prefix.offsets.slice(over) }, ci, 0);
+  return { ids, fileOf: Int32Array.from(fileOf), start: Int32Array.from(start), end: Int32Array.from(end), files, currentStart, prefixStart };
+}

@@ -1,0 +1,131 @@
+// Loads a model folder (docs/graph-contract.md): validates the manifest against the files and the
+// graphs, creates the ONNX Runtime sessions with execution-provider fallback, loads the tokenizer.
+import { createHash } from 'crypto';
+import { existsSync, readFileSync } from 'fs';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import type { ExecutionProvider } from '../shared/protocol';
+import { BpeTokenizer } from './tokenizer';
+
+export interface ModelConfig {
+  vocab_size: number;
+  d_model: number;
+  n_layers: number;
+  n_heads: number;
+  n_kv_heads: number;
+  head_dim: number;
+  imp_dim: number;
+  producer_layer: number;
+}
+
+export interface Manifest {
+  format: number;
+  name: string;
+  config: ModelConfig;
+  graphs: { dense: string; sparse: string };
+  weights: string;
+  tokenizer: string;
+  selection: { sinks: number; recent: number };
+  files: Record<string, string>;
+  [k: string]: unknown;
+}
+
+export interface LoadedModel {
+  dir: string;
+  manifest: Manifest;
+  config: ModelConfig;
+  dense: ort.InferenceSession;
+  sparse: ort.InferenceSession;
+  tokenizer: BpeTokenizer;
+  executionProvider: string;
+  loadMs: number;
+}
+
+export class ModelError extends Error {}
+
+function sessionOptions(ep: string): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [ep],
+    intraOpNumThreads: 1, // decode is memory-bound; a second thread competes with the editor
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
+function candidates(ep: ExecutionProvider): string[] {
+  if (ep === 'cpu') return ['cpu'];
+  if (ep === 'auto') return ['cuda', 'webgpu', 'cpu'];
+  return [ep, 'cpu'];
+}
+
+function readManifest(dir: string): Manifest {
+  const file = path.join(dir, 'manifest.json');
+  if (!existsSync(file)) throw new ModelError(`model folder ${dir} has no manifest.json`);
+  let m: Manifest;
+  try {
+    m = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ModelError(`model manifest ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (m.format !== 1) throw new ModelError(`model manifest format ${m.format} is not supported (expected 1)`);
+  for (const key of ['config', 'graphs', 'weights', 'tokenizer', 'files'] as const) {
+    if (!m[key]) throw new ModelError(`model manifest ${file} lacks "${key}"`);
+  }
+  for (const [name, hash] of Object.entries(m.files)) {
+    const p = path.join(dir, name);
+    if (!existsSync(p)) throw new ModelError(`model file ${name} is missing from ${dir}`);
+    const actual = createHash('sha256').update(readFileSync(p)).digest('hex');
+    if (actual !== hash) throw new ModelError(`model file ${name} in ${dir} is corrupt (sha256 differs from manifest.json)`);
+  }
+  return m;
+}
+
+function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, sparse: boolean): void {
+  const want = ['input_ids', 'prev_id', 'start_pos'];
+  for (let l = 0; l < c.n_layers; l++) want.push(`past_k.${l}`, `past_v.${l}`);
+  if (sparse) {
+    for (let l = 1; l < c.n_layers; l++) want.push(`past_ik.${l}`);
+    want.push('budget', 'sinks', 'recent');
+  }
+  const missing = want.filter((n) => !s.inputNames.includes(n));
+  const extra = s.inputNames.filter((n) => !want.includes(n));
+  if (missing.length || extra.length || !s.outputNames.includes('logits')) {
+    throw new ModelError(`graph ${name} does not match manifest config (missing inputs: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'})`);
+  }
+}
+
+export async function loadModel(dir: string, ep: ExecutionProvider, log: (msg: string) => void): Promise<LoadedModel> {
+  const t0 = performance.now();
+  const manifest = readManifest(dir);
+  const config = manifest.config;
+  let tokenizer: BpeTokenizer;
+  try {
+    tokenizer = new BpeTokenizer(JSON.parse(readFileSync(path.join(dir, manifest.tokenizer), 'utf8')));
+  } catch (e) {
+    throw new ModelError(`tokenizer ${manifest.tokenizer} could not be loaded: ${(e as Error).message}`);
+  }
+  if (tokenizer.vocabSize !== config.vocab_size) {
+    throw new ModelError(`tokenizer has ${tokenizer.vocabSize} tokens but the model expects ${config.vocab_size}`);
+  }
+  let lastErr: unknown;
+  for (const candidate of candidates(ep)) {
+    try {
+      const opts = sessionOptions(candidate);
+      const dense = await ort.InferenceSession.create(path.join(dir, manifest.graphs.dense), opts);
+      const sparse = await ort.InferenceSession.create(path.join(dir, manifest.graphs.sparse), opts);
+      checkGraph(manifest.graphs.dense, dense, config, false);
+      checkGraph(manifest.graphs.sparse, sparse, config, true);
+      if (candidate !== candidates(ep)[0]) log(`execution provider: using ${candidate}`);
+      return { dir, manifest, config, dense, sparse, tokenizer, executionProvider: candidate, loadMs: performance.now() - t0 };
+    } catch (e) {
+      if (e instanceof ModelError) throw e;
+      lastErr = e;
+      const msg = (e as Error).message.split('\n')[0];
+      if (candidate === 'cpu') break;
+      log(`execution provider ${candidate} unavailable (${msg}); falling back`);
+    }
+  }
+  throw new ModelError(`could not load the model graphs in ${dir}: ${(lastErr as Error)?.message?.split('\n')[0]}`);
+}
