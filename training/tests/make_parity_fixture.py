@@ -1,0 +1,49 @@
+"""Writes a tiny exported model plus PyTorch reference outputs for the TypeScript parity test
+(test/unit/engine/parity.test.ts): dense chunked prefill logits, sparse decode logits and selected
+indices, and tokenizer ids for sample texts.
+
+python training/tests/make_parity_fixture.py OUT_DIR
+"""
+import json, pathlib, sys
+
+import torch
+from tokenizers import Tokenizer
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "training"))
+from export import export  # noqa: E402
+from model import LM, Config  # noqa: E402
+from predictor import Cache, Predictor, step  # noqa: E402
+
+SAMPLES = [
+    "export function add(a: number, b: number): number {\n  return a + b;\n}\n",
+    "const s = `héllo ${name} 🎉`;\r\n\tif (x <= 3) { y(); }   \n",
+    "// literal special: <|endoftext|> and <|file_sep|>\nimport { x } from './y';\n",
+    "",
+    "    \n\n  \t\n",
+]
+
+
+def main(out: pathlib.Path):
+    torch.manual_seed(1)
+    cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128)
+    lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
+    export(lm, pred, out, ROOT / "models/default/tokenizer.json", {"name": "parity-fixture", "selection": {"sinks": 4, "recent": 8}})
+    ids = torch.randint(5, 4096, (300,)).tolist()
+    cache = Cache(cfg)
+    logits, _, _ = step(lm, pred, cache, ids[:290])  # the engine prefills this in 256-token chunks
+    ref = {"prefill_ids": ids[:290], "prefill_logits": logits.tolist(), "steps": []}
+    for t in ids[290:]:
+        lg, sel, _ = step(lm, pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8)
+        ref["steps"].append({"id": t, "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel.items()}})
+    tok = Tokenizer.from_file(str(ROOT / "models/default/tokenizer.json"))
+    ref["tokenizer"] = [{"text": s, "ids": tok.encode(s, add_special_tokens=False).ids if "<|" not in s else None} for s in SAMPLES]
+    (out / "reference.json").write_text(json.dumps(ref))
+
+
+def sorted_rows(idx):
+    return [sorted(r) for r in idx.tolist()]
+
+
+if __name__ == "__main__":
+    main(pathlib.Path(sys.argv[1]))
