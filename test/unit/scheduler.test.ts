@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import type { ContextPayload, Response } from '../../src/shared/protocol';
+import { MAX_QUEUED, Scheduler, type JobRequest } from '../../src/engine/scheduler';
+import type { WorkerJob } from '../../src/engine/worker-protocol';
+
+const context: ContextPayload = { files: [], current: { file: 'a.ts', prefix: 'x', suffix: '' } };
+const complete = (id: number, documentKey = 'doc'): JobRequest => ({ id, type: 'complete', context, documentKey });
+
+/** A fake worker: records the jobs it was given; the test finishes them. */
+function setup() {
+  const started: WorkerJob[] = [];
+  const replies: Response[] = [];
+  const scheduler = new Scheduler({ startJob: (job) => started.push(job), reply: (r) => replies.push(r) });
+  const finish = (id: number) => scheduler.onWorkerMessage({ id, type: 'result', result: id });
+  const errorsFor = (id: number) => replies.filter((r) => r.type === 'error' && r.id === id);
+  return { scheduler, started, replies, finish, errorsFor };
+}
+
+describe('Scheduler', () => {
+  it('runs one job at a time, in arrival order', () => {
+    const { scheduler, started, finish, replies } = setup();
+    scheduler.submit(complete(1, 'a'));
+    scheduler.submit(complete(2, 'b'));
+    scheduler.submit({ id: 3, type: 'explain', context, selection: 's' });
+    expect(started.map((j) => j.request.id)).toEqual([1]);
+    finish(1);
+    expect(started.map((j) => j.request.id)).toEqual([1, 2]);
+    finish(2);
+    finish(3);
+    expect(started.map((j) => j.request.id)).toEqual([1, 2, 3]);
+    expect(replies.map((r) => r.type === 'result' && r.id)).toEqual([1, 2, 3]);
+    expect(scheduler.size).toBe(0);
+  });
+
+  it('gives each job its own shared cancel flag', () => {
+    const { scheduler, started } = setup();
+    scheduler.submit(complete(1));
+    expect(started[0].cancel).toBeInstanceOf(Int32Array);
+    expect(started[0].cancel.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(Atomics.load(started[0].cancel, 0)).toBe(0);
+  });
+
+  it('a newer complete for the same document cancels the running one and replaces the queued one', () => {
+    const { scheduler, started, finish, errorsFor } = setup();
+    scheduler.submit(complete(1));
+    scheduler.submit(complete(2));
+    expect(Atomics.load(started[0].cancel, 0)).toBe(1); // running one told to stop
+    expect(scheduler.queuedIds).toEqual([2]);
+    scheduler.submit(complete(3));
+    expect(errorsFor(2)).toEqual([{ id: 2, type: 'error', message: 'superseded by request 3', cancelled: true }]);
+    expect(scheduler.queuedIds).toEqual([3]); // at most one running + one queued per document
+    scheduler.onWorkerMessage({ id: 1, type: 'error', message: 'cancelled', cancelled: true });
+    expect(started.map((j) => j.request.id)).toEqual([1, 3]);
+    expect(Atomics.load(started[1].cancel, 0)).toBe(0);
+    finish(3);
+    expect(scheduler.size).toBe(0);
+  });
+
+  it('does not touch completions of other documents', () => {
+    const { scheduler, started, errorsFor } = setup();
+    scheduler.submit(complete(1, 'a'));
+    scheduler.submit(complete(2, 'b'));
+    scheduler.submit(complete(3, 'b'));
+    expect(Atomics.load(started[0].cancel, 0)).toBe(0);
+    expect(errorsFor(2)[0]).toMatchObject({ cancelled: true });
+    expect(scheduler.queuedIds).toEqual([3]);
+  });
+
+  it('newer configure/warmup replace queued ones but never cancel a running one', () => {
+    const { scheduler, started, errorsFor } = setup();
+    const cfg = (id: number): JobRequest => ({
+      id,
+      type: 'configure',
+      config: { modelDir: `/m${id}`, executionProvider: 'cpu', policy: 'dense', budget: 16, maxContextTokens: 256, maxNewTokens: 4 },
+    });
+    scheduler.submit(cfg(1));
+    scheduler.submit(cfg(2));
+    scheduler.submit(cfg(3));
+    scheduler.submit({ id: 4, type: 'warmup', context });
+    scheduler.submit({ id: 5, type: 'warmup', context });
+    expect(Atomics.load(started[0].cancel, 0)).toBe(0);
+    expect(errorsFor(2)[0]).toMatchObject({ cancelled: true });
+    expect(errorsFor(4)[0]).toMatchObject({ cancelled: true });
+    expect(scheduler.queuedIds).toEqual([3, 5]);
+  });
+
+  it('cancel raises the running flag, or answers a queued job at once', () => {
+    const { scheduler, started, errorsFor, finish } = setup();
+    scheduler.submit(complete(1, 'a'));
+    scheduler.submit(complete(2, 'b'));
+    scheduler.cancel(2);
+    expect(errorsFor(2)).toEqual([{ id: 2, type: 'error', message: 'cancelled', cancelled: true }]);
+    scheduler.cancel(1);
+    expect(Atomics.load(started[0].cancel, 0)).toBe(1);
+    expect(errorsFor(1)).toEqual([]); // the worker answers for the running job
+    scheduler.cancel(99); // unknown: ignored
+    finish(1);
+    expect(scheduler.size).toBe(0);
+    expect(started).toHaveLength(1);
+  });
+
+  it('relays events without ending the running job', () => {
+    const { scheduler, replies } = setup();
+    scheduler.submit(complete(1));
+    scheduler.onWorkerMessage({ type: 'event', event: { type: 'progress', done: 1, total: 2 } });
+    expect(replies).toEqual([{ type: 'event', event: { type: 'progress', done: 1, total: 2 } }]);
+    expect(scheduler.runningId).toBe(1);
+  });
+
+  it('failAll answers running and queued jobs and raises their flags', () => {
+    const { scheduler, started, errorsFor } = setup();
+    scheduler.submit(complete(1, 'a'));
+    scheduler.submit(complete(2, 'b'));
+    scheduler.failAll('engine worker crashed: boom');
+    expect(errorsFor(1)[0]).toMatchObject({ message: 'engine worker crashed: boom' });
+    expect(errorsFor(2)[0]).toMatchObject({ message: 'engine worker crashed: boom' });
+    expect(Atomics.load(started[0].cancel, 0)).toBe(1);
+    expect(scheduler.size).toBe(0);
+  });
+
+  it('refuses requests beyond the queue bound', () => {
+    const { scheduler, errorsFor } = setup();
+    for (let i = 0; i <= MAX_QUEUED + 1; i++) scheduler.submit({ id: i, type: 'explain', context, selection: 's' });
+    expect(scheduler.size).toBe(MAX_QUEUED + 1);
+    expect(errorsFor(MAX_QUEUED + 1)[0].type === 'error' && errorsFor(MAX_QUEUED + 1)[0]).toMatchObject({ message: expect.stringContaining('busy') });
+  });
+});
