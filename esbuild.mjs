@@ -3,7 +3,7 @@
 // copy in the VSIX); vscode is provided by the extension host.
 //   node esbuild.mjs            build dist/
 //   node esbuild.mjs --watch    rebuild on change
-//   node esbuild.mjs --tests    also bundle test/integration/**/*.test.ts to out/test/integration/
+//   node esbuild.mjs --tests    also bundle test/integration/**/*.test.ts (helpers are bundled into each) to out/test/integration/
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,7 +38,7 @@ function testEntries() {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (/\.ts$/.test(e.name)) found.push(path.relative(root, p));
+      else if (/\.test\.ts$/.test(e.name)) found.push(path.relative(root, p));
     }
   };
   walk(dir);

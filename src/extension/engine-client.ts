@@ -122,6 +122,11 @@ export class EngineClient implements Disposable {
     return this.currentState;
   }
 
+  /** The configuration sent on every (re)start. */
+  get configuration(): EngineConfig | undefined {
+    return this.config;
+  }
+
   /** PID of the running child, if any. */
   get pid(): number | undefined {
     return this.child?.pid;
