@@ -1,0 +1,278 @@
+"""Quality of sparse attention policies on held-out code (decode simulation, masks per row).
+
+Policies: dense, oracle (true attention top-k), tokenbutler (predictor top-k), window (sinks +
+recent = StreamingLLM), h2o (accumulated attention, permanent eviction), quest (16-token pages,
+min/max key bound), random. Every row i attends to at most budget(i) past tokens (sinks and a
+recent window included), as a decode step at position i would.
+Metrics: bits/byte on held-out windows; code co-reference (a config value defined in one file and
+asserted thousands of tokens later in another: whole-answer accuracy and token coverage); predictor
+recall (from train_predictor); ablations: prediction interval and neighbour fetching.
+
+python training/eval.py --lm work/ckpt/lm.pt --predictor work/pred/pred.pt --out ../bench
+"""
+from __future__ import annotations
+
+import argparse, json, math, pathlib, random, time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+from data import FILE_SEP, Sampler
+from model import LM, rope_tables
+from predictor import Predictor, pre_rope_keys
+from train import token_bytes
+from train_predictor import load_lm
+
+HERE = pathlib.Path(__file__).parent
+SINKS = 4
+PAGE = 16
+
+
+def budget_rows(T: int, budget) -> torch.Tensor:
+    i = torch.arange(T)
+    if isinstance(budget, float):
+        return torch.clamp(torch.ceil(budget * (i + 1)).long(), min=SINKS + 8)
+    return torch.full((T,), int(budget))
+
+
+def topk_mask(scores, eligible, k_sel):
+    """scores [h, T, T]; select per row the k_sel[i] best eligible columns."""
+    s = scores.masked_fill(~eligible, float("-inf"))
+    kmax = int(k_sel.max().item())
+    if kmax <= 0:
+        return torch.zeros_like(eligible)
+    vals, idx = s.topk(min(kmax, s.shape[-1]), -1)
+    keep = (torch.arange(vals.shape[-1])[None, None, :] < k_sel[None, :, None]) & (vals > float("-inf"))
+    return torch.zeros_like(eligible).scatter_(-1, idx, keep)
+
+
+@torch.no_grad()
+def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, interval: int = 1, neighbor: bool = False, seed: int = 0,
+             return_logits: bool = False):
+    """Per-token losses [T-1] of ids [1,T] under `policy` at `budget` (fraction or token count)."""
+    c = lm.cfg
+    T = ids.shape[1]
+    cos, sin = rope_tables(c, torch.arange(T))
+    x = lm.embed(ids, prev)
+    rep = c.n_heads // c.n_kv_heads
+    i_idx = torch.arange(T)[:, None]; j_idx = torch.arange(T)[None, :]
+    causal = j_idx <= i_idx
+    b = budget_rows(T, budget) if policy != "dense" else None
+    recent = torch.clamp(b // 8, 8, 64) if b is not None else None
+    if policy == "window":
+        recent = b - SINKS
+    g = torch.Generator().manual_seed(seed)
+    qimp = None
+    for l, layer in enumerate(lm.model.layers):
+        if l == lm.cfg.producer_layer and pred is not None:
+            qimp = pred.queries(x)[0]  # [L-1, Hkv, T, E]
+        xn = layer.input_layernorm(x)
+        q, k, v = layer.self_attn.qkv(xn, cos, sin)
+        kk = k.repeat_interleave(rep, 1) if rep > 1 else k
+        vv = v.repeat_interleave(rep, 1) if rep > 1 else v
+        s = (q[0] @ kk[0].transpose(1, 2)) / math.sqrt(c.head_dim)  # [H, T, T]
+        mask = causal.expand(c.n_kv_heads, T, T)
+        if policy != "dense" and l >= 1:
+            forced = causal & ((j_idx < SINKS) | (j_idx > i_idx - recent[:, None]))
+            elig = causal & ~forced
+            k_sel = torch.clamp(b - forced.sum(-1), min=0)
+            if neighbor:
+                k_sel = k_sel // 2
+            E = elig.expand(c.n_kv_heads, T, T)
+            if policy == "window":
+                sel = torch.zeros_like(E)
+            elif policy == "oracle":
+                sel = topk_mask(s.view(c.n_kv_heads, rep, T, T).mean(1), E, k_sel)
+            elif policy == "random":
+                sel = topk_mask(torch.rand(c.n_kv_heads, T, T, generator=g), E, k_sel)
+            elif policy == "tokenbutler":
+                ik = pred.keys(pre_rope_keys(lm, xn, l), l)[0]  # [Hkv, T, E]
+                qq = qimp[l - 1]
+                if interval > 1:  # reuse the query (and so the ranking) of the last prediction row
+                    qq = qq[:, (torch.arange(T) // interval) * interval]
+                sel = topk_mask(qq @ ik.transpose(1, 2), E, k_sel)
+            elif policy == "quest":
+                sel = quest_mask(q[0].view(c.n_kv_heads, rep, T, -1).mean(1), k[0], E, k_sel)
+            elif policy == "h2o":
+                sel = h2o_mask(s.view(c.n_kv_heads, rep, T, T).mean(1), forced, b)
+            else:
+                raise ValueError(policy)
+            if neighbor and policy not in ("window", "h2o"):
+                sel = sel | (F.pad(sel[..., :-1], (1, 0)) & E)
+            mask = forced.expand_as(sel) | sel
+        m = mask.repeat_interleave(rep, 0) if rep > 1 else mask
+        p = s.masked_fill(~m, float("-inf")).softmax(-1)
+        o = (p @ vv[0]).transpose(0, 1).reshape(1, T, -1)
+        x = x + layer.self_attn.o_proj(o)
+        x = x + layer.mlp(layer.post_attention_layernorm(x))
+    logits = lm.lm_head(lm.model.norm(x))[0, :-1]
+    if return_logits:
+        return logits
+    return F.cross_entropy(logits.float(), ids[0, 1:], reduction="none")
+
+
+def quest_mask(q, k, elig, k_sel):
+    """Quest: pages of PAGE keys, upper bound sum_d max(q_d*max_d, q_d*min_d); whole pages."""
+    h, T, D = k.shape
+    n = T // PAGE
+    kp = k[:, : n * PAGE].view(h, n, PAGE, D)
+    mx, mn = kp.max(2).values, kp.min(2).values  # [h, n, D]
+    ub = torch.maximum(q[:, :, None, :] * mx[:, None], q[:, :, None, :] * mn[:, None]).sum(-1)  # [h, T, n]
+    page_ok = elig[:, :, : n * PAGE].view(h, T, n, PAGE).all(-1)
+    psel = topk_mask(ub, page_ok, k_sel // PAGE)
+    out = torch.zeros_like(elig)
+    out[:, :, : n * PAGE] = psel[..., None].expand(h, T, n, PAGE).reshape(h, T, n * PAGE)
+    return out & elig
+
+
+def h2o_mask(s, forced, b):
+    """H2O: a kept set per head that only loses tokens (least accumulated attention first)."""
+    h, T, _ = s.shape
+    kept = torch.zeros(h, T, dtype=torch.bool)
+    acc = torch.zeros(h, T)
+    out = torch.zeros(h, T, T, dtype=torch.bool)
+    for i in range(T):
+        kept[:, i] = True
+        f = forced[i]
+        while True:
+            n = (kept | f).sum(-1)
+            over = n > b[i]
+            if not over.any():
+                break
+            cand = acc.masked_fill(~kept | f[None], float("inf"))
+            worst = cand.argmin(-1)
+            kept[over, worst[over]] = False
+        m = kept | f[None]
+        m[:, i + 1:] = False
+        out[:, i] = m
+        p = s[:, i].masked_fill(~m, float("-inf")).softmax(-1)
+        acc += torch.nan_to_num(p)
+    return out & ~forced[None]
+
+
+# ---- code co-reference task ------------------------------------------------------------------
+
+KEYS = ["serviceName", "regionLabel", "cacheNamespace", "ownerHandle", "buildChannel", "queueAlias", "themeVariant", "projectCode"]
+SYL = ["dra", "vo", "lin", "ques", "mar", "tek", "zu", "pho", "rin", "gal", "bex", "tor", "wy", "sen", "kal", "mu", "fi", "dor"]
+
+
+def coref_examples(tok: Tokenizer, valid: Sampler, n: int, distract_tokens: int, seed: int = 0):
+    rng = random.Random(seed)
+    out = []
+    for e in range(n):
+        vals = {k: "".join(rng.choice(SYL) for _ in range(3)) + "-" + "".join(rng.choice(SYL) for _ in range(2)) for k in KEYS[:6]}
+        defn = "export const config = {\n" + "".join(f'  {k}: "{v}",\n' for k, v in vals.items()) + "};\n"
+        key = rng.choice(list(vals))
+        head = [FILE_SEP] + tok.encode("src/config.ts\n").ids + tok.encode(defn).ids
+        _, filler = valid.sample()
+        filler = filler[:distract_tokens].tolist()
+        use = [FILE_SEP] + tok.encode("src/check.ts\n").ids + tok.encode(
+            f"import {{ config }} from './config';\nimport assert from 'assert';\n\nassert.equal(config.{key}, \"").ids
+        answer = tok.encode(vals[key] + '"').ids
+        out.append((head + filler + use, answer))
+    return out
+
+
+@torch.no_grad()
+def coref_score(lm, pred, examples, policy, budget):
+    """Teacher-forced: an answer token counts when it is the model's top-1 at its position."""
+    acc = cov = 0.0
+    for prompt, answer in examples:
+        ids = torch.tensor([prompt + answer])
+        pr = simulate(lm, pred, ids, torch.tensor([0]), policy, budget, return_logits=True).argmax(-1)
+        ok = (pr[-len(answer):] == ids[0, -len(answer):]).tolist()
+        acc += float(all(ok)); cov += sum(ok) / len(ok)
+    return acc / len(examples), cov / len(examples)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lm", default=str(HERE / "work/ckpt/lm.pt"))
+    ap.add_argument("--predictor", default=str(HERE / "work/pred/pred.pt"))
+    ap.add_argument("--work", default=str(HERE / "work"))
+    ap.add_argument("--out", default=str(HERE.parent / "bench"))
+    ap.add_argument("--seq", type=int, default=2048)
+    ap.add_argument("--windows", type=int, default=6)
+    ap.add_argument("--coref", type=int, default=24)
+    ap.add_argument("--policies", default="dense,oracle,tokenbutler,window,h2o,quest,random")
+    ap.add_argument("--budgets", default="0.05,0.1,0.25,0.5,256,512,1024")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    lm = load_lm(args.lm)
+    pred = Predictor(lm.cfg)
+    ps = torch.load(args.predictor, weights_only=False)
+    pred.load_state_dict(ps["predictor"]); pred.eval()
+    tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
+    tb = token_bytes(tok)
+    valid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=99)
+    windows = [valid.sample() for _ in range(args.windows)]
+    budgets = [float(b) if "." in b else int(b) for b in args.budgets.split(",")]
+    policies = args.policies.split(",")
+    results = {"bpb": {}, "coref": {}, "ablation": {}, "recall": ps.get("metrics", {}), "seq": args.seq}
+    t0 = time.time()
+    nbytes = sum(float(tb[row[1:args.seq]].sum()) for _, row in windows)
+
+    def bpb(policy, budget, **kw):
+        nats = 0.0
+        for prev, row in windows:
+            ids = torch.from_numpy(row[None, :args.seq]).long()
+            nats += simulate(lm, pred, ids, torch.tensor([prev]), policy, budget, **kw).sum().item()
+        return nats / math.log(2) / nbytes
+
+    dense = bpb("dense", None)
+    results["bpb"]["dense"] = dense
+    for budget in budgets:
+        for p in policies:
+            if p == "dense":
+                continue
+            v = bpb(p, budget)
+            results["bpb"][f"{p}@{budget}"] = v
+            print(f"bpb {p}@{budget}: {v:.4f} (dense {dense:.4f}) [{time.time()-t0:.0f}s]", flush=True)
+    for interval in (2, 4, 8):
+        results["ablation"][f"interval{interval}@0.1"] = bpb("tokenbutler", 0.1, interval=interval)
+    results["ablation"]["neighbor@0.1"] = bpb("tokenbutler", 0.1, neighbor=True)
+    results["ablation"]["interval1@0.1"] = results["bpb"].get("tokenbutler@0.1")
+    print("ablation", results["ablation"], flush=True)
+    ex = coref_examples(tok, valid, args.coref, args.seq - 200)
+    for p in policies:
+        for budget in ([None] if p == "dense" else [0.1, 256]):
+            a, c = coref_score(lm, pred, ex, p, budget)
+            results["coref"][f"{p}@{budget}" if budget else p] = {"accuracy": a, "coverage": c}
+            print(f"coref {p}@{budget}: acc {a:.3f} cov {c:.3f}", flush=True)
+    out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    (out / "quality.json").write_text(json.dumps(results, indent=1))
+    write_report(results, budgets, policies, out)
+
+
+def write_report(r, budgets, policies, out: pathlib.Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    lines = ["# Quality vs budget (decode simulation on held-out packages)", "",
+             f"Sequences of {r['seq']} tokens; budget = tokens attended per row (fractions of the row's prefix or a count), sinks {SINKS} and a recent window included. Dense bits/byte: {r['bpb']['dense']:.4f}.", "",
+             "| policy | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
+    for p in policies:
+        if p == "dense":
+            continue
+        lines.append(f"| {p} | " + " | ".join(f"{r['bpb'][f'{p}@{b}']:.4f}" for b in budgets) + " |")
+    lines += ["", "## Code co-reference (value defined in src/config.ts, asserted ~1.8k tokens later in another file)", "",
+              "| policy@budget | whole-answer accuracy | token coverage |", "|---|---|---|"]
+    lines += [f"| {k} | {v['accuracy']:.3f} | {v['coverage']:.3f} |" for k, v in r["coref"].items()]
+    lines += ["", "## Predictor recall (held-out, excluding sinks and recent window)", "", "```", json.dumps(r["recall"], indent=1), "```",
+              "", "## Ablations (tokenbutler, 10% budget, bits/byte)", "", "```", json.dumps(r["ablation"], indent=1), "```"]
+    (out / "quality.md").write_text("\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    fr = [b for b in budgets if isinstance(b, float)]
+    for p in policies:
+        if p != "dense":
+            ax.plot([b * 100 for b in fr], [r["bpb"][f"{p}@{b}"] for b in fr], marker="o", label=p)
+    ax.axhline(r["bpb"]["dense"], color="k", ls="--", label="dense")
+    ax.set_xscale("log"); ax.set_xlabel("budget (% of prefix)"); ax.set_ylabel("bits/byte"); ax.legend(); ax.grid(alpha=.3)
+    fig.tight_layout(); fig.savefig(out / "quality.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Distils the TokenButler predictor from the frozen LM (resumable).
+
+For long multi-file sequences the LM's real attention (averaged over the query heads of each KV
+head) on sampled, tail-biased rows is the target; the predictor's scores q_imp . k_imp over the
+same keys are trained with cross-entropy against it. Sinks and the recent window are excluded from
+both sides (the engine always keeps them), so the predictor spends its capacity on the far context.
+
+python training/train_predictor.py --lm training/work/ckpt/lm.pt --minutes 20 [--resume]
+"""
+from __future__ import annotations
+
+import argparse, json, math, os, pathlib, time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+from data import Sampler, newline_table
+from model import LM, Config, rope_tables
+from predictor import Predictor, pre_rope_keys
+
+HERE = pathlib.Path(__file__).parent
+
+
+def load_lm(path) -> LM:
+    st = torch.load(path, weights_only=False)
+    lm = LM(Config(**st["config"]))
+    lm.load_state_dict(st.get("ema", st.get("model")))
+    return lm.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def lm_internals(lm: LM, prev: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor):
+    """One forward over ids [1,T]; returns the producer tap [1,T,d] and, per consumer layer l>=1,
+    (attention target rows [Hkv, R, T] averaged over query heads, pre-RoPE keys [1,Hkv,T,D])."""
+    c = lm.cfg
+    T = ids.shape[1]
+    cos, sin = rope_tables(c, torch.arange(T))
+    x = lm.embed(ids, prev)
+    tap, per_layer = None, {}
+    rep = c.n_heads // c.n_kv_heads
+    causal = torch.arange(T)[None, :] <= rows[:, None]  # [R, T]
+    for l, layer in enumerate(lm.model.layers):
+        if l == c.producer_layer:
+            tap = x.clone()
+        xn = layer.input_layernorm(x)
+        if l >= 1:
+            q, k, _ = layer.self_attn.qkv(xn, cos, sin)
+            kk = k.repeat_interleave(rep, 1) if rep > 1 else k
+            s = (q[0][:, rows] @ kk[0].transpose(1, 2)) / math.sqrt(c.head_dim)  # [H, R, T]
+            p = s.masked_fill(~causal, float("-inf")).softmax(-1)
+            per_layer[l] = (p.view(c.n_kv_heads, rep, len(rows), T).mean(1), pre_rope_keys(lm, xn, l))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            x = layer(x, cos, sin)
+        x = x.float()
+    return tap, per_layer
+
+
+def sample_rows(T: int, n: int, rng: np.random.Generator, min_row: int) -> torch.Tensor:
+    """Tail-biased: the last row, half uniform over [min_row, T), half from the last quarter."""
+    a = rng.integers(min_row, T, n // 2)
+    b = rng.integers(max(min_row, 3 * T // 4), T, n - n // 2 - 1)
+    return torch.from_numpy(np.unique(np.concatenate([a, b, [T - 1]]))).long()
+
+
+def eligible(rows, T, sinks, recent):
+    j = torch.arange(T)[None, :]
+    return (j >= sinks) & (j <= rows[:, None] - recent)
+
+
+def step_loss(pred: Predictor, tap, per_layer, rows, sinks, recent):
+    T = tap.shape[1]
+    qimp = pred.queries(tap)[0][:, :, rows]  # [L-1, Hkv, R, E]
+    elig = eligible(rows, T, sinks, recent)
+    losses, weights = [], []
+    for l, (target, kpre) in per_layer.items():
+        ik = pred.keys(kpre, l)[0]  # [Hkv, T, E]
+        s = qimp[l - 1] @ ik.transpose(1, 2)  # [Hkv, R, T]
+        t = target * elig
+        mass = t.sum(-1, keepdim=True)  # share of attention on the far (selectable) context
+        t = t / mass.clamp_min(1e-9)
+        logp = s.masked_fill(~elig, -1e9).log_softmax(-1)
+        ce = -(t * logp.clamp_min(-1e4)).sum(-1)  # [Hkv, R]
+        ok = (mass[..., 0] > 1e-6).float()
+        losses.append((ce * mass[..., 0] * ok).sum()); weights.append((mass[..., 0] * ok).sum())
+    return torch.stack(losses).sum() / torch.stack(weights).sum().clamp_min(1e-9)
+
+
+@torch.no_grad()
+def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets=(64, 256)):
+    """Per layer and KV head: recall of the oracle top-k and attention mass captured by the
+    predictor's top-k, among the selectable (non-forced) tokens, averaged over rows."""
+    T = tap.shape[1]
+    qimp = pred.queries(tap)[0][:, :, rows]
+    elig = eligible(rows, T, sinks, recent)
+    out = {}
+    for l, (target, kpre) in per_layer.items():
+        s = (qimp[l - 1] @ pred.keys(kpre, l)[0].transpose(1, 2)).masked_fill(~elig, -1e9)
+        t = (target * elig)
+        n_elig = elig.sum(-1)  # [R]
+        for k in budgets:
+            valid = n_elig > k  # rows where selection matters
+            if valid.sum() == 0:
+                continue
+            top_p = s.topk(k, -1).indices
+            top_o = t.masked_fill(~elig, -1).topk(k, -1).indices
+            hit = torch.zeros_like(t, dtype=torch.bool).scatter_(-1, top_p, True)
+            oracle_hit = hit.gather(-1, top_o).float().mean(-1)  # [Hkv, R]
+            mass_p = (t * hit).sum(-1); mass_o = t.gather(-1, top_o).sum(-1)
+            mass_rec = mass_p / mass_o.clamp_min(1e-9)
+            for h in range(t.shape[0]):
+                out[f"L{l}H{h}@{k}"] = {"topk_recall": oracle_hit[h][valid].mean().item(), "mass_recall": mass_rec[h][valid].mean().item()}
+    return out
+
+
+def summarize(per_head: dict) -> dict:
+    res = {}
+    for k in sorted({key.split("@")[1] for key in per_head}):
+        vals = [v for key, v in per_head.items() if key.endswith("@" + k)]
+        res[f"topk_recall@{k}"] = float(np.mean([v["topk_recall"] for v in vals]))
+        res[f"mass_recall@{k}"] = float(np.mean([v["mass_recall"] for v in vals]))
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lm", default=str(HERE / "work/ckpt/lm.pt"))
+    ap.add_argument("--work", default=str(HERE / "work"))
+    ap.add_argument("--out", default=str(HERE / "work/pred"))
+    ap.add_argument("--seq", type=int, default=4096)
+    ap.add_argument("--rows", type=int, default=256)
+    ap.add_argument("--sinks", type=int, default=8)
+    ap.add_argument("--recent", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--minutes", type=float, default=20)
+    ap.add_argument("--max-steps", type=int, default=100000)
+    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    lm = load_lm(args.lm)
+    pred = Predictor(lm.cfg)
+    opt = torch.optim.AdamW(pred.parameters(), lr=args.lr, weight_decay=0.0)
+    step = 0
+    if args.resume and (out / "pred.pt").exists():
+        st = torch.load(out / "pred.pt", weights_only=False)
+        pred.load_state_dict(st["predictor"]); opt.load_state_dict(st["opt"]); step = st["step"]
+    tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
+    nl = newline_table(tok)
+    train = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.5, seed=100 + step, newline_ids=nl)
+    valid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=4321, newline_ids=nl)
+    rng = np.random.default_rng(step)
+    eval_set = []
+    for _ in range(2):
+        prev, row = valid.sample()
+        ids = torch.from_numpy(row[None, :-1]).long()
+        rows = sample_rows(args.seq, args.rows, np.random.default_rng(7), args.sinks + args.recent + 300)
+        eval_set.append((rows,) + lm_internals(lm, torch.tensor([prev]), ids, rows))
+    log = open(out / "log.jsonl", "a")
+
+    def evaluate():
+        per = {}
+        for rows, tap, layers in eval_set:
+            for k, v in recall_metrics(pred, tap, layers, rows, args.sinks, args.recent).items():
+                per.setdefault(k, []).append(v)
+        per = {k: {m: float(np.mean([x[m] for x in vs])) for m in vs[0]} for k, vs in per.items()}
+        return summarize(per), per
+
+    t0 = time.time()
+    print(f"predictor params {pred.num_params()} ({pred.num_params() / lm.num_params():.2%} of the LM)")
+    while time.time() - t0 < args.minutes * 60 and step < args.max_steps:
+        prev, row = train.sample()
+        ids = torch.from_numpy(row[None, :-1]).long()
+        rows = sample_rows(args.seq, args.rows, rng, args.sinks + args.recent + 16)
+        tap, layers = lm_internals(lm, torch.tensor([prev]), ids, rows)
+        frac = step / max(1, args.max_steps if args.max_steps < 100000 else 600)
+        for g in opt.param_groups:
+            g["lr"] = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))) * min(1.0, (step + 1) / 20)
+        loss = step_loss(pred, tap, layers, rows, args.sinks, args.recent)
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(pred.parameters(), 5.0)
+        opt.step(); step += 1
+        if step % 10 == 0:
+            print(f"step {step} loss {loss.item():.4f} {time.time() - t0:.0f}s", flush=True)
+        if step % args.eval_every == 0:
+            summary, _ = evaluate()
+            summary.update(step=step, loss=loss.item()); print(summary, flush=True)
+            log.write(json.dumps(summary) + "\n"); log.flush()
+            tmp = out / "pred.tmp"; torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step}, tmp); os.replace(tmp, out / "pred.pt")
+    summary, per_head = evaluate()
+    summary.update(step=step, params=pred.num_params(), share=pred.num_params() / lm.num_params())
+    torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "metrics": summary, "per_head": per_head}, out / "pred.tmp")
+    os.replace(out / "pred.tmp", out / "pred.pt")
+    log.write(json.dumps(summary) + "\n")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
