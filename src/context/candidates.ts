@@ -92,7 +92,9 @@ export function rankFolder(current: string, files: string[]): string[] {
   const rank = (f: string) => (stemOf(baseName(f)) === stem ? 0 : family(f) ? 1 : 2);
   return files
     .filter((f) => f !== current)
-    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+    .map((f) => ({ f, r: rank(f) })) // rank once: a folder may hold thousands of files
+    .sort((a, b) => a.r - b.r || (a.f < b.f ? -1 : a.f > b.f ? 1 : 0))
+    .map((x) => x.f);
 }
 
 function stemOf(name: string): string {

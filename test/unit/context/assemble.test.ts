@@ -347,4 +347,16 @@ describe('assembleContext: bounded work', () => {
     await assembleContext({ workspaceRoot: '/big', currentFile: 'app/src/main.ts', prefix: '', suffix: '', maxContextTokens: BIG, fs }, cache);
     expect(cache.parses).toBe(parses);
   });
+
+  it('a single folder of 50k files costs one listing and reads only the capped same-folder files', async () => {
+    const files = new Map<string, string>();
+    for (let i = 0; i < 50_000; i++) files.set(`src/f${i}.ts`, `export const v${i} = ${i};`);
+    const { fs, counts } = memoryFs('/flat', files);
+    const t0 = Date.now();
+    const r = await assembleContext({ workspaceRoot: '/flat', currentFile: 'src/f1.ts', prefix: '', suffix: '', maxContextTokens: BIG, fs }, new GitignoreCache());
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(r.files).toHaveLength(30);
+    expect(counts.readdir).toBe(1);
+    expect(counts.readFile).toBe(30);
+  });
 });
