@@ -56,6 +56,11 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
     W["predictor.fc1.weight"] = pred.fc1.weight.detach().numpy()
     W["predictor.fc2.weight"] = pred.fc2.weight.detach().numpy()
     W["predictor.key_proj"] = pred.key_proj.detach().numpy()  # [L-1, Hkv, D, d']
+    # Linear weights are stored pre-transposed ([in, out]) so every MatMul reads an initializer
+    # directly (what the int8 quantizer and ORT's fusions look for).
+    for k in list(W):
+        if k.endswith("_proj.weight") or k in ("predictor.fc1.weight", "predictor.fc2.weight"):
+            W[k] = W[k].T
     inv = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
     W["rope.inv_freq"] = inv.astype(np.float32)
     return {k: np.ascontiguousarray(v.astype(np.float32)) for k, v in W.items()}
@@ -66,11 +71,13 @@ def rms(g: G, x, w, eps):
     return g.op("Mul", g.op("Mul", x, g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, g.const(eps, np.float32))))), w)
 
 
-def linear(g: G, x, w):  # x [..., in] ; w [out, in] (torch layout)
-    return g.op("MatMul", x, g.op("Transpose", w, perm=[1, 0]))
+def linear(g: G, x, w):  # x [..., in] ; w [in, out] (stored transposed)
+    return g.op("MatMul", x, w)
 
 
-def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray]) -> onnx.ModelProto:
+def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bool = False) -> onnx.ModelProto:
+    """separate_head: the output head reads its own [d, V] copy of the tied embedding (the int8
+    quantizer would otherwise transpose the shared table under the embedding Gather)."""
     c = cfg
     g = G()
     L, H, Hkv, D, E = c.n_layers, c.n_heads, c.n_kv_heads, c.head_dim, c.imp_dim
@@ -175,8 +182,11 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray]) -> onnx.ModelProt
         hmid = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), linear(g, xn, p + "mlp.up_proj.weight"))
         x = g.op("Add", x, linear(g, hmid, p + "mlp.down_proj.weight"))
     last = g.op("Slice", x, g.op("Sub", S, g.const([1])), S, g.const([0]))       # [1, d]
-    g.nodes.append(helper.make_node("Gemm", [rms(g, last, "model.norm.weight", c.norm_eps), "model.embed_tokens.weight"],
-                                    ["logits"], transB=1))
+    hn = rms(g, last, "model.norm.weight", c.norm_eps)
+    if separate_head:
+        g.nodes.append(helper.make_node("MatMul", [hn, "lm_head.weight_t"], ["logits"], name="lm_head"))
+    else:
+        g.nodes.append(helper.make_node("Gemm", [hn, "model.embed_tokens.weight"], ["logits"], transB=1, name="lm_head"))
     used = {i for n in g.nodes for i in n.input}
     weights = [numpy_helper.from_array(W[k], k) for k in W if k in used]
     consts = [numpy_helper.from_array(v, k) for k, v in g.inits.items()]
@@ -211,7 +221,10 @@ def sha256(p: pathlib.Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, extra: dict | None = None):
+def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, extra: dict | None = None,
+           int8: bool = False, keep_fp32: bool = True, measure_windows: list | None = None, tbytes=None):
+    """Writes the model folder. int8: the manifest's graphs are the int8 ones (measured against
+    fp32 on `measure_windows` when given); keep_fp32=False then drops the fp32 files."""
     out.mkdir(parents=True, exist_ok=True)
     W = weights_of(lm, pred)
     layout = write_weights(W, out / "weights.bin")
@@ -219,16 +232,27 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
         m = build(lm.cfg, sparse, W)
         onnx.checker.check_model(m)  # before externalising (the checker wants the data files beside it)
         save_with_external(m, layout, out / f"{name}.onnx")
+    graphs = {"dense": "dense.onnx", "sparse": "sparse.onnx"}
+    precision = {"default": "fp32"}
+    if int8:
+        graphs = quantize_int8(lm.cfg, W, out)
+        precision["default"] = "int8"
+        if measure_windows:
+            precision.update(measure_variants(out, lm.cfg, measure_windows, tbytes))
+        if not keep_fp32:
+            for f in ("dense.onnx", "sparse.onnx", "weights.bin"):
+                (out / f).unlink()
     if tokenizer.resolve() != (out / "tokenizer.json").resolve():
         shutil.copy(tokenizer, out / "tokenizer.json")
-    files = {n: sha256(out / n) for n in ("dense.onnx", "sparse.onnx", "weights.bin", "tokenizer.json")}
+    names = sorted(set(graphs.values()) | {"tokenizer.json"} | ({"dense.onnx", "sparse.onnx", "weights.bin"} if keep_fp32 or not int8 else set()))
+    files = {n: sha256(out / n) for n in names}
     manifest = {
         "format": 1,
         "name": (extra or {}).get("name", "tokenbutler-code-default"),
         "config": lm.cfg.to_dict(),
-        "graphs": {"dense": "dense.onnx", "sparse": "sparse.onnx"},
-        "weights": "weights.bin",
+        "graphs": graphs,
         "tokenizer": "tokenizer.json",
+        "precision": precision,
         "specialTokens": {"eot": 0, "fimPrefix": 1, "fimMiddle": 2, "fimSuffix": 3, "fileSep": 4},
         "selection": {"sinks": 8, "recent": 128},
         "params": {"lm": lm.num_params(), "predictor": pred.num_params(),
@@ -253,6 +277,9 @@ def main():
     ap.add_argument("--tokenizer", default=str(HERE / "work/tokenizer.json"))
     ap.add_argument("--metrics", default=None, help="JSON file merged into the manifest under 'training'")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--int8", action="store_true", help="ship int8 graphs (measured against fp32)")
+    ap.add_argument("--drop-fp32", action="store_true")
+    ap.add_argument("--measure", type=int, default=4, help="held-out windows of 512 tokens for the fp32/int8 comparison")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     extra = {}
@@ -271,8 +298,86 @@ def main():
         extra["predictorTraining"] = ps.get("metrics", {})
     if args.metrics:
         extra["training"].update(json.loads(pathlib.Path(args.metrics).read_text()))
-    m = export(lm.eval(), pred.eval(), pathlib.Path(args.out), pathlib.Path(args.tokenizer), extra)
-    print(json.dumps({k: m[k] for k in ("params", "files")}, indent=1))
+    windows, tbytes = None, None
+    if args.int8 and args.measure:
+        from tokenizers import Tokenizer
+        from data import Sampler
+        from train import token_bytes
+        s = Sampler(HERE / "work/tokens", "valid", 512, 0.0, seed=5)
+        windows = [s.sample() for _ in range(args.measure)]
+        tbytes = token_bytes(Tokenizer.from_file(args.tokenizer))
+    m = export(lm.eval(), pred.eval(), pathlib.Path(args.out), pathlib.Path(args.tokenizer), extra,
+               int8=args.int8, keep_fp32=not args.drop_fp32, measure_windows=windows, tbytes=tbytes)
+    print(json.dumps({k: m[k] for k in ("params", "precision", "files")}, indent=1))
+
+
+
+def quantize_int8(cfg: Config, W: dict[str, np.ndarray], out: pathlib.Path) -> dict[str, str]:
+    """Dynamic int8 (per-channel weights, activations quantized at run time) copies of both
+    graphs, self-contained; the embedding Gather stays fp32."""
+    import tempfile
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    W = dict(W, **{"lm_head.weight_t": np.ascontiguousarray(W["model.embed_tokens.weight"].T)})
+    names = {}
+    for name, sparse in (("dense", False), ("sparse", True)):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = pathlib.Path(tmp) / f"{name}.onnx"
+            onnx.save_model(build(cfg, sparse, W, separate_head=True), str(src))
+            quantize_dynamic(str(src), str(out / f"{name}.int8.onnx"), per_channel=True, weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True})
+        q = onnx.load(str(out / f"{name}.int8.onnx"))
+        del q.graph.value_info[:]  # the quantizer's shape guesses are not always right
+        onnx.save_model(q, str(out / f"{name}.int8.onnx"))
+        names[name] = f"{name}.int8.onnx"
+    return names
+
+
+def measure_variants(out: pathlib.Path, cfg: Config, windows: list, tbytes: np.ndarray, contexts=(512, 4096)) -> dict:
+    """bits/byte of held-out windows (chunked dense prefill, every position scored) and decode
+    ms/token at a few context lengths, for fp32 and int8, interleaved in one run."""
+    import time
+    import onnxruntime as ort
+
+    def session(p):
+        o = ort.SessionOptions(); o.intra_op_num_threads = 1
+        o.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(str(p), o)
+
+    variants = {"fp32": session(out / "dense.onnx"), "int8": session(out / "dense.int8.onnx")}
+    L, Hkv, D = cfg.n_layers, cfg.n_kv_heads, cfg.head_dim
+    res = {}
+    for name, s in variants.items():
+        nats = nbytes = 0.0
+        for prev, row in windows:
+            ids = row.tolist(); cap = len(ids)
+            k = [np.zeros((Hkv, cap, D), np.float32) for _ in range(L)]; v = [np.zeros_like(k[0]) for _ in range(L)]
+            for P in range(0, len(ids) - 1):  # position by position would be slow: score chunk ends only
+                pass
+            # score every position: run chunks of 1..S and take only the last logits -> use S=1 decode
+            P = 0; prev_id = prev
+            for t in range(len(ids) - 1):
+                feeds = {"input_ids": np.array([[ids[t]]], np.int64), "prev_id": np.array([prev_id], np.int64), "start_pos": np.array([P], np.int64)}
+                for l in range(L):
+                    feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = k[l], v[l]
+                o = dict(zip([x.name for x in s.get_outputs()], s.run(None, feeds)))
+                for l in range(L):
+                    k[l][:, P] = o[f"new_k.{l}"][:, 0]; v[l][:, P] = o[f"new_v.{l}"][:, 0]
+                lg = o["logits"][0].astype(np.float64)
+                nats += np.log(np.exp(lg - lg.max()).sum()) + lg.max() - lg[ids[t + 1]]
+                nbytes += tbytes[ids[t + 1]]; P += 1; prev_id = ids[t]
+        res[f"bpb_{name}"] = float(nats / np.log(2) / nbytes)
+    for T in contexts:
+        times = {n: [] for n in variants}
+        k = [np.random.randn(Hkv, T + 8, D).astype(np.float32) for _ in range(L)]
+        for _ in range(5):
+            for n, s in variants.items():
+                feeds = {"input_ids": np.array([[7]], np.int64), "prev_id": np.array([5], np.int64), "start_pos": np.array([T], np.int64)}
+                for l in range(L):
+                    feeds[f"past_k.{l}"] = feeds[f"past_v.{l}"] = k[l]
+                t0 = time.perf_counter(); s.run(["logits"], feeds); times[n].append((time.perf_counter() - t0) * 1000)
+        for n in variants:
+            res[f"decode_ms_{n}@{T}"] = float(np.median(times[n]))
+    return res
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ export interface Manifest {
   name: string;
   config: ModelConfig;
   graphs: { dense: string; sparse: string };
-  weights: string;
   tokenizer: string;
   selection: { sinks: number; recent: number };
   files: Record<string, string>;
@@ -70,7 +69,7 @@ function readManifest(dir: string): Manifest {
     throw new ModelError(`model manifest ${file} is not valid JSON: ${(e as Error).message}`);
   }
   if (m.format !== 1) throw new ModelError(`model manifest format ${m.format} is not supported (expected 1)`);
-  for (const key of ['config', 'graphs', 'weights', 'tokenizer', 'files'] as const) {
+  for (const key of ['config', 'graphs', 'tokenizer', 'files'] as const) {
     if (!m[key]) throw new ModelError(`model manifest ${file} lacks "${key}"`);
   }
   for (const [name, hash] of Object.entries(m.files)) {
