@@ -78,3 +78,17 @@ export function openedAndUnclosed(completion: string, prefix: string, languageId
   }
   return stack.filter(Boolean).length;
 }
+
+/**
+ * When the cursor sits between a block opener and its auto-closed partner (`{█}`, `(█)`), a
+ * multi-line completion must end with a line break (at the opener line's indentation) so the
+ * partner lands on its own line: models usually stop before it, since the suffix has it.
+ */
+export function keepClosingBracketOnItsOwnLine(completion: string, prefix: string, suffix: string): string {
+  const linePrefix = linePrefixOf(prefix);
+  const provided = providedClosers(suffix)[0];
+  const opener = linePrefix.trimEnd().slice(-1);
+  if (!completion.includes('\n') || !provided || PAIR[provided] !== opener) return completion;
+  const indent = /^[ \t]*/.exec(linePrefix)![0];
+  return completion.replace(/(\r?\n[ \t]*)+$/, '') + '\n' + indent;
+}

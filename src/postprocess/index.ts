@@ -1,6 +1,6 @@
 // Post-processing: turn raw model output into the ghost text we show. Each step is a small pure
 // function; `postprocess` runs them in order. No vscode import (the CLI uses this too).
-import { balanceBrackets } from './brackets';
+import { balanceBrackets, keepClosingBracketOnItsOwnLine } from './brackets';
 import { stopAtBlockEnd } from './block-end';
 import { dropLinesRepeatingDocument, trimRestOfLineOverlap } from './duplicates';
 import { detectIndentation, normalizeIndentation, type IndentStyle } from './indentation';
@@ -31,12 +31,12 @@ export function postprocess(completion: string, o: PostprocessOptions): string {
     c = cutAtFirstNewline(c);
   }
   c = dropLinesRepeatingDocument(c, o.prefix, o.suffix);
-  c = stripTrailingBlankLines(c);
   c = balanceBrackets(c, { prefix: o.prefix, suffix: o.suffix, languageId: o.languageId, blockEnded: ended });
   c = trimRestOfLineOverlap(c, o.prefix, o.suffix, o.languageId);
-  // Trailing whitespace is invisible in ghost text; keep it only when text follows on the line
-  // (a line break before an auto-closed bracket, or a space before the rest of the line).
+  // Trailing whitespace is invisible in ghost text: drop it at the end of a line, but keep a space
+  // before the rest of the line, and a line break before an auto-closed bracket.
   if (isBlank(restOfLine(o.suffix))) c = c.replace(/\s+$/, '');
+  else c = keepClosingBracketOnItsOwnLine(stripTrailingBlankLines(c), o.prefix, o.suffix);
   return dropIfBlank(c);
 }
 
@@ -45,7 +45,7 @@ function sample(prefix: string, suffix: string): string {
   return prefix.slice(-4000) + suffix.slice(0, 2000);
 }
 
-export { balanceBrackets, openedAndUnclosed, providedClosers } from './brackets';
+export { balanceBrackets, keepClosingBracketOnItsOwnLine, openedAndUnclosed, providedClosers } from './brackets';
 export { stopAtBlockEnd } from './block-end';
 export { dropLinesRepeatingDocument, trimRestOfLineOverlap } from './duplicates';
 export { detectIndentation, normalizeIndentation, type IndentStyle } from './indentation';

@@ -248,6 +248,27 @@ const CASES: Case[] = [
     expected: '\n  handler,\n  { port: 8080 },\n);',
     multiline: true,
   },
+  {
+    name: 'a body without the closing brace still leaves the auto-closed brace on its own line',
+    doc: 'function add(a: number, b: number): number {█}\n',
+    completion: '\n  return a + b;',
+    expected: '\n  return a + b;\n',
+    multiline: true,
+  },
+  {
+    name: 'blank lines before an auto-closed paren collapse to one line break at the call’s indentation',
+    doc: '  await Promise.all([█]);',
+    completion: '\n    loadUsers(),\n    loadPosts(),\n\n\n',
+    expected: '\n    loadUsers(),\n    loadPosts(),\n  ',
+    multiline: true,
+  },
+  {
+    name: 'trailing blank lines go before the rest of the line too',
+    doc: 'const p = █;',
+    completion: 'build(1)\n\n',
+    expected: 'build(1)',
+    multiline: true,
+  },
 ];
 
 describe('postprocess golden cases', () => {

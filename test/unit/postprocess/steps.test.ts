@@ -5,6 +5,7 @@ import {
   detectIndentation,
   dropIfBlank,
   dropLinesRepeatingDocument,
+  keepClosingBracketOnItsOwnLine,
   normalizeIndentation,
   openedAndUnclosed,
   postprocess,
@@ -100,6 +101,13 @@ describe('balanceBrackets', () => {
   it('trims back to the last balanced line when the block ended with our brackets open', () => {
     expect(balanceBrackets('x();\ny(() => {\n  z();', { prefix: '', suffix: '', blockEnded: true })).toBe('x();');
     expect(balanceBrackets('x();\ny(() => {\n  z();', { prefix: '', suffix: '' })).toBe('x();\ny(() => {\n  z();');
+  });
+  it('puts an auto-closed partner of the cursor line’s opener on its own line', () => {
+    expect(keepClosingBracketOnItsOwnLine('\n    a();', '  run(() => {', '});')).toBe('\n    a();\n  ');
+    expect(keepClosingBracketOnItsOwnLine('\n    a();\n\n', '  if (x) {', '}')).toBe('\n    a();\n  ');
+    // Not for single lines, not when the closer belongs to an opener further left.
+    expect(keepClosingBracketOnItsOwnLine('a()', 'f(', ')')).toBe('a()');
+    expect(keepClosingBracketOnItsOwnLine('function () {\n  x();\n}', 'f(a, ', ')')).toBe('function () {\n  x();\n}');
   });
   it('openedAndUnclosed counts only the completion’s brackets', () => {
     expect(openedAndUnclosed('a(b', 'f(')).toBe(1);
