@@ -32,10 +32,13 @@ export class LruCache<V> {
 }
 
 // Only the text near the cursor decides the completion; hashing all of a large file on every
-// keystroke (and up to MAX_WALK_BACK times per lookup) would cost more than it saves.
-const PREFIX_WINDOW = 4000;
-const SUFFIX_WINDOW = 1000;
-const MAX_WALK_BACK = 64;
+// keystroke (and up to MAX_WALK_BACK times per lookup) would cost more than it saves. Callers may
+// pass a tail of the prefix instead of all of it, as long as it is at least
+// PREFIX_WINDOW + MAX_WALK_BACK chars (or the whole prefix), and a head of the suffix of at least
+// SUFFIX_WINDOW chars.
+export const PREFIX_WINDOW = 4000;
+export const SUFFIX_WINDOW = 1000;
+export const MAX_WALK_BACK = 64;
 
 export function completionKey(documentKey: string, prefix: string, suffix: string): string {
   return createHash('sha1')
