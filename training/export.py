@@ -156,7 +156,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         if sparse and l >= 1:
             s = g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(l - 1)),
                                      g.op("Transpose", f"past_ik.{l}", perm=[0, 2, 1])), g.const([1]))  # [Hkv, C]
-            _, idx = g.op("TopK", g.op("Add", s, sel_bias), k_total, axis=-1, largest=1, sorted=0, n_out=2)
+            _, idx = g.op("TopK", g.op("Add", s, sel_bias), k_total, axis=-1, largest=1, sorted=1, n_out=2)  # ORT: the sorted path is 2-5x faster than its heap path at k in the hundreds
             g.rename(idx, f"selected.{l}")
             outs.append(helper.make_tensor_value_info(f"selected.{l}", TensorProto.INT64, [Hkv, "K"]))
             idx3 = g.op("Unsqueeze", idx, g.const([2]))

@@ -1,0 +1,112 @@
+"""Corpus filters, tokenizer, multi-file FIM samples and a few real training steps, on tiny data."""
+import json, pathlib, sys, tempfile, unittest
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "corpus"))
+import build as corpus  # noqa: E402
+from data import EOT, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, Sampler, newline_table, prepare  # noqa: E402
+from model import LM, Config  # noqa: E402
+from tokenizer import SPECIALS, build_empty  # noqa: E402
+from tokenizers import Tokenizer, pre_tokenizers, trainers  # noqa: E402
+
+TS = """import { helper } from './helper';
+
+export interface Options {
+  retries: number;
+  name?: string;
+}
+
+export function run(opts: Options): string {
+  const out: string[] = [];
+  for (let i = 0; i < opts.retries; i++) {
+    out.push(helper(opts.name ?? 'x', i));
+  }
+  return out.join('\\n');
+}
+"""
+
+
+class CorpusFilters(unittest.TestCase):
+    def test_licenses(self):
+        self.assertTrue(corpus.license_ok("MIT"))
+        self.assertTrue(corpus.license_ok("(MIT OR GPL-3.0)"))
+        self.assertFalse(corpus.license_ok("MIT AND Zlib"))
+        self.assertFalse(corpus.license_ok("GPL-3.0"))
+        self.assertTrue(corpus.license_ok({"type": "ISC"}))
+        self.assertFalse(corpus.license_ok(None))
+
+    def test_minified_and_variants(self):
+        self.assertTrue(corpus.looks_minified("var a=1;" * 2000))
+        self.assertFalse(corpus.looks_minified(TS))
+        keep = corpus.choose_variants({"src/a.ts": TS, "dist/a.js": "x", "dist/a.d.ts": "y", "dist/cjs/a.cjs": "z", "lib/b.js": "q"})
+        self.assertEqual(keep, ["lib/b.js", "src/a.ts"])
+
+    def test_held_out_families(self):
+        self.assertEqual(corpus.family("d3-array"), "d3")
+        self.assertEqual(corpus.family("@trpc/server"), "@trpc")
+        self.assertIn("zod", corpus.HELD_OUT_FAMILIES)
+
+
+def tiny_tokenizer(tmp: pathlib.Path) -> Tokenizer:
+    tok = build_empty()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIALS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator([TS] * 20, trainer)
+    tok.save(str(tmp / "tokenizer.json"))
+    return Tokenizer.from_file(str(tmp / "tokenizer.json"))
+
+
+class TokenizerAndData(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = pathlib.Path(tempfile.mkdtemp())
+        cls.tok = tiny_tokenizer(cls.tmp)
+        corpus_dir = cls.tmp / "corpus"; corpus_dir.mkdir()
+        rows = [{"pkg": f"p{p}", "path": f"src/f{i}.ts", "text": TS.replace("run", f"run{i}")} for p in range(3) for i in range(4)]
+        for split in ("train", "valid"):
+            (corpus_dir / f"{split}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        prepare(corpus_dir, cls.tmp / "tokenizer.json", cls.tmp / "tokens")
+
+    def test_specials_and_round_trip(self):
+        for i, s in enumerate(SPECIALS):
+            self.assertEqual(self.tok.token_to_id(s), i)
+        for text in (TS, "a\r\n\tb  \u00a0c 🎉 中文", ""):
+            ids = self.tok.encode(text, add_special_tokens=False).ids
+            self.assertEqual(self.tok.decode(ids, skip_special_tokens=False), text)
+
+    def test_multi_file_fim_samples(self):
+        s = Sampler(self.tmp / "tokens", "train", 256, fim_rate=1.0, seed=3, newline_ids=newline_table(self.tok))
+        prev, row = s.sample()
+        self.assertEqual(row.shape, (257,))
+        self.assertGreaterEqual(int((row == FILE_SEP).sum()), 2)  # several files of one package
+        text = self.tok.decode(row.tolist(), skip_special_tokens=False)
+        self.assertIn("<|fim_suffix|>", text)
+        # suffix comes before prefix, and a FIM file ends with <|endoftext|>
+        i_suf = int(np.flatnonzero(row == FIM_SUFFIX)[0])
+        nxt = np.flatnonzero(row[i_suf:] == FIM_PREFIX)
+        if len(nxt):
+            self.assertGreater(int(np.flatnonzero(row[i_suf:] == EOT)[0]) if (row[i_suf:] == EOT).any() else 10**9, int(nxt[0]))
+
+    def test_a_few_training_steps_reduce_loss(self):
+        torch.manual_seed(0)
+        cfg = Config(vocab_size=self.tok.get_vocab_size(), d_model=32, n_layers=2, n_heads=2, n_kv_heads=2, head_dim=16, ffn_dim=64)
+        lm = LM(cfg)
+        opt = torch.optim.AdamW(lm.parameters(), lr=3e-3)
+        s = Sampler(self.tmp / "tokens", "train", 128, fim_rate=0.5, seed=1, newline_ids=newline_table(self.tok))
+        prev, rows = s.batch(4)
+        x, y, p = torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:]), torch.from_numpy(prev)
+        first = None
+        for _ in range(30):
+            loss = F.cross_entropy(lm(x, p).view(-1, cfg.vocab_size), y.reshape(-1))
+            first = first or loss.item()
+            opt.zero_grad(); loss.backward(); opt.step()
+        self.assertLess(loss.item(), first * 0.7)
+
+
+if __name__ == "__main__":
+    unittest.main()
