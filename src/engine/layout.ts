@@ -112,11 +112,16 @@ export function buildStream(ctx: ContextPayload, tok: BpeTokenizer, cache: Encod
   const cur = ctx.current;
   const suffixText = cur.suffix.slice(0, SUFFIX_CHARS);
   const suffix = suffixText ? cache.encode(`suffix:${cur.file}`, suffixText) : { ids: [], offsets: [0] };
-  const prefix = cache.encode(`prefix:${cur.file}`, cur.prefix);
+  // Never tokenize far more text than can fit (a 1 MB line would block the engine for seconds).
+  // The cut moves in 4 KB steps so that typing keeps the incremental encoding of the prefix.
+  const charCap = maxTokens * 4;
+  const cut = cur.prefix.length > charCap ? Math.ceil((cur.prefix.length - charCap) / 4096) * 4096 : 0;
+  const prefix = cache.encode(`prefix:${cur.file}`, cur.prefix.slice(cut));
   const headerCost = (f: string) => 2 + Math.ceil(f.length / 3);
   const currentCost = headerCost(cur.file) + 2 + Math.min(suffix.ids.length, SUFFIX_TOKENS) + prefix.ids.length;
   let budget = maxTokens - currentCost;
   for (const f of ctx.files) {
+    if (f.text.length > charCap) break; // cannot fit; dropping from the end keeps the cached front
     const enc = cache.encode(`file:${f.file}`, f.text);
     const cost = headerCost(f.file) + enc.ids.length;
     if (cost > budget) break; // drop from the end: the front (and the cache built on it) survives
@@ -135,6 +140,6 @@ export function buildStream(ctx: ContextPayload, tok: BpeTokenizer, cache: Encod
   const prefixStart = ids.length;
   // a prefix longer than the whole budget keeps its end (the text nearest the cursor)
   const over = Math.max(0, prefix.ids.length - Math.max(256, maxTokens - (ids.length - currentStart) - 16));
-  push({ ids: prefix.ids.slice(over), offsets: prefix.offsets.slice(over) }, ci, 0);
+  push({ ids: prefix.ids.slice(over), offsets: prefix.offsets.slice(over) }, ci, cut);
   return { ids, fileOf: Int32Array.from(fileOf), start: Int32Array.from(start), end: Int32Array.from(end), files, currentStart, prefixStart };
 }
