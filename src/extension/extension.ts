@@ -1,14 +1,26 @@
 // Extension entry point: wires the parts together. Each part gets only what it needs.
 import * as vscode from 'vscode';
 import { registerFeatureCommands } from './commands';
+import { AcceptTracker } from './completion/accept';
+import { CompletionProvider } from './completion/provider';
+import { ContextSources } from './context-sources';
 import { EngineClient, type EngineClientState } from './engine-client';
+import { ExplainPanel } from './explain-panel';
+import { ContextHighlights } from './highlights';
 import { engineConfig, onDidChangeSettings, readSettings, sameEngineConfig } from './settings';
 import { createStatusBar } from './status-bar';
 
 /** What activate() returns: used by the integration tests (and available to other extensions). */
 export interface TokenButlerApi {
   readonly engine: EngineClient;
+  readonly completions: CompletionProvider;
+  readonly accept: AcceptTracker;
+  readonly highlights: ContextHighlights;
+  readonly explain: ExplainPanel;
 }
+
+/** Documents that get inline completions; only `file:` ones get repository context (context-sources.ts). */
+const COMPLETION_SELECTOR: vscode.DocumentFilter[] = [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: 'vscode-notebook-cell' }];
 
 let stopEngine: (() => Promise<void>) | undefined;
 
@@ -24,7 +36,6 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
   context.subscriptions.push(engine);
   stopEngine = () => engine.shutdown();
 
-  context.subscriptions.push(createStatusBar(engine));
   context.subscriptions.push(reportFailures(engine, output));
 
   let settings = readSettings();
@@ -32,6 +43,29 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
   const pushConfig = () => engine.configure(config).catch((e: Error) => output.warn(`configure: ${e.message}`));
   void pushConfig();
   if (settings.enable) engine.start();
+
+  const sources = new ContextSources();
+  const assemble = (doc: vscode.TextDocument, start: number, end: number) => sources.assemble(doc, start, end, settings.maxContextTokens);
+  const highlights = new ContextHighlights(context.globalState);
+  const accept = new AcceptTracker({ assemble, warmup: (payload) => engine.warmup(payload), logger: output });
+  const completions = new CompletionProvider({
+    settings: () => settings,
+    assemble,
+    complete: (payload, key, extra, token) => engine.complete(payload, key, extra, { token }),
+    accept,
+    logger: output,
+  });
+  const explain = new ExplainPanel({ engine, assemble, highlights, settings: () => settings, extensionUri: context.extensionUri, logger: output });
+  context.subscriptions.push(
+    sources,
+    highlights,
+    accept,
+    completions,
+    explain,
+    vscode.languages.registerInlineCompletionItemProvider(COMPLETION_SELECTOR, completions),
+    completions.onDidComplete((e) => highlights.showCompletion(e.context, e.result.chosen)),
+    createStatusBar(engine, completions),
+  );
 
   context.subscriptions.push(
     onDidChangeSettings((next) => {
@@ -57,10 +91,10 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
       await engine.restart();
     }),
     vscode.commands.registerCommand('tokenbutler.showOutput', () => output.show(true)),
-    ...registerFeatureCommands(),
+    ...registerFeatureCommands({ highlights, explain, policy: () => settings.policy }),
   );
 
-  return { engine };
+  return { engine, completions, accept, highlights, explain };
 }
 
 export function deactivate(): Promise<void> | undefined {

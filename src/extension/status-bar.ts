@@ -1,13 +1,16 @@
-// Status bar item showing the engine state. Clicking it opens the "TokenButler" output.
+// Status bar item showing the engine state, with the last completion's stats in the tooltip.
+// Clicking it opens the TokenButler menu (status-menu.ts).
 import * as vscode from 'vscode';
 import { describeState, type EngineClientState } from './engine-client';
+import { statsMarkdown } from './stats';
+import type { CompleteResult } from '../shared/protocol';
 
 interface EngineStateSource {
   readonly state: EngineClientState;
   onDidChangeState(listener: (state: EngineClientState) => void): { dispose(): void };
 }
 
-function render(item: vscode.StatusBarItem, state: EngineClientState): void {
+function render(item: vscode.StatusBarItem, state: EngineClientState, last: CompleteResult | undefined): void {
   const label = (icon: string, text: string) => `$(${icon}) TokenButler: ${text}`;
   item.backgroundColor = undefined;
   switch (state.kind) {
@@ -40,16 +43,25 @@ function render(item: vscode.StatusBarItem, state: EngineClientState): void {
   tooltip.appendMarkdown('**TokenButler** — local code completion\n\n');
   tooltip.appendText(`Engine: ${describeState(state)}`);
   if (state.kind === 'failed') tooltip.appendMarkdown('\n\nRun **TokenButler: Restart Engine** to try again.');
-  tooltip.appendMarkdown('\n\nClick to show the output log.');
+  if (last) tooltip.appendMarkdown(`\n\n${statsMarkdown(last)}`);
+  tooltip.appendMarkdown('\n\nClick for actions: context highlight, policy, restart, output.');
   item.tooltip = tooltip;
 }
 
-export function createStatusBar(engine: EngineStateSource): vscode.Disposable {
+export function createStatusBar(
+  engine: EngineStateSource,
+  completions: { onDidComplete(listener: (e: { result: CompleteResult }) => void): { dispose(): void } },
+): vscode.Disposable {
   const item = vscode.window.createStatusBarItem('tokenbutler.status', vscode.StatusBarAlignment.Right, 100);
   item.name = 'TokenButler';
-  item.command = 'tokenbutler.showOutput';
-  render(item, engine.state);
+  item.command = 'tokenbutler.statusMenu';
+  let last: CompleteResult | undefined;
+  render(item, engine.state, last);
   item.show();
-  const sub = engine.onDidChangeState((state) => render(item, state));
-  return vscode.Disposable.from(item, sub);
+  const sub = engine.onDidChangeState((state) => render(item, state, last));
+  const stats = completions.onDidComplete(({ result }) => {
+    last = result;
+    render(item, engine.state, last);
+  });
+  return vscode.Disposable.from(item, sub, stats);
 }

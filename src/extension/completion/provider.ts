@@ -1,0 +1,187 @@
+// The inline completion provider: one request, top to bottom.
+//   gate (enabled, language, cursors, suggest widget) → reuse what is shown (typing as suggested,
+//   LRU walk-back) → adaptive debounce → assemble context → engine complete (cancellable) →
+//   post-process → ghost text item, and an event with the result for highlights and the status bar.
+// VS Code calls this on every keystroke and cancels the previous call's token, so everything after
+// an await re-checks the token, and nothing here throws (a failed request shows no suggestion).
+import * as vscode from 'vscode';
+import {
+  AdaptiveDebouncer,
+  CompletionCache,
+  TypingAsSuggested,
+  decideMultiline,
+  triggerContextOf,
+  whyNotComplete,
+} from '../../completion-logic';
+import { postprocess } from '../../postprocess';
+import type { CompleteResult, Policy } from '../../shared/protocol';
+import type { AssembledContext } from '../context-sources';
+import { CancelledError } from '../engine-client';
+import { isLanguageEnabled, type Settings } from '../settings';
+import type { AcceptTracker } from './accept';
+
+/** Text before the cursor used to recognise "the user typed what was shown" (and cache keys). */
+const TAIL_CHARS = 4096;
+const SUFFIX_CHARS = 1024;
+
+export interface CompletionEvent {
+  result: CompleteResult;
+  context: AssembledContext;
+  /** What was shown after post-processing ('' = nothing). */
+  shown: string;
+}
+
+export interface ProviderDeps {
+  settings(): Settings;
+  assemble(document: vscode.TextDocument, start: number, end: number): Promise<AssembledContext>;
+  complete(
+    context: AssembledContext['payload'],
+    documentKey: string,
+    extra: { policy: Policy; budget: number; maxNewTokens: number; multiline: boolean },
+    token: vscode.CancellationToken,
+  ): Promise<CompleteResult>;
+  accept: Pick<AcceptTracker, 'commandFor'>;
+  logger: vscode.LogOutputChannel;
+}
+
+export class CompletionProvider implements vscode.InlineCompletionItemProvider, vscode.Disposable {
+  private readonly debouncer: AdaptiveDebouncer;
+  private readonly typing = new TypingAsSuggested();
+  private cache = new CompletionCache(100);
+  private readonly emitter = new vscode.EventEmitter<CompletionEvent>();
+  readonly onDidComplete = this.emitter.event;
+  private readonly subscriptions: vscode.Disposable[];
+  private lastError = { message: '', at: 0 };
+
+  constructor(private readonly deps: ProviderDeps) {
+    const options = {
+      get fixedMs() {
+        return deps.settings().debounceMs; // 0 = adaptive
+      },
+    };
+    this.debouncer = new AdaptiveDebouncer(options);
+    this.subscriptions = [
+      this.emitter,
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.contentChanges.length > 0 && e.document === vscode.window.activeTextEditor?.document) this.debouncer.recordKeystroke();
+      }),
+      // Another model, policy or budget makes remembered suggestions stale.
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('tokenbutler')) this.forget();
+      }),
+    ];
+  }
+
+  /** Drops remembered suggestions: the next request goes to the engine. */
+  forget(): void {
+    this.typing.clear();
+    this.cache = new CompletionCache(100);
+  }
+
+  async provideInlineCompletionItems(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    try {
+      return await this.provide(document, position, context, token);
+    } catch (e) {
+      if (!(e instanceof CancelledError)) this.logError(e as Error);
+      return undefined;
+    }
+  }
+
+  private async provide(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const settings = this.deps.settings();
+    if (!settings.enable || !isLanguageEnabled(settings, document.languageId)) return undefined;
+    // The suggest widget is open: its entry leads; our item would have to extend it exactly.
+    if (context.selectedCompletionInfo) return undefined;
+
+    const editor = vscode.window.activeTextEditor?.document === document ? vscode.window.activeTextEditor : undefined;
+    const line = document.lineAt(position.line).text;
+    const linePrefix = line.slice(0, position.character);
+    const lineSuffix = line.slice(position.character);
+    const manual = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
+    const skip = whyNotComplete({
+      cursorCount: editor?.selections.length ?? 1,
+      selectionEmpty: editor?.selection.isEmpty ?? true,
+      lineSuffix,
+      manual,
+    });
+    if (skip) return undefined;
+
+    const key = document.uri.toString();
+    const offset = document.offsetAt(position);
+    const tail = document.getText(new vscode.Range(document.positionAt(Math.max(0, offset - TAIL_CHARS)), position));
+    const near = document.getText(new vscode.Range(position, document.positionAt(offset + SUFFIX_CHARS)));
+
+    // Typed into the shown suggestion, or back at a spot we completed before: no new request.
+    const reused = this.typing.lookup(key, offset, tail) ?? this.cache.find(key, tail, near);
+    if (reused) {
+      this.typing.remember({ documentKey: key, offset, textBefore: tail, completion: reused });
+      return [this.item(document, position, offset, reused)];
+    }
+
+    if (!manual) {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => abort.abort());
+      const waited = await this.debouncer.wait(triggerContextOf(linePrefix, lineSuffix), abort.signal).finally(() => sub.dispose());
+      if (!waited || token.isCancellationRequested) return undefined;
+    }
+
+    const assembled = await this.deps.assemble(document, offset, offset);
+    if (token.isCancellationRequested || assembled.currentSkipped) return undefined;
+    const multiline = decideMultiline(linePrefix, lineSuffix, document.languageId);
+    const t0 = Date.now();
+    const result = await this.deps.complete(
+      assembled.payload,
+      key,
+      { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline },
+      token,
+    );
+    this.debouncer.recordLatency(Date.now() - t0);
+
+    const { prefix, suffix } = assembled.payload.current;
+    const text = postprocess(result.completion, {
+      prefix,
+      suffix,
+      languageId: document.languageId,
+      multiline,
+      indentation: editor ? indentationOf(editor) : undefined,
+    });
+    this.emitter.fire({ result, context: assembled, shown: text });
+    if (!text || token.isCancellationRequested) return undefined;
+    this.cache.set(key, tail, near, text);
+    this.typing.remember({ documentKey: key, offset, textBefore: tail, completion: text });
+    return [this.item(document, position, offset, text)];
+  }
+
+  /** The item replaces nothing: an empty range at the cursor (one line, as VS Code requires). */
+  private item(document: vscode.TextDocument, position: vscode.Position, offset: number, text: string): vscode.InlineCompletionItem {
+    return new vscode.InlineCompletionItem(text, new vscode.Range(position, position), this.deps.accept.commandFor(document, offset, text));
+  }
+
+  /** Engine errors are logged, at most once per 30 s for the same message (no log storm per keystroke). */
+  private logError(e: Error): void {
+    const now = Date.now();
+    if (e.message === this.lastError.message && now - this.lastError.at < 30_000) return;
+    this.lastError = { message: e.message, at: now };
+    this.deps.logger.warn(`completion: ${e.message}`);
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+  }
+}
+
+function indentationOf(editor: vscode.TextEditor): { useTabs: boolean; size: number } | undefined {
+  const { insertSpaces, tabSize } = editor.options;
+  if (typeof insertSpaces !== 'boolean' || typeof tabSize !== 'number') return undefined;
+  return { useTabs: !insertSpaces, size: tabSize };
+}

@@ -1,0 +1,41 @@
+// The numbers behind the status bar tooltip, from the last CompleteResult: how much context the
+// engine holds, how much of it was reused from the cache, how many tokens each attention head
+// read, time to first token and decode speed. No vscode import: unit-tested directly.
+import type { CompleteResult } from '../shared/protocol';
+
+export interface StatRow {
+  label: string;
+  value: string;
+}
+
+const n = (x: number) => Math.round(x).toLocaleString('en-US');
+const pct = (part: number, whole: number) => (whole > 0 ? `${Math.round((100 * part) / whole)}%` : '–');
+
+export function statRows(r: CompleteResult): StatRow[] {
+  const N = r.contextTokens;
+  const rows: StatRow[] = [
+    { label: 'Context', value: `${n(N)} tokens` },
+    { label: 'Reused from cache', value: `${n(r.reusedTokens)} (${pct(r.reusedTokens, N)}), ${n(r.prefilledTokens)} prefilled` },
+    {
+      label: 'Attended per head',
+      // attended = 0: every decode step ran dense (dense policy, or a context within sinks + window + budget)
+      value: r.attended > 0 && r.attended < N ? `${n(r.attended)} of ${n(N)} (${pct(r.attended, N)})` : `all ${n(N)} (dense)`,
+    },
+    { label: 'Policy', value: `${r.policy}, budget ${n(r.budget)}` },
+    { label: 'Time to first token', value: `${n(r.timings.firstTokenMs)} ms` },
+  ];
+  if (r.timings.decodeMsPerToken > 0) {
+    rows.push({ label: 'Decode', value: `${(1000 / r.timings.decodeMsPerToken).toFixed(1)} tokens/s (${n(r.generatedTokens)} generated)` });
+  } else {
+    rows.push({ label: 'Decode', value: `${n(r.generatedTokens)} generated` });
+  }
+  return rows;
+}
+
+/** A two-column markdown table of the rows (values escaped for markdown). */
+export function statsMarkdown(r: CompleteResult): string {
+  const esc = (s: string) => s.replace(/[|\\`*_[\]<>]/g, (c) => `\\${c}`);
+  const lines = ['| Last completion | |', '|:--|--:|'];
+  for (const row of statRows(r)) lines.push(`| ${esc(row.label)} | ${esc(row.value)} |`);
+  return lines.join('\n');
+}

@@ -1,0 +1,87 @@
+// Setting changes reach the editor features: policy (the engine's result reports it), enable and
+// enabledLanguages (no completions), debounceMs (the provider waits that long).
+import * as assert from 'node:assert';
+import * as vscode from 'vscode';
+import type { TokenButlerApi } from '../../../src/extension/extension';
+import { activateExtension, settled, waitForEngineState } from '../helpers';
+import { closeAll, endOf, open, placeCursor, provide, quietInlineSuggest, until, withSettings } from './editor-helpers';
+
+suite('Editor: settings', () => {
+  let api: TokenButlerApi;
+
+  let restoreInlineSuggest: () => Promise<void>;
+
+  suiteSetup(async () => {
+    ({ api } = await activateExtension());
+    restoreInlineSuggest = await quietInlineSuggest();
+    const state = await waitForEngineState(api, settled, 180_000);
+    assert.strictEqual(state.kind, 'ready', `engine: ${JSON.stringify(state)}`);
+  });
+
+  suiteTeardown(() => restoreInlineSuggest());
+
+  teardown(closeAll);
+
+  for (const policy of ['dense', 'window'] as const) {
+    test(`tokenbutler.policy = ${policy} reaches the engine: the next completion reports it`, async () => {
+      const editor = await open('src/main.ts');
+      const pos = endOf(editor.document);
+      placeCursor(editor, pos);
+      await withSettings({ policy }, async () => {
+        await until(() => api.engine.configuration?.policy === policy, 5000, 'the configuration push');
+        const { event } = await provide(api, editor.document, pos);
+        assert.ok(event);
+        assert.strictEqual(event.result.policy, policy);
+      });
+      const { event } = await provide(api, editor.document, pos);
+      assert.strictEqual(event?.result.policy, 'tokenbutler', 'back to the default');
+    });
+  }
+
+  test('tokenbutler.budget reaches the engine', async () => {
+    const editor = await open('src/main.ts');
+    const pos = endOf(editor.document);
+    placeCursor(editor, pos);
+    await withSettings({ budget: 32 }, async () => {
+      const { event } = await provide(api, editor.document, pos);
+      assert.strictEqual(event?.result.budget, 32);
+      assert.ok(event.result.attended > 0 && event.result.attended < event.result.contextTokens, `sparse: attended ${event.result.attended}`);
+    });
+  });
+
+  test('tokenbutler.enable = false: no completions, no requests', async () => {
+    const editor = await open('src/main.ts');
+    const pos = endOf(editor.document);
+    placeCursor(editor, pos);
+    await withSettings({ enable: false }, async () => {
+      await waitForEngineState(api, (s) => s.kind === 'stopped', 10_000);
+      const r = await provide(api, editor.document, pos);
+      assert.strictEqual(r.items, undefined);
+      assert.strictEqual(r.event, undefined);
+    });
+    await waitForEngineState(api, (s) => s.kind === 'ready', 180_000);
+    const r = await provide(api, editor.document, pos);
+    assert.ok(r.event, 'completions resume when enabled again');
+  });
+
+  test('tokenbutler.enabledLanguages switches a language off', async () => {
+    const editor = await open('src/main.ts');
+    const pos = endOf(editor.document);
+    placeCursor(editor, pos);
+    await withSettings({ enabledLanguages: { '*': true, typescript: false } }, async () => {
+      const r = await provide(api, editor.document, pos);
+      assert.strictEqual(r.event, undefined);
+    });
+  });
+
+  test('tokenbutler.debounceMs: an automatic trigger waits that long first', async () => {
+    const editor = await open('src/main.ts');
+    const pos = endOf(editor.document);
+    placeCursor(editor, pos);
+    await withSettings({ debounceMs: 700 }, async () => {
+      const r = await provide(api, editor.document, pos, vscode.InlineCompletionTriggerKind.Automatic);
+      assert.ok(r.event, 'the engine was asked');
+      assert.ok(r.ms >= 700, `waited ${r.ms} ms`);
+    });
+  });
+});

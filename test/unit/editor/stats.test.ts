@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { statRows, statsMarkdown } from '../../../src/extension/stats';
+import type { CompleteResult } from '../../../src/shared/protocol';
+
+const result = (o: Partial<CompleteResult> = {}): CompleteResult => ({
+  completion: 'x',
+  policy: 'tokenbutler',
+  budget: 512,
+  contextTokens: 8000,
+  reusedTokens: 7900,
+  prefilledTokens: 100,
+  generatedTokens: 20,
+  attended: 648,
+  timings: { loadMs: 0, prefillMs: 40, firstTokenMs: 52.4, decodeMsPerToken: 12.5 },
+  chosen: [],
+  stopReason: 'eot',
+  ...o,
+});
+
+describe('statRows', () => {
+  it('reports context, reuse, attended k of N, TTFT and tokens/s', () => {
+    const rows = Object.fromEntries(statRows(result()).map((r) => [r.label, r.value]));
+    expect(rows).toEqual({
+      Context: '8,000 tokens',
+      'Reused from cache': '7,900 (99%), 100 prefilled',
+      'Attended per head': '648 of 8,000 (8%)',
+      Policy: 'tokenbutler, budget 512',
+      'Time to first token': '52 ms',
+      Decode: '80.0 tokens/s (20 generated)',
+    });
+  });
+
+  it('says dense when no step was sparse, and omits tokens/s for a one-token completion', () => {
+    const rows = Object.fromEntries(
+      statRows(result({ attended: 0, policy: 'dense', generatedTokens: 1, timings: { loadMs: 0, prefillMs: 0, firstTokenMs: 3, decodeMsPerToken: 0 } })).map((r) => [r.label, r.value]),
+    );
+    expect(rows['Attended per head']).toBe('all 8,000 (dense)');
+    expect(rows.Decode).toBe('1 generated');
+  });
+
+  it('renders a markdown table', () => {
+    const md = statsMarkdown(result());
+    expect(md.split('\n')[0]).toBe('| Last completion | |');
+    expect(md).toContain('| Attended per head | 648 of 8,000 (8%) |');
+  });
+});
