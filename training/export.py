@@ -244,7 +244,8 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
                 (out / f).unlink()
     if tokenizer.resolve() != (out / "tokenizer.json").resolve():
         shutil.copy(tokenizer, out / "tokenizer.json")
-    names = sorted(set(graphs.values()) | {"tokenizer.json"} | ({"dense.onnx", "sparse.onnx", "weights.bin"} if keep_fp32 or not int8 else set()))
+    save_fp16(lm, pred, out / "lm.fp16.safetensors")
+    names = sorted(set(graphs.values()) | {"tokenizer.json", "lm.fp16.safetensors"} | ({"dense.onnx", "sparse.onnx", "weights.bin"} if keep_fp32 or not int8 else set()))
     files = {n: sha256(out / n) for n in names}
     manifest = {
         "format": 1,
@@ -265,8 +266,26 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
 
 
 def load_weights(path: str) -> dict:
-    st = torch.load(path, weights_only=False)
+    """LM weights from a training checkpoint (EMA) or from a model folder's fp16 safetensors."""
+    p = pathlib.Path(path)
+    if p.is_dir():
+        p = p / "lm.fp16.safetensors"
+    if p.suffix == ".safetensors":
+        from safetensors.torch import load_file
+        sd = {k: v.float() for k, v in load_file(str(p)).items() if not k.startswith("predictor.")}
+        sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
+        return sd
+    st = torch.load(p, weights_only=False)
     return st.get("ema", st.get("model", st))
+
+
+def save_fp16(lm: LM, pred: Predictor, path: pathlib.Path):
+    """fp16 copy of the weights (Hugging Face Llama names, tied head stored once) so training can
+    continue from a committed model when the checkpoint folder is gone."""
+    from safetensors.torch import save_file
+    sd = {k: v.half().contiguous() for k, v in lm.state_dict().items() if k != "lm_head.weight"}
+    sd.update({f"predictor.{k}": v.half().contiguous() for k, v in pred.state_dict().items()})
+    save_file(sd, str(path), metadata={"config": json.dumps(lm.cfg.to_dict())})
 
 
 def main():

@@ -150,6 +150,9 @@ def main():
         state = torch.load(ckdir / "lm.pt", weights_only=False)
         cfg = Config(**state["config"])
         print(f"resuming at {state['tokens']/1e6:.1f}M tokens")
+    elif args.init and (pathlib.Path(args.init) / "manifest.json").exists():
+        man = json.loads((pathlib.Path(args.init) / "manifest.json").read_text())
+        cfg = Config(**man["config"])
     else:
         cfg = Config(vocab_size=tok.get_vocab_size(), d_model=args.d, n_layers=args.layers, n_heads=args.heads,
                      n_kv_heads=args.kv_heads, head_dim=args.d // args.heads, ffn_dim=args.ffn,
@@ -171,7 +174,9 @@ def main():
         from export import load_weights
         sd = load_weights(args.init)
         model.load_state_dict(sd, strict=False); ema.load_state_dict(model.state_dict())
-        print(f"initialised from {args.init}")
+        if (pathlib.Path(args.init) / "manifest.json").exists():  # continue the token count (LR schedule)
+            tokens = float(json.loads((pathlib.Path(args.init) / "manifest.json").read_text()).get("training", {}).get("tokens", 0))
+        print(f"initialised from {args.init} at {tokens/1e6:.1f}M tokens")
     print(f"params {model.num_params()/1e6:.2f}M (non-embedding {model.num_params(True)/1e6:.2f}M) cfg {cfg}")
     evaluator = Evaluator(work / "tokens", tok, args.seq)
     log = open(ckdir / "log.jsonl", "a")
