@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cs from './code-server.js';
 import { run as ghostText } from '../ui/ghost-text.ui.mjs';
+import { run as editorExperience } from '../ui/editor/context.ui.mjs';
 
 const t0 = Date.now();
 const log = (...a) => console.log(`[ui +${Date.now() - t0}ms]`, ...a);
@@ -49,6 +50,7 @@ try {
     browser.page.goto = ((goto) => (url, opts) => goto(`${url}&payload=${encodeURIComponent(payload)}`, opts))(browser.page.goto.bind(browser.page));
   }
   await ghostText({ page: browser.page, baseUrl: String(baseUrl), folder, shotDir, check, log });
+  await editorExperience({ page: browser.page, baseUrl: String(baseUrl), folder, shotDir, check, log });
 } catch (e) {
   log('ERROR', e.stack || e);
   results.push({ name: 'scenario threw', ok: false });
@@ -62,7 +64,11 @@ try {
   }
 }
 const failed = results.filter((r) => !r.ok).length;
-if (failed || process.env.KEEP_STATE) log('state (code-server.log, extension host + engine logs) kept in', state.dir);
+if (failed || process.env.KEEP_STATE) {
+  // Keep the logs, not the ~60 MB installed extension.
+  if (!process.env.KEEP_STATE) fs.rmSync(state.extensionsDir, { recursive: true, force: true });
+  log('state (code-server.log, extension host + engine logs) kept in', state.dir);
+}
 else fs.rmSync(state.dir, { recursive: true, force: true });
 log(`done in ${Date.now() - t0} ms`);
 console.log(`${results.length - failed} passed, ${failed} failed`);
