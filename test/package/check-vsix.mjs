@@ -56,9 +56,16 @@ try {
     if (fs.existsSync(path.join(root, src))) check(`contains ${f}`, has(f));
     else console.log(`SKIP contains ${f} (${src} not in the repo yet)`);
   }
+  const manifestPath = path.join(root, 'models/default/manifest.json');
+  if (fs.existsSync(manifestPath)) {
+    const model = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+    const needed = Object.keys(model.files ?? {}).map((f) => `models/default/${f}`);
+    const absent = needed.filter((f) => !has(f));
+    check('every file in the model manifest is shipped', needed.length > 0 && absent.length === 0, absent.join(', '));
+  }
   const forbidden = files.filter((f) =>
     /^(src|test|training|bench|scripts|\.ci|out)\//.test(f) ||
-    /\.(map|ts)$/.test(f) ||
+    /\.(map|ts|safetensors|pt)$/.test(f) ||
     f === '.vscode-test.mjs' ||
     (f.startsWith('node_modules/') && !/^node_modules\/onnxruntime-(node|common)\//.test(f)) ||
     (f.startsWith('node_modules/onnxruntime-node/bin/') && !f.startsWith('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/')),
