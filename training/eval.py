@@ -74,6 +74,8 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
         vv = v.repeat_interleave(rep, 1) if rep > 1 else v
         s = (q[0] @ kk[0].transpose(1, 2)) / math.sqrt(c.head_dim)  # [H, T, T]
         mask = causal.expand(c.n_kv_heads, T, T)
+        if policy == "tokenbutler-l0w" and l == 0:  # layer 0 reads only sinks + recent window
+            mask = (causal & ((j_idx < SINKS) | (j_idx > i_idx - recent[:, None]))).expand(c.n_kv_heads, T, T)
         if policy != "dense" and l >= 1:
             forced = causal & ((j_idx < SINKS) | (j_idx > i_idx - recent[:, None]))
             elig = causal & ~forced
@@ -87,7 +89,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
                 sel = topk_mask(s.view(c.n_kv_heads, rep, T, T).mean(1), E, k_sel)
             elif policy == "random":
                 sel = topk_mask(torch.rand(c.n_kv_heads, T, T, generator=g), E, k_sel)
-            elif policy == "tokenbutler":
+            elif policy in ("tokenbutler", "tokenbutler-l0w"):
                 ik = pred.keys(pre_rope_keys(lm, xn, l), l)[0]  # [Hkv, T, E]
                 qq = qimp[l - 1]
                 if interval > 1:  # reuse the query (and so the ranking) of the last prediction row
@@ -196,7 +198,7 @@ def main():
     ap.add_argument("--seq", type=int, default=2048)
     ap.add_argument("--windows", type=int, default=6)
     ap.add_argument("--coref", type=int, default=24)
-    ap.add_argument("--policies", default="dense,oracle,tokenbutler,window,h2o,quest,random")
+    ap.add_argument("--policies", default="dense,oracle,tokenbutler,tokenbutler-l0w,window,h2o,quest,random")
     ap.add_argument("--budgets", default="0.05,0.1,0.25,0.5,256,512,1024")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()

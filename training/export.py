@@ -75,7 +75,7 @@ def linear(g: G, x, w):  # x [..., in] ; w [in, out] (stored transposed)
     return g.op("MatMul", x, w)
 
 
-def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bool = False) -> onnx.ModelProto:
+def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bool = False, layer0: str = "dense") -> onnx.ModelProto:
     """separate_head: the output head reads its own [d, V] copy of the tied embedding (the int8
     quantizer would otherwise transpose the shared table under the embedding Gather)."""
     c = cfg
@@ -139,6 +139,14 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             h1 = linear(g, hn, "predictor.fc1.weight")
             h1 = g.op("Mul", h1, g.op("Sigmoid", h1))
             qimp = g.op("Reshape", linear(g, h1, "predictor.fc2.weight"), g.const([L - 1, Hkv, 1, E]))  # S == 1
+            # scores for every consumer layer, then ONE TopK over [(L-1)*Hkv, C]
+            scores = [g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(m - 1)),
+                                           g.op("Transpose", f"past_ik.{m}", perm=[0, 2, 1])), g.const([1])) for m in range(1, L)]
+            allsc = g.op("Add", g.op("Concat", *scores, axis=0), sel_bias)                       # [(L-1)*Hkv, C]
+            _, top = g.op("TopK", allsc, k_total, axis=-1, largest=1, sorted=1, n_out=2)      # ORT's sorted path beats its heap path here
+            sel_idx = g.op("Split", top, g.const([Hkv] * (L - 1)), axis=0, n_out=L - 1)
+            sel_idx = [sel_idx] if L - 1 == 1 else sel_idx
+            head_base = g.op("Unsqueeze", g.op("Mul", g.op("Range", g.const(0), g.const(Hkv), g.const(1)), g.op("Squeeze", C, g.const([0]))), g.const([1]))
         xn = rms(g, x, p + "input_layernorm.weight", c.norm_eps)
         q = rope(heads(linear(g, xn, p + "self_attn.q_proj.weight"), H))
         kpre = heads(linear(g, xn, p + "self_attn.k_proj.weight"), Hkv)
@@ -153,15 +161,23 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             outs.append(helper.make_tensor_value_info(f"new_ik.{l}", TensorProto.FLOAT, [Hkv, "S", E]))
         qh = g.op("Mul", g.op("Reshape", q, g.const([Hkv, -1, D])), scale)  # [Hkv, rep*S, D]
         Kp, Vp, mask = f"past_k.{l}", f"past_v.{l}", past_mask
+        if sparse and l == 0 and layer0 == "window":
+            # layer 0 reads only the sinks and the recent window: contiguous row ranges, no scoring
+            n_sink = g.op("Min", sinks, "start_pos")
+            w0 = g.op("Max", n_sink, g.op("Sub", "start_pos", recent))
+            rows = g.op("Concat", g.op("Range", g.const(0), g.op("Squeeze", n_sink, g.const([0])), g.const(1)),
+                        g.op("Range", g.op("Squeeze", w0, g.const([0])), g.op("Squeeze", "start_pos", g.const([0])), g.const(1)), axis=0)
+            Kp = g.op("Gather", Kp, rows, axis=1)
+            Vp = g.op("Gather", Vp, rows, axis=1)
+            mask = None
         if sparse and l >= 1:
-            s = g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(l - 1)),
-                                     g.op("Transpose", f"past_ik.{l}", perm=[0, 2, 1])), g.const([1]))  # [Hkv, C]
-            _, idx = g.op("TopK", g.op("Add", s, sel_bias), k_total, axis=-1, largest=1, sorted=1, n_out=2)  # ORT: the sorted path is 2-5x faster than its heap path at k in the hundreds
+            idx = sel_idx[l - 1]
             g.rename(idx, f"selected.{l}")
             outs.append(helper.make_tensor_value_info(f"selected.{l}", TensorProto.INT64, [Hkv, "K"]))
-            idx3 = g.op("Unsqueeze", idx, g.const([2]))
-            Kp = g.op("GatherND", Kp, idx3, batch_dims=1)                 # [Hkv, K, D]
-            Vp = g.op("GatherND", Vp, idx3, batch_dims=1)
+            # flat row gather (Gather on [Hkv*C, D] is much cheaper than GatherND with batch_dims)
+            flat = g.op("Add", idx, head_base)
+            Kp = g.op("Gather", g.op("Reshape", Kp, g.const([-1, D])), flat, axis=0)   # [Hkv, K, D]
+            Vp = g.op("Gather", g.op("Reshape", Vp, g.const([-1, D])), flat, axis=0)
             mask = None
         s_past = g.op("MatMul", qh, g.op("Transpose", Kp, perm=[0, 2, 1]))
         if mask is not None:
@@ -222,20 +238,20 @@ def sha256(p: pathlib.Path) -> str:
 
 
 def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, extra: dict | None = None,
-           int8: bool = False, keep_fp32: bool = True, measure_windows: list | None = None, tbytes=None):
+           int8: bool = False, keep_fp32: bool = True, measure_windows: list | None = None, tbytes=None, layer0: str = "dense"):
     """Writes the model folder. int8: the manifest's graphs are the int8 ones (measured against
     fp32 on `measure_windows` when given); keep_fp32=False then drops the fp32 files."""
     out.mkdir(parents=True, exist_ok=True)
     W = weights_of(lm, pred)
     layout = write_weights(W, out / "weights.bin")
     for name, sparse in (("dense", False), ("sparse", True)):
-        m = build(lm.cfg, sparse, W)
+        m = build(lm.cfg, sparse, W, layer0=layer0)
         onnx.checker.check_model(m)  # before externalising (the checker wants the data files beside it)
         save_with_external(m, layout, out / f"{name}.onnx")
     graphs = {"dense": "dense.onnx", "sparse": "sparse.onnx"}
     precision = {"default": "fp32"}
     if int8:
-        graphs = quantize_int8(lm.cfg, W, out)
+        graphs = quantize_int8(lm.cfg, W, out, layer0)
         precision["default"] = "int8"
         if measure_windows:
             precision.update(measure_variants(out, lm.cfg, measure_windows, tbytes))
@@ -255,7 +271,7 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
         "tokenizer": "tokenizer.json",
         "precision": precision,
         "specialTokens": {"eot": 0, "fimPrefix": 1, "fimMiddle": 2, "fimSuffix": 3, "fileSep": 4},
-        "selection": {"sinks": 8, "recent": 128},
+        "selection": {"sinks": 8, "recent": 128, "layer0": layer0},
         "params": {"lm": lm.num_params(), "predictor": pred.num_params(),
                    "predictorShare": pred.num_params() / lm.num_params()},
         "files": files,
@@ -298,6 +314,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--int8", action="store_true", help="ship int8 graphs (measured against fp32)")
     ap.add_argument("--drop-fp32", action="store_true")
+    ap.add_argument("--layer0", choices=["dense", "window"], default="dense", help="layer 0 in sparse decode")
     ap.add_argument("--measure", type=int, default=4, help="held-out windows of 512 tokens for the fp32/int8 comparison")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
@@ -326,12 +343,12 @@ def main():
         windows = [s.sample() for _ in range(args.measure)]
         tbytes = token_bytes(Tokenizer.from_file(args.tokenizer))
     m = export(lm.eval(), pred.eval(), pathlib.Path(args.out), pathlib.Path(args.tokenizer), extra,
-               int8=args.int8, keep_fp32=not args.drop_fp32, measure_windows=windows, tbytes=tbytes)
+               int8=args.int8, keep_fp32=not args.drop_fp32, measure_windows=windows, tbytes=tbytes, layer0=args.layer0)
     print(json.dumps({k: m[k] for k in ("params", "precision", "files")}, indent=1))
 
 
 
-def quantize_int8(cfg: Config, W: dict[str, np.ndarray], out: pathlib.Path) -> dict[str, str]:
+def quantize_int8(cfg: Config, W: dict[str, np.ndarray], out: pathlib.Path, layer0: str = "dense") -> dict[str, str]:
     """Dynamic int8 (per-channel weights, activations quantized at run time) copies of both
     graphs, self-contained; the embedding Gather stays fp32."""
     import tempfile
@@ -341,7 +358,7 @@ def quantize_int8(cfg: Config, W: dict[str, np.ndarray], out: pathlib.Path) -> d
     for name, sparse in (("dense", False), ("sparse", True)):
         with tempfile.TemporaryDirectory() as tmp:
             src = pathlib.Path(tmp) / f"{name}.onnx"
-            onnx.save_model(build(cfg, sparse, W, separate_head=True), str(src))
+            onnx.save_model(build(cfg, sparse, W, separate_head=True, layer0=layer0), str(src))
             quantize_dynamic(str(src), str(out / f"{name}.int8.onnx"), per_channel=True, weight_type=QuantType.QInt8,
                              op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True})
         q = onnx.load(str(out / f"{name}.int8.onnx"))

@@ -79,7 +79,7 @@ class Cache:
 
 @torch.no_grad()
 def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "dense", budget: int = 512,
-         sinks: int = 8, recent: int = 128):
+         sinks: int = 8, recent: int = 128, layer0: str = "dense"):
     """Runs `ids` through the model on top of `cache` (appending to it); returns (last logits [V], selected).
     policy 'dense' attends everything; 'tokenbutler' / 'window' (budget 0) need len(ids) == 1.
     selected: {layer: LongTensor [Hkv, k]} for consumer layers under a sparse policy."""
@@ -105,6 +105,9 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
         kpre = pre_rope_keys(lm, xn, l)
         ik = pred.keys(kpre, l)[0] if l >= 1 else torch.zeros(c.n_kv_heads, S, c.imp_dim)
         Kp, Vp = cache.k[l], cache.v[l]
+        if sparse and l == 0 and layer0 == "window" and P > 0:
+            rows = torch.tensor(list(range(min(sinks, P))) + list(range(max(sinks, P - recent), P)), dtype=torch.long)
+            Kp, Vp = Kp[:, rows], Vp[:, rows]
         if sparse and l >= 1 and P > 0:
             kt = min(P, sinks + recent + budget)
             s = torch.einsum("he,hce->hc", qimp[l - 1], cache.ik[l]) + selection_bias(P, P, sinks, recent)

@@ -88,6 +88,19 @@ class ExportParity(unittest.TestCase):
                 same += (a == b).sum(); total += a.size
         self.assertGreaterEqual(same / total, 0.99)
 
+    def test_layer0_window_variant_matches_reference(self):
+        d = pathlib.Path(tempfile.mkdtemp())
+        export(self.lm, self.pred, d, TOK, layer0="window")
+        ids = torch.randint(5, 4096, (60,)).tolist()
+        r = OrtRunner(d, self.cfg, cap=64)
+        r.run(ids[:50])
+        cache = Cache(self.cfg)
+        step(self.lm, self.pred, cache, ids[:50])
+        for t in ids[50:]:
+            out = r.run([t], sparse=True, budget=6, sinks=4, recent=8)
+            logits, _, _ = step(self.lm, self.pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8, layer0="window")
+            np.testing.assert_allclose(out["logits"][0], logits.numpy(), atol=2e-4, rtol=1e-3)
+
     def test_sparse_with_full_budget_equals_dense(self):
         ids = torch.randint(5, 4096, (40,)).tolist()
         a, b = OrtRunner(self.dir, self.cfg, 64), OrtRunner(self.dir, self.cfg, 64)
