@@ -198,6 +198,8 @@ export class Engine {
     let stopReason: CompleteResult['stopReason'] = 'max-tokens';
     let text = '';
     const baseIndent = indentOf(lastLine(req.context.current.prefix));
+    const sinks = m.manifest.selection?.sinks ?? 8;
+    const recent = m.manifest.selection?.recent ?? 128;
     const tDecode = performance.now();
     let attended = 0;
     for (let i = 0; i < maxNew; i++) {
@@ -220,7 +222,11 @@ export class Engine {
       if (i === maxNew - 1) break;
       const r = await this.step([next], policy, budget);
       logits = r.logits;
-      attended = accumulate(attr, r, s.ids.length, m.manifest.selection?.sinks ?? 8) ?? cache.length;
+      attended = accumulate(attr, r, s.ids.length, sinks, recent) ?? cache.length;
+      if (repeats(out)) {
+        stopReason = 'repetition';
+        break;
+      }
     }
     if (stopReason === 'cancelled') throw new CancelledError();
     const decodeMs = performance.now() - tDecode;
@@ -263,7 +269,7 @@ export class Engine {
       if (i < sel.ids.length - 1) {
         const r = await this.step([id], policy, budget);
         logits = r.logits;
-        accumulate(attr, r, s.ids.length, m.manifest.selection?.sinks ?? 8);
+        accumulate(attr, r, s.ids.length, m.manifest.selection?.sinks ?? 8, m.manifest.selection?.recent ?? 128);
       }
     }
     return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s) };
@@ -275,15 +281,16 @@ function newAttribution(n: number): Attribution {
 }
 
 /** Adds one sparse step's selection to the per-token attribution; returns tokens attended per head. */
-function accumulate(a: Attribution, r: StepOut, contextLen: number, sinks: number): number | undefined {
+function accumulate(a: Attribution, r: StepOut, contextLen: number, sinks: number, recent: number): number | undefined {
   if (!r.selected) return undefined;
+  const windowFrom = contextLen - recent; // the recent window is forced in, not chosen
   a.steps++;
   let k = 0;
   for (const sel of r.selected) {
     k = sel.k;
     for (let i = 0; i < sel.idx.length; i++) {
       const j = Number(sel.idx[i]);
-      if (j < sinks || j >= contextLen) continue; // sinks are forced, generated tokens are not context
+      if (j < sinks || j >= windowFrom) continue; // sinks and the window are forced; generated tokens are not context
       a.score[j] += sel.w[i];
       if (a.heads[j] < 65535) a.heads[j]++;
     }
@@ -291,32 +298,61 @@ function accumulate(a: Attribution, r: StepOut, contextLen: number, sinks: numbe
   return k;
 }
 
-/** Merges chosen tokens into file spans, strongest first (at most 64). */
+/** The tokens that received most of the attention the selection gave to context (up to 60% of it,
+ *  at most MAX_CHOSEN tokens), merged into file spans, strongest first. */
+const MAX_CHOSEN = 64;
 function spans(a: Attribution, s: Stream): ChosenSpan[] {
   if (!a.steps) return [];
-  const out: ChosenSpan[] = [];
-  let max = 0;
-  for (let j = 0; j < a.score.length; j++) max = Math.max(max, a.score[j]);
-  if (max <= 0) return [];
-  let cur: ChosenSpan | undefined;
+  const order: number[] = [];
+  let total = 0;
   for (let j = 0; j < a.score.length; j++) {
-    const f = s.fileOf[j];
-    if (a.score[j] <= 0.02 * max || f < 0) {
-      cur = undefined;
-      continue;
+    if (a.score[j] > 0 && s.fileOf[j] >= 0) {
+      order.push(j);
+      total += a.score[j];
     }
-    const file = s.files[f];
+  }
+  if (!order.length) return [];
+  order.sort((x, y) => a.score[y] - a.score[x]);
+  const max = a.score[order[0]];
+  const keep: number[] = [];
+  let mass = 0;
+  for (const j of order) {
+    if (keep.length >= MAX_CHOSEN || mass >= 0.6 * total) break;
+    keep.push(j);
+    mass += a.score[j];
+  }
+  keep.sort((x, y) => x - y);
+  const out: ChosenSpan[] = [];
+  let cur: ChosenSpan | undefined;
+  let last = -2;
+  for (const j of keep) {
+    const file = s.files[s.fileOf[j]];
     const score = a.score[j] / max;
-    if (cur && cur.file === file && s.start[j] <= cur.end + 1) {
-      cur.end = Math.max(cur.end, s.end[j]);
+    if (cur && cur.file === file && j === last + 1) {
+      cur.end = s.end[j];
       cur.score = Math.max(cur.score, score);
       cur.heads = Math.max(cur.heads, a.heads[j]);
     } else {
       cur = { file, start: s.start[j], end: s.end[j], score, heads: a.heads[j] };
       out.push(cur);
     }
+    last = j;
   }
-  return out.sort((x, y) => y.score - x.score).slice(0, 64);
+  return out.sort((x, y) => y.score - x.score);
+}
+
+/** Greedy decoding of a small model can loop; stop when the last 4..12 tokens repeat 3 times. */
+function repeats(out: number[]): boolean {
+  for (let n = 4; n <= 12; n++) {
+    if (out.length < 3 * n) return false;
+    let same = true;
+    for (let i = 1; i <= n && same; i++) {
+      const a = out[out.length - i];
+      same = a === out[out.length - i - n] && a === out[out.length - i - 2 * n];
+    }
+    if (same) return true;
+  }
+  return false;
 }
 
 function argmax(x: Float32Array): number {

@@ -56,7 +56,7 @@ export interface CompleteResult {
   attended: number; // tokens attended per (layer, head) at the last step
   timings: Timings;
   chosen: ChosenSpan[];
-  stopReason: 'eot' | 'max-tokens' | 'max-lines' | 'block-end' | 'cancelled';
+  stopReason: 'eot' | 'max-tokens' | 'max-lines' | 'block-end' | 'repetition' | 'cancelled';
 }
 
 export interface ExplainToken {
