@@ -57,8 +57,10 @@ export class ExplainPanel implements vscode.Disposable {
     }
     const notReady = notReadyReason(this.deps.engine.state);
     if (notReady) {
-      const choice = await vscode.window.showWarningMessage(`TokenButler: cannot explain yet: ${notReady}.`, 'Show Output');
-      if (choice === 'Show Output') this.deps.logger.show(true);
+      // Not awaited: the command returns at once; the button works whenever it is clicked.
+      void vscode.window.showWarningMessage(`TokenButler: cannot explain: ${notReady}.`, 'Show Output').then((choice) => {
+        if (choice === 'Show Output') this.deps.logger.show(true);
+      });
       return undefined;
     }
     const doc = editor.document;

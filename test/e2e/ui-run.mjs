@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cs from './code-server.js';
 import { run as ghostText } from '../ui/ghost-text.ui.mjs';
-import { run as editorExperience } from '../ui/editor/context.ui.mjs';
+import { run as editorExperience, statusBar } from '../ui/editor/context.ui.mjs';
 
 const t0 = Date.now();
 const log = (...a) => console.log(`[ui +${Date.now() - t0}ms]`, ...a);
@@ -51,6 +51,7 @@ try {
   }
   await ghostText({ page: browser.page, baseUrl: String(baseUrl), folder, shotDir, check, log });
   await editorExperience({ page: browser.page, baseUrl: String(baseUrl), folder, shotDir, check, log });
+  await statusBar({ page: browser.page, baseUrl: String(baseUrl), folder, shotDir, check, log });
 } catch (e) {
   log('ERROR', e.stack || e);
   results.push({ name: 'scenario threw', ok: false });

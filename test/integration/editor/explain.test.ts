@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { ExplainOutcome } from '../../../src/extension/explain-panel';
 import type { TokenButlerApi } from '../../../src/extension/extension';
 import { activateExtension, settled, waitForEngineState } from '../helpers';
-import { closeAll, open, quietInlineSuggest, until } from './editor-helpers';
+import { closeAll, open, quietInlineSuggest, until, withSettings } from './editor-helpers';
 
 suite('Editor: Explain Selection', () => {
   let api: TokenButlerApi;
@@ -33,6 +33,18 @@ suite('Editor: Explain Selection', () => {
     const outcome = await vscode.commands.executeCommand<ExplainOutcome | undefined>('tokenbutler.explainSelection');
     assert.strictEqual(outcome, undefined);
     assert.strictEqual(api.explain.isOpen, false);
+  });
+
+  test('with the engine off it explains nothing (and says why)', async () => {
+    const editor = await open('src/main.ts');
+    editor.selection = new vscode.Selection(0, 0, 1, 0);
+    await withSettings({ enable: false }, async () => {
+      await waitForEngineState(api, (s) => s.kind === 'stopped', 10_000);
+      const outcome = await vscode.commands.executeCommand<ExplainOutcome | undefined>('tokenbutler.explainSelection');
+      assert.strictEqual(outcome, undefined);
+      assert.strictEqual(api.explain.isOpen, false);
+    });
+    await waitForEngineState(api, (s) => s.kind === 'ready', 180_000);
   });
 
   test('with a selection it opens the panel with the tokens, policy, budget and context links', async () => {

@@ -149,3 +149,37 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
     check('editor: clicking a context link opens the file', false, 'no links');
   }
 }
+
+/**
+ * Status bar: the tooltip carries the last completion's numbers, and clicking the item opens the
+ * TokenButler menu. Run after `run` (completions have happened).
+ * @param {Parameters<typeof run>[0]} o
+ */
+export async function statusBar({ page, shotDir, check, log }) {
+  const item = page.locator('.part.statusbar .statusbar-item', { hasText: 'TokenButler' }).first();
+  await item.hover();
+  const tooltip = page.locator('.monaco-hover, .workbench-hover', { hasText: 'Last completion' }).first();
+  const shown = await tooltip.waitFor({ timeout: 10_000 }).then(() => true, () => false);
+  const text = shown ? (await tooltip.textContent()).replace(/\u00a0/g, ' ') : '';
+  check(
+    'editor: status tooltip shows context, reuse, attended k of N, TTFT, tokens/s',
+    ['Context', 'Reused from cache', 'Attended per head', 'Time to first token', 'tokens/s'].every((w) => text.includes(w)),
+    text.slice(0, 160),
+  );
+  await page.screenshot({ path: `${shotDir}/editor-status-tooltip.png` });
+  log('screenshot editor-status-tooltip.png');
+
+  await item.click();
+  const rows = page.locator('.quick-input-widget .monaco-list-row');
+  const opened = await rows.first().waitFor({ timeout: 10_000 }).then(() => true, () => false);
+  await page.waitForTimeout(400); // the quick pick fades in
+  const labels = opened ? (await rows.allTextContents()).join(' | ') : '';
+  check(
+    'editor: clicking the status item offers highlight, policy, restart, output',
+    ['Context Highlight', 'Switch Policy', 'Restart Engine', 'Show Output'].every((w) => labels.includes(w)),
+    labels.slice(0, 200),
+  );
+  await page.screenshot({ path: `${shotDir}/editor-status-menu.png` });
+  log('screenshot editor-status-menu.png');
+  await page.keyboard.press('Escape');
+}
