@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { assembleContext, type AssembleResult, type FileSystemLike, type OpenDocument } from '../context';
+import { normalizeRel } from '../context/paths';
 import { MruList } from './mru-list';
 import type { SpanOrigin } from './chosen-spans';
 
@@ -150,7 +151,7 @@ export class ContextSources implements vscode.Disposable {
   }
 }
 
-export function enabledGlobs(exclude: Record<string, unknown>): string[] {
+function enabledGlobs(exclude: Record<string, unknown>): string[] {
   return Object.entries(exclude)
     .filter(([, on]) => on === true)
     .map(([glob]) => glob);
@@ -187,10 +188,9 @@ function currentOnlyName(document: vscode.TextDocument): string {
 }
 
 function relativeTo(root: string, fsPath: string): string {
-  return path.relative(root, fsPath).split(path.sep).join('/');
+  return normalizeRel(fsPath, root) ?? path.basename(fsPath);
 }
 
 function isUnder(root: string, fsPath: string): boolean {
-  const rel = path.relative(root, fsPath);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  return normalizeRel(fsPath, root) !== undefined;
 }

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import type { TokenButlerApi } from '../../../src/extension/extension';
-import { activateExtension, settled, waitForEngineState } from '../helpers';
+import { activateExtension, settled, sleep, waitForEngineState } from '../helpers';
 import { closeAll, endOf, open, placeCursor, provide, quietInlineSuggest, until, withSettings } from './editor-helpers';
 
 suite('Editor: settings', () => {
@@ -47,6 +47,25 @@ suite('Editor: settings', () => {
       assert.strictEqual(event?.result.budget, 32);
       assert.ok(event.result.attended > 0 && event.result.attended < event.result.contextTokens, `sparse: attended ${event.result.attended}`);
     });
+  });
+
+  test('the status bar menu switches the policy: it writes tokenbutler.policy and the engine gets it', async () => {
+    const next = () => vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
+    const accept = () => vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    const menu = vscode.commands.executeCommand('tokenbutler.statusMenu');
+    try {
+      await sleep(500);
+      await next(); // "Switch Policy…"
+      await accept();
+      await sleep(500);
+      await next(); // tokenbutler (current) → dense
+      await accept();
+      await menu;
+      assert.strictEqual(vscode.workspace.getConfiguration('tokenbutler').get('policy'), 'dense');
+      await until(() => api.engine.configuration?.policy === 'dense', 5000, 'the configuration push');
+    } finally {
+      await vscode.workspace.getConfiguration('tokenbutler').update('policy', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 
   test('tokenbutler.enable = false: no completions, no requests', async () => {
