@@ -49,10 +49,10 @@ class Sampler:
     """Yields (prev_token, tokens[seq+1]) multi-file samples from one split."""
 
     def __init__(self, tokens_dir: pathlib.Path, split: str, seq: int, fim_rate: float = 0.5, seed: int = 0,
-                 newline_ids: np.ndarray | None = None):
+                 newline_ids: np.ndarray | None = None, repeat_rate: float = 0.0):
         self.data = np.fromfile(tokens_dir / f"{split}.bin", dtype=np.uint16)
         self.index = json.loads((tokens_dir / f"{split}.index.json").read_text())
-        self.seq, self.fim_rate = seq, fim_rate
+        self.seq, self.fim_rate, self.repeat_rate = seq, fim_rate, repeat_rate
         self.rng = np.random.default_rng(seed)
         self.newline = newline_ids  # bool[vocab]: token contains '\n'
         pkgs: dict[str, list[int]] = {}
@@ -99,7 +99,20 @@ class Sampler:
         off = int(self.rng.integers(0, max(1, min(len(out[0]), len(seq) - self.seq - 2) + 1)))
         off = 0 if self.rng.random() < 0.5 else off
         prev = EOT if off == 0 else int(seq[off - 1])
-        return prev, seq[off:off + self.seq + 1].astype(np.int64)
+        row = seq[off:off + self.seq + 1].astype(np.int64)
+        if self.repeat_rate and self.rng.random() < self.repeat_rate:
+            row = self.with_repeat(row)
+        return prev, row
+
+    def with_repeat(self, row: np.ndarray) -> np.ndarray:
+        """Copies a span of the sequence to a later point (a dense copying signal on real code:
+        the second occurrence is predictable only by looking back)."""
+        n = len(row)
+        L = int(self.rng.integers(16, 129))
+        a = int(self.rng.integers(0, n // 2))
+        b = int(self.rng.integers(a + L, n - L)) if a + L < n - L else n - L
+        out = np.concatenate([row[:b], row[a:a + L], row[b:]])
+        return out[:n]
 
     def batch(self, n: int):
         prevs, rows = zip(*(self.sample() for _ in range(n)))

@@ -130,6 +130,7 @@ def main():
     ap.add_argument("--plan-tokens", type=float, default=120e6)
     ap.add_argument("--decay-frac", type=float, default=0.15)
     ap.add_argument("--fim-rate", type=float, default=0.5)
+    ap.add_argument("--repeat-rate", type=float, default=0.25, help="share of sequences with a span copied later")
     ap.add_argument("--minutes", type=float, default=60)
     ap.add_argument("--max-tokens", type=float, default=float("inf"))
     ap.add_argument("--eval-min", type=float, default=10)
@@ -165,7 +166,8 @@ def main():
                             lr=args.lr, betas=(0.9, 0.95), foreach=True)
     ema = copy.deepcopy(model).requires_grad_(False)
     tokens, step, cpu_seconds = 0.0, 0, 0.0
-    sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok))
+    sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok),
+                      repeat_rate=args.repeat_rate)
     if state:
         model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"]); opt.load_state_dict(state["opt"])
         tokens, step, cpu_seconds = state["tokens"], state["step"], state.get("cpu_seconds", 0.0)
