@@ -4,22 +4,13 @@ import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import { ACCEPT_COMMAND } from '../../../src/extension/completion/accept';
 import type { TokenButlerApi } from '../../../src/extension/extension';
-import { activateExtension, settled, waitForEngineState } from '../helpers';
-import { closeAll, endOf, open, placeCursor, provide, quietInlineSuggest, until } from './editor-helpers';
+
+import { closeAll, editorSuite, endOf, open, placeCursor, provide, until } from './editor-helpers';
 
 suite('Editor: inline completions', () => {
   let api: TokenButlerApi;
 
-  let restoreInlineSuggest: () => Promise<void>;
-
-  suiteSetup(async () => {
-    ({ api } = await activateExtension());
-    restoreInlineSuggest = await quietInlineSuggest();
-    const state = await waitForEngineState(api, settled, 180_000);
-    assert.strictEqual(state.kind, 'ready', `engine: ${JSON.stringify(state)}`);
-  });
-
-  suiteTeardown(() => restoreInlineSuggest());
+  const setup = editorSuite((a) => (api = a));
 
   teardown(async () => {
     await vscode.commands.executeCommand('workbench.action.files.revert');
@@ -135,7 +126,7 @@ suite('Editor: inline completions', () => {
       requests++;
       shown = e.shown;
     });
-    await restoreInlineSuggest(); // this test goes through VS Code's own inline suggestions
+    await setup.inlineSuggest(true); // this test goes through VS Code's own inline suggestions
     try {
       let inserted = false;
       for (let attempt = 0; attempt < 8 && !inserted; attempt++) {
@@ -156,7 +147,7 @@ suite('Editor: inline completions', () => {
       assert.ok(inserted, 'a suggestion was shown and inserted within 8 tries');
     } finally {
       sub.dispose();
-      restoreInlineSuggest = await quietInlineSuggest();
+      await setup.inlineSuggest(false);
     }
   });
 });

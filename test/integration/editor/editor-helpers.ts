@@ -1,8 +1,9 @@
 // Helpers for the editor-experience integration tests (real VS Code extension host).
+import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import type { CompletionEvent } from '../../../src/extension/completion/provider';
 import type { TokenButlerApi } from '../../../src/extension/extension';
-import { sleep, workspaceFile } from '../helpers';
+import { activateExtension, settled, sleep, waitForEngineState, workspaceFile } from '../helpers';
 
 export async function open(rel: string, column = vscode.ViewColumn.One, preserveFocus = false): Promise<vscode.TextEditor> {
   const doc = await vscode.workspace.openTextDocument(workspaceFile(rel));
@@ -67,16 +68,24 @@ export async function withSettings(values: Record<string, unknown>, fn: () => Pr
 }
 
 /**
- * Switches VS Code's own inline suggestions off (user settings) so the tests' direct provider
- * calls are the only requests; returns the restore function. The explicit trigger needs them on.
+ * The setup every editor suite shares: the extension active, VS Code's own inline suggestions off
+ * (user settings; the tests' direct provider calls are then the only requests), the engine ready.
+ * Returns a switch for the tests that go through VS Code's inline suggestions.
  */
-export async function quietInlineSuggest(): Promise<() => Promise<void>> {
-  const editor = vscode.workspace.getConfiguration('editor');
-  const before = editor.inspect<boolean>('inlineSuggest.enabled')?.globalValue;
-  await editor.update('inlineSuggest.enabled', false, vscode.ConfigurationTarget.Global);
-  return async () => {
-    await vscode.workspace.getConfiguration('editor').update('inlineSuggest.enabled', before, vscode.ConfigurationTarget.Global);
-  };
+export function editorSuite(onActivated: (api: TokenButlerApi) => void): { inlineSuggest(on: boolean): Thenable<void> } {
+  let before: boolean | undefined;
+  const inlineSuggest = (on: boolean) =>
+    vscode.workspace.getConfiguration('editor').update('inlineSuggest.enabled', on ? before : false, vscode.ConfigurationTarget.Global);
+  suiteSetup(async () => {
+    const { api } = await activateExtension();
+    onActivated(api);
+    before = vscode.workspace.getConfiguration('editor').inspect<boolean>('inlineSuggest.enabled')?.globalValue;
+    await inlineSuggest(false);
+    const state = await waitForEngineState(api, settled, 180_000);
+    assert.strictEqual(state.kind, 'ready', `engine: ${JSON.stringify(state)}`);
+  });
+  suiteTeardown(() => inlineSuggest(true));
+  return { inlineSuggest };
 }
 
 export async function until(pred: () => boolean, ms: number, what: string): Promise<void> {

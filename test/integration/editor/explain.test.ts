@@ -4,22 +4,13 @@ import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import type { ExplainOutcome } from '../../../src/extension/explain-panel';
 import type { TokenButlerApi } from '../../../src/extension/extension';
-import { activateExtension, settled, waitForEngineState } from '../helpers';
-import { closeAll, open, quietInlineSuggest, until, withSettings } from './editor-helpers';
+import { waitForEngineState } from '../helpers';
+import { closeAll, editorSuite, open, until, withSettings } from './editor-helpers';
 
 suite('Editor: Explain Selection', () => {
   let api: TokenButlerApi;
 
-  let restoreInlineSuggest: () => Promise<void>;
-
-  suiteSetup(async () => {
-    ({ api } = await activateExtension());
-    restoreInlineSuggest = await quietInlineSuggest();
-    const state = await waitForEngineState(api, settled, 180_000);
-    assert.strictEqual(state.kind, 'ready', `engine: ${JSON.stringify(state)}`);
-  });
-
-  suiteTeardown(() => restoreInlineSuggest());
+  editorSuite((a) => (api = a));
 
   teardown(async () => {
     api.explain.dispose();

@@ -3,24 +3,15 @@
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import type { TokenButlerApi } from '../../../src/extension/extension';
-import { activateExtension, settled, sleep, waitForEngineState, workspaceFile } from '../helpers';
-import { closeAll, endOf, open, placeCursor, provide, quietInlineSuggest, until } from './editor-helpers';
+import { sleep, workspaceFile } from '../helpers';
+import { closeAll, editorSuite, endOf, open, placeCursor, provide, until } from './editor-helpers';
 
 suite('Editor: context highlight', () => {
   let api: TokenButlerApi;
   const geometry = () => workspaceFile('src/geometry.ts').toString();
   const drawnIn = (uri: string) => api.highlights.snapshot().filter((d) => d.uri === uri);
 
-  let restoreInlineSuggest: () => Promise<void>;
-
-  suiteSetup(async () => {
-    ({ api } = await activateExtension());
-    restoreInlineSuggest = await quietInlineSuggest();
-    const state = await waitForEngineState(api, settled, 180_000);
-    assert.strictEqual(state.kind, 'ready', `engine: ${JSON.stringify(state)}`);
-  });
-
-  suiteTeardown(() => restoreInlineSuggest());
+  editorSuite((a) => (api = a));
 
   teardown(async () => {
     if (api.highlights.enabled) await api.highlights.setEnabled(false);

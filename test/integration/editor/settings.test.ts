@@ -3,22 +3,13 @@
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import type { TokenButlerApi } from '../../../src/extension/extension';
-import { activateExtension, settled, sleep, waitForEngineState } from '../helpers';
-import { closeAll, endOf, open, placeCursor, provide, quietInlineSuggest, until, withSettings } from './editor-helpers';
+import { sleep, waitForEngineState } from '../helpers';
+import { closeAll, editorSuite, endOf, open, placeCursor, provide, until, withSettings } from './editor-helpers';
 
 suite('Editor: settings', () => {
   let api: TokenButlerApi;
 
-  let restoreInlineSuggest: () => Promise<void>;
-
-  suiteSetup(async () => {
-    ({ api } = await activateExtension());
-    restoreInlineSuggest = await quietInlineSuggest();
-    const state = await waitForEngineState(api, settled, 180_000);
-    assert.strictEqual(state.kind, 'ready', `engine: ${JSON.stringify(state)}`);
-  });
-
-  suiteTeardown(() => restoreInlineSuggest());
+  editorSuite((a) => (api = a));
 
   teardown(closeAll);
 
