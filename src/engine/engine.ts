@@ -3,7 +3,7 @@
 // TokenButler predictor choose, per layer and KV head, which cached tokens to read.
 import * as ort from 'onnxruntime-node';
 import type {
-  ChosenSpan, CompleteResult, ContextPayload, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy,
+  ChosenSpan, CompleteResult, ContextPayload, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, Sampling,
 } from '../shared/protocol';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
@@ -180,7 +180,7 @@ export class Engine {
   }
 
   async complete(
-    req: { context: ContextPayload; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean },
+    req: { context: ContextPayload; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; sampling?: Sampling },
     hooks: Hooks,
   ): Promise<CompleteResult> {
     const { m, cfg, cache } = this.need();
@@ -201,9 +201,10 @@ export class Engine {
     const sinks = m.manifest.selection?.sinks ?? 8;
     const recent = m.manifest.selection?.recent ?? 128;
     const tDecode = performance.now();
+    const rand = mulberry32(req.sampling?.seed ?? 0);
     let attended = 0;
     for (let i = 0; i < maxNew; i++) {
-      const next = argmax(logits);
+      const next = pick(logits, req.sampling, rand);
       if (next === SPECIAL.eot || next === SPECIAL.fileSep || next === SPECIAL.fimPrefix || next === SPECIAL.fimSuffix || next === SPECIAL.fimMiddle) {
         stopReason = 'eot';
         break;
@@ -353,6 +354,37 @@ function repeats(out: number[]): boolean {
     if (same) return true;
   }
   return false;
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Greedy unless sampling asks for a temperature; then nucleus sampling over the top-p mass. */
+function pick(logits: Float32Array, s: Sampling | undefined, rand: () => number): number {
+  if (!s || !(s.temperature > 0)) return argmax(logits);
+  const max = logits[argmax(logits)];
+  const ids = Array.from(logits.keys());
+  const p = ids.map((i) => Math.exp((logits[i] - max) / s.temperature));
+  ids.sort((a, b) => p[b] - p[a]);
+  const total = p.reduce((x, y) => x + y, 0);
+  const cut = (s.topP ?? 1) * total;
+  let acc = 0;
+  let n = 0;
+  while (n < ids.length && acc < cut) acc += p[ids[n++]];
+  let r = rand() * acc;
+  for (let i = 0; i < n; i++) {
+    r -= p[ids[i]];
+    if (r <= 0) return ids[i];
+  }
+  return ids[n - 1];
 }
 
 function argmax(x: Float32Array): number {

@@ -20,6 +20,13 @@ export interface ContextPayload {
   };
 }
 
+/** Greedy when absent or temperature 0; otherwise temperature + nucleus (top-p) sampling, seeded. */
+export interface Sampling {
+  temperature: number;
+  topP?: number;
+  seed?: number;
+}
+
 export interface EngineConfig {
   modelDir: string;
   executionProvider: ExecutionProvider;
@@ -75,7 +82,7 @@ export interface ExplainResult {
 
 export type Request =
   | { id: number; type: 'configure'; config: EngineConfig }
-  | { id: number; type: 'complete'; context: ContextPayload; documentKey: string; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean }
+  | { id: number; type: 'complete'; context: ContextPayload; documentKey: string; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; sampling?: Sampling }
   | { id: number; type: 'explain'; context: ContextPayload; selection: string; policy?: Policy; budget?: number }
   | { id: number; type: 'warmup'; context: ContextPayload }
   | { id: number; type: 'cancel'; target: number }

@@ -145,3 +145,19 @@ describe('hostile documents', () => {
     expect(r.reusedTokens).toBeGreaterThan(0);
   }, 120_000);
 });
+
+describe('sampling', () => {
+  it('greedy is deterministic; seeded sampling is reproducible and can differ from greedy', async () => {
+    const engine = new Engine();
+    await engine.configure({ modelDir, executionProvider: 'cpu', policy: 'dense', budget: 64, maxContextTokens: 2048, maxNewTokens: 12 }, hooks);
+    const ctx = { files: [], current: { file: 'a.ts', prefix: 'export function add(a: number, b: number) {\n  return ', suffix: '\n}\n' } };
+    const g1 = await engine.complete({ context: ctx }, hooks);
+    const g2 = await engine.complete({ context: ctx }, hooks);
+    expect(g2.completion).toBe(g1.completion);
+    const s1 = await engine.complete({ context: ctx, sampling: { temperature: 1.5, topP: 1, seed: 7 } }, hooks);
+    const s2 = await engine.complete({ context: ctx, sampling: { temperature: 1.5, topP: 1, seed: 7 } }, hooks);
+    expect(s2.completion).toBe(s1.completion);
+    const others = await Promise.all([1, 2, 3].map((seed) => engine.complete({ context: ctx, sampling: { temperature: 1.5, seed } }, hooks)));
+    expect(new Set([g1.completion, s1.completion, ...others.map((o) => o.completion)]).size).toBeGreaterThan(1);
+  }, 120_000);
+});
