@@ -324,6 +324,13 @@ def main():
         cfg = Config(**st["config"])
         lm = LM(cfg); lm.load_state_dict(st["ema"])
         extra["training"] = {"tokens": st["tokens"], "steps": st["step"], "cpuHours": st.get("cpu_seconds", 0) / 3600}
+        log = pathlib.Path(args.ckpt).parent / "log.jsonl"
+        if log.exists():  # held-out bits/byte and copying metrics along the run
+            evals = [json.loads(l) for l in log.read_text().splitlines() if l.strip()]
+            last = evals[-1]
+            extra["training"].update({k: last[k] for k in ("val_bpb", "ident_first_nats", "ident_later_nats", "ident_ratio",
+                                                            "rand_copy1_nats", "rand_copy2_nats") if k in last})
+            extra["training"]["curve"] = [[e["tokens"], round(e["val_bpb"], 4)] for e in evals]
     else:
         cfg = Config(); lm = LM(cfg)
         extra["training"] = {"tokens": 0, "note": "random weights"}
