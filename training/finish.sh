@@ -10,7 +10,7 @@ python3 train_predictor.py --minutes "$mins" --seq 4096 --resume --threads 2 2>&
 python3 export.py --ckpt work/ckpt/lm.pt --predictor work/pred/pred.pt --out ../models/default --int8 --drop-fp32 --layer0 "$layer0" \
   2>&1 | grep -v "WARN\|W:onnx" > work/export.log
 python3 eval.py --windows 3 --coref 12 --out ../bench --threads 1 > work/eval.log 2>&1 &
-python3 eval_long.py --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1 &
+(python3 eval_long.py --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1; python3 samples.py --n 10 > work/samples.log 2>&1) &
 (cd .. && npm run bench > training/work/bench.log 2>&1) &
 wait
 tail -5 work/export.log work/eval.log work/eval_long.log work/bench.log
