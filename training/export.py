@@ -32,11 +32,12 @@ class G:
 
     def __init__(self):
         self.nodes, self.inits, self.n = [], {}, 0
+        self.scope = "model"  # node names "<scope>/<op>_<n>": the bench sums profiled time per scope
 
     def op(self, op_type, *inputs, n_out=1, **attrs):
         self.n += 1
         outs = [f"{op_type.lower()}_{self.n}_{i}" for i in range(n_out)]
-        self.nodes.append(helper.make_node(op_type, list(inputs), outs, **attrs))
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=f"{self.scope}/{op_type}_{self.n}", **attrs))
         return outs[0] if n_out == 1 else outs
 
     def const(self, value, dtype=np.int64):
@@ -135,11 +136,13 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     for l in range(L):
         p = f"model.layers.{l}."
         if sparse and l == c.producer_layer:
+            g.scope = "predictor"
             hn = rms(g, x, "predictor.norm.weight", c.norm_eps)
             h1 = linear(g, hn, "predictor.fc1.weight")
             h1 = g.op("Mul", h1, g.op("Sigmoid", h1))
             qimp = g.op("Reshape", linear(g, h1, "predictor.fc2.weight"), g.const([L - 1, Hkv, 1, E]))  # S == 1
             # scores for every consumer layer, then ONE TopK over [(L-1)*Hkv, C]
+            g.scope = "selection"
             scores = [g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(m - 1)),
                                            g.op("Transpose", f"past_ik.{m}", perm=[0, 2, 1])), g.const([1])) for m in range(1, L)]
             allsc = g.op("Add", g.op("Concat", *scores, axis=0), sel_bias)                       # [(L-1)*Hkv, C]
@@ -147,6 +150,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             sel_idx = g.op("Split", top, g.const([Hkv] * (L - 1)), axis=0, n_out=L - 1)
             sel_idx = [sel_idx] if L - 1 == 1 else sel_idx
             head_base = g.op("Unsqueeze", g.op("Mul", g.op("Range", g.const(0), g.const(Hkv), g.const(1)), g.op("Squeeze", C, g.const([0]))), g.const([1]))
+        g.scope = "model"
         xn = rms(g, x, p + "input_layernorm.weight", c.norm_eps)
         q = rope(heads(linear(g, xn, p + "self_attn.q_proj.weight"), H))
         kpre = heads(linear(g, xn, p + "self_attn.k_proj.weight"), Hkv)
@@ -171,6 +175,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             Vp = g.op("Gather", Vp, rows, axis=1)
             mask = None
         if sparse and l >= 1:
+            g.scope = "selection"
             idx = sel_idx[l - 1]
             g.rename(idx, f"selected.{l}")
             outs.append(helper.make_tensor_value_info(f"selected.{l}", TensorProto.INT64, [Hkv, "K"]))
@@ -179,6 +184,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             Kp = g.op("Gather", g.op("Reshape", Kp, g.const([-1, D])), flat, axis=0)   # [Hkv, K, D]
             Vp = g.op("Gather", g.op("Reshape", Vp, g.const([-1, D])), flat, axis=0)
             mask = None
+        g.scope = "attention"
         s_past = g.op("MatMul", qh, g.op("Transpose", Kp, perm=[0, 2, 1]))
         if mask is not None:
             s_past = g.op("Add", s_past, mask)
@@ -192,6 +198,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             outs.append(helper.make_tensor_value_info(f"selected_w.{l}", TensorProto.FLOAT, [Hkv, "K"]))
         o = g.op("Add", g.op("MatMul", p_past, Vp), g.op("MatMul", p_new, v))     # [Hkv, rep*S, D]
         o = g.op("Reshape", g.op("Transpose", g.op("Reshape", o, g.const([H, -1, D])), perm=[1, 0, 2]), g.const([-1, H * D]))
+        g.scope = "model"
         x = g.op("Add", x, linear(g, o, p + "self_attn.o_proj.weight"))
         xn = rms(g, x, p + "post_attention_layernorm.weight", c.norm_eps)
         gate = linear(g, xn, p + "mlp.gate_proj.weight")

@@ -2,8 +2,11 @@
 // growing context lengths; prefill throughput; warm-completion latency after a one-line edit with
 // 16k tokens cached; cache memory per token. Ratios, not absolute times, are the result: the
 // machines are shared and noisy, so policies are interleaved round by round.
-import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'fs';
+import { tmpdir } from 'os';
 import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { sessionOptions } from './model';
 import type { ContextPayload, Policy } from '../shared/protocol';
 import { Engine, Hooks } from './engine';
 
@@ -58,6 +61,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const rand = rng(1234);
   const ids: number[] = [];
   const rows: BenchRow[] = [];
+  const breakdowns: Record<number, Record<string, number>> = {};
   let peakBytes = 0;
   for (const T of [...o.contexts].sort((a, b) => a - b)) {
     const before = ids.length;
@@ -78,6 +82,11 @@ export async function runBench(engine: Engine, o: BenchOptions) {
           ts.push(performance.now() - t);
         }
       }
+    }
+    if (o.policies.includes('tokenbutler')) {
+      const b = await breakdown(engine, ids[T % ids.length], o.budget);
+      breakdowns[T] = b;
+      o.log(`  tokenbutler breakdown (ORT profile): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms`);
     }
     peakBytes = Math.max(peakBytes, engine.kv!.bytes);
     engine.kv!.truncate(T);
@@ -103,9 +112,40 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     '',
     ...Object.entries(ratios).map(([k, v]) => `- ${k}: ${v}x`),
     `- cache memory: ${bytesPerToken} bytes/token; peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB at ${Math.max(...o.contexts)} tokens`,
+    ...Object.entries(breakdowns).map(([T, b]) => `- tokenbutler step at ${T} (ORT profile, ms): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`),
     ...(warm ? [`- warm completion (${warm.contextTokens} cached, one-line edit): first token p50 ${warm.p50.toFixed(0)} ms, p95 ${warm.p95.toFixed(0)} ms; re-prefilled tokens per edit p50 ${warm.prefilledP50}`] : []),
   ].join('\n');
-  return { rows, ratios, budget: o.budget, bytesPerToken, peakCacheBytes: peakBytes, warm, table };
+  return { rows, ratios, budget: o.budget, bytesPerToken, peakCacheBytes: peakBytes, breakdowns, warm, table };
+}
+
+/** Where a tokenbutler step's time goes: a profiled copy of the sparse graph run on the engine's
+ *  own inputs; kernel time summed per node-name scope (predictor / selection / attention / model,
+ *  see training/export.py). */
+async function breakdown(engine: Engine, token: number, budget: number): Promise<Record<string, number>> {
+  const m = engine.loaded!;
+  const { sparse, feeds } = engine.feedsFor([token], 'tokenbutler', budget);
+  if (!sparse) return {};
+  const dir = mkdtempSync(path.join(tmpdir(), 'tb-prof-'));
+  const session = await ort.InferenceSession.create(path.join(m.dir, m.manifest.graphs.sparse), {
+    ...sessionOptions('cpu'), enableProfiling: true, profileFilePrefix: path.join(dir, 'p'),
+  });
+  const runs = 8;
+  try {
+    for (let i = 0; i < runs; i++) await session.run(feeds);
+    session.endProfiling();
+    const file = readdirSync(dir).find((f) => f.endsWith('.json'));
+    const out: Record<string, number> = {};
+    if (!file) return out;
+    for (const e of JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { cat: string; name: string; dur: number }[]) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      const scope = e.name.includes('/') ? e.name.split('/')[0] : 'model';
+      out[scope] = (out[scope] ?? 0) + e.dur / 1000 / runs;
+    }
+    return out;
+  } finally {
+    await session.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** 16k tokens of real code cached; then type one character at a time on the cursor line and

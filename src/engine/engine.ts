@@ -11,6 +11,8 @@ import { LoadedModel, loadModel } from './model';
 import { SPECIAL } from './tokenizer';
 
 export const PREFILL_CHUNK = 256;
+/** Longest selection Explain teacher-forces (the extension sends at most 4,000 chars). */
+export const MAX_EXPLAIN_TOKENS = 4096;
 
 export interface Hooks {
   emit(e: EngineEvent): void;
@@ -89,8 +91,8 @@ export class Engine {
     return { m: this.model, cache: this.cache, cfg: this.cfg, enc: this.enc };
   }
 
-  /** One graph run over `ids` appended after the cache; appends their K/V. */
-  async step(ids: number[], policy: Policy, budget: number): Promise<StepOut> {
+  /** The graph and inputs for running `ids` after the cache under `policy` (the bench profiles these). */
+  feedsFor(ids: number[], policy: Policy, budget: number): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
     const { m, cache } = this.need();
     const c = m.config;
     const P = cache.length;
@@ -115,6 +117,14 @@ export class Engine {
       feeds.sinks = new ort.Tensor('int64', BigInt64Array.of(BigInt(sinks)), [1]);
       feeds.recent = new ort.Tensor('int64', BigInt64Array.of(BigInt(recent)), [1]);
     }
+    return { sparse, feeds };
+  }
+
+  /** One graph run over `ids` appended after the cache; appends their K/V. */
+  async step(ids: number[], policy: Policy, budget: number): Promise<StepOut> {
+    const { m, cache } = this.need();
+    const c = m.config;
+    const { sparse, feeds } = this.feedsFor(ids, policy, budget);
     const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
     const newK: Float32Array[] = [];
     const newV: Float32Array[] = [];
@@ -255,9 +265,11 @@ export class Engine {
     const { m, cfg } = this.need();
     const policy = req.policy ?? cfg.policy;
     const budget = req.budget ?? cfg.budget;
+    // Each selection token is one decode step and one cache row: bound both before any work.
+    const sel = m.tokenizer.encode(req.selection);
+    if (sel.ids.length > MAX_EXPLAIN_TOKENS) throw new Error(`selection too long to explain (${sel.ids.length} tokens; at most ${MAX_EXPLAIN_TOKENS})`);
     const s = this.stream(req.context);
     let logits = (await this.prefill(s.ids, hooks)).logits;
-    const sel = m.tokenizer.encode(req.selection);
     const attr = newAttribution(s.ids.length);
     const tokens: ExplainToken[] = [];
     let bits = 0;

@@ -42,7 +42,7 @@ export interface LoadedModel {
 
 export class ModelError extends Error {}
 
-function sessionOptions(ep: string): ort.InferenceSession.SessionOptions {
+export function sessionOptions(ep: string): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [ep],
     intraOpNumThreads: 1, // decode is memory-bound; a second thread competes with the editor
