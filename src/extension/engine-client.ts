@@ -282,12 +282,15 @@ export class EngineClient implements Disposable {
     const config = this.config;
     if (!config) return;
     if (this.currentState.kind !== 'error') this.setState({ kind: 'loading', detail: 'loading model' });
+    const child = this.child;
     try {
       await this.request({ type: 'configure', config }, options);
       const kind = this.currentState.kind;
       if (kind === 'loading' || kind === 'starting') this.setState({ kind: 'ready' });
     } catch (e) {
       if (e instanceof CancelledError) return; // superseded by a newer configure, or shutting down
+      // The child died while loading: onExit already set `restarting` or `failed`; keep that.
+      if (this.child !== child) throw e;
       const detail = (e as Error).message;
       this.options.logger.error(`engine: configure failed: ${detail}`);
       this.setState({ kind: 'error', detail });
