@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineConfig, ExecutionProvider, Policy } from '../shared/protocol';
+import { LIMITS } from '../shared/protocol-guards';
 
 export const SECTION = 'tokenbutler';
 
@@ -28,9 +29,9 @@ function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback
   return allowed.includes(value as T) ? (value as T) : fallback;
 }
 
-function int(value: unknown, fallback: number, min: number): number {
+function int(value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = typeof value === 'number' && Number.isFinite(value) ? Math.floor(value) : fallback;
-  return Math.max(min, n);
+  return Math.min(max, Math.max(min, n));
 }
 
 export function readSettings(): Settings {
@@ -43,9 +44,10 @@ export function readSettings(): Settings {
     modelPath: c.get<string>('modelPath', '') ?? '',
     executionProvider: oneOf(c.get('executionProvider'), PROVIDERS, 'auto'),
     policy: oneOf(c.get('policy'), POLICIES, 'tokenbutler'),
-    budget: int(c.get('budget'), 512, 16),
-    maxContextTokens: int(c.get('maxContextTokens'), 16384, 256),
-    maxNewTokens: int(c.get('maxNewTokens'), 64, 1),
+    // Within the engine protocol's bounds (LIMITS), so a typo cannot ask for gigabytes of cache.
+    budget: int(c.get('budget'), 512, 16, LIMITS.budget.max),
+    maxContextTokens: int(c.get('maxContextTokens'), 16384, LIMITS.maxContextTokens.min, LIMITS.maxContextTokens.max),
+    maxNewTokens: int(c.get('maxNewTokens'), 64, LIMITS.maxNewTokens.min, LIMITS.maxNewTokens.max),
     debounceMs: int(c.get('debounceMs'), 0, 0),
   };
 }

@@ -6,6 +6,20 @@ export type ParsedRequest = { ok: true; request: Request } | { ok: false; id: nu
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isIntIn = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
+// Bounds on what one request may ask of the engine, so a bad message costs an error, not minutes
+// of work or gigabytes of cache. The extension's settings stay inside them.
+export const LIMITS = {
+  maxContextTokens: { min: 256, max: 131_072 },
+  maxNewTokens: { min: 1, max: 1024 },
+  budget: { min: 1, max: 1 << 20 },
+  /** Explain teacher-forces the selection token by token; the extension sends at most 4,000 chars. */
+  selectionChars: 16_000,
+} as const;
+
+const POLICIES = ['tokenbutler', 'dense', 'window'];
+const PROVIDERS = ['auto', 'cpu', 'cuda', 'webgpu'];
 
 function contextProblem(v: unknown): string | undefined {
   if (!isObject(v)) return 'context must be an object';
@@ -20,10 +34,32 @@ function contextProblem(v: unknown): string | undefined {
   return undefined;
 }
 
+const range = (name: keyof typeof LIMITS) => {
+  const l = LIMITS[name] as { min: number; max: number };
+  return `${name} must be an integer from ${l.min} to ${l.max}`;
+};
+
 function optionalProblem(m: Record<string, unknown>): string | undefined {
-  if (m.policy !== undefined && m.policy !== 'tokenbutler' && m.policy !== 'dense' && m.policy !== 'window') return 'policy must be tokenbutler|dense|window';
-  if (m.budget !== undefined && !isFiniteNumber(m.budget)) return 'budget must be a number';
-  if (m.maxNewTokens !== undefined && !isFiniteNumber(m.maxNewTokens)) return 'maxNewTokens must be a number';
+  if (m.policy !== undefined && !POLICIES.includes(m.policy as string)) return 'policy must be tokenbutler|dense|window';
+  if (m.budget !== undefined && !isIntIn(m.budget, LIMITS.budget.min, LIMITS.budget.max)) return range('budget');
+  if (m.maxNewTokens !== undefined && !isIntIn(m.maxNewTokens, LIMITS.maxNewTokens.min, LIMITS.maxNewTokens.max)) return range('maxNewTokens');
+  if (m.multiline !== undefined && typeof m.multiline !== 'boolean') return 'multiline must be a boolean';
+  if (m.sampling !== undefined) {
+    const s = m.sampling;
+    if (!isObject(s) || !isFiniteNumber(s.temperature) || s.temperature < 0) return 'sampling.temperature must be a number >= 0';
+    if (s.topP !== undefined && !(isFiniteNumber(s.topP) && s.topP > 0 && s.topP <= 1)) return 'sampling.topP must be in (0, 1]';
+    if (s.seed !== undefined && !isFiniteNumber(s.seed)) return 'sampling.seed must be a number';
+  }
+  return undefined;
+}
+
+function configProblem(c: unknown): string | undefined {
+  if (!isObject(c) || typeof c.modelDir !== 'string') return 'config.modelDir must be a string';
+  if (!PROVIDERS.includes(c.executionProvider as string)) return 'config.executionProvider must be auto|cpu|cuda|webgpu';
+  if (!POLICIES.includes(c.policy as string)) return 'config.policy must be tokenbutler|dense|window';
+  for (const k of ['budget', 'maxContextTokens', 'maxNewTokens'] as const) {
+    if (!isIntIn(c[k], LIMITS[k].min, LIMITS[k].max)) return `config.${range(k)}`;
+  }
   return undefined;
 }
 
@@ -36,13 +72,18 @@ export function parseRequest(raw: unknown): ParsedRequest {
   let problem: string | undefined;
   switch (raw.type) {
     case 'configure':
-      problem = isObject(raw.config) && typeof raw.config.modelDir === 'string' ? undefined : 'config.modelDir must be a string';
+      problem = configProblem(raw.config);
       break;
     case 'complete':
       problem = typeof raw.documentKey !== 'string' ? 'documentKey must be a string' : contextProblem(raw.context) ?? optionalProblem(raw);
       break;
     case 'explain':
-      problem = typeof raw.selection !== 'string' ? 'selection must be a string' : contextProblem(raw.context) ?? optionalProblem(raw);
+      problem =
+        typeof raw.selection !== 'string'
+          ? 'selection must be a string'
+          : raw.selection.length > LIMITS.selectionChars
+            ? `selection too long (${raw.selection.length} chars; at most ${LIMITS.selectionChars})`
+            : contextProblem(raw.context) ?? optionalProblem(raw);
       break;
     case 'warmup':
       problem = contextProblem(raw.context);
@@ -53,9 +94,20 @@ export function parseRequest(raw: unknown): ParsedRequest {
     case 'shutdown':
       break;
     default:
-      return { ok: false, id, message: `malformed request: unknown type ${JSON.stringify(raw.type)}` };
+      return { ok: false, id, message: `malformed request: unknown type ${describe(raw.type)}` };
   }
   return problem ? bad(problem) : { ok: true, request: raw as unknown as Request };
+}
+
+/** A short, printable description of an unexpected value (it may be megabytes long). */
+function describe(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'bigint' ? `${v}n` : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = Object.prototype.toString.call(v);
+  }
+  return s.length > 80 ? `${s.slice(0, 80)}… (${s.length} chars)` : s;
 }
 
 /** True if `raw` looks like a Response (used by the client on messages from the child). */
