@@ -79,10 +79,17 @@ export class Engine {
     return { executionProvider: this.model!.executionProvider, loadMs: this.model!.loadMs, model: this.model!.manifest.name };
   }
 
+  /** The cache holds at most what one request needs: the context (the stream may exceed the cap by
+   *  a header's worth), the prefill's spare rows and a completion. A lowered cap releases memory
+   *  at once, keeping the cached front (the next context most likely starts the same way). */
   private applyMemoryCap(): void {
-    if (this.cache && this.cfg && this.cache.length > this.cfg.maxContextTokens + 1024) {
-      this.cache.shrinkTo(0);
-      this.tailLogits = undefined;
+    if (!this.cache || !this.cfg) return;
+    const limit = this.cfg.maxContextTokens + 32 + 64 + this.cfg.maxNewTokens;
+    this.cache.limit = limit;
+    if (this.cache.cap > limit) {
+      const before = this.cache.length;
+      this.cache.shrinkTo(Math.min(before, this.cfg.maxContextTokens), limit);
+      if (this.cache.length !== before) this.tailLogits = undefined;
     }
   }
 

@@ -28,16 +28,22 @@ export class KvCache {
     return this.cap * this.bytesPerToken;
   }
 
+  /** Capacity (tokens) that growth stops at instead of overshooting it by a quarter; 0 = none.
+   *  The engine sets it from maxContextTokens. A request that needs more grows in 256-token steps. */
+  limit = 0;
+
   /** Makes room for `n` tokens. Capacity is kept near the need: the graphs compute over all of it. */
   ensure(n: number): void {
     if (n <= this.cap) return;
-    this.grow(Math.max(n, Math.ceil((this.cap * 1.25) / 256) * 256));
+    let next = Math.max(n, Math.ceil((this.cap * 1.25) / 256) * 256);
+    if (this.limit > 0 && next > this.limit) next = n <= this.limit ? this.limit : Math.ceil(n / 256) * 256;
+    this.grow(next);
   }
 
-  /** Shrinks capacity after a big context went away (memory cap). */
-  shrinkTo(n: number): void {
+  /** Keeps at most `n` tokens and releases capacity beyond `capacity` (a lowered memory cap). */
+  shrinkTo(n: number, capacity = Math.max(n, 512)): void {
     if (n < this.length) this.truncate(n);
-    if (this.cap > 2 * Math.max(n, 512)) this.grow(Math.max(n, 512), true);
+    if (this.cap > capacity) this.grow(Math.max(capacity, this.length), true);
   }
 
   truncate(n: number): void {
