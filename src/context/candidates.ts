@@ -77,24 +77,34 @@ export async function gatherCandidates(
   }
 
   const nFolder = { n: 0 };
-  for (const file of rankFolder(input.current, await src.listFolder(dirOf(input.current)))) add(file, 'folder', nFolder);
+  const folder = await src.listFolder(dirOf(input.current));
+  for (const file of rankFolder(input.current, folder, CANDIDATE_LIMITS.folder + seen.size)) add(file, 'folder', nFolder);
 
   return { candidates, rejected };
 }
 
 const SCRIPT = /\.(ts|tsx|js|jsx|mts|cts|mjs|cjs)$/i;
 
-/** Same-folder files: same stem (foo.ts ↔ foo.test.ts) first, then the same language family, then by name. */
-export function rankFolder(current: string, files: string[]): string[] {
+/** Same-folder files: same stem (foo.ts ↔ foo.test.ts) first, then the same language family, then
+ *  by name; the first `limit` of them. A folder may hold 50k files: no full sort (that alone
+ *  blocked the extension host for ~50 ms), just the best `limit` kept in order as they come. */
+export function rankFolder(current: string, files: string[], limit = Infinity): string[] {
   const stem = stemOf(baseName(current));
   const ext = extOf(current);
-  const family = (f: string) => (SCRIPT.test(current) ? SCRIPT.test(f) : extOf(f) === ext);
-  const rank = (f: string) => (stemOf(baseName(f)) === stem ? 0 : family(f) ? 1 : 2);
-  return files
-    .filter((f) => f !== current)
-    .map((f) => ({ f, r: rank(f) })) // rank once: a folder may hold thousands of files
-    .sort((a, b) => a.r - b.r || (a.f < b.f ? -1 : a.f > b.f ? 1 : 0))
-    .map((x) => x.f);
+  const script = SCRIPT.test(current);
+  const rank = (f: string) => (stemOf(baseName(f)) === stem ? 0 : (script ? SCRIPT.test(f) : extOf(f) === ext) ? 1 : 2);
+  const best: { f: string; r: number }[] = [];
+  for (const f of files) {
+    if (f === current) continue;
+    const r = rank(f);
+    const last = best[best.length - 1];
+    if (best.length >= limit && (r > last.r || (r === last.r && f >= last.f))) continue;
+    let i = best.length;
+    while (i > 0 && (r < best[i - 1].r || (r === best[i - 1].r && f < best[i - 1].f))) i--;
+    best.splice(i, 0, { f, r });
+    if (best.length > limit) best.pop();
+  }
+  return best.map((x) => x.f);
 }
 
 function stemOf(name: string): string {
