@@ -70,6 +70,7 @@ const scheduler = new Scheduler({
     worker.postMessage(job);
   },
   reply: (response) => send(response),
+  queueChanged: (stats) => sendEvent({ type: 'queue', ...stats }),
 });
 
 function workerCrashed(reason: string): void {

@@ -19,6 +19,15 @@ export interface SchedulerIO {
   startJob(job: WorkerJob): void;
   /** Answer the parent process. */
   reply(response: Response): void;
+  /** The queue changed (the child reports it to the parent as a `queue` event). */
+  queueChanged?(stats: QueueStats): void;
+}
+
+export interface QueueStats {
+  running: number; // 0 or 1
+  queued: number;
+  /** Most completions (running + queued) held for any one document: at most 2 by the rules above. */
+  perDocument: number;
 }
 
 export const MAX_QUEUED = 32;
@@ -44,8 +53,17 @@ function supersessionKey(request: JobRequest): string | undefined {
 export class Scheduler {
   private running: WorkerJob | undefined;
   private readonly queue: WorkerJob[] = [];
+  private lastStats = '';
 
   constructor(private readonly io: SchedulerIO) {}
+
+  get stats(): QueueStats {
+    const perDoc = new Map<string, number>();
+    for (const job of [...(this.running ? [this.running] : []), ...this.queue]) {
+      if (job.request.type === 'complete') perDoc.set(job.request.documentKey, (perDoc.get(job.request.documentKey) ?? 0) + 1);
+    }
+    return { running: this.running ? 1 : 0, queued: this.queue.length, perDocument: Math.max(0, ...perDoc.values()) };
+  }
 
   /** Number of jobs running or waiting. */
   get size(): number {
@@ -80,6 +98,7 @@ export class Scheduler {
     }
     this.queue.push({ request, cancel: newCancelFlag() });
     this.pump();
+    this.report();
   }
 
   cancel(target: number): void {
@@ -91,6 +110,7 @@ export class Scheduler {
     if (i >= 0) {
       const [job] = this.queue.splice(i, 1);
       this.answerCancelled(job, 'cancelled');
+      this.report();
     }
   }
 
@@ -100,6 +120,7 @@ export class Scheduler {
     if (message.type !== 'event' && this.running && message.id === this.running.request.id) {
       this.running = undefined;
       this.pump();
+      this.report();
     }
   }
 
@@ -111,6 +132,16 @@ export class Scheduler {
       Atomics.store(job.cancel, 0, 1);
       this.io.reply({ id: job.request.id, type: 'error', message, ...(cancelled ? { cancelled: true } : {}) });
     }
+    this.report();
+  }
+
+  private report(): void {
+    if (!this.io.queueChanged) return;
+    const stats = this.stats;
+    const key = `${stats.running}/${stats.queued}/${stats.perDocument}`;
+    if (key === this.lastStats) return;
+    this.lastStats = key;
+    this.io.queueChanged(stats);
   }
 
   private answerCancelled(job: WorkerJob, why: string): void {

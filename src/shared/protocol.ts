@@ -93,6 +93,9 @@ export type EngineState = 'loading' | 'prefilling' | 'ready' | 'error';
 export type EngineEvent =
   | { type: 'state'; state: EngineState; detail?: string }
   | { type: 'progress'; done: number; total: number }
+  /** The child's job queue changed: jobs running (0/1) and waiting, and the most completions held
+   *  for one document (at most one running plus one queued). */
+  | { type: 'queue'; running: number; queued: number; perDocument: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
 
 export type Response =
