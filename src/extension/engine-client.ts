@@ -38,7 +38,7 @@ export type EngineClientState =
   | { kind: 'loading'; detail?: string }
   | { kind: 'prefilling'; done: number; total: number }
   | { kind: 'ready'; detail?: string }
-  | { kind: 'error'; detail: string }
+  | { kind: 'error'; detail: string; /** the model could not be loaded (configure failed) */ configure?: boolean }
   | { kind: 'restarting'; reason: string; delayMs: number; crashes: number }
   | { kind: 'failed'; reason: string };
 
@@ -293,7 +293,7 @@ export class EngineClient implements Disposable {
       if (this.child !== child) throw e;
       const detail = (e as Error).message;
       this.options.logger.error(`engine: configure failed: ${detail}`);
-      this.setState({ kind: 'error', detail });
+      this.setState({ kind: 'error', detail, configure: true });
       throw e;
     }
   }
@@ -451,6 +451,8 @@ export function describeState(state: EngineClientState): string {
   }
 }
 
+const ANSI_ESCAPE = /\x1b\[[0-9;]*m/g;
+
 function pipeLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
   if (!stream) return;
   let buffered = '';
@@ -459,13 +461,14 @@ function pipeLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) 
     buffered += chunk;
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl).trimEnd();
+      // onnxruntime colours its stderr; the output channel shows the escapes as text.
+      const line = buffered.slice(0, nl).replace(ANSI_ESCAPE, '').trimEnd();
       buffered = buffered.slice(nl + 1);
       if (line) onLine(line);
     }
   });
   stream.on('end', () => {
-    if (buffered.trim()) onLine(buffered.trimEnd());
+    if (buffered.trim()) onLine(buffered.replace(ANSI_ESCAPE, '').trimEnd());
   });
 }
 

@@ -2,11 +2,13 @@
 import * as vscode from 'vscode';
 import { registerFeatureCommands } from './commands';
 import { AcceptTracker } from './completion/accept';
-import { CompletionProvider } from './completion/provider';
+import { COMPLETION_SCHEMES, CompletionProvider } from './completion/provider';
 import { ContextSources } from './context-sources';
-import { EngineClient, type EngineClientState } from './engine-client';
+import { EngineClient } from './engine-client';
 import { ExplainPanel } from './explain-panel';
 import { ContextHighlights } from './highlights';
+import { EngineNotices } from './notices';
+import { RecentLog } from './recent-log';
 import { engineConfig, onDidChangeSettings, readSettings, sameEngineConfig } from './settings';
 import { createStatusBar } from './status-bar';
 
@@ -17,26 +19,33 @@ export interface TokenButlerApi {
   readonly accept: AcceptTracker;
   readonly highlights: ContextHighlights;
   readonly explain: ExplainPanel;
+  /** The engine's recent log lines (what the output channel shows). */
+  readonly log: RecentLog;
+  /** Notifications shown about engine trouble. */
+  readonly notices: EngineNotices;
 }
 
 /** Documents that get inline completions; only `file:` ones get repository context (context-sources.ts). */
-const COMPLETION_SELECTOR: vscode.DocumentFilter[] = [{ scheme: 'file' }, { scheme: 'untitled' }, { scheme: 'vscode-notebook-cell' }];
+const COMPLETION_SELECTOR: vscode.DocumentFilter[] = COMPLETION_SCHEMES.map((scheme) => ({ scheme }));
 
 let stopEngine: (() => Promise<void>) | undefined;
 
 export function activate(context: vscode.ExtensionContext): TokenButlerApi {
+  const activatedAt = performance.now();
   const output = vscode.window.createOutputChannel('TokenButler', { log: true });
   context.subscriptions.push(output);
   output.info(`TokenButler ${context.extension.packageJSON.version} activating (VS Code ${vscode.version}, node ${process.version})`);
 
+  const log = new RecentLog(output);
   const engine = new EngineClient({
     childPath: context.asAbsolutePath('dist/engine-child.js'),
-    logger: output,
+    logger: log,
   });
   context.subscriptions.push(engine);
   stopEngine = () => engine.shutdown();
 
-  context.subscriptions.push(reportFailures(engine, output));
+  const notices = new EngineNotices(engine, output);
+  context.subscriptions.push(notices);
 
   let settings = readSettings();
   let config = engineConfig(settings, context.extensionPath);
@@ -94,22 +103,11 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
     ...registerFeatureCommands({ highlights, explain, policy: () => settings.policy }),
   );
 
-  return { engine, completions, accept, highlights, explain };
+  // Activation reads no workspace files, so its time does not grow with the workspace.
+  log.info(`activated in ${Math.round(performance.now() - activatedAt)} ms`);
+  return { engine, completions, accept, highlights, explain, log, notices };
 }
 
 export function deactivate(): Promise<void> | undefined {
   return stopEngine?.();
-}
-
-/** Tells the user once when the engine gives up restarting, with the reason and a way out. */
-function reportFailures(
-  engine: { onDidChangeState(l: (s: EngineClientState) => void): vscode.Disposable; restart(): Promise<void> },
-  output: vscode.LogOutputChannel,
-): vscode.Disposable {
-  return engine.onDidChangeState(async (state) => {
-    if (state.kind !== 'failed') return;
-    const choice = await vscode.window.showErrorMessage(`TokenButler engine stopped: ${state.reason}`, 'Restart Engine', 'Show Output');
-    if (choice === 'Restart Engine') await engine.restart();
-    else if (choice === 'Show Output') output.show(true);
-  });
 }

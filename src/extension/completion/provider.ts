@@ -20,6 +20,10 @@ import { CancelledError } from '../engine-client';
 import { isLanguageEnabled, type Settings } from '../settings';
 import type { AcceptTracker } from './accept';
 
+/** Documents that get completions (`file:` ones with repository context, the others from their own
+ *  text only). Output channels, git: and other virtual documents never do. */
+export const COMPLETION_SCHEMES: readonly string[] = ['file', 'untitled', 'vscode-notebook-cell'];
+
 /** Text before the cursor used to recognise "the user typed what was shown" (and cache keys). */
 const TAIL_CHARS = 4096;
 const SUFFIX_CHARS = 1024;
@@ -100,6 +104,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
     const settings = this.deps.settings();
     if (!settings.enable || !isLanguageEnabled(settings, document.languageId)) return undefined;
+    if (!COMPLETION_SCHEMES.includes(document.uri.scheme)) return undefined;
     // The suggest widget is open: its entry leads; our item would have to extend it exactly.
     if (context.selectedCompletionInfo) return undefined;
 
