@@ -108,7 +108,7 @@ suite('Hardening: bad input', () => {
       const lines = api.log.lines().slice(from).join('\n');
       assert.match(lines, /execution provider cuda unavailable \(.+\); falling back/);
       assert.match(lines, /execution provider: using cpu/);
-      assert.strictEqual(api.engine.state.kind, 'ready');
+      await waitForEngineState(api, (s) => s.kind === 'ready', 10_000);
       const doc = (await open('src/main.ts')).document;
       const r = await provide(api, doc, endOf(doc));
       assert.ok(r.event, 'completions work on the CPU');
