@@ -49,11 +49,11 @@ def main():
     buckets = [0, 1024, 2048, 4096, 8192, 12288, 16384, 32768]
     res = {}
     for name, scale in (("as-trained", 1.0), ("interpolated", min(1.0, 2048 / args.seq))):
-        per = np.zeros(args.seq - 1)
+        per = np.zeros(args.seq)
         for prev, row in samples:
             per += losses(lm, torch.from_numpy(row[None]).long(), torch.tensor([prev]), scale).numpy()
         per /= len(samples)
-        res[name] = {f"{a}-{b}": float(per[a:b].mean()) for a, b in zip(buckets, buckets[1:]) if a < args.seq - 1}
+        res[name] = {f"{a}-{b}": float(per[a:b].mean()) for a, b in zip(buckets, buckets[1:]) if a < args.seq}
         print(name, res[name], flush=True)
     out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)
     (out / "long-context.json").write_text(json.dumps(res, indent=1))
