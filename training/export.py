@@ -268,7 +268,7 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     if tokenizer.resolve() != (out / "tokenizer.json").resolve():
         shutil.copy(tokenizer, out / "tokenizer.json")
     save_fp16(lm, pred, out / "lm.fp16.safetensors")
-    names = sorted(set(graphs.values()) | {"tokenizer.json", "lm.fp16.safetensors"} | ({"dense.onnx", "sparse.onnx", "weights.bin"} if keep_fp32 or not int8 else set()))
+    names = sorted(set(graphs.values()) | {"tokenizer.json"} | ({"dense.onnx", "sparse.onnx", "weights.bin"} if keep_fp32 or not int8 else set()))
     files = {n: sha256(out / n) for n in names}
     manifest = {
         "format": 1,
@@ -281,7 +281,8 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
         "selection": {"sinks": 8, "recent": 128, "layer0": layer0},
         "params": {"lm": lm.num_params(), "predictor": pred.num_params(),
                    "predictorShare": pred.num_params() / lm.num_params()},
-        "files": files,
+        "files": files,  # what the engine loads and checks (and the VSIX ships)
+        "trainingWeights": {"file": "lm.fp16.safetensors", "sha256": sha256(out / "lm.fp16.safetensors")},
     }
     manifest.update(extra or {})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
