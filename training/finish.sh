@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# End of a training session: distil the predictor from the current LM checkpoint, export the
-# default model (int8), then in parallel measure policy quality, long-context behaviour and speed.
+# End of a training session: evaluate the LM checkpoint, distil the predictor from it, export the
+# default model (int8), then in parallel measure policy quality, long-context behaviour, greedy
+# samples and speed. Writes bench/ and models/default/.
 # Usage: training/finish.sh [PREDICTOR_MINUTES] [LAYER0=dense|window]
 set -euo pipefail
 cd "$(dirname "$0")"
 mins=${1:-15}
 layer0=${2:-window}
+python3 final_eval.py work/ckpt/lm.pt | tail -c 300
+python3 plot_curve.py
 python3 train_predictor.py --minutes "$mins" --seq 4096 --resume --threads 2 2>&1 | tail -2
 python3 export.py --ckpt work/ckpt/lm.pt --predictor work/pred/pred.pt --out ../models/default --int8 --drop-fp32 --layer0 "$layer0" \
   2>&1 | grep -v "WARN\|W:onnx" > work/export.log
 python3 eval.py --windows 3 --coref 12 --out ../bench --threads 1 > work/eval.log 2>&1 &
-(python3 eval_long.py --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1; python3 samples.py --n 10 > work/samples.log 2>&1) &
+(python3 eval_long.py --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
+ python3 samples.py --n 10 > work/samples.log 2>&1) &
 (cd .. && npm run bench > training/work/bench.log 2>&1) &
 wait
-tail -5 work/export.log work/eval.log work/eval_long.log work/bench.log
+tail -n 5 work/export.log work/eval.log work/eval_long.log work/bench.log
