@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "corpus"))
+sys.path.insert(0, str(ROOT / "dataset"))
 import build as corpus  # noqa: E402
 from data import EOT, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, Sampler, newline_table, prepare  # noqa: E402
 from model import LM, Config  # noqa: E402

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Downloads the pinned npm tarballs (no dependencies, no install scripts) and checks their
 # sha512 integrity against packages.pinned.txt. Idempotent: existing verified tarballs are kept.
-# Usage: training/corpus/fetch.sh [OUT_DIR]   (default: training/work/tarballs)
+# Usage: training/dataset/fetch.sh [OUT_DIR]   (default: training/work/tarballs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/../work/tarballs}
