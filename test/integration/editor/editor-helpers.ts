@@ -96,6 +96,13 @@ export async function until(pred: () => boolean, ms: number, what: string): Prom
   }
 }
 
+/** Closes every editor without a save prompt: a dirty document left by a failed test would
+ *  otherwise open a modal dialog that blocks every later suite. */
 export async function closeAll(): Promise<void> {
+  for (const doc of vscode.workspace.textDocuments) {
+    if (!doc.isDirty) continue;
+    await vscode.window.showTextDocument(doc, { preview: false });
+    await vscode.commands.executeCommand(doc.isUntitled ? 'workbench.action.revertAndCloseActiveEditor' : 'workbench.action.files.revert');
+  }
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 }

@@ -66,14 +66,18 @@ suite('Hardening: 1,000 rapid edits', () => {
     const monitor = await new StallMonitor().start();
     await setup.inlineSuggest(true);
     const t0 = Date.now();
+    let ms = 0;
     try {
       for (const ch of typed) await vscode.commands.executeCommand('type', { text: ch });
+      ms = Date.now() - t0;
+      // The last keystroke must be answered: once typing pauses, a request reaches the engine.
+      await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+      await until(() => requests > 0, 30_000, 'a request after the last keystroke');
+      await until(() => [...inFlight.values()].every((n) => n === 0), 30_000, 'the last request to settle');
     } finally {
       await setup.inlineSuggest(false);
       await monitor.stop();
     }
-    const ms = Date.now() - t0;
-    await until(() => [...inFlight.values()].every((n) => n === 0), 30_000, 'the last request to settle');
     engine.complete = original;
     provider.provideInlineCompletionItems = provideOriginal;
     sub.dispose();
