@@ -7,6 +7,7 @@ import { tmpdir } from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { sessionOptions } from './model';
+import { mulberry32 } from '../shared/random';
 import type { ContextPayload, Policy } from '../shared/protocol';
 import { Engine, Hooks } from './engine';
 
@@ -34,11 +35,6 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0) / 2 ** 32);
-}
-
 /** Real code to fill the warm-completion context: this repository's sources when present. */
 function sampleTexts(): { file: string; text: string }[] {
   const root = path.resolve(__dirname, '..');
@@ -58,7 +54,7 @@ function sampleTexts(): { file: string; text: string }[] {
 export async function runBench(engine: Engine, o: BenchOptions) {
   const m = engine.loaded!;
   const V = m.config.vocab_size;
-  const rand = rng(1234);
+  const rand = mulberry32(1234);
   const ids: number[] = [];
   const rows: BenchRow[] = [];
   const breakdowns: Record<number, Record<string, number>> = {};

@@ -9,6 +9,7 @@ import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
 import { SPECIAL } from './tokenizer';
+import { mulberry32 } from '../shared/random';
 
 export const PREFILL_CHUNK = 256;
 /** Longest selection Explain teacher-forces (the extension sends at most 4,000 chars). */
@@ -373,17 +374,6 @@ function repeats(out: number[]): boolean {
     if (same) return true;
   }
   return false;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Greedy unless sampling asks for a temperature; then nucleus sampling over the top-p mass. */

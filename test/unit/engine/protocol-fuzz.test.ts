@@ -8,24 +8,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Response } from '../../../src/shared/protocol';
 import { buildEngine, modelDir, realConfig, removeBuild } from '../hardening/real-engine';
+import { mulberry32 } from '../../../src/shared/random'; // deterministic, so a failure can be replayed
 
 let childPath: string;
 beforeAll(async () => {
   childPath = await buildEngine('fuzz');
 });
 afterAll(() => removeBuild(childPath));
-
-/** Deterministic PRNG, so a failure can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
 const rand = mulberry32(SEED);
