@@ -81,7 +81,9 @@ class Cache:
 def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "dense", budget: int = 512,
          sinks: int = 8, recent: int = 128, layer0: str = "dense"):
     """Runs `ids` through the model on top of `cache` (appending to it); returns (last logits [V], selected).
-    policy 'dense' attends everything; 'tokenbutler' / 'window' (budget 0) need len(ids) == 1.
+    policy 'dense' attends everything; 'tokenbutler' / 'window' (budget 0) select per (layer, KV head)
+    with the mean importance query of the S new positions (S == 1: a decode step; S > 1: a sparse
+    prefill chunk, every position reading the same selection plus the chunk's causal prefix).
     selected: {layer: LongTensor [Hkv, k]} for consumer layers under a sparse policy."""
     c = lm.cfg
     P, S = cache.length, len(ids)
@@ -93,12 +95,11 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
     qimp = None
     sparse = policy != "dense"
     if sparse:
-        assert S == 1
         if policy == "window":
             budget = 0
     for l, layer in enumerate(lm.model.layers):
         if l == c.producer_layer and sparse:
-            qimp = pred.queries(x)[0, :, :, 0]  # [L-1, Hkv, d']
+            qimp = pred.queries(x)[0].mean(2)  # [L-1, Hkv, d'] (mean over the S positions)
         att = layer.self_attn
         xn = layer.input_layernorm(x)
         q, k, v = att.qkv(xn, cos, sin)  # [1,H,S,D], [1,Hkv,S,D]
@@ -121,7 +122,7 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
         causal = torch.triu(torch.full((S, S), NEG), 1).repeat(rep, 1)
         p = torch.cat([s_past, s_new + causal], -1).softmax(-1)
         if sparse and l in selected:
-            weights[l] = p[..., : Kp.shape[1]].view(c.n_kv_heads, rep, -1).mean(1)
+            weights[l] = p[..., : Kp.shape[1]].mean(1)  # [Hkv, k]: mean over query heads and positions
         o = p[..., : Kp.shape[1]] @ Vp + p[..., Kp.shape[1]:] @ v[0]
         o = o.view(c.n_heads, S, c.head_dim).transpose(0, 1).reshape(1, S, -1)
         x = x + att.o_proj(o)

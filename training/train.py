@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from data import EOT, Sampler, newline_table
+from induction import copy_batch
 from model import LM, Config
 
 HERE = pathlib.Path(__file__).parent
@@ -138,7 +139,11 @@ def main():
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--init", default=None, help="start from committed weights (models/.../lm.safetensors or .pt)")
+    ap.add_argument("--init", default=None, help="start from committed weights (a models/... dir) or an induction.py checkpoint (.pt)")
+    ap.add_argument("--copy-every", type=int, default=0, help="every N steps add a synthetic copy batch (keeps the induction head)")
+    ap.add_argument("--copy-batch", type=int, default=8)
+    ap.add_argument("--copy-seq", type=int, default=512)
+    ap.add_argument("--decay-last-min", type=float, default=0, help="decay the LR over the last M minutes of this run (WSD by time); the pre-decay state is kept as lm-stable.pt")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -151,6 +156,8 @@ def main():
         state = torch.load(ckdir / "lm.pt", weights_only=False)
         cfg = Config(**state["config"])
         print(f"resuming at {state['tokens']/1e6:.1f}M tokens")
+    elif args.init and args.init.endswith(".pt"):
+        cfg = Config(**torch.load(args.init, weights_only=False)["config"])
     elif args.init and (pathlib.Path(args.init) / "manifest.json").exists():
         man = json.loads((pathlib.Path(args.init) / "manifest.json").read_text())
         cfg = Config(**man["config"])
@@ -172,6 +179,11 @@ def main():
         model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"]); opt.load_state_dict(state["opt"])
         tokens, step, cpu_seconds = state["tokens"], state["step"], state.get("cpu_seconds", 0.0)
         sampler.rng.bit_generator.state = state["rng"]
+    elif args.init and args.init.endswith(".pt"):
+        st = torch.load(args.init, weights_only=False)
+        model.load_state_dict(st["ema"]); ema.load_state_dict(st["ema"])
+        tokens, step, cpu_seconds = float(st.get("tokens", 0)), int(st.get("step", 0)), float(st.get("cpu_seconds", 0))
+        print(f"initialised from {args.init} at {tokens/1e6:.1f}M tokens ({st.get('synthetic_tokens', 0)/1e6:.2f}M synthetic copy tokens)")
     elif args.init:
         from export import load_weights
         sd = load_weights(args.init)
@@ -183,18 +195,29 @@ def main():
     evaluator = Evaluator(work / "tokens", tok, args.seq)
     log = open(ckdir / "log.jsonl", "a")
 
-    def checkpoint():
-        save_atomic({"config": cfg.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+    decaying = False
+    synthetic = float(state.get("synthetic_tokens", 0)) if state else 0.0
+    copy_rng = np.random.default_rng(args.seed + 1)
+    code_tokens = sampler.data if args.copy_every else None
+
+    def checkpoint(path=None):
+        save_atomic({"synthetic_tokens": synthetic, "config": cfg.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                      "tokens": tokens, "step": step, "rng": sampler.rng.bit_generator.state, "cpu_seconds": cpu_seconds,
-                     "args": vars(args)}, ckdir / "lm.pt")
+                     "args": vars(args)}, path or ckdir / "lm.pt")
 
     t0 = time.time(); last_ck = last_eval = t0; run_tokens = 0; tick = time.time()
     if state is None:
-        m = evaluator(ema); m.update(tokens=0, step=0); log.write(json.dumps(m) + "\n"); log.flush(); print(m)
+        m = evaluator(ema); m.update(tokens=tokens, step=step); log.write(json.dumps(m) + "\n"); log.flush(); print(m)
     while time.time() - t0 < args.minutes * 60 and tokens < args.max_tokens:
         prev, rows = sampler.batch(args.batch)
         x = torch.from_numpy(rows[:, :-1]); y = torch.from_numpy(rows[:, 1:]); prev = torch.from_numpy(prev)
         lr = lr_at(tokens, args)
+        if args.decay_last_min:
+            left = args.minutes * 60 - (time.time() - t0)
+            if left < args.decay_last_min * 60:
+                if not decaying:
+                    checkpoint(ckdir / "lm-stable.pt"); decaying = True
+                lr *= 0.1 + 0.9 * max(0.0, left) / (args.decay_last_min * 60)
         for g in opt.param_groups:
             g["lr"] = lr
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -202,6 +225,15 @@ def main():
         loss = F.cross_entropy(logits.float().view(-1, cfg.vocab_size), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if args.copy_every and step % args.copy_every == 0:
+            crow, cmask = copy_batch(copy_rng, args.copy_batch, args.copy_seq, cfg.vocab_size,
+                                     code_tokens if copy_rng.random() < 0.5 else None)
+            cx = torch.from_numpy(crow[:, :-1]); cy = torch.from_numpy(crow[:, 1:]); cm = torch.from_numpy(cmask)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                clog = model(cx, torch.zeros(len(cx), dtype=torch.long))
+            closs = F.cross_entropy(clog.float()[cm], cy[cm])
+            closs.backward()
+            synthetic += cx.numel()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { sessionOptions } from './model';
 import { mulberry32 } from '../shared/random';
 import type { ContextPayload, Policy } from '../shared/protocol';
-import { Engine, Hooks } from './engine';
+import { Engine, Hooks, SPARSE_PREFILL_BUDGET, SPARSE_PREFILL_CHUNK, SPARSE_PREFILL_FROM } from './engine';
 
 export interface BenchOptions {
   contexts: number[];
@@ -110,9 +110,10 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     `- cache memory: ${bytesPerToken} bytes/token; peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB at ${Math.max(...o.contexts)} tokens`,
     ...Object.entries(breakdowns).map(([T, b]) => `- tokenbutler step at ${T} (ORT profile, ms): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`),
     ...(warm ? [
-      `- cold prefill of the warm-completion context (${warm.contextTokens} tokens): ${(warm.coldPrefillMs / 1000).toFixed(1)} s`,
+      `- cold prefill of the warm-completion context (${warm.contextTokens} tokens): ${(warm.coldPrefillMs / 1000).toFixed(1)} s dense, ${(warm.coldSparsePrefillMs / 1000).toFixed(1)} s sparse (dense up to ${SPARSE_PREFILL_FROM} tokens, then ${SPARSE_PREFILL_CHUNK}-token chunks with budget ${SPARSE_PREFILL_BUDGET})`,
       `- warm completion, typing one character at the cursor: first token p50 ${warm.typing.p50.toFixed(0)} ms, p95 ${warm.typing.p95.toFixed(0)} ms; re-prefilled tokens p50 ${warm.typing.prefilledP50} (max ${warm.typing.prefilledMax})`,
-      `- warm completion, one-line edit 20 lines above the cursor: first token p50 ${warm.editAbove.p50.toFixed(0)} ms, p95 ${warm.editAbove.p95.toFixed(0)} ms; re-prefilled tokens p50 ${warm.editAbove.prefilledP50} (max ${warm.editAbove.prefilledMax})`,
+      `- warm completion, one-line edit 20 lines above the cursor, dense prefill: first token p50 ${warm.editAbove.p50.toFixed(0)} ms, p95 ${warm.editAbove.p95.toFixed(0)} ms; re-prefilled tokens p50 ${warm.editAbove.prefilledP50} (max ${warm.editAbove.prefilledMax})`,
+      `- warm completion, one-line edit 20 lines above the cursor, sparse prefill: first token p50 ${warm.editAboveSparse.p50.toFixed(0)} ms, p95 ${warm.editAboveSparse.p95.toFixed(0)} ms; re-prefilled tokens p50 ${warm.editAboveSparse.prefilledP50} (max ${warm.editAboveSparse.prefilledMax})`,
     ] : []),
   ].join('\n');
   return { rows, ratios, budget: o.budget, bytesPerToken, peakCacheBytes: peakBytes, breakdowns, warm, table };
@@ -166,12 +167,16 @@ async function warmCompletion(engine: Engine, o: BenchOptions) {
   let prefix = current.text.slice(0, current.text.lastIndexOf('\n', cut) + 1) + '  const value = ';
   const suffix = current.text.slice(cut);
   const ctx = (): ContextPayload => ({ files, current: { file: current.file, prefix, suffix } });
-  const first = await engine.complete({ context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 1 }, hooks);
-  o.log(`warm: ${first.contextTokens} context tokens prefilled in ${first.timings.prefillMs.toFixed(0)} ms`);
-  const lat = { typing: [] as number[], editAbove: [] as number[] };
-  const pre = { typing: [] as number[], editAbove: [] as number[] };
-  for (let i = 0; i < 24; i++) {
-    const kind = i % 2 === 0 ? 'typing' : 'editAbove';
+  // cold prefill both ways (sparse first: the dense one leaves the exact cache for what follows)
+  const coldSparse = await engine.complete({ context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 1, prefill: 'sparse' }, hooks);
+  engine.kv!.truncate(0);
+  const first = await engine.complete({ context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 1, prefill: 'dense' }, hooks);
+  o.log(`warm: ${first.contextTokens} context tokens prefilled in ${first.timings.prefillMs.toFixed(0)} ms dense, ${coldSparse.timings.prefillMs.toFixed(0)} ms sparse`);
+  type Kind = 'typing' | 'editAbove' | 'editAboveSparse';
+  const lat: Record<Kind, number[]> = { typing: [], editAbove: [], editAboveSparse: [] };
+  const pre: Record<Kind, number[]> = { typing: [], editAbove: [], editAboveSparse: [] };
+  for (let i = 0; i < 32; i++) {
+    const kind: Kind = i % 2 === 0 ? 'typing' : i % 4 === 1 ? 'editAbove' : 'editAboveSparse';
     if (i % 2 === 0) prefix += 'abcdefghij'[i % 10]; // typing at the cursor
     else {
       const lines = prefix.split('\n'); // edit a line ~20 lines above the cursor
@@ -179,12 +184,17 @@ async function warmCompletion(engine: Engine, o: BenchOptions) {
       lines[k] = lines[k] + ' ';
       prefix = lines.join('\n');
     }
-    const r = await engine.complete({ context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 4 }, hooks);
+    const r = await engine.complete({
+      context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 4, prefill: kind === 'editAboveSparse' ? 'sparse' : 'dense',
+    }, hooks);
     lat[kind].push(r.timings.firstTokenMs);
     pre[kind].push(r.prefilledTokens);
   }
-  const stats = (k: 'typing' | 'editAbove') => ({
+  const stats = (k: Kind) => ({
     p50: quantile(lat[k], 0.5), p95: quantile(lat[k], 0.95), prefilledP50: quantile(pre[k], 0.5), prefilledMax: Math.max(...pre[k]),
   });
-  return { contextTokens: first.contextTokens, coldPrefillMs: first.timings.prefillMs, typing: stats('typing'), editAbove: stats('editAbove') };
+  return {
+    contextTokens: first.contextTokens, coldPrefillMs: first.timings.prefillMs, coldSparsePrefillMs: coldSparse.timings.prefillMs,
+    typing: stats('typing'), editAbove: stats('editAbove'), editAboveSparse: stats('editAboveSparse'),
+  };
 }

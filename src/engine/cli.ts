@@ -71,6 +71,7 @@ async function engineFor(o: Map<string, string | true>, policy: Policy, verbose:
     budget: int(o, 'budget', 512),
     maxContextTokens: int(o, 'max-context-tokens', 16384),
     maxNewTokens: int(o, 'max-new-tokens', 64),
+    prefill: str(o, 'prefill', 'sparse') === 'dense' ? 'dense' : 'sparse',
   };
   const engine = new Engine();
   const r = await engine.configure(cfg, quietHooks(verbose));

@@ -3,7 +3,7 @@
 // TokenButler predictor choose, per layer and KV head, which cached tokens to read.
 import * as ort from 'onnxruntime-node';
 import type {
-  ChosenSpan, CompleteResult, ContextPayload, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, Sampling,
+  ChosenSpan, CompleteResult, ContextPayload, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode, Sampling,
 } from '../shared/protocol';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
@@ -12,6 +12,12 @@ import { SPECIAL } from './tokenizer';
 import { mulberry32 } from '../shared/random';
 
 export const PREFILL_CHUNK = 256;
+/** Sparse prefill (EngineConfig.prefill = 'sparse'): chunks that start after this many cached
+ *  tokens run the TokenButler graph, all positions of a chunk sharing one selection (the chunk's
+ *  mean importance query) of this many tokens per (layer, KV head) plus sinks and recent. */
+export const SPARSE_PREFILL_FROM = 4096;
+export const SPARSE_PREFILL_CHUNK = 128;
+export const SPARSE_PREFILL_BUDGET = 2048;
 /** Longest selection Explain teacher-forces (the extension sends at most 4,000 chars). */
 export const MAX_EXPLAIN_TOKENS = 4096;
 
@@ -107,7 +113,7 @@ export class Engine {
     const sinks = m.manifest.selection?.sinks ?? 8;
     const recent = m.manifest.selection?.recent ?? 128;
     const effBudget = policy === 'window' ? 0 : budget;
-    const sparse = policy !== 'dense' && ids.length === 1 && P > sinks + recent + effBudget;
+    const sparse = policy !== 'dense' && P > sinks + recent + effBudget;
     cache.ensure(P + ids.length);
     const C = cache.cap;
     const feeds: Record<string, ort.Tensor> = {
@@ -157,7 +163,7 @@ export class Engine {
 
   /** Makes the cache hold exactly `ids` (reusing the longest common prefix); returns the logits
    *  after the last token. Prefill runs in chunks with cancellation and progress between them. */
-  async prefill(ids: number[], hooks: Hooks): Promise<{ logits: Float32Array } & StepTimes> {
+  async prefill(ids: number[], hooks: Hooks, mode?: PrefillMode): Promise<{ logits: Float32Array } & StepTimes> {
     const { cache } = this.need();
     const t0 = performance.now();
     let keep = commonPrefix(cache.ids, ids);
@@ -169,11 +175,15 @@ export class Engine {
     this.tailLogits = undefined;
     cache.ensure(ids.length + 64);
     const total = ids.length - keep;
+    const sparseFrom = (mode ?? this.cfg?.prefill ?? 'dense') === 'sparse' ? SPARSE_PREFILL_FROM : Infinity;
     let logits: Float32Array | undefined;
-    for (let at = keep; at < ids.length; at += PREFILL_CHUNK) {
+    for (let at = keep; at < ids.length; ) {
       if (hooks.cancelled()) throw new CancelledError();
-      logits = (await this.step(ids.slice(at, Math.min(ids.length, at + PREFILL_CHUNK)), 'dense', 0)).logits;
-      if (total > PREFILL_CHUNK) hooks.emit({ type: 'progress', done: Math.min(ids.length, at + PREFILL_CHUNK) - keep, total });
+      const sparse = at >= sparseFrom;
+      const end = Math.min(ids.length, at + (sparse ? SPARSE_PREFILL_CHUNK : PREFILL_CHUNK));
+      logits = (await this.step(ids.slice(at, end), sparse ? 'tokenbutler' : 'dense', SPARSE_PREFILL_BUDGET)).logits;
+      if (total > PREFILL_CHUNK) hooks.emit({ type: 'progress', done: end - keep, total });
+      at = end;
     }
     return { logits: logits!, prefillMs: performance.now() - t0, prefilled: total, reused: keep };
   }
@@ -198,7 +208,7 @@ export class Engine {
   }
 
   async complete(
-    req: { context: ContextPayload; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; sampling?: Sampling },
+    req: { context: ContextPayload; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; sampling?: Sampling; prefill?: PrefillMode },
     hooks: Hooks,
   ): Promise<CompleteResult> {
     const { m, cfg, cache } = this.need();
@@ -208,7 +218,8 @@ export class Engine {
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
     const multiline = req.multiline ?? true;
     const s = this.stream(req.context);
-    const pre = await this.prefill(s.ids, hooks);
+    // sparse prefill only serves the tokenbutler policy (dense/window requests are the exact and baseline paths)
+    const pre = await this.prefill(s.ids, hooks, policy === 'tokenbutler' ? req.prefill : 'dense');
     const firstTokenMs = performance.now() - t0;
     const attr = newAttribution(s.ids.length);
     const out: number[] = [];

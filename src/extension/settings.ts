@@ -2,7 +2,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { EngineConfig, ExecutionProvider, Policy } from '../shared/protocol';
+import type { EngineConfig, ExecutionProvider, Policy, PrefillMode } from '../shared/protocol';
 import { LIMITS } from '../shared/protocol-guards';
 
 export const SECTION = 'tokenbutler';
@@ -18,12 +18,15 @@ export interface Settings {
   budget: number;
   maxContextTokens: number;
   maxNewTokens: number;
+  prefill: PrefillMode;
   /** 0 = adaptive. */
   debounceMs: number;
 }
 
 const POLICIES: readonly Policy[] = ['tokenbutler', 'dense', 'window'];
 const PROVIDERS: readonly ExecutionProvider[] = ['auto', 'cpu', 'cuda', 'webgpu'];
+const PREFILL_MODES: readonly PrefillMode[] = ['sparse', 'dense'];
+export const DEFAULT_PREFILL: PrefillMode = 'sparse';
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T): T {
   return allowed.includes(value as T) ? (value as T) : fallback;
@@ -49,6 +52,7 @@ export function readSettings(): Settings {
     maxContextTokens: int(c.get('maxContextTokens'), 16384, LIMITS.maxContextTokens.min, LIMITS.maxContextTokens.max),
     maxNewTokens: int(c.get('maxNewTokens'), 64, LIMITS.maxNewTokens.min, LIMITS.maxNewTokens.max),
     debounceMs: int(c.get('debounceMs'), 0, 0),
+    prefill: oneOf(c.get('prefill'), PREFILL_MODES, DEFAULT_PREFILL),
   };
 }
 
@@ -76,6 +80,7 @@ export function engineConfig(settings: Settings, extensionPath: string): EngineC
     budget: settings.budget,
     maxContextTokens: settings.maxContextTokens,
     maxNewTokens: settings.maxNewTokens,
+    prefill: settings.prefill,
   };
 }
 

@@ -60,6 +60,7 @@ function configProblem(c: unknown): string | undefined {
   for (const k of ['budget', 'maxContextTokens', 'maxNewTokens'] as const) {
     if (!isIntIn(c[k], LIMITS[k].min, LIMITS[k].max)) return `config.${range(k)}`;
   }
+  if (c.prefill !== undefined && c.prefill !== 'dense' && c.prefill !== 'sparse') return 'config.prefill must be dense|sparse';
   return undefined;
 }
 

@@ -34,7 +34,12 @@ export interface EngineConfig {
   budget: number;
   maxContextTokens: number;
   maxNewTokens: number;
+  /** How context beyond SPARSE_PREFILL_FROM cached tokens is prefilled: `dense` (exact) or
+   *  `sparse` (the TokenButler graph on 128-token chunks, budget SPARSE_PREFILL_BUDGET). Default dense. */
+  prefill?: PrefillMode;
 }
+
+export type PrefillMode = 'dense' | 'sparse';
 
 /** A span of context the selection chose: char offsets into that file's placed text, or into the current file. */
 export interface ChosenSpan {

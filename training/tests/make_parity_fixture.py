@@ -36,6 +36,9 @@ def main(out: pathlib.Path):
     for t in ids[290:]:
         lg, sel, _ = step(lm, pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8)
         ref["steps"].append({"id": t, "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel.items()}})
+    chunk = torch.randint(5, 4096, (20,)).tolist()  # a sparse prefill chunk (S > 1) on the same cache
+    lg, sel, _ = step(lm, pred, cache, chunk, policy="tokenbutler", budget=6, sinks=4, recent=8)
+    ref["chunk"] = {"ids": chunk, "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel.items()}}
     tok = Tokenizer.from_file(str(ROOT / "models/default/tokenizer.json"))
     ref["tokenizer"] = [{"text": s, "ids": tok.encode(s, add_special_tokens=False).ids if "<|" not in s else None} for s in SAMPLES]
     (out / "reference.json").write_text(json.dumps(ref))
