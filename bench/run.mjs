@@ -18,7 +18,7 @@ const started = new Date();
 const out = execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), ...cliArgs], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
 const r = JSON.parse(out.toString());
 
-const colors = { dense: '#d1495b', window: '#8d99ae', tokenbutler: '#00798c' };
+const colors = { dense: '#d1495b', window: '#8d99ae', tokenbutler: '#00798c', 'tokenbutler-i2': '#66a182' };
 function svg(rows) {
   const W = 640, H = 360, m = { l: 60, r: 130, t: 30, b: 50 };
   const xs = [...new Set(rows.map((x) => x.context))].sort((a, b) => a - b);

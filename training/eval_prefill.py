@@ -52,6 +52,7 @@ class Runner:
             for l in range(1, self.L):
                 feeds[f"past_ik.{l}"] = self.ik[l]
             feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
+            feeds.update(reuse_selection=np.array([False]), prev_selected=np.zeros(((self.L - 1) * self.H, 0), np.int64))
         s = self.sparse if sparse else self.dense
         names = [o.name for o in s.get_outputs()]
         out = dict(zip(names, s.run(None, feeds)))

@@ -93,6 +93,8 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         for l in range(1, L):
             ins.append(helper.make_tensor_value_info(f"past_ik.{l}", TensorProto.FLOAT, [Hkv, "C", E]))
         ins += [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("budget", "sinks", "recent")]
+        ins += [helper.make_tensor_value_info("reuse_selection", TensorProto.BOOL, [1]),
+                helper.make_tensor_value_info("prev_selected", TensorProto.INT64, [(L - 1) * Hkv, "K"])]
     outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, c.vocab_size])]
 
     ids = g.op("Squeeze", "input_ids", g.const([0]))                       # [S]
@@ -144,12 +146,22 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             # positions' queries, which ranks slots by their mean score over the chunk
             qimp = g.op("Reshape", linear(g, h1, "predictor.fc2.weight"), g.const([-1, L - 1, Hkv, E]))   # [S, L-1, Hkv, E]
             qimp = g.op("Unsqueeze", g.op("ReduceMean", qimp, axes=[0], keepdims=0), g.const([2]))        # [L-1, Hkv, 1, E]
-            # scores for every consumer layer, then ONE TopK over [(L-1)*Hkv, C]
+            # scores for every consumer layer, then ONE top-k over [(L-1)*Hkv, C] ...
             g.scope = "selection"
+            outer, g.nodes = g.nodes, []
             scores = [g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(m - 1)),
                                            g.op("Transpose", f"past_ik.{m}", perm=[0, 2, 1])), g.const([1])) for m in range(1, L)]
             allsc = g.op("Add", g.op("Concat", *scores, axis=0), sel_bias)                       # [(L-1)*Hkv, C]
-            top = two_stage_topk(g, allsc, k_total, (L - 1) * Hkv)
+            fresh = two_stage_topk(g, allsc, k_total, (L - 1) * Hkv)
+            fresh_nodes, g.nodes = g.nodes, []
+            # ... or (prediction interval > 1) the previous step's selection, with the slot that just
+            # left the recent window (P-1-recent) replaced by the slot that just entered it (P-1)
+            newest = g.op("Sub", "start_pos", g.const([1]))
+            reused = g.op("Where", g.op("Equal", "prev_selected", g.op("Sub", newest, recent)), newest, "prev_selected")
+            reuse_nodes, g.nodes = g.nodes, outer
+            branch = lambda nodes, out, name: helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.INT64, None)])
+            top = g.op("If", "reuse_selection", then_branch=branch(reuse_nodes, reused, "reuse_selection"),
+                       else_branch=branch(fresh_nodes, fresh, "fresh_selection"))
             sel_idx = g.op("Split", top, g.const([Hkv] * (L - 1)), axis=0, n_out=L - 1)
             sel_idx = [sel_idx] if L - 1 == 1 else sel_idx
             head_base = g.op("Unsqueeze", g.op("Mul", g.op("Range", g.const(0), g.const(Hkv), g.const(1)), g.op("Squeeze", C, g.const([0]))), g.const([1]))
@@ -223,6 +235,11 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
 
 
 TOPK_BLOCK = 8
+
+
+def fresh_selection_feeds(cfg: Config) -> dict:
+    """Sparse-graph inputs for a step that selects afresh (no prediction-interval reuse)."""
+    return {"reuse_selection": np.array([False]), "prev_selected": np.zeros(((cfg.n_layers - 1) * cfg.n_kv_heads, 0), np.int64)}
 
 
 def two_stage_topk(g: G, sc, k, rows: int, block: int = TOPK_BLOCK):

@@ -79,12 +79,14 @@ class Cache:
 
 @torch.no_grad()
 def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "dense", budget: int = 512,
-         sinks: int = 8, recent: int = 128, layer0: str = "dense"):
+         sinks: int = 8, recent: int = 128, layer0: str = "dense", reuse: dict | None = None):
     """Runs `ids` through the model on top of `cache` (appending to it); returns (last logits [V], selected).
     policy 'dense' attends everything; 'tokenbutler' / 'window' (budget 0) select per (layer, KV head)
     with the mean importance query of the S new positions (S == 1: a decode step; S > 1: a sparse
     prefill chunk, every position reading the same selection plus the chunk's causal prefix).
-    selected: {layer: LongTensor [Hkv, k]} for consumer layers under a sparse policy."""
+    selected: {layer: LongTensor [Hkv, k]} for consumer layers under a sparse policy.
+    reuse: the previous decode step's `selected` (prediction interval > 1): kept, with the slot that
+    just left the recent window (P-1-recent) replaced by the one that just entered it (P-1)."""
     c = lm.cfg
     P, S = cache.length, len(ids)
     prev = cache.ids[-1] if cache.ids else 0
@@ -111,8 +113,11 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
             Kp, Vp = Kp[:, rows], Vp[:, rows]
         if sparse and l >= 1 and P > 0:
             kt = min(P, sinks + recent + budget)
-            s = torch.einsum("he,hce->hc", qimp[l - 1], cache.ik[l]) + selection_bias(P, P, sinks, recent)
-            idx = s.topk(kt, -1).indices  # [Hkv, kt]
+            if reuse is not None:
+                idx = torch.where(reuse[l] == P - 1 - recent, torch.tensor(P - 1), reuse[l])
+            else:
+                s = torch.einsum("he,hce->hc", qimp[l - 1], cache.ik[l]) + selection_bias(P, P, sinks, recent)
+                idx = s.topk(kt, -1).indices  # [Hkv, kt]
             selected[l] = idx
             Kp = torch.gather(Kp, 1, idx[..., None].expand(-1, -1, c.head_dim))
             Vp = torch.gather(Vp, 1, idx[..., None].expand(-1, -1, c.head_dim))

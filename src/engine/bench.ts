@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { sessionOptions } from './model';
 import { mulberry32 } from '../shared/random';
 import type { ContextPayload, Policy } from '../shared/protocol';
-import { Engine, Hooks, SPARSE_PREFILL_BUDGET, SPARSE_PREFILL_CHUNK, SPARSE_PREFILL_FROM } from './engine';
+import { Engine, Hooks, SPARSE_PREFILL_BUDGET, SPARSE_PREFILL_CHUNK, SPARSE_PREFILL_FROM, selectionOf } from './engine';
 
 export interface BenchOptions {
   contexts: number[];
@@ -22,7 +22,7 @@ export interface BenchOptions {
 
 export interface BenchRow {
   context: number;
-  policy: Policy;
+  policy: string; // a Policy, or tokenbutler-i2 (prediction interval 2)
   msPerToken: number; // median over interleaved rounds
   p90MsPerToken: number;
   prefillTokensPerSec: number;
@@ -57,6 +57,9 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const rand = mulberry32(1234);
   const ids: number[] = [];
   const rows: BenchRow[] = [];
+  // each policy, plus tokenbutler with prediction interval 2 (every other step re-reads the last selection)
+  const variants: { label: string; policy: Policy; interval: number }[] = o.policies.map((p) => ({ label: p, policy: p, interval: 1 }));
+  if (o.policies.includes('tokenbutler')) variants.push({ label: 'tokenbutler-i2', policy: 'tokenbutler', interval: 2 });
   const breakdowns: Record<number, Record<string, number>> = {};
   let peakBytes = 0;
   for (const T of [...o.contexts].sort((a, b) => a - b)) {
@@ -64,18 +67,20 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     while (ids.length < T) ids.push(5 + Math.floor(rand() * (V - 5)));
     const t0 = performance.now();
     engine.kv!.truncate(before);
-    await engine.prefill(ids, hooks);
+    await engine.prefill(ids, hooks, 'sparse');
     const prefillTps = ((T - before) / (performance.now() - t0)) * 1000;
     o.log(`context ${T}: prefilled ${T - before} tokens at ${prefillTps.toFixed(0)} tok/s`);
-    const times = new Map<Policy, number[]>(o.policies.map((p) => [p, []]));
+    const times = new Map<string, number[]>(variants.map((v) => [v.label, []]));
     for (let round = 0; round < 3; round++) {
-      for (const p of o.policies) {
+      for (const v of variants) {
         engine.kv!.truncate(T);
-        const ts = times.get(p)!;
+        const ts = times.get(v.label)!;
+        let last: BigInt64Array | undefined;
         for (let s = 0; s < Math.ceil(o.steps / 3); s++) {
           const t = performance.now();
-          await engine.step([ids[(T + s) % T]], p, o.budget);
+          const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, s % v.interval !== 0 ? last : undefined);
           ts.push(performance.now() - t);
+          last = selectionOf(r);
         }
       }
     }
@@ -86,10 +91,10 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     }
     peakBytes = Math.max(peakBytes, engine.kv!.bytes);
     engine.kv!.truncate(T);
-    for (const p of o.policies) {
-      const ts = times.get(p)!;
-      rows.push({ context: T, policy: p, msPerToken: quantile(ts, 0.5), p90MsPerToken: quantile(ts, 0.9), prefillTokensPerSec: prefillTps });
-      o.log(`  ${p.padEnd(11)} ${quantile(ts, 0.5).toFixed(2)} ms/token (p90 ${quantile(ts, 0.9).toFixed(2)})`);
+    for (const v of variants) {
+      const ts = times.get(v.label)!;
+      rows.push({ context: T, policy: v.label, msPerToken: quantile(ts, 0.5), p90MsPerToken: quantile(ts, 0.9), prefillTokensPerSec: prefillTps });
+      o.log(`  ${v.label.padEnd(11)} ${quantile(ts, 0.5).toFixed(2)} ms/token (p90 ${quantile(ts, 0.9).toFixed(2)})`);
     }
   }
   const ratios: Record<string, number> = {};
@@ -102,7 +107,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const warm = o.warm ? await warmCompletion(engine, o) : undefined;
   const bytesPerToken = engine.kv!.bytesPerToken;
   const table = [
-    '| context | policy | ms/token (p50) | p90 | prefill tok/s |',
+    '| context | policy | ms/token (p50) | p90 | prefill tok/s (to this context, sparse prefill) |',
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} | ${r.prefillTokensPerSec.toFixed(0)} |`),
     '',
@@ -137,8 +142,9 @@ async function breakdown(engine: Engine, token: number, budget: number): Promise
     const file = readdirSync(dir).find((f) => f.endsWith('.json'));
     const out: Record<string, number> = {};
     if (!file) return out;
-    for (const e of JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { cat: string; name: string; dur: number }[]) {
+    for (const e of JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[]) {
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      if (e.args?.op_name === 'If') continue; // its branch's nodes are profiled (and counted) themselves
       const scope = e.name.includes('/') ? e.name.split('/')[0] : 'model';
       out[scope] = (out[scope] ?? 0) + e.dur / 1000 / runs;
     }

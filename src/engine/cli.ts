@@ -11,7 +11,8 @@ const USAGE = `usage:
   tokenbutler complete --workspace DIR --file REL --line N --column N [--policy tokenbutler|dense|window] [--budget K] [--max-new-tokens N] [--json]
   tokenbutler explain  --workspace DIR --file REL --start-line N --start-column N --end-line N --end-column N [--policy P] [--budget K] [--json]
   tokenbutler bench    [--context 2048,8192,16384,32768] [--policies dense,window,tokenbutler] [--budget K] [--json]
-common: --model DIR (default: bundled models/default), --max-context-tokens N, --verbose`;
+common: --model DIR (default: bundled models/default), --max-context-tokens N, --prefill sparse|dense (default sparse),
+        --interval N (decode steps per fresh selection, default 1), --verbose`;
 
 class UsageError extends Error {}
 
@@ -72,6 +73,7 @@ async function engineFor(o: Map<string, string | true>, policy: Policy, verbose:
     maxContextTokens: int(o, 'max-context-tokens', 16384),
     maxNewTokens: int(o, 'max-new-tokens', 64),
     prefill: str(o, 'prefill', 'sparse') === 'dense' ? 'dense' : 'sparse',
+    predictionInterval: Math.max(1, Math.min(16, int(o, 'interval', 1))),
   };
   const engine = new Engine();
   const r = await engine.configure(cfg, quietHooks(verbose));

@@ -32,7 +32,7 @@ export class CancelledError extends Error {
   }
 }
 
-interface StepOut {
+export interface StepOut {
   logits: Float32Array;
   selected?: { idx: BigInt64Array; w: Float32Array; k: number }[]; // per consumer layer (index l-1)
 }
@@ -106,7 +106,7 @@ export class Engine {
   }
 
   /** The graph and inputs for running `ids` after the cache under `policy` (the bench profiles these). */
-  feedsFor(ids: number[], policy: Policy, budget: number): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
+  feedsFor(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
     const { m, cache } = this.need();
     const c = m.config;
     const P = cache.length;
@@ -130,15 +130,23 @@ export class Engine {
       feeds.budget = new ort.Tensor('int64', BigInt64Array.of(BigInt(effBudget)), [1]);
       feeds.sinks = new ort.Tensor('int64', BigInt64Array.of(BigInt(sinks)), [1]);
       feeds.recent = new ort.Tensor('int64', BigInt64Array.of(BigInt(recent)), [1]);
+      if (m.sparse.inputNames.includes('reuse_selection')) {
+        const rows = (c.n_layers - 1) * c.n_kv_heads;
+        const use = reuse !== undefined && ids.length === 1 && reuse.length === rows * Math.min(P - 1, sinks + recent + effBudget);
+        feeds.reuse_selection = new ort.Tensor('bool', Uint8Array.of(use ? 1 : 0), [1]);
+        feeds.prev_selected = use ? new ort.Tensor('int64', reuse!, [rows, reuse!.length / rows]) : new ort.Tensor('int64', new BigInt64Array(0), [rows, 0]);
+      }
     }
     return { sparse, feeds };
   }
 
   /** One graph run over `ids` appended after the cache; appends their K/V. */
-  async step(ids: number[], policy: Policy, budget: number): Promise<StepOut> {
+  /** reuse: the previous decode step's selection (selectionOf) to attend again instead of
+   *  selecting afresh (prediction interval > 1); ignored unless it fits this step. */
+  async step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): Promise<StepOut> {
     const { m, cache } = this.need();
     const c = m.config;
-    const { sparse, feeds } = this.feedsFor(ids, policy, budget);
+    const { sparse, feeds } = this.feedsFor(ids, policy, budget, reuse);
     const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
     const newK: Float32Array[] = [];
     const newV: Float32Array[] = [];
@@ -208,7 +216,8 @@ export class Engine {
   }
 
   async complete(
-    req: { context: ContextPayload; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; sampling?: Sampling; prefill?: PrefillMode },
+    req: { context: ContextPayload; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; sampling?: Sampling; prefill?: PrefillMode;
+      predictionInterval?: number },
     hooks: Hooks,
   ): Promise<CompleteResult> {
     const { m, cfg, cache } = this.need();
@@ -231,6 +240,9 @@ export class Engine {
     const recent = m.manifest.selection?.recent ?? 128;
     const tDecode = performance.now();
     const rand = mulberry32(req.sampling?.seed ?? 0);
+    const interval = Math.max(1, Math.floor(req.predictionInterval ?? cfg.predictionInterval ?? 1));
+    let stepNo = 0;
+    let lastSelection: BigInt64Array | undefined;
     let attended = 0;
     for (let i = 0; i < maxNew; i++) {
       const next = pick(logits, req.sampling, rand);
@@ -250,7 +262,10 @@ export class Engine {
         break;
       }
       if (i === maxNew - 1) break;
-      const r = await this.step([next], policy, budget);
+      const reuse = interval > 1 && stepNo % interval !== 0 ? lastSelection : undefined;
+      const r = await this.step([next], policy, budget, reuse);
+      stepNo++;
+      lastSelection = selectionOf(r);
       logits = r.logits;
       attended = accumulate(attr, r, s.ids.length, sinks, recent) ?? cache.length;
       if (repeats(out)) {
@@ -444,4 +459,16 @@ function lineStop(text: string, multiline: boolean, baseIndent: number): Complet
     if (l.trim() && indentOf(l) < baseIndent) return 'block-end';
   }
   return undefined;
+}
+
+/** A sparse step's selection as the graph's `prev_selected` input ([(L-1)·Hkv, k], layer-major). */
+export function selectionOf(r: StepOut): BigInt64Array | undefined {
+  if (!r.selected?.length) return undefined;
+  const out = new BigInt64Array(r.selected.reduce((n, s) => n + s.idx.length, 0));
+  let at = 0;
+  for (const s of r.selected) {
+    out.set(s.idx, at);
+    at += s.idx.length;
+  }
+  return out;
 }

@@ -88,8 +88,9 @@ function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, spars
     for (let l = 1; l < c.n_layers; l++) want.push(`past_ik.${l}`);
     want.push('budget', 'sinks', 'recent');
   }
+  const optional = sparse ? ['reuse_selection', 'prev_selected'] : []; // prediction interval (graphs since session 2)
   const missing = want.filter((n) => !s.inputNames.includes(n));
-  const extra = s.inputNames.filter((n) => !want.includes(n));
+  const extra = s.inputNames.filter((n) => !want.includes(n) && !optional.includes(n));
   if (missing.length || extra.length || !s.outputNames.includes('logits')) {
     throw new ModelError(`graph ${name} does not match manifest config (missing inputs: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'})`);
   }

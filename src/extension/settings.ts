@@ -19,6 +19,7 @@ export interface Settings {
   maxContextTokens: number;
   maxNewTokens: number;
   prefill: PrefillMode;
+  predictionInterval: number;
   /** 0 = adaptive. */
   debounceMs: number;
 }
@@ -53,6 +54,7 @@ export function readSettings(): Settings {
     maxNewTokens: int(c.get('maxNewTokens'), 64, LIMITS.maxNewTokens.min, LIMITS.maxNewTokens.max),
     debounceMs: int(c.get('debounceMs'), 0, 0),
     prefill: oneOf(c.get('prefill'), PREFILL_MODES, DEFAULT_PREFILL),
+    predictionInterval: int(c.get('predictionInterval'), 1, 1, 16),
   };
 }
 
@@ -81,6 +83,7 @@ export function engineConfig(settings: Settings, extensionPath: string): EngineC
     maxContextTokens: settings.maxContextTokens,
     maxNewTokens: settings.maxNewTokens,
     prefill: settings.prefill,
+    predictionInterval: settings.predictionInterval,
   };
 }
 

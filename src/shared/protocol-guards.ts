@@ -61,6 +61,7 @@ function configProblem(c: unknown): string | undefined {
     if (!isIntIn(c[k], LIMITS[k].min, LIMITS[k].max)) return `config.${range(k)}`;
   }
   if (c.prefill !== undefined && c.prefill !== 'dense' && c.prefill !== 'sparse') return 'config.prefill must be dense|sparse';
+  if (c.predictionInterval !== undefined && !isIntIn(c.predictionInterval, 1, 16)) return 'config.predictionInterval must be an integer from 1 to 16';
   return undefined;
 }
 

@@ -37,6 +37,9 @@ export interface EngineConfig {
   /** How context beyond SPARSE_PREFILL_FROM cached tokens is prefilled: `dense` (exact) or
    *  `sparse` (the TokenButler graph on 128-token chunks, budget SPARSE_PREFILL_BUDGET). Default dense. */
   prefill?: PrefillMode;
+  /** Decode steps per fresh selection (1 = select every step); in between, a step re-reads the
+   *  previous step's selection with the recent window moved on. Default 1. */
+  predictionInterval?: number;
 }
 
 export type PrefillMode = 'dense' | 'sparse';

@@ -4,7 +4,7 @@ indices, and tokenizer ids for sample texts.
 
 python training/tests/make_parity_fixture.py OUT_DIR
 """
-import json, pathlib, sys
+import copy, json, pathlib, sys
 
 import torch
 from tokenizers import Tokenizer
@@ -36,6 +36,11 @@ def main(out: pathlib.Path):
     for t in ids[290:]:
         lg, sel, _ = step(lm, pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8)
         ref["steps"].append({"id": t, "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel.items()}})
+    nid = torch.randint(5, 4096, (1,)).tolist()  # a decode step that re-reads the last selection (prediction interval)
+    _, fresh, _ = step(lm, pred, copy.deepcopy(cache), nid, policy="tokenbutler", budget=6, sinks=4, recent=8)
+    lg, sel2, _ = step(lm, pred, cache, nid, policy="tokenbutler", budget=6, sinks=4, recent=8, reuse=sel)
+    ref["reuse_step"] = {"id": nid[0], "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel2.items()},
+                         "differs_from_fresh": any(sorted_rows(sel2[l]) != sorted_rows(fresh[l]) for l in sel2)}
     chunk = torch.randint(5, 4096, (20,)).tolist()  # a sparse prefill chunk (S > 1) on the same cache
     lg, sel, _ = step(lm, pred, cache, chunk, policy="tokenbutler", budget=6, sinks=4, recent=8)
     ref["chunk"] = {"ids": chunk, "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel.items()}}

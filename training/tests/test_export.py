@@ -6,7 +6,7 @@ import onnxruntime as ort
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from export import export  # noqa: E402
+from export import export, fresh_selection_feeds  # noqa: E402
 from model import LM, Config  # noqa: E402
 from predictor import Cache, Predictor, step  # noqa: E402
 
@@ -39,6 +39,7 @@ class OrtRunner:
             for l in range(1, c.n_layers):
                 feeds[f"past_ik.{l}"] = self.ik[l]
             feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
+            feeds.update(fresh_selection_feeds(self.cfg))
         names = [o.name for o in sess.get_outputs()]
         out = dict(zip(names, sess.run(None, feeds)))
         S = len(ids)

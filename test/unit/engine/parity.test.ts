@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Engine, Hooks } from '../../../src/engine/engine';
+import { Engine, Hooks, selectionOf } from '../../../src/engine/engine';
 
 const root = path.resolve(__dirname, '../../..');
 const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
@@ -16,6 +16,7 @@ interface Ref {
   prefill_logits: number[];
   steps: { id: number; logits: number[]; selected: Record<string, number[][]> }[];
   chunk: { ids: number[]; logits: number[]; selected: Record<string, number[][]> };
+  reuse_step: { id: number; logits: number[]; selected: Record<string, number[][]>; differs_from_fresh: boolean };
   tokenizer: { text: string; ids: number[] | null }[];
 }
 
@@ -44,11 +45,13 @@ describe('graph contract parity (PyTorch reference vs onnxruntime-node engine)',
     expect(maxAbsDiff(r.logits, ref.prefill_logits)).toBeLessThan(2e-3);
   });
 
-  it('sparse decode steps select the same tokens and give the same logits', async () => {
+  it('sparse decode steps select the same tokens and give the same logits; a step re-reading the last selection (prediction interval) too', async () => {
     let same = 0;
     let total = 0;
-    for (const s of ref.steps) {
-      const out = await engine.step([s.id], 'tokenbutler', 6);
+    let last: BigInt64Array | undefined;
+    for (const s of [...ref.steps, ref.reuse_step]) {
+      const out = await engine.step([s.id], 'tokenbutler', 6, s === ref.reuse_step ? last : undefined);
+      last = selectionOf(out);
       expect(maxAbsDiff(out.logits, s.logits)).toBeLessThan(2e-3);
       expect(out.selected).toBeDefined();
       out.selected!.forEach((sel, i) => {
@@ -65,6 +68,7 @@ describe('graph contract parity (PyTorch reference vs onnxruntime-node engine)',
     }
     expect(total).toBeGreaterThan(0);
     expect(same / total).toBeGreaterThanOrEqual(0.99);
+    expect(ref.reuse_step.differs_from_fresh).toBe(true); // so the reuse path is what matched
   });
 
   it('a sparse prefill chunk (S > 1, one selection per chunk) selects the same tokens and gives the same logits', async () => {
