@@ -91,10 +91,9 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
                 sel = topk_mask(torch.rand(c.n_kv_heads, T, T, generator=g), E, k_sel)
             elif policy in ("tokenbutler", "tokenbutler-l0w"):
                 ik = pred.keys(pre_rope_keys(lm, xn, l), l)[0]  # [Hkv, T, E]
-                qq = qimp[l - 1]
-                if interval > 1:  # reuse the query (and so the ranking) of the last prediction row
-                    qq = qq[:, (torch.arange(T) // interval) * interval]
-                sel = topk_mask(qq @ ik.transpose(1, 2), E, k_sel)
+                sel = topk_mask(qimp[l - 1] @ ik.transpose(1, 2), E, k_sel)
+                if interval > 1:  # as the engine: re-read the selection of the last prediction row (the window moves on)
+                    sel = sel[:, (torch.arange(T) // interval) * interval] & E
             elif policy == "quest":
                 sel = quest_mask(q[0].view(c.n_kv_heads, rep, T, -1).mean(1), k[0], E, k_sel)
             elif policy == "h2o":

@@ -76,6 +76,7 @@ def main():
     ap.add_argument("--budgets", default="512,1024,2048")
     ap.add_argument("--windows", type=int, default=4)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--name", default="prefill-quality", help="output file stem in --out")
     a = ap.parse_args()
     budgets = [int(b) for b in a.budgets.split(",")]
     n = a.ctx + a.tail + a.follow
@@ -121,16 +122,16 @@ def main():
     print(json.dumps(summary, indent=1))
     if a.out:
         out = pathlib.Path(a.out)
-        (out / "prefill-quality.json").write_text(json.dumps(summary, indent=1) + "\n")
-        lines = ["# Sparse chunk prefill vs dense prefill", "",
-                 f"`python3 training/eval_prefill.py --ctx {a.ctx} --tail {a.tail} --windows {a.windows}`: {a.windows} held-out windows; "
+        (out / f"{a.name}.json").write_text(json.dumps(summary, indent=1) + "\n")
+        lines = [f"# Sparse chunk prefill vs dense prefill ({a.tail} tokens after {a.ctx})", "",
+                 f"`python3 training/eval_prefill.py --ctx {a.ctx} --tail {a.tail} --windows {a.windows} --budgets {a.budgets}`, model `{a.model}`: {a.windows} held-out windows; "
                  f"dense prefill of {a.ctx} tokens, then the next {a.tail} tokens prefilled densely or with the sparse graph in chunks of {a.chunk} "
                  f"(sinks 8, recent 128, budget B, the chunk's mean importance query); then {a.follow} tokens teacher-forced with dense decode.", "",
                  "| tail prefill | loss on the following tokens (nats) | top-1 agreement with dense | tail prefill ms (fp32, python) |", "|---|---|---|---|"]
         for k, v in summary.items():
             if k != "setup":
                 lines.append(f"| {k} | {v['nats']:.4f} | {v['top1_agree']:.3f} | {v['tail_ms']:.0f} |")
-        (out / "prefill-quality.md").write_text("\n".join(lines) + "\n")
+        (out / f"{a.name}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

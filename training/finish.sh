@@ -15,6 +15,8 @@ python3 export.py --ckpt work/ckpt/lm.pt --predictor work/pred/pred.pt --out ../
 python3 eval.py --windows 3 --coref 12 --out ../bench --threads 1 > work/eval.log 2>&1 &
 (python3 eval_long.py --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
  python3 samples.py --n 10 > work/samples.log 2>&1) &
-(cd .. && npm run bench > training/work/bench.log 2>&1) &
+(python3 eval_prefill.py --ctx 8192 --tail 256 --windows 4 --budgets 512,2048 --out ../bench > work/eval_prefill.log 2>&1
+ python3 eval_prefill.py --ctx 4096 --tail 4096 --follow 64 --windows 2 --budgets 2048 --out ../bench --name prefill-quality-cold >> work/eval_prefill.log 2>&1) &
 wait
-tail -n 5 work/export.log work/eval.log work/eval_long.log work/bench.log
+(cd .. && npm run bench > training/work/bench.log 2>&1)  # alone: ratios are measured side by side, but a quiet machine is still fairer
+tail -n 5 work/export.log work/eval.log work/eval_long.log work/eval_prefill.log work/bench.log
