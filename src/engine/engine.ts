@@ -228,7 +228,8 @@ export class Engine {
     const multiline = req.multiline ?? true;
     const s = this.stream(req.context);
     // sparse prefill only serves the tokenbutler policy (dense/window requests are the exact and baseline paths)
-    const pre = await this.prefill(s.ids, hooks, policy === 'tokenbutler' ? req.prefill : 'dense');
+    const prefillMode: PrefillMode = policy === 'tokenbutler' ? req.prefill ?? cfg.prefill ?? 'dense' : 'dense';
+    const pre = await this.prefill(s.ids, hooks, prefillMode);
     const firstTokenMs = performance.now() - t0;
     const attr = newAttribution(s.ids.length);
     const out: number[] = [];
@@ -279,6 +280,8 @@ export class Engine {
       completion: text,
       policy,
       budget,
+      prefill: prefillMode,
+      predictionInterval: interval,
       contextTokens: s.ids.length,
       reusedTokens: pre.reused,
       prefilledTokens: pre.prefilled,

@@ -64,6 +64,9 @@ export interface CompleteResult {
   completion: string;
   policy: Policy;
   budget: number;
+  /** how this completion's prefill ran (sparse only past 4,096 cached tokens) and the decode's prediction interval */
+  prefill: PrefillMode;
+  predictionInterval: number;
   contextTokens: number;
   reusedTokens: number;
   prefilledTokens: number;

@@ -43,6 +43,8 @@ suite('Foundation', () => {
       budget: 512,
       maxContextTokens: 16384,
       maxNewTokens: 64,
+      prefill: 'sparse',
+      predictionInterval: 1,
       debounceMs: 0,
     };
     const properties = extension.packageJSON.contributes.configuration.properties as Record<string, { default: unknown; markdownDescription?: string }>;

@@ -40,6 +40,22 @@ suite('Editor: settings', () => {
     });
   });
 
+  test('tokenbutler.prefill and tokenbutler.predictionInterval reach the engine', async () => {
+    const editor = await open('src/main.ts');
+    const pos = endOf(editor.document);
+    placeCursor(editor, pos);
+    await withSettings({ prefill: 'dense', predictionInterval: 3 }, async () => {
+      await until(() => api.engine.configuration?.prefill === 'dense' && api.engine.configuration?.predictionInterval === 3, 5000, 'the configuration push');
+      const { event } = await provide(api, editor.document, pos);
+      assert.strictEqual(event?.result.prefill, 'dense');
+      assert.strictEqual(event?.result.predictionInterval, 3);
+    });
+    await until(() => api.engine.configuration?.prefill === 'sparse', 5000, 'the configuration push');
+    const { event } = await provide(api, editor.document, pos);
+    assert.strictEqual(event?.result.prefill, 'sparse', 'back to the default');
+    assert.strictEqual(event?.result.predictionInterval, 1);
+  });
+
   test('the status bar menu switches the policy: it writes tokenbutler.policy and the engine gets it', async () => {
     const next = () => vscode.commands.executeCommand('workbench.action.quickOpenSelectNext');
     const accept = () => vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');

@@ -6,6 +6,8 @@ const result = (o: Partial<CompleteResult> = {}): CompleteResult => ({
   completion: 'x',
   policy: 'tokenbutler',
   budget: 512,
+  prefill: 'sparse',
+  predictionInterval: 1,
   contextTokens: 8000,
   reusedTokens: 7900,
   prefilledTokens: 100,
