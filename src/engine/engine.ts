@@ -183,7 +183,9 @@ export class Engine {
     this.tailLogits = undefined;
     cache.ensure(ids.length + 64);
     const total = ids.length - keep;
-    const sparseFrom = (mode ?? this.cfg?.prefill ?? 'dense') === 'sparse' ? SPARSE_PREFILL_FROM : Infinity;
+    // graphs from before sparse chunks (session 1) have no reuse inputs and only take S = 1
+    const chunkable = this.model!.sparse.inputNames.includes('reuse_selection');
+    const sparseFrom = chunkable && (mode ?? this.cfg?.prefill ?? 'dense') === 'sparse' ? SPARSE_PREFILL_FROM : Infinity;
     let logits: Float32Array | undefined;
     for (let at = keep; at < ids.length; ) {
       if (hooks.cancelled()) throw new CancelledError();
