@@ -125,6 +125,7 @@ def main():
     ap.add_argument("--ffn", type=int, default=704)
     ap.add_argument("--no-prev-token", action="store_true")
     ap.add_argument("--seq", type=int, default=2048)
+    ap.add_argument("--eval-seq", type=int, default=2048, help="held-out window length (fixed, so the curve stays comparable)")
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup-tokens", type=float, default=2e6)
@@ -192,7 +193,7 @@ def main():
             tokens = float(json.loads((pathlib.Path(args.init) / "manifest.json").read_text()).get("training", {}).get("tokens", 0))
         print(f"initialised from {args.init} at {tokens/1e6:.1f}M tokens")
     print(f"params {model.num_params()/1e6:.2f}M (non-embedding {model.num_params(True)/1e6:.2f}M) cfg {cfg}")
-    evaluator = Evaluator(work / "tokens", tok, args.seq)
+    evaluator = Evaluator(work / "tokens", tok, args.eval_seq)
     log = open(ckdir / "log.jsonl", "a")
 
     decaying = False

@@ -21,7 +21,12 @@ export function statRows(r: CompleteResult): StatRow[] {
       // attended = 0: every decode step ran dense (dense policy, or a context within sinks + window + budget)
       value: r.attended > 0 && r.attended < N ? `${n(r.attended)} of ${n(N)} (${pct(r.attended, N)})` : `all ${n(N)} (dense)`,
     },
-    { label: 'Policy', value: `${r.policy}, budget ${n(r.budget)}` },
+    {
+      label: 'Policy',
+      value: `${r.policy}, budget ${n(r.budget)}` +
+        (r.predictionInterval > 1 ? `, new selection every ${r.predictionInterval} tokens` : '') +
+        (r.prefill === 'sparse' && r.policy === 'tokenbutler' ? ', sparse prefill' : ''),
+    },
     { label: 'Time to first token', value: `${n(r.timings.firstTokenMs)} ms` },
   ];
   if (r.timings.decodeMsPerToken > 0) {

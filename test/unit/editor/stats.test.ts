@@ -26,7 +26,7 @@ describe('statRows', () => {
       Context: '8,000 tokens',
       'Reused from cache': '7,900 (99%), 100 prefilled',
       'Attended per head': '648 of 8,000 (8%)',
-      Policy: 'tokenbutler, budget 512',
+      Policy: 'tokenbutler, budget 512, sparse prefill',
       'Time to first token': '52 ms',
       Decode: '80.0 tokens/s (20 generated)',
     });
@@ -38,6 +38,11 @@ describe('statRows', () => {
     );
     expect(rows['Attended per head']).toBe('all 8,000 (dense)');
     expect(rows.Decode).toBe('1 generated');
+  });
+
+  it('names a prediction interval above 1 and leaves out sparse prefill for a dense completion', () => {
+    expect(statRows(result({ predictionInterval: 4 })).find((r) => r.label === 'Policy')?.value).toBe('tokenbutler, budget 512, new selection every 4 tokens, sparse prefill');
+    expect(statRows(result({ policy: 'dense', prefill: 'dense' })).find((r) => r.label === 'Policy')?.value).toBe('dense, budget 512');
   });
 
   it('renders a markdown table', () => {
