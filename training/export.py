@@ -379,7 +379,8 @@ def main():
         st = torch.load(args.ckpt, weights_only=False)
         cfg = Config(**st["config"])
         lm = LM(cfg); lm.load_state_dict(st["ema"])
-        extra["training"] = {"tokens": st["tokens"], "steps": st["step"], "cpuHours": st.get("cpu_seconds", 0) / 3600}
+        extra["training"] = {"tokens": st["tokens"], "steps": st["step"], "cpuHours": st.get("cpu_seconds", 0) / 3600,
+                             "syntheticCopyTokens": st.get("synthetic_tokens", 0)}
         log = pathlib.Path(args.ckpt).parent / "log.jsonl"
         if log.exists():  # held-out bits/byte and copying metrics along the run
             evals = [json.loads(l) for l in log.read_text().splitlines() if l.strip()]

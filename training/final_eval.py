@@ -12,7 +12,7 @@ work = pathlib.Path(__file__).parent / "work"
 torch.set_num_threads(2)
 st = torch.load(ck, weights_only=False)
 lm = LM(Config(**st["config"])); lm.load_state_dict(st["ema"])
-m = Evaluator(work / "tokens", Tokenizer.from_file(str(work / "tokenizer.json")), st["args"]["seq"])(lm)
+m = Evaluator(work / "tokens", Tokenizer.from_file(str(work / "tokenizer.json")), st["args"].get("eval_seq", 2048))(lm)
 m.update(tokens=st["tokens"], step=st["step"], cpu_hours=st.get("cpu_seconds", 0) / 3600, final=True)
 with open(ck.parent / "log.jsonl", "a") as f:
     f.write(json.dumps(m) + "\n")

@@ -9,9 +9,17 @@ here = pathlib.Path(__file__).parent
 log = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else here / "work/ckpt/log.jsonl")
 rows = [json.loads(l) for l in log.read_text().splitlines() if l.strip()]
 t = [r["tokens"] / 1e6 for r in rows]
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+fig, ax = plt.subplots(1, 3, figsize=(15, 3.6))
 ax[0].plot(t, [r["val_bpb"] for r in rows], marker="o"); ax[0].axhline(1.5, ls="--", c="gray", label="target 1.5")
 ax[0].set_xlabel("training tokens (M)"); ax[0].set_ylabel("held-out bits/byte"); ax[0].legend(); ax[0].grid(alpha=.3)
 ax[1].plot(t, [r["ident_ratio"] for r in rows], marker="o", label="identifier 1st/later loss")
 ax[1].axhline(3, ls="--", c="gray", label="target 3x"); ax[1].set_xlabel("training tokens (M)"); ax[1].legend(); ax[1].grid(alpha=.3)
+ax[2].plot(t, [r["rand_copy1_nats"] for r in rows], marker="o", label="random span, 1st copy")
+ax[2].plot(t, [r["rand_copy2_nats"] for r in rows], marker="o", label="random span, 2nd copy")
+ax[2].set_xlabel("training tokens (M)"); ax[2].set_ylabel("nats/token"); ax[2].legend(); ax[2].grid(alpha=.3)
+for r in rows:  # e.g. the induction warm-up (synthetic copy sequences) between two code evaluations
+    if r.get("note"):
+        for a in ax:
+            a.axvline(r["tokens"] / 1e6, c="orange", lw=1, alpha=.6)
+        ax[0].annotate("induction\nwarm-up", (r["tokens"] / 1e6, r["val_bpb"]), fontsize=8, xytext=(4, -10), textcoords="offset points")
 fig.tight_layout(); fig.savefig(here.parent / "bench/training-curve.png", dpi=100)

@@ -210,7 +210,8 @@ export class Engine {
     // prefill everything but the current file's prefix tail: that part changes with each keystroke
     hooks.emit({ type: 'state', state: 'prefilling' });
     try {
-      const r = await this.prefill(s.ids, hooks);
+      const { cfg } = this.need();
+      const r = await this.prefill(s.ids, hooks, cfg.policy === 'tokenbutler' ? cfg.prefill ?? 'dense' : 'dense');
       return { contextTokens: s.ids.length, prefilledTokens: r.prefilled, prefillMs: r.prefillMs };
     } finally {
       hooks.emit({ type: 'state', state: 'ready' });

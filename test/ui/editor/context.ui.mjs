@@ -2,14 +2,17 @@
 // issue's "done when": in the sample workspace, type in a file that imports another, see a
 // suggestion, toggle the context highlight and see highlighted tokens in the other file, explain a
 // selection. Run through test/e2e/ui-run.mjs (which starts code-server, Chromium and the VSIX).
-// The bundled model may have random weights: we assert the round trip and the structure (ghost
-// text shown, decorations drawn, panel filled), never the suggestion's content.
+// With the trained default model the suggestion's content is asserted too: typing the start of a
+// function that main.ts imports from ./geometry, the model completes its name, and the highlight
+// marks that function's definition in geometry.ts (greedy decoding of a committed model is
+// deterministic).
 import fs from 'node:fs';
 import path from 'node:path';
 
 const norm = (s) => (s || '').replace(/\u00a0/g, ' '); // Monaco renders spaces as U+00A0
-// Ends with a trigger-free character after which even a random-weight model shows visible text.
-const TYPED = 'const n = shapes.';
+// `translate` is imported by main.ts from ./geometry; the model has to complete it from there.
+const TYPED = 'const moved = trans';
+const IMPORTED = 'translate';
 const GHOST = '.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text';
 
 /**
@@ -77,6 +80,7 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
   const ghost = await main.locator(GHOST).first().waitFor({ timeout: 60_000 }).then(() => true, () => false);
   const ghostText = norm((await main.locator(GHOST).allTextContents()).join(''));
   check('editor: typing shows a suggestion (ghost text)', ghost && ghostText.trim().length > 0, `${JSON.stringify(ghostText.slice(0, 40))} ${Date.now() - t0} ms after the last key`);
+  check('editor: the suggestion uses a name from the imported file (translate, from ./geometry)', `${TYPED}${ghostText}`.includes(`= ${IMPORTED}(`), JSON.stringify(ghostText.slice(0, 40)));
   await shot('editor-ghost-text.png');
 
   // ---- 4. toggle the context highlight on: the imported file shows the tokens the model read
@@ -89,6 +93,16 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
   const inOther = await decorations(other);
   const inMain = await decorations(main);
   check('editor: highlight on → chosen tokens highlighted in geometry.ts', on && inOther > 0, `${inOther} ranges in geometry.ts, ${inMain} in main.ts`);
+  // ... among them the definition of the name the suggestion used
+  const defTop = (await other.locator('.view-line', { hasText: `export function ${IMPORTED}` }).first().boundingBox())?.y ?? -1;
+  const onDefinition = await other.evaluate(
+    (g, top) =>
+      [...g.querySelectorAll('.view-overlays [class*="TextEditorDecorationType"]')]
+        .filter((e) => !/rgba\(0, 0, 0, 0\)|transparent/.test(getComputedStyle(e).backgroundColor))
+        .some((e) => Math.abs(e.getBoundingClientRect().top - top) < 4),
+    defTop,
+  );
+  check(`editor: the definition of ${IMPORTED} in geometry.ts is highlighted`, onDefinition, `line top ${defTop}`);
   const ruler = await other.locator('.decorationsOverviewRuler').count();
   check('editor: overview ruler present for the highlighted file', ruler > 0);
   await shot('editor-highlight-on.png');
