@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 mins=${1:-15}
 layer0=${2:-window}
-python3 final_eval.py work/ckpt/lm.pt | tail -c 300
+# train.py logs a final evaluation when it ends on time; a run that was stopped early gets one here
+tail -n 1 work/ckpt/log.jsonl | grep -q '"final": true' || python3 final_eval.py work/ckpt/lm.pt | tail -c 300
 python3 plot_curve.py
 python3 train_predictor.py --minutes "$mins" --seq 4096 --resume --threads 2 2>&1 | tail -2
 python3 export.py --ckpt work/ckpt/lm.pt --predictor work/pred/pred.pt --out ../models/default --int8 --drop-fp32 --layer0 "$layer0" \
