@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { ACCEPT_COMMAND } from '../../../src/extension/completion/accept';
 import type { TokenButlerApi } from '../../../src/extension/extension';
 
-import { closeAll, editorSuite, endOf, open, placeCursor, provide, until } from './editor-helpers';
+import { closeAll, editorSuite, endOf, open, placeCursor, provide, typeImportedName, until } from './editor-helpers';
 
 suite('Editor: inline completions', () => {
   let api: TokenButlerApi;
@@ -19,8 +19,7 @@ suite('Editor: inline completions', () => {
 
   test('a completion travels editor → engine → editor with the imported file in its context', async () => {
     const editor = await open('src/main.ts');
-    const pos = endOf(editor.document);
-    placeCursor(editor, pos);
+    const pos = await typeImportedName(editor);
     const { items, event } = await provide(api, editor.document, pos);
     assert.ok(event, 'the engine was asked');
     assert.ok(event.result.contextTokens > 0 && event.result.generatedTokens > 0, JSON.stringify(event.result));

@@ -14,6 +14,17 @@ export function endOf(doc: vscode.TextDocument): vscode.Position {
   return doc.lineAt(doc.lineCount - 1).range.end;
 }
 
+/** Appends a half-typed line that the trained default model continues with a name main.ts
+ *  imports from ./geometry (`translate`), so the completion generates tokens and reads the
+ *  imported file; at the end of a finished file the model rightly ends at once. The suites'
+ *  teardown reverts the document. Returns the cursor position. */
+export async function typeImportedName(editor: vscode.TextEditor): Promise<vscode.Position> {
+  await editor.edit((b) => b.insert(endOf(editor.document), '\nconst moved = trans'));
+  const pos = endOf(editor.document);
+  placeCursor(editor, pos);
+  return pos;
+}
+
 /** Puts the cursor at `pos` in `editor` (a single, empty selection). */
 export function placeCursor(editor: vscode.TextEditor, pos: vscode.Position): void {
   editor.selection = new vscode.Selection(pos, pos);

@@ -4,7 +4,7 @@ import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import type { TokenButlerApi } from '../../../src/extension/extension';
 import { sleep, workspaceFile } from '../helpers';
-import { closeAll, editorSuite, endOf, open, placeCursor, provide, until } from './editor-helpers';
+import { closeAll, editorSuite, open, provide, typeImportedName, until } from './editor-helpers';
 
 suite('Editor: context highlight', () => {
   let api: TokenButlerApi;
@@ -29,8 +29,7 @@ suite('Editor: context highlight', () => {
   test('after a completion, the chosen tokens of the imported file are highlighted in its visible editor', async () => {
     await open('src/geometry.ts', vscode.ViewColumn.Two, true);
     const main = await open('src/main.ts', vscode.ViewColumn.One);
-    const pos = endOf(main.document);
-    placeCursor(main, pos);
+    const pos = await typeImportedName(main);
 
     // Off: the result is remembered but nothing is drawn.
     const { event } = await provide(api, main.document, pos);
@@ -55,8 +54,7 @@ suite('Editor: context highlight', () => {
     const geo = await open('src/geometry.ts', vscode.ViewColumn.Two, true);
     const main = await open('src/main.ts', vscode.ViewColumn.One);
     await api.highlights.setEnabled(true);
-    const pos = endOf(main.document);
-    placeCursor(main, pos);
+    const pos = await typeImportedName(main);
     await provide(api, main.document, pos);
     assert.strictEqual(drawnIn(geometry()).length, 1);
     try {

@@ -4,7 +4,7 @@ import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import type { TokenButlerApi } from '../../../src/extension/extension';
 import { sleep, waitForEngineState } from '../helpers';
-import { closeAll, editorSuite, endOf, open, placeCursor, provide, until, withSettings } from './editor-helpers';
+import { closeAll, editorSuite, endOf, open, placeCursor, provide, typeImportedName, until, withSettings } from './editor-helpers';
 
 suite('Editor: settings', () => {
   let api: TokenButlerApi;
@@ -31,8 +31,7 @@ suite('Editor: settings', () => {
 
   test('tokenbutler.budget reaches the engine', async () => {
     const editor = await open('src/main.ts');
-    const pos = endOf(editor.document);
-    placeCursor(editor, pos);
+    const pos = await typeImportedName(editor);
     await withSettings({ budget: 32 }, async () => {
       const { event } = await provide(api, editor.document, pos);
       assert.strictEqual(event?.result.budget, 32);
