@@ -16,6 +16,8 @@ import numpy as np
 import onnxruntime as ort
 
 from data import Sampler
+from export import fresh_selection_feeds
+from model import Config
 
 HERE = pathlib.Path(__file__).parent
 
@@ -23,8 +25,8 @@ HERE = pathlib.Path(__file__).parent
 class Runner:
     def __init__(self, model_dir: pathlib.Path, cap: int):
         man = json.loads((model_dir / "manifest.json").read_text())
-        c = man["config"]
-        self.L, self.H, self.D, self.E = c["n_layers"], c["n_kv_heads"], c["head_dim"], c["imp_dim"]
+        self.cfg = c = Config(**man["config"])
+        self.L, self.H, self.D, self.E = c.n_layers, c.n_kv_heads, c.head_dim, c.imp_dim
         o = ort.SessionOptions(); o.intra_op_num_threads = 1
         o.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.dense = ort.InferenceSession(str(model_dir / man["graphs"]["dense"]), o)
@@ -52,7 +54,7 @@ class Runner:
             for l in range(1, self.L):
                 feeds[f"past_ik.{l}"] = self.ik[l]
             feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
-            feeds.update(reuse_selection=np.array([False]), prev_selected=np.zeros(((self.L - 1) * self.H, 0), np.int64))
+            feeds.update(fresh_selection_feeds(self.cfg))
         s = self.sparse if sparse else self.dense
         names = [o.name for o in s.get_outputs()]
         out = dict(zip(names, s.run(None, feeds)))

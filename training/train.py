@@ -158,7 +158,8 @@ def main():
         cfg = Config(**state["config"])
         print(f"resuming at {state['tokens']/1e6:.1f}M tokens")
     elif args.init and args.init.endswith(".pt"):
-        cfg = Config(**torch.load(args.init, weights_only=False)["config"])
+        init_state = torch.load(args.init, weights_only=False)
+        cfg = Config(**init_state["config"])
     elif args.init and (pathlib.Path(args.init) / "manifest.json").exists():
         man = json.loads((pathlib.Path(args.init) / "manifest.json").read_text())
         cfg = Config(**man["config"])
@@ -181,7 +182,7 @@ def main():
         tokens, step, cpu_seconds = state["tokens"], state["step"], state.get("cpu_seconds", 0.0)
         sampler.rng.bit_generator.state = state["rng"]
     elif args.init and args.init.endswith(".pt"):
-        st = torch.load(args.init, weights_only=False)
+        st = init_state
         model.load_state_dict(st["ema"]); ema.load_state_dict(st["ema"])
         tokens, step, cpu_seconds = float(st.get("tokens", 0)), int(st.get("step", 0)), float(st.get("cpu_seconds", 0))
         print(f"initialised from {args.init} at {tokens/1e6:.1f}M tokens ({st.get('synthetic_tokens', 0)/1e6:.2f}M synthetic copy tokens)")

@@ -80,7 +80,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
           const t = performance.now();
           const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, s % v.interval !== 0 ? last : undefined);
           ts.push(performance.now() - t);
-          last = selectionOf(r);
+          if (v.interval > 1) last = selectionOf(r);
         }
       }
     }

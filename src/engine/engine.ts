@@ -130,7 +130,7 @@ export class Engine {
       feeds.budget = new ort.Tensor('int64', BigInt64Array.of(BigInt(effBudget)), [1]);
       feeds.sinks = new ort.Tensor('int64', BigInt64Array.of(BigInt(sinks)), [1]);
       feeds.recent = new ort.Tensor('int64', BigInt64Array.of(BigInt(recent)), [1]);
-      if (m.sparse.inputNames.includes('reuse_selection')) {
+      if (m.sparseChunks) {
         const rows = (c.n_layers - 1) * c.n_kv_heads;
         const use = reuse !== undefined && ids.length === 1 && reuse.length === rows * Math.min(P - 1, sinks + recent + effBudget);
         feeds.reuse_selection = new ort.Tensor('bool', Uint8Array.of(use ? 1 : 0), [1]);
@@ -183,9 +183,7 @@ export class Engine {
     this.tailLogits = undefined;
     cache.ensure(ids.length + 64);
     const total = ids.length - keep;
-    // graphs from before sparse chunks (session 1) have no reuse inputs and only take S = 1
-    const chunkable = this.model!.sparse.inputNames.includes('reuse_selection');
-    const sparseFrom = chunkable && (mode ?? this.cfg?.prefill ?? 'dense') === 'sparse' ? SPARSE_PREFILL_FROM : Infinity;
+    const sparseFrom = this.model!.sparseChunks && (mode ?? this.cfg?.prefill ?? 'dense') === 'sparse' ? SPARSE_PREFILL_FROM : Infinity;
     let logits: Float32Array | undefined;
     for (let at = keep; at < ids.length; ) {
       if (hooks.cancelled()) throw new CancelledError();
@@ -211,7 +209,7 @@ export class Engine {
     hooks.emit({ type: 'state', state: 'prefilling' });
     try {
       const { cfg } = this.need();
-      const r = await this.prefill(s.ids, hooks, cfg.policy === 'tokenbutler' ? cfg.prefill ?? 'dense' : 'dense');
+      const r = await this.prefill(s.ids, hooks, prefillModeFor(cfg.policy, cfg.prefill));
       return { contextTokens: s.ids.length, prefilledTokens: r.prefilled, prefillMs: r.prefillMs };
     } finally {
       hooks.emit({ type: 'state', state: 'ready' });
@@ -230,8 +228,7 @@ export class Engine {
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
     const multiline = req.multiline ?? true;
     const s = this.stream(req.context);
-    // sparse prefill only serves the tokenbutler policy (dense/window requests are the exact and baseline paths)
-    const prefillMode: PrefillMode = policy === 'tokenbutler' ? req.prefill ?? cfg.prefill ?? 'dense' : 'dense';
+    const prefillMode = prefillModeFor(policy, req.prefill ?? cfg.prefill);
     const pre = await this.prefill(s.ids, hooks, prefillMode);
     const firstTokenMs = performance.now() - t0;
     const attr = newAttribution(s.ids.length);
@@ -269,7 +266,7 @@ export class Engine {
       const reuse = interval > 1 && stepNo % interval !== 0 ? lastSelection : undefined;
       const r = await this.step([next], policy, budget, reuse);
       stepNo++;
-      lastSelection = selectionOf(r);
+      if (interval > 1) lastSelection = selectionOf(r);
       logits = r.logits;
       attended = accumulate(attr, r, s.ids.length, sinks, recent) ?? cache.length;
       if (repeats(out)) {
@@ -465,6 +462,12 @@ function lineStop(text: string, multiline: boolean, baseIndent: number): Complet
     if (l.trim() && indentOf(l) < baseIndent) return 'block-end';
   }
   return undefined;
+}
+
+/** Sparse prefill only serves the tokenbutler policy (dense and window are the exact and the
+ *  baseline paths); `requested` defaults to dense. */
+function prefillModeFor(policy: Policy, requested: PrefillMode | undefined): PrefillMode {
+  return policy === 'tokenbutler' ? requested ?? 'dense' : 'dense';
 }
 
 /** A sparse step's selection as the graph's `prev_selected` input ([(L-1)·Hkv, k], layer-major). */

@@ -35,6 +35,9 @@ export interface LoadedModel {
   config: ModelConfig;
   dense: ort.InferenceSession;
   sparse: ort.InferenceSession;
+  /** The sparse graph takes chunks (S > 1) and a previous selection to re-read (`reuse_selection`,
+   *  `prev_selected`); graphs exported before session 2 take one token and select every step. */
+  sparseChunks: boolean;
   tokenizer: BpeTokenizer;
   executionProvider: string;
   loadMs: number;
@@ -118,7 +121,7 @@ export async function loadModel(dir: string, ep: ExecutionProvider, log: (msg: s
       checkGraph(manifest.graphs.dense, dense, config, false);
       checkGraph(manifest.graphs.sparse, sparse, config, true);
       if (candidate !== candidates(ep)[0]) log(`execution provider: using ${candidate}`);
-      return { dir, manifest, config, dense, sparse, tokenizer, executionProvider: candidate, loadMs: performance.now() - t0 };
+      return { dir, manifest, config, dense, sparse, sparseChunks: sparse.inputNames.includes('reuse_selection'), tokenizer, executionProvider: candidate, loadMs: performance.now() - t0 };
     } catch (e) {
       if (e instanceof ModelError) throw e;
       lastErr = e;

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Engine, Hooks, selectionOf } from '../../../src/engine/engine';
+import { Engine, Hooks, StepOut, selectionOf } from '../../../src/engine/engine';
 
 const root = path.resolve(__dirname, '../../..');
 const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
@@ -28,6 +28,25 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** Compares an engine step's selection (per consumer layer and KV head, sorted) with the
+ *  reference's; every row must have the reference's length. */
+function matchSelection(out: StepOut, want: Record<string, number[][]>): { same: number; total: number } {
+  let same = 0;
+  let total = 0;
+  out.selected!.forEach((sel, i) => {
+    const rows = want[String(i + 1)];
+    for (let h = 0; h < rows.length; h++) {
+      const got = Array.from(sel.idx.slice(h * sel.k, (h + 1) * sel.k), Number).sort((a, b) => a - b);
+      expect(got.length).toBe(rows[h].length);
+      got.forEach((g, j) => {
+        total++;
+        if (g === rows[h][j]) same++;
+      });
+    }
+  });
+  return { same, total };
 }
 
 beforeAll(async () => {
@@ -54,17 +73,9 @@ describe('graph contract parity (PyTorch reference vs onnxruntime-node engine)',
       last = selectionOf(out);
       expect(maxAbsDiff(out.logits, s.logits)).toBeLessThan(2e-3);
       expect(out.selected).toBeDefined();
-      out.selected!.forEach((sel, i) => {
-        const want = s.selected[String(i + 1)];
-        for (let h = 0; h < want.length; h++) {
-          const got = Array.from(sel.idx.slice(h * sel.k, (h + 1) * sel.k), Number).sort((a, b) => a - b);
-          expect(got.length).toBe(want[h].length);
-          got.forEach((g, j) => {
-            total++;
-            if (g === want[h][j]) same++;
-          });
-        }
-      });
+      const m = matchSelection(out, s.selected);
+      same += m.same;
+      total += m.total;
     }
     expect(total).toBeGreaterThan(0);
     expect(same / total).toBeGreaterThanOrEqual(0.99);
@@ -74,19 +85,7 @@ describe('graph contract parity (PyTorch reference vs onnxruntime-node engine)',
   it('a sparse prefill chunk (S > 1, one selection per chunk) selects the same tokens and gives the same logits', async () => {
     const out = await engine.step(ref.chunk.ids, 'tokenbutler', 6);
     expect(maxAbsDiff(out.logits, ref.chunk.logits)).toBeLessThan(2e-3);
-    let same = 0;
-    let total = 0;
-    out.selected!.forEach((sel, i) => {
-      const want = ref.chunk.selected[String(i + 1)];
-      for (let h = 0; h < want.length; h++) {
-        const got = Array.from(sel.idx.slice(h * sel.k, (h + 1) * sel.k), Number).sort((a, b) => a - b);
-        expect(got.length).toBe(want[h].length);
-        got.forEach((g, j) => {
-          total++;
-          if (g === want[h][j]) same++;
-        });
-      }
-    });
+    const { same, total } = matchSelection(out, ref.chunk.selected);
     expect(total).toBeGreaterThan(0);
     expect(same / total).toBeGreaterThanOrEqual(0.99);
   });
