@@ -12,7 +12,7 @@ appends to the cached context.
 """
 from __future__ import annotations
 
-import argparse, json, pathlib
+import argparse, json, pathlib, posixpath, re
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -42,17 +42,49 @@ def prepare(corpus: pathlib.Path, tok_path: pathlib.Path, out: pathlib.Path):
                 offset += len(hid) + len(ids)
         np.concatenate(chunks).tofile(out / f"{split}.bin")
         (out / f"{split}.index.json").write_text(json.dumps(index))
+        (out / f"{split}.deps.json").write_text(json.dumps(dependencies(rows)))
         print(f"{split}: {len(rows)} files, {offset/1e6:.1f}M tokens, {sum(r[5] for r in index)/1e6:.1f} MB")
 
 
+IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*|\bexport\s*\*\s*from\s*)['"](\.{1,2}/[^'"]*)['"]""")
+EXTS = ("", ".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+
+
+def dependencies(rows: list[dict]) -> list[list[int]]:
+    """For rows sorted by (pkg, path): the indices of the files each one imports by a relative path
+    (import/export from, require, dynamic import), resolved as TypeScript and Node would."""
+    where = {(r["pkg"], r["path"]): i for i, r in enumerate(rows)}
+    deps = []
+    for r in rows:
+        base = posixpath.dirname(r["path"])
+        out = []
+        for spec in IMPORT.findall(r["text"]):
+            p = posixpath.normpath(posixpath.join(base, spec))
+            stems = [p] + ([p[: -len(e)] for e in (".js", ".mjs", ".cjs", ".jsx") if p.endswith(e)])
+            cands = [s + e for s in stems for e in EXTS] + [p + "/index" + e for e in EXTS[1:]]
+            hit = next((where[(r["pkg"], c)] for c in cands if (r["pkg"], c) in where), None)
+            if hit is not None and hit not in out and rows[hit]["path"] != r["path"]:
+                out.append(hit)
+        deps.append(out)
+    return deps
+
+
 class Sampler:
-    """Yields (prev_token, tokens[seq+1]) multi-file samples from one split."""
+    """Yields (prev_token, tokens[seq+1]) multi-file samples from one split.
+
+    Files of a package follow in path order from a random start, or (a `dep_rate` share of the
+    samples) in dependency order: a random file's relative imports, recursively, before it, the way
+    the engine lays out context (related files first, the current file last)."""
 
     def __init__(self, tokens_dir: pathlib.Path, split: str, seq: int, fim_rate: float = 0.5, seed: int = 0,
-                 newline_ids: np.ndarray | None = None, repeat_rate: float = 0.0):
+                 newline_ids: np.ndarray | None = None, repeat_rate: float = 0.0, dep_rate: float = 0.0):
         self.data = np.fromfile(tokens_dir / f"{split}.bin", dtype=np.uint16)
         self.index = json.loads((tokens_dir / f"{split}.index.json").read_text())
-        self.seq, self.fim_rate, self.repeat_rate = seq, fim_rate, repeat_rate
+        deps = tokens_dir / f"{split}.deps.json"
+        self.deps = json.loads(deps.read_text()) if dep_rate and deps.exists() else None
+        if dep_rate and self.deps is None:
+            raise SystemExit(f"{deps} is missing: run python training/data.py --deps-only")
+        self.seq, self.fim_rate, self.repeat_rate, self.dep_rate = seq, fim_rate, repeat_rate, dep_rate
         self.rng = np.random.default_rng(seed)
         self.newline = newline_ids  # bool[vocab]: token contains '\n'
         pkgs: dict[str, list[int]] = {}
@@ -84,8 +116,52 @@ class Sampler:
         b = n if len(nl) < lines else a + int(nl[lines - 1]) + 1
         return a, b
 
+    def dep_order(self, files: list[int]) -> list[int]:
+        """Files of one package, each after the files it imports (depth-first, cycles broken)."""
+        order, seen = [], set()
+        for t in self.rng.permutation(files).tolist():
+            if t in seen:  # already placed as an import of an earlier file
+                continue
+            stack = [(t, iter(self.deps[t]))]
+            seen.add(t)
+            while stack:
+                f, it = stack[-1]
+                nxt = next((d for d in it if d not in seen), None)
+                if nxt is None:
+                    order.append(f); stack.pop()
+                else:
+                    seen.add(nxt); stack.append((nxt, iter(self.deps[nxt])))
+        return order
+
     def sample(self) -> tuple[int, np.ndarray]:
         files = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)]
+        if self.deps is not None and self.rng.random() < self.dep_rate:
+            files = self.dep_order(files)
+            start = 0
+            out, total = [], 0
+            for f in files:
+                if total >= self.seq + 2:
+                    break
+                t = self.file_tokens(f, self.rng.random() < self.fim_rate)
+                out.append(t); total += len(t)
+            if total < self.seq + 2:  # package exhausted: pad with the path-order tail of another
+                prev, row = self.path_sample()
+                seq = np.concatenate(out + [np.array([EOT], np.uint16), row.astype(np.uint16)])
+            else:
+                seq = np.concatenate(out)
+            # keep the end of the dependency chain (the importers), drop the head if too long
+            off = max(0, len(seq) - self.seq - 1) if self.rng.random() < 0.5 else 0
+            off = min(off, max(0, len(seq) - self.seq - 1))
+            prev = EOT if off == 0 else int(seq[off - 1])
+            row = seq[off:off + self.seq + 1].astype(np.int64)
+            if self.repeat_rate and self.rng.random() < self.repeat_rate:
+                row = self.with_repeat(row)
+            return prev, row
+        return self.path_sample(files)
+
+    def path_sample(self, files: list[int] | None = None) -> tuple[int, np.ndarray]:
+        if files is None:
+            files = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)]
         start = int(self.rng.integers(0, len(files)))
         out, total, j = [], 0, start
         while total < self.seq + 2:
@@ -131,5 +207,14 @@ if __name__ == "__main__":
     ap.add_argument("--corpus", default=str(HERE / "work/corpus"))
     ap.add_argument("--tokenizer", default=str(HERE / "work/tokenizer.json"))
     ap.add_argument("--out", default=str(HERE / "work/tokens"))
+    ap.add_argument("--deps-only", action="store_true", help="only (re)write {split}.deps.json for existing tokens")
     a = ap.parse_args()
-    prepare(pathlib.Path(a.corpus), pathlib.Path(a.tokenizer), pathlib.Path(a.out))
+    if a.deps_only:
+        for split in ("train", "valid"):
+            rows = [json.loads(l) for l in (pathlib.Path(a.corpus) / f"{split}.jsonl").read_text().splitlines()]
+            rows.sort(key=lambda r: (r["pkg"], r["path"]))
+            deps = dependencies(rows)
+            (pathlib.Path(a.out) / f"{split}.deps.json").write_text(json.dumps(deps))
+            print(f"{split}: {sum(map(len, deps))} relative imports resolved, {sum(1 for d in deps if d)}/{len(rows)} files import another")
+    else:
+        prepare(pathlib.Path(a.corpus), pathlib.Path(a.tokenizer), pathlib.Path(a.out))

@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 
 from data import FILE_SEP, Sampler
 from model import LM, rope_tables
-from predictor import Predictor, pre_rope_keys
+from predictor import Predictor, load_predictor, pre_rope_keys
 from train import token_bytes
 from train_predictor import load_lm
 
@@ -64,10 +64,10 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
     if policy == "window":
         recent = b - SINKS
     g = torch.Generator().manual_seed(seed)
-    qimp = None
+    qimp = {}
     for l, layer in enumerate(lm.model.layers):
-        if l == lm.cfg.producer_layer and pred is not None:
-            qimp = pred.queries(x)[0]  # [L-1, Hkv, T, E]
+        if pred is not None and l in pred.groups:
+            qimp.update({m: q[0] for m, q in pred.queries(l, x).items()})  # {consumer: [Hkv, T, E]}
         xn = layer.input_layernorm(x)
         q, k, v = layer.self_attn.qkv(xn, cos, sin)
         kk = k.repeat_interleave(rep, 1) if rep > 1 else k
@@ -91,7 +91,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
                 sel = topk_mask(torch.rand(c.n_kv_heads, T, T, generator=g), E, k_sel)
             elif policy in ("tokenbutler", "tokenbutler-l0w"):
                 ik = pred.keys(pre_rope_keys(lm, xn, l), l)[0]  # [Hkv, T, E]
-                sel = topk_mask(qimp[l - 1] @ ik.transpose(1, 2), E, k_sel)
+                sel = topk_mask(qimp[l] @ ik.transpose(1, 2) + pred.dist_bias(l, i_idx - j_idx), E, k_sel)
                 if interval > 1:  # as the engine: re-read the selection of the last prediction row (the window moves on)
                     sel = sel[:, (torch.arange(T) // interval) * interval] & E
             elif policy == "quest":
@@ -153,26 +153,51 @@ def h2o_mask(s, forced, b):
     return out & ~forced[None]
 
 
-# ---- code co-reference task ------------------------------------------------------------------
+# ---- code co-reference tasks ------------------------------------------------------------------
+#
+# A file defines names and values; thousands of tokens of real held-out code (other files) follow;
+# then another file must recall one of them at a use site. Two kinds:
+#   identifier: src/<word>.ts exports six functions named verb+Word+Word (invented); the later file
+#     has typed `import { <first token of one name>` and the answer is the rest of that name (what an
+#     editor completion must produce; the first tokens of the six names differ, so it is determined);
+#   value: src/config.ts holds six invented "word-word" values; the later file asserts
+#     `assert.equal(config.<key>, "` and the answer is the value (a two-hop recall: key, then value).
 
 KEYS = ["serviceName", "regionLabel", "cacheNamespace", "ownerHandle", "buildChannel", "queueAlias", "themeVariant", "projectCode"]
-SYL = ["dra", "vo", "lin", "ques", "mar", "tek", "zu", "pho", "rin", "gal", "bex", "tor", "wy", "sen", "kal", "mu", "fi", "dor"]
+VERBS = ["parse", "render", "merge", "resolve", "format", "collect", "encode", "measure", "schedule", "validate", "compute", "register"]
+WORDS = """amber anchor badge banner beacon bridge canvas cargo cedar cipher cobalt comet copper coral crystal delta desert
+ember falcon fennel fjord garnet glacier granite harbor hazel helix indigo island jasper juniper kernel lagoon lantern ledger
+lotus magnet maple marble meadow meteor mosaic nectar nickel nimbus oasis onyx orchid pebble pepper pilot pixel plaza prism
+quartz quiver raven ribbon saddle saffron salmon signal summit tango thistle timber topaz tulip velvet walnut willow zenith""".split()
 
 
-def coref_examples(tok: Tokenizer, valid: Sampler, n: int, distract_tokens: int, seed: int = 0):
+def coref_examples(tok: Tokenizer, valid: Sampler, n: int, distract_tokens: int, kind: str, seed: int = 0):
+    """Names and values are built from distinct real words (no word repeats inside an example), so
+    copying the right one is unambiguous but guessing it is not."""
     rng = random.Random(seed)
     out = []
-    for e in range(n):
-        vals = {k: "".join(rng.choice(SYL) for _ in range(3)) + "-" + "".join(rng.choice(SYL) for _ in range(2)) for k in KEYS[:6]}
-        defn = "export const config = {\n" + "".join(f'  {k}: "{v}",\n' for k, v in vals.items()) + "};\n"
-        key = rng.choice(list(vals))
-        head = [FILE_SEP] + tok.encode("src/config.ts\n").ids + tok.encode(defn).ids
+    while len(out) < n:
         _, filler = valid.sample()
         filler = filler[:distract_tokens].tolist()
-        use = [FILE_SEP] + tok.encode("src/check.ts\n").ids + tok.encode(
-            f"import {{ config }} from './config';\nimport assert from 'assert';\n\nassert.equal(config.{key}, \"").ids
-        answer = tok.encode(vals[key] + '"').ids
-        out.append((head + filler + use, answer))
+        words = rng.sample(WORDS, 12)
+        if kind == "value":
+            vals = {k: f"{words[2 * i]}-{words[2 * i + 1]}" for i, k in enumerate(rng.sample(KEYS, 6))}
+            defn = "export const config = {\n" + "".join(f'  {k}: "{v}",\n' for k, v in vals.items()) + "};\n"
+            key = rng.choice(list(vals))
+            head = [FILE_SEP] + tok.encode("src/config.ts\n").ids + tok.encode(defn).ids
+            use = [FILE_SEP] + tok.encode("src/check.ts\n").ids + tok.encode(
+                f"import {{ config }} from './config';\nimport assert from 'assert';\n\nassert.equal(config.{key}, \"").ids
+            out.append((head + filler + use, tok.encode(vals[key] + '"').ids))
+            continue
+        names = [v + words[2 * i].capitalize() + words[2 * i + 1].capitalize() for i, v in enumerate(rng.sample(VERBS, 6))]
+        pieces = [tok.encode(" " + nm).ids for nm in names]  # as tokenized after a space, in both files
+        if len({p[0] for p in pieces}) < len(pieces) or min(map(len, pieces)) < 2:
+            continue  # the typed first token must single out one name
+        defn = "".join(f"export function {nm}(input: string): string {{\n  return input.trim();\n}}\n\n" for nm in names)
+        i = rng.randrange(len(names))
+        head = [FILE_SEP] + tok.encode(f"src/{rng.choice(WORDS)}.ts\n").ids + tok.encode(defn).ids
+        use = [FILE_SEP] + tok.encode("src/main.ts\n").ids + tok.encode("import {").ids + pieces[i][:1]
+        out.append((head + filler + use, pieces[i][1:]))
     return out
 
 
@@ -196,23 +221,24 @@ def main():
     ap.add_argument("--out", default=str(HERE.parent / "bench"))
     ap.add_argument("--seq", type=int, default=2048)
     ap.add_argument("--windows", type=int, default=6)
-    ap.add_argument("--coref", type=int, default=24)
+    ap.add_argument("--coref", type=int, default=24, help="examples per co-reference kind")
+    ap.add_argument("--coref-seq", type=int, default=3072, help="co-reference example length (definition ... use site)")
+    ap.add_argument("--skip-bpb", action="store_true", help="co-reference only (bench/coref.md)")
+    ap.add_argument("--coref-distances", default="0,400,1500", help="dense co-reference accuracy at these filler lengths")
     ap.add_argument("--policies", default="dense,oracle,tokenbutler,tokenbutler-l0w,window,h2o,quest,random")
     ap.add_argument("--budgets", default="0.05,0.1,0.25,0.5,256,512,1024")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     lm = load_lm(args.lm)
-    pred = Predictor(lm.cfg)
-    ps = torch.load(args.predictor, weights_only=False)
-    pred.load_state_dict(ps["predictor"]); pred.eval()
+    pred, _, ps = load_predictor(args.predictor, lm.cfg)
     tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
     tb = token_bytes(tok)
     valid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=99)
     windows = [valid.sample() for _ in range(args.windows)]
     budgets = [float(b) if "." in b else int(b) for b in args.budgets.split(",")]
     policies = args.policies.split(",")
-    results = {"bpb": {}, "coref": {}, "ablation": {}, "recall": ps.get("metrics", {}), "seq": args.seq}
+    results = {"bpb": {}, "coref": {}, "ablation": {}, "recall": ps.get("metrics", {}), "seq": args.seq, "coref_seq": args.coref_seq}
     t0 = time.time()
     nbytes = sum(float(tb[row[1:args.seq]].sum()) for _, row in windows)
 
@@ -223,29 +249,66 @@ def main():
             nats += simulate(lm, pred, ids, torch.tensor([prev]), policy, budget, **kw).sum().item()
         return nats / math.log(2) / nbytes
 
-    dense = bpb("dense", None)
-    results["bpb"]["dense"] = dense
-    for budget in budgets:
+    if not args.skip_bpb:
+        dense = bpb("dense", None)
+        results["bpb"]["dense"] = dense
+        for budget in budgets:
+            for p in policies:
+                if p == "dense":
+                    continue
+                v = bpb(p, budget)
+                results["bpb"][f"{p}@{budget}"] = v
+                print(f"bpb {p}@{budget}: {v:.4f} (dense {dense:.4f}) [{time.time()-t0:.0f}s]", flush=True)
+        for interval in (2, 4, 8):
+            results["ablation"][f"interval{interval}@0.1"] = bpb("tokenbutler", 0.1, interval=interval)
+        results["ablation"]["neighbor@0.1"] = bpb("tokenbutler", 0.1, neighbor=True)
+        results["ablation"]["interval1@0.1"] = results["bpb"].get("tokenbutler@0.1")
+        print("ablation", results["ablation"], flush=True)
+    cvalid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.coref_seq, 0.0, seed=77)
+    for kind in ("identifier", "value"):
+        ex = coref_examples(tok, cvalid, args.coref, args.coref_seq - 300, kind)
+        results["coref"][kind] = {}
         for p in policies:
-            if p == "dense":
-                continue
-            v = bpb(p, budget)
-            results["bpb"][f"{p}@{budget}"] = v
-            print(f"bpb {p}@{budget}: {v:.4f} (dense {dense:.4f}) [{time.time()-t0:.0f}s]", flush=True)
-    for interval in (2, 4, 8):
-        results["ablation"][f"interval{interval}@0.1"] = bpb("tokenbutler", 0.1, interval=interval)
-    results["ablation"]["neighbor@0.1"] = bpb("tokenbutler", 0.1, neighbor=True)
-    results["ablation"]["interval1@0.1"] = results["bpb"].get("tokenbutler@0.1")
-    print("ablation", results["ablation"], flush=True)
-    ex = coref_examples(tok, valid, args.coref, args.seq - 200)
-    for p in policies:
-        for budget in ([None] if p == "dense" else [0.1, 256]):
-            a, c = coref_score(lm, pred, ex, p, budget)
-            results["coref"][f"{p}@{budget}" if budget else p] = {"accuracy": a, "coverage": c}
-            print(f"coref {p}@{budget}: acc {a:.3f} cov {c:.3f}", flush=True)
+            for budget in ([None] if p == "dense" else [0.1, 256]):
+                a, c = coref_score(lm, pred, ex, p, budget)
+                results["coref"][kind][f"{p}@{budget}" if budget else p] = {"accuracy": a, "coverage": c}
+                print(f"coref {kind} {p}@{budget}: acc {a:.3f} cov {c:.3f} [{time.time()-t0:.0f}s]", flush=True)
+    results["coref_dense_by_distance"] = {}
+    for d in [int(x) for x in args.coref_distances.split(",") if x]:  # how far the dense model itself can recall
+        dv = Sampler(pathlib.Path(args.work) / "tokens", "valid", max(d, 16) + 8, 0.0, seed=77)
+        for kind in ("identifier", "value"):
+            a, c = coref_score(lm, pred, coref_examples(tok, dv, args.coref, d, kind), "dense", None)
+            results["coref_dense_by_distance"][f"{kind}@{d}"] = {"accuracy": a, "coverage": c}
+            print(f"coref dense {kind} at distance {d}: acc {a:.3f} cov {c:.3f}", flush=True)
     out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)
+    if args.skip_bpb:
+        (out / "coref.json").write_text(json.dumps(results["coref"], indent=1))
+        (out / "coref.md").write_text("\n".join(["# Code co-reference"] + coref_lines(results)) + "\n")
+        return
     (out / "quality.json").write_text(json.dumps(results, indent=1))
     write_report(results, budgets, policies, out)
+
+
+def coref_lines(r) -> list[str]:
+    n = r.get("coref_seq", 0) - 300
+    lines = ["", f"## Code co-reference (definition, then ~{n} tokens of other held-out files, then the use site; teacher-forced top-1)", "",
+             "identifier: complete an imported name from its first token; value: recall a config value by its key (two hops).", "",
+             "| policy@budget | identifier accuracy | coverage | % of dense | value accuracy | coverage |", "|---|---|---|---|---|---|"]
+    ident, value = r["coref"].get("identifier", {}), r["coref"].get("value", {})
+    dense = ident.get("dense", {}).get("accuracy", 0)
+    for k in ident:
+        i, v = ident[k], value.get(k, {"accuracy": float("nan"), "coverage": float("nan")})
+        rel = f"{100 * i['accuracy'] / dense:.0f}%" if dense else "n/a"
+        lines.append(f"| {k} | {i['accuracy']:.3f} | {i['coverage']:.3f} | {rel} | {v['accuracy']:.3f} | {v['coverage']:.3f} |")
+    byd = r.get("coref_dense_by_distance", {})
+    if byd:
+        ds = sorted({int(k.split("@")[1]) for k in byd})
+        lines += ["", "Dense model alone, by the number of filler tokens between definition and use:", "",
+                  "| kind | " + " | ".join(f"{d} tokens" for d in ds) + " |", "|---" * (len(ds) + 1) + "|"]
+        for kind in ("identifier", "value"):
+            lines.append(f"| {kind} | " + " | ".join(f"{byd[f'{kind}@{d}']['accuracy']:.2f} ({byd[f'{kind}@{d}']['coverage']:.2f})" for d in ds) + " |")
+        lines.append("\n(accuracy, with token coverage in brackets)")
+    return lines
 
 
 def write_report(r, budgets, policies, out: pathlib.Path):
@@ -259,9 +322,7 @@ def write_report(r, budgets, policies, out: pathlib.Path):
         if p == "dense":
             continue
         lines.append(f"| {p} | " + " | ".join(f"{r['bpb'][f'{p}@{b}']:.4f}" for b in budgets) + " |")
-    lines += ["", "## Code co-reference (value defined in src/config.ts, asserted ~1.8k tokens later in another file)", "",
-              "| policy@budget | whole-answer accuracy | token coverage |", "|---|---|---|"]
-    lines += [f"| {k} | {v['accuracy']:.3f} | {v['coverage']:.3f} |" for k, v in r["coref"].items()]
+    lines += coref_lines(r)
     lines += ["", "## Predictor recall (held-out, excluding sinks and recent window)", "", "```", json.dumps(r["recall"], indent=1), "```",
               "", "## Ablations (tokenbutler, 10% budget, bits/byte)", "", "```", json.dumps(r["ablation"], indent=1), "```"]
     (out / "quality.md").write_text("\n".join(lines) + "\n")

@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 from model import LM, Config
-from predictor import BIG, NEG, Predictor
+from predictor import BIG, NEG, Predictor, load_predictor, tap_groups
 
 OPSET = 17
 HERE = pathlib.Path(__file__).parent
@@ -53,14 +53,17 @@ class G:
 def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
     c = lm.cfg
     W = {k: v.detach().float().numpy() for k, v in lm.state_dict().items() if k != "lm_head.weight"}
-    W["predictor.norm.weight"] = pred.norm.weight.detach().numpy()
-    W["predictor.fc1.weight"] = pred.fc1.weight.detach().numpy()
-    W["predictor.fc2.weight"] = pred.fc2.weight.detach().numpy()
+    for t, prod in pred.producers.items():  # one producer per tap layer t
+        W[f"predictor.{t}.norm.weight"] = prod.norm.weight.detach().numpy()
+        W[f"predictor.{t}.fc1.weight"] = prod.fc1.weight.detach().numpy()
+        W[f"predictor.{t}.fc2.weight"] = prod.fc2.weight.detach().numpy()
     W["predictor.key_proj"] = pred.key_proj.detach().numpy()  # [L-1, Hkv, D, d']
+    if pred.dist_w is not None:
+        W["predictor.dist_w"] = pred.dist_w.detach().numpy().reshape(-1, 1)  # [(L-1)*Hkv, 1]
     # Linear weights are stored pre-transposed ([in, out]) so every MatMul reads an initializer
     # directly (what the int8 quantizer and ORT's fusions look for).
     for k in list(W):
-        if k.endswith("_proj.weight") or k in ("predictor.fc1.weight", "predictor.fc2.weight"):
+        if k.endswith("_proj.weight") or (k.startswith("predictor.") and (k.endswith(".fc1.weight") or k.endswith(".fc2.weight"))):
             W[k] = W[k].T
     inv = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
     W["rope.inv_freq"] = inv.astype(np.float32)
@@ -134,37 +137,47 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     def heads(t, n):  # [S, n*D] -> [n, S, D]
         return g.op("Transpose", g.op("Reshape", t, g.const([-1, n, D])), perm=[1, 0, 2])
 
-    qimp = None
+    groups = tap_groups(c) if sparse else {}
+    sel_idx = {}
+    if sparse:
+        head_base = g.op("Unsqueeze", g.op("Mul", g.op("Range", g.const(0), g.const(Hkv), g.const(1)), g.op("Squeeze", C, g.const([0]))), g.const([1]))
+        if c.pred_dist:  # log(query position - key position), clamped at 1 for the slots past start_pos
+            logd = g.op("Unsqueeze", g.op("Log", g.op("Cast", g.op("Max", g.op("Sub", "start_pos", j), g.const(1)), to=TensorProto.FLOAT)), g.const([0]))
     for l in range(L):
         p = f"model.layers.{l}."
-        if sparse and l == c.producer_layer:
+        if sparse and l in groups:
+            # the producer tapping the residual stream entering layer l serves consumer layers `cons`
+            cons = groups[l]; n = len(cons)
+            rows_of = g.const([(m - 1) * Hkv + h for m in cons for h in range(Hkv)])   # their rows of prev_selected
             g.scope = "predictor"
-            hn = rms(g, x, "predictor.norm.weight", c.norm_eps)
-            h1 = linear(g, hn, "predictor.fc1.weight")
+            hn = rms(g, x, f"predictor.{l}.norm.weight", c.norm_eps)
+            h1 = linear(g, hn, f"predictor.{l}.fc1.weight")
             h1 = g.op("Mul", h1, g.op("Sigmoid", h1))
             # one importance query per (layer, KV head): for a chunk (S > 1) the mean of its
             # positions' queries, which ranks slots by their mean score over the chunk
-            qimp = g.op("Reshape", linear(g, h1, "predictor.fc2.weight"), g.const([-1, L - 1, Hkv, E]))   # [S, L-1, Hkv, E]
-            qimp = g.op("Unsqueeze", g.op("ReduceMean", qimp, axes=[0], keepdims=0), g.const([2]))        # [L-1, Hkv, 1, E]
-            # scores for every consumer layer, then ONE top-k over [(L-1)*Hkv, C] ...
+            qimp = g.op("Reshape", linear(g, h1, f"predictor.{l}.fc2.weight"), g.const([-1, n, Hkv, E]))   # [S, n, Hkv, E]
+            qimp = g.op("Unsqueeze", g.op("ReduceMean", qimp, axes=[0], keepdims=0), g.const([2]))        # [n, Hkv, 1, E]
+            # scores for the group's consumer layers, then ONE top-k over [n*Hkv, C] ...
             g.scope = "selection"
             outer, g.nodes = g.nodes, []
-            scores = [g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(m - 1)),
-                                           g.op("Transpose", f"past_ik.{m}", perm=[0, 2, 1])), g.const([1])) for m in range(1, L)]
-            allsc = g.op("Add", g.op("Concat", *scores, axis=0), sel_bias)                       # [(L-1)*Hkv, C]
-            fresh = two_stage_topk(g, allsc, k_total, (L - 1) * Hkv)
+            scores = [g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(i)),
+                                           g.op("Transpose", f"past_ik.{m}", perm=[0, 2, 1])), g.const([1])) for i, m in enumerate(cons)]
+            allsc = g.op("Add", g.op("Concat", *scores, axis=0), sel_bias)                       # [n*Hkv, C]
+            if c.pred_dist:
+                allsc = g.op("Add", allsc, g.op("Mul", g.op("Gather", "predictor.dist_w", rows_of, axis=0), logd))
+            fresh = two_stage_topk(g, allsc, k_total, n * Hkv)
             fresh_nodes, g.nodes = g.nodes, []
             # ... or (prediction interval > 1) the previous step's selection, with the slot that just
             # left the recent window (P-1-recent) replaced by the slot that just entered it (P-1)
             newest = g.op("Sub", "start_pos", g.const([1]))
-            reused = g.op("Where", g.op("Equal", "prev_selected", g.op("Sub", newest, recent)), newest, "prev_selected")
+            prev_sel = g.op("Gather", "prev_selected", rows_of, axis=0)
+            reused = g.op("Where", g.op("Equal", prev_sel, g.op("Sub", newest, recent)), newest, prev_sel)
             reuse_nodes, g.nodes = g.nodes, outer
             branch = lambda nodes, out, name: helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.INT64, None)])
-            top = g.op("If", "reuse_selection", then_branch=branch(reuse_nodes, reused, "reuse_selection"),
-                       else_branch=branch(fresh_nodes, fresh, "fresh_selection"))
-            sel_idx = g.op("Split", top, g.const([Hkv] * (L - 1)), axis=0, n_out=L - 1)
-            sel_idx = [sel_idx] if L - 1 == 1 else sel_idx
-            head_base = g.op("Unsqueeze", g.op("Mul", g.op("Range", g.const(0), g.const(Hkv), g.const(1)), g.op("Squeeze", C, g.const([0]))), g.const([1]))
+            top = g.op("If", "reuse_selection", then_branch=branch(reuse_nodes, reused, f"reuse_selection_{l}"),
+                       else_branch=branch(fresh_nodes, fresh, f"fresh_selection_{l}"))
+            parts = g.op("Split", top, g.const([Hkv] * n), axis=0, n_out=n) if n > 1 else top
+            sel_idx.update(zip(cons, [parts] if n == 1 else parts))
         g.scope = "model"
         xn = rms(g, x, p + "input_layernorm.weight", c.norm_eps)
         q = rope(heads(linear(g, xn, p + "self_attn.q_proj.weight"), H))
@@ -191,7 +204,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             mask = None
         if sparse and l >= 1:
             g.scope = "selection"
-            idx = sel_idx[l - 1]
+            idx = sel_idx[l]
             g.rename(idx, f"selected.{l}")
             outs.append(helper.make_tensor_value_info(f"selected.{l}", TensorProto.INT64, [Hkv, "K"]))
             # flat row gather (Gather on [Hkv*C, D] is much cheaper than GatherND with batch_dims)
@@ -225,7 +238,13 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         g.nodes.append(helper.make_node("MatMul", [hn, "lm_head.weight_t"], ["logits"], name="lm_head"))
     else:
         g.nodes.append(helper.make_node("Gemm", [hn, "model.embed_tokens.weight"], ["logits"], transB=1, name="lm_head"))
-    used = {i for n in g.nodes for i in n.input}
+    def inputs_of(nodes):  # including the If branches' nodes
+        for n in nodes:
+            yield from n.input
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    yield from inputs_of(a.g.node)
+    used = set(inputs_of(g.nodes))
     weights = [numpy_helper.from_array(W[k], k) for k in W if k in used]
     consts = [numpy_helper.from_array(v, k) for k, v in g.inits.items()]
     graph = helper.make_graph(g.nodes, "sparse" if sparse else "dense", ins, outs, initializer=weights + consts)
@@ -297,19 +316,20 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     """Writes the model folder. int8: the manifest's graphs are the int8 ones (measured against
     fp32 on `measure_windows` when given); keep_fp32=False then drops the fp32 files."""
     out.mkdir(parents=True, exist_ok=True)
+    cfg = pred.cfg  # the LM's config with the predictor's layout (taps, width, distance prior)
     W = weights_of(lm, pred)
     layout = write_weights(W, out / "weights.bin")
     for name, sparse in (("dense", False), ("sparse", True)):
-        m = build(lm.cfg, sparse, W, layer0=layer0)
+        m = build(cfg, sparse, W, layer0=layer0)
         onnx.checker.check_model(m)  # before externalising (the checker wants the data files beside it)
         save_with_external(m, layout, out / f"{name}.onnx")
     graphs = {"dense": "dense.onnx", "sparse": "sparse.onnx"}
     precision = {"default": "fp32"}
     if int8:
-        graphs = quantize_int8(lm.cfg, W, out, layer0)
+        graphs = quantize_int8(cfg, W, out, layer0)
         precision["default"] = "int8"
         if measure_windows:
-            precision.update(measure_variants(out, lm.cfg, measure_windows, tbytes))
+            precision.update(measure_variants(out, cfg, measure_windows, tbytes))
         if not keep_fp32:
             for f in ("dense.onnx", "sparse.onnx", "weights.bin"):
                 (out / f).unlink()
@@ -321,7 +341,7 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     manifest = {
         "format": 1,
         "name": (extra or {}).get("name", "tokenbutler-code-default"),
-        "config": lm.cfg.to_dict(),
+        "config": cfg.to_dict(),
         "graphs": graphs,
         "tokenizer": "tokenizer.json",
         "precision": precision,
@@ -386,15 +406,15 @@ def main():
             evals = [json.loads(l) for l in log.read_text().splitlines() if l.strip()]
             last = evals[-1]
             extra["training"].update({k: last[k] for k in ("val_bpb", "ident_first_nats", "ident_later_nats", "ident_ratio",
-                                                            "rand_copy1_nats", "rand_copy2_nats") if k in last})
+                                                            "def_ratio", "dep_ident_ratio", "dep_def_first_nats", "dep_def_later_nats",
+                                                            "dep_def_ratio", "dep_def_pairs", "rand_copy1_nats", "rand_copy2_nats") if k in last})
             extra["training"]["curve"] = [[e["tokens"], round(e["val_bpb"], 4)] for e in evals]
     else:
         cfg = Config(); lm = LM(cfg)
         extra["training"] = {"tokens": 0, "note": "random weights"}
     pred = Predictor(cfg)
     if args.predictor:
-        ps = torch.load(args.predictor, weights_only=False)
-        pred.load_state_dict(ps["predictor"])
+        pred, cfg, ps = load_predictor(args.predictor, cfg)
         extra["predictorTraining"] = ps.get("metrics", {})
     if args.metrics:
         extra["training"].update(json.loads(pathlib.Path(args.metrics).read_text()))

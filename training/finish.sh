@@ -2,20 +2,23 @@
 # End of a training session: evaluate the LM checkpoint, distil the predictor from it, export the
 # default model (int8), then in parallel measure policy quality, long-context behaviour, greedy
 # samples and speed. Writes bench/ and models/default/.
-# Usage: training/finish.sh [PREDICTOR_MINUTES] [LAYER0=dense|window]
+# Usage: [CKPT=work/ckpt] [PRED=work/pred] [PRED_ARGS="--taps 1,2,3 --hidden 40 --dist"] training/finish.sh [PREDICTOR_MINUTES] [LAYER0=dense|window]
+# (PRED_ARGS apply when PRED holds no predictor yet; otherwise its training resumes with its own layout)
 set -euo pipefail
 cd "$(dirname "$0")"
 mins=${1:-15}
 layer0=${2:-window}
+ckpt=${CKPT:-work/ckpt}
+pred=${PRED:-work/pred}
 # train.py logs a final evaluation when it ends on time; a run that was stopped early gets one here
-tail -n 1 work/ckpt/log.jsonl | grep -q '"final": true' || python3 final_eval.py work/ckpt/lm.pt | tail -c 300
-python3 plot_curve.py
-python3 train_predictor.py --minutes "$mins" --seq 4096 --resume --threads 2 2>&1 | tail -2
-python3 export.py --ckpt work/ckpt/lm.pt --predictor work/pred/pred.pt --out ../models/default --int8 --drop-fp32 --layer0 "$layer0" \
+tail -n 1 "$ckpt/log.jsonl" | grep -q '"final": true' || python3 final_eval.py "$ckpt/lm.pt" | tail -c 300
+python3 plot_curve.py "$ckpt/log.jsonl"
+python3 train_predictor.py --lm "$ckpt/lm.pt" --out "$pred" --minutes "$mins" --seq 4096 --resume --threads 2 ${PRED_ARGS:-} 2>&1 | tail -2
+python3 export.py --ckpt "$ckpt/lm.pt" --predictor "$pred/pred.pt" --out ../models/default --int8 --drop-fp32 --layer0 "$layer0" \
   2>&1 | grep -v "WARN\|W:onnx" > work/export.log
-python3 eval.py --windows 3 --coref 12 --out ../bench --threads 1 > work/eval.log 2>&1 &
-(python3 eval_long.py --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
- python3 samples.py --n 10 > work/samples.log 2>&1) &
+python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --windows 3 --coref 12 --out ../bench --threads 1 > work/eval.log 2>&1 &
+(python3 eval_long.py --lm "$ckpt/lm.pt" --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
+ python3 samples.py --lm "$ckpt/lm.pt" --n 10 > work/samples.log 2>&1) &
 (python3 eval_prefill.py --ctx 8192 --tail 256 --windows 4 --budgets 512,2048 --out ../bench > work/eval_prefill.log 2>&1
  python3 eval_prefill.py --ctx 4096 --tail 4096 --follow 64 --windows 2 --budgets 2048 --out ../bench --name prefill-quality-cold >> work/eval_prefill.log 2>&1) &
 wait

@@ -32,7 +32,9 @@ class Config:
     prev_token: bool = True
     imp_dim: int = 16          # TokenButler importance dimension d'
     pred_hidden: int = 64      # predictor MLP width
-    producer_layer: int = 1    # predictor reads the residual stream entering this layer
+    producer_layer: int = 1    # predictor reads the residual stream entering this layer (when pred_taps is empty)
+    pred_taps: tuple = ()      # per consumer layer 1..L-1: the layer whose entering residual stream its producer reads
+    pred_dist: bool = False    # learned per-(layer, KV head) log-distance prior added to the importance score
 
     def to_dict(self):
         return asdict(self)

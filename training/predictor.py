@@ -1,12 +1,15 @@
 """TokenButler predictor (v2-style) and the reference sparse decode that the ONNX graphs mirror.
 
-- One producer reads the residual stream entering layer `producer_layer` (= after layer 0) and
-  emits importance queries [L-1, Hkv, d'] for the consumer layers 1..L-1 (layer 0 stays dense).
+- Producers read the residual stream entering a fixed layer (their "tap") and emit importance
+  queries [Hkv, d'] for the consumer layers they serve (layer 0 stays dense). `cfg.pred_taps` names
+  the tap of every consumer layer 1..L-1; consumers with the same tap share one producer (v2's
+  producer stride). Empty: one producer at `cfg.producer_layer` serves every consumer (v1 layout).
 - Importance keys: a learned per-layer, per-KV-head projection of the *pre-RoPE* keys
   [Hkv, D] -> [Hkv, d'], cached beside the KV cache. Pre-RoPE makes the score content-only; the
-  recent window and the sinks carry position.
-- Selection per (layer, KV head): score = q_imp . k_imp; sinks and the recent window always kept;
-  top `budget` of the rest.
+  recent window and the sinks carry position, and (`cfg.pred_dist`) a learned per-(layer, KV head)
+  weight times log(query position - key position) adds a distance prior.
+- Selection per (layer, KV head): score = q_imp . k_imp (+ w * log distance); sinks and the recent
+  window always kept; top `budget` of the rest.
 """
 from __future__ import annotations
 
@@ -22,32 +25,80 @@ BIG = 1.0e4   # bias that forces sinks / recent tokens into the top-k
 NEG = -1.0e9  # bias for slots past the valid length
 
 
+def tap_groups(cfg: Config) -> dict[int, list[int]]:
+    """{tap layer: [consumer layers it serves]} in layer order."""
+    taps = list(cfg.pred_taps) or [cfg.producer_layer] * (cfg.n_layers - 1)
+    assert len(taps) == cfg.n_layers - 1 and all(1 <= t <= m for m, t in enumerate(taps, 1)), taps
+    out: dict[int, list[int]] = {}
+    for m, t in enumerate(taps, 1):
+        out.setdefault(t, []).append(m)
+    return dict(sorted(out.items()))
+
+
+class Producer(nn.Module):
+    def __init__(self, cfg: Config, n_cons: int):
+        super().__init__()
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.fc1 = nn.Linear(cfg.d_model, cfg.pred_hidden, bias=False)
+        self.fc2 = nn.Linear(cfg.pred_hidden, n_cons * cfg.n_kv_heads * cfg.imp_dim, bias=False)
+        nn.init.normal_(self.fc1.weight, std=1 / math.sqrt(cfg.d_model))
+        nn.init.normal_(self.fc2.weight, std=1 / math.sqrt(cfg.pred_hidden))
+
+    def forward(self, h):
+        return self.fc2(F.silu(self.fc1(self.norm(h))))
+
+
 class Predictor(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
         n_cons = cfg.n_layers - 1
-        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
-        self.fc1 = nn.Linear(cfg.d_model, cfg.pred_hidden, bias=False)
-        self.fc2 = nn.Linear(cfg.pred_hidden, n_cons * cfg.n_kv_heads * cfg.imp_dim, bias=False)
+        self.groups = tap_groups(cfg)
+        self.producers = nn.ModuleDict({str(t): Producer(cfg, len(cons)) for t, cons in self.groups.items()})
         # per consumer layer, per KV head: head_dim -> d'
         self.key_proj = nn.Parameter(torch.randn(n_cons, cfg.n_kv_heads, cfg.head_dim, cfg.imp_dim) / math.sqrt(cfg.head_dim))
-        nn.init.normal_(self.fc1.weight, std=1 / math.sqrt(cfg.d_model))
-        nn.init.normal_(self.fc2.weight, std=1 / math.sqrt(cfg.pred_hidden))
+        self.dist_w = nn.Parameter(torch.zeros(n_cons, cfg.n_kv_heads)) if cfg.pred_dist else None
 
-    def queries(self, h):
-        """h [B,T,d] residual stream entering the producer layer -> [B, L-1, Hkv, T, d']."""
+    def queries(self, tap: int, h) -> dict[int, torch.Tensor]:
+        """h [B,T,d] residual stream entering layer `tap` -> {consumer layer: [B, Hkv, T, d']}."""
         c = self.cfg
-        q = self.fc2(F.silu(self.fc1(self.norm(h))))
+        cons = self.groups[tap]
+        q = self.producers[str(tap)](h)
         B, T, _ = q.shape
-        return q.view(B, T, c.n_layers - 1, c.n_kv_heads, c.imp_dim).permute(0, 2, 3, 1, 4)
+        q = q.view(B, T, len(cons), c.n_kv_heads, c.imp_dim).permute(0, 2, 3, 1, 4)
+        return {m: q[:, i] for i, m in enumerate(cons)}
 
     def keys(self, k_pre, layer: int):
         """k_pre [B, Hkv, T, D] pre-RoPE keys of consumer `layer` (>=1) -> [B, Hkv, T, d']."""
         return torch.einsum("bhtd,hde->bhte", k_pre, self.key_proj[layer - 1])
 
+    def dist_bias(self, layer: int, dist):
+        """dist: query position - key position (any shape, >= 1 where it matters) -> [Hkv, *dist.shape]."""
+        if self.dist_w is None:
+            return 0.0
+        d = torch.log(dist.clamp_min(1).float())
+        return self.dist_w[layer - 1].view(-1, *([1] * d.dim())) * d
+
     def num_params(self):
         return sum(p.numel() for p in self.parameters())
+
+
+PRED_FIELDS = ("imp_dim", "pred_hidden", "producer_layer", "pred_taps", "pred_dist")
+
+
+def load_predictor(path, lm_cfg: Config) -> tuple[Predictor, Config, dict]:
+    """A trained predictor file (train_predictor.py) -> (predictor in eval mode, the LM config with the
+    predictor's layout fields, the whole saved dict). Files from before producer groups load too."""
+    import dataclasses
+    st = torch.load(path, weights_only=False)
+    cfg = dataclasses.replace(lm_cfg, **{k: (tuple(v) if k == "pred_taps" else v) for k, v in st.get("pred_cfg", {}).items()})
+    sd = dict(st["predictor"])
+    for k in ("norm.weight", "fc1.weight", "fc2.weight"):  # v1 layout: one producer
+        if k in sd:
+            sd[f"producers.{cfg.producer_layer}.{k}"] = sd.pop(k)
+    pred = Predictor(cfg)
+    pred.load_state_dict(sd)
+    return pred.eval(), cfg, st
 
 
 def pre_rope_keys(lm: LM, x_norm, layer: int):
@@ -94,14 +145,14 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
     cos, sin = rope_tables(c, torch.arange(P, P + S))
     rep = c.n_heads // c.n_kv_heads
     selected, weights = {}, {}
-    qimp = None
+    qimp: dict[int, torch.Tensor] = {}
     sparse = policy != "dense"
     if sparse:
         if policy == "window":
             budget = 0
     for l, layer in enumerate(lm.model.layers):
-        if l == c.producer_layer and sparse:
-            qimp = pred.queries(x)[0].mean(2)  # [L-1, Hkv, d'] (mean over the S positions)
+        if sparse and l in pred.groups:
+            qimp.update({m: q[0].mean(1) for m, q in pred.queries(l, x).items()})  # [Hkv, d'] (mean over the S positions)
         att = layer.self_attn
         xn = layer.input_layernorm(x)
         q, k, v = att.qkv(xn, cos, sin)  # [1,H,S,D], [1,Hkv,S,D]
@@ -116,7 +167,8 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
             if reuse is not None:
                 idx = torch.where(reuse[l] == P - 1 - recent, torch.tensor(P - 1), reuse[l])
             else:
-                s = torch.einsum("he,hce->hc", qimp[l - 1], cache.ik[l]) + selection_bias(P, P, sinks, recent)
+                s = torch.einsum("he,hce->hc", qimp[l], cache.ik[l]) + selection_bias(P, P, sinks, recent)
+                s = s + pred.dist_bias(l, P - torch.arange(P))
                 idx = s.topk(kt, -1).indices  # [Hkv, kt]
             selected[l] = idx
             Kp = torch.gather(Kp, 1, idx[..., None].expand(-1, -1, c.head_dim))

@@ -24,6 +24,10 @@ require return set static string super switch symbol this throw true try type ty
 while with yield length value Promise Array Object String Number Boolean Error""".split())
 
 
+# the first occurrence is a declaration when one of these ends right before the name
+DECL = re.compile(r"(?:\b(?:function\*?|class|interface|type|enum|const|let|var|namespace)\s+|\bexport\s+(?:default\s+)?)$")
+
+
 def token_bytes(tok: Tokenizer) -> np.ndarray:
     """UTF-8 bytes per token id (specials count 0): byte-level BPE tokens are byte strings."""
     out = np.zeros(tok.get_vocab_size(), dtype=np.int64)
@@ -34,19 +38,28 @@ def token_bytes(tok: Tokenizer) -> np.ndarray:
 
 class Evaluator:
     """Fixed held-out windows (plain multi-file, no FIM), a random-span repeat probe and a cross-file
-    identifier probe: loss on an identifier's first occurrence vs its next occurrence in a later file."""
+    identifier probe: loss on an identifier's first occurrence vs its next occurrence in a later file.
+    The probe runs on the path-ordered windows (also used for bits/byte, so the curve stays comparable)
+    and, when the dependency index exists, on dependency-ordered windows (imported files first, as the
+    engine lays out context): `dep_*` keys."""
 
-    def __init__(self, tokens_dir, tok: Tokenizer, seq: int, n: int = 24):
+    def __init__(self, tokens_dir, tok: Tokenizer, seq: int, n: int = 24, dep_seq: int = 4096):
         s = Sampler(tokens_dir, "valid", seq, fim_rate=0.0, seed=1234)
         self.samples = [s.sample() for _ in range(n)]
         self.tbytes = token_bytes(tok)
         self.pieces = [tok.decode([i], skip_special_tokens=False) for i in range(tok.get_vocab_size())]
         self.ident_spans = [self.identifier_pairs(row) for _, row in self.samples]
+        self.dep_samples, self.dep_spans = [], []
+        if (pathlib.Path(tokens_dir) / "valid.deps.json").exists() and dep_seq:
+            d = Sampler(tokens_dir, "valid", dep_seq, fim_rate=0.0, seed=4321, dep_rate=1.0)
+            self.dep_samples = [d.sample() for _ in range(n)]
+            self.dep_spans = [self.identifier_pairs(row) for _, row in self.dep_samples]
         g = torch.Generator().manual_seed(7)
         self.random_rows = torch.randint(5, tok.get_vocab_size(), (8, 200), generator=g)
 
     def identifier_pairs(self, row):
-        """[(first_token_idxs, later_token_idxs)] for identifiers first seen in one file and reused in a later one."""
+        """[(first_token_idxs, later_token_idxs, defined)] for identifiers first seen in one file and reused in a
+        later one; `defined` when the first occurrence is the declaration (function/class/const/... NAME)."""
         text, starts, file_of, f = [], [], [], 0
         pos = 0
         for i, t in enumerate(row[:-1].tolist()):
@@ -56,7 +69,7 @@ class Evaluator:
             starts.append(pos); file_of.append(f); text.append(p); pos += len(p)
         full = "".join(text)
         char_tok = np.searchsorted(np.array(starts), np.arange(len(full)), side="right") - 1
-        first: dict[str, tuple[int, list[int]]] = {}
+        first: dict[str, tuple] = {}
         pairs, done = [], set()
         for m in re.finditer(r"[A-Za-z_$][\w$]{4,}", full):
             name = m.group()
@@ -65,35 +78,49 @@ class Evaluator:
             toks = sorted(set(char_tok[m.start():m.end()].tolist()))
             fi = file_of[toks[0]]
             if name not in first:
-                first[name] = (fi, toks)
+                first[name] = (fi, toks, bool(DECL.search(full[max(0, m.start() - 40):m.start()])))
             elif fi > first[name][0]:
-                pairs.append((first[name][1], toks)); done.add(name)
+                pairs.append((first[name][1], toks, first[name][2])); done.add(name)
         return pairs
 
-    @torch.no_grad()
-    def __call__(self, model: LM) -> dict:
-        model.eval()
+    @staticmethod
+    def ident_losses(model, samples, spans, out: dict, prefix: str, tbytes=None):
+        """Identifier probe over `samples`; returns (nats, bytes) of the windows."""
         nats = nbytes = 0.0
-        f_loss, s_loss = [], []
-        for (prev, row), pairs in zip(self.samples, self.ident_spans):
+        f_loss, s_loss, defined = [], [], []
+        for (prev, row), pairs in zip(samples, spans):
             ids = torch.from_numpy(row).long()[None]
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = model(ids[:, :-1], torch.tensor([prev]))
             loss = F.cross_entropy(logits.float()[0], ids[0, 1:], reduction="none")
-            nats += loss.sum().item(); nbytes += float(self.tbytes[row[1:]].sum())
+            nats += loss.sum().item()
+            if tbytes is not None:
+                nbytes += float(tbytes[row[1:]].sum())
             # loss of token t is predicting row[t] from row[:t]: index t-1 in `loss`
-            for a, b in pairs:
+            for a, b, d in pairs:
                 a = [t - 1 for t in a if t > 0]; b = [t - 1 for t in b if t > 0]
                 if a and b:
-                    f_loss.append(loss[a].sum().item()); s_loss.append(loss[b].sum().item())
+                    f_loss.append(loss[a].sum().item()); s_loss.append(loss[b].sum().item()); defined.append(d)
+        df = [x for x, d in zip(f_loss, defined) if d]; ds = [x for x, d in zip(s_loss, defined) if d]
+        out.update({f"{prefix}ident_first_nats": float(np.mean(f_loss)), f"{prefix}ident_later_nats": float(np.mean(s_loss)),
+                    f"{prefix}ident_ratio": float(np.mean(f_loss) / max(1e-6, np.mean(s_loss))), f"{prefix}ident_pairs": len(f_loss),
+                    f"{prefix}def_first_nats": float(np.mean(df)) if df else None, f"{prefix}def_later_nats": float(np.mean(ds)) if ds else None,
+                    f"{prefix}def_ratio": float(np.mean(df) / max(1e-6, np.mean(ds))) if df else None, f"{prefix}def_pairs": len(df)})
+        return nats, nbytes
+
+    @torch.no_grad()
+    def __call__(self, model: LM) -> dict:
+        model.eval()
+        out: dict = {}
+        nats, nbytes = self.ident_losses(model, self.samples, self.ident_spans, out, "", self.tbytes)
+        if self.dep_samples:
+            self.ident_losses(model, self.dep_samples, self.dep_spans, out, "dep_")
         rows = torch.cat([torch.zeros(8, 1, dtype=torch.long), self.random_rows, self.random_rows], 1)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             logits = model(rows[:, :-1], torch.zeros(8, dtype=torch.long))
         rl = F.cross_entropy(logits.float().transpose(1, 2), rows[:, 1:], reduction="none")
         model.train()
-        return {"val_bpb": nats / math.log(2) / nbytes,
-                "ident_first_nats": float(np.mean(f_loss)), "ident_later_nats": float(np.mean(s_loss)),
-                "ident_ratio": float(np.mean(f_loss) / max(1e-6, np.mean(s_loss))), "ident_pairs": len(f_loss),
+        return {"val_bpb": nats / math.log(2) / nbytes, **out,
                 "rand_copy1_nats": rl[:, 1:200].mean().item(), "rand_copy2_nats": rl[:, 201:].mean().item()}
 
 
@@ -145,6 +172,7 @@ def main():
     ap.add_argument("--copy-batch", type=int, default=8)
     ap.add_argument("--copy-seq", type=int, default=512)
     ap.add_argument("--decay-last-min", type=float, default=0, help="decay the LR over the last M minutes of this run (WSD by time); the pre-decay state is kept as lm-stable.pt")
+    ap.add_argument("--dep-rate", type=float, default=0.0, help="share of samples in dependency order (imported files first; needs tokens/train.deps.json)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -176,7 +204,7 @@ def main():
     ema = copy.deepcopy(model).requires_grad_(False)
     tokens, step, cpu_seconds = 0.0, 0, 0.0
     sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok),
-                      repeat_rate=args.repeat_rate)
+                      repeat_rate=args.repeat_rate, dep_rate=args.dep_rate)
     if state:
         model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"]); opt.load_state_dict(state["opt"])
         tokens, step, cpu_seconds = state["tokens"], state["step"], state.get("cpu_seconds", 0.0)

@@ -9,7 +9,7 @@ python training/train_predictor.py --lm training/work/ckpt/lm.pt --minutes 20 [-
 """
 from __future__ import annotations
 
-import argparse, json, math, os, pathlib, time
+import argparse, dataclasses, json, math, os, pathlib, time
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from data import Sampler, newline_table
 from model import LM, Config, rope_tables
-from predictor import Predictor, pre_rope_keys
+from predictor import Predictor, load_predictor, pre_rope_keys
 
 HERE = pathlib.Path(__file__).parent
 
@@ -31,19 +31,21 @@ def load_lm(path) -> LM:
 
 
 @torch.no_grad()
-def lm_internals(lm: LM, prev: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor):
-    """One forward over ids [1,T]; returns the producer tap [1,T,d] and, per consumer layer l>=1,
-    (attention target rows [Hkv, R, T] averaged over query heads, pre-RoPE keys [1,Hkv,T,D])."""
+def lm_internals(lm: LM, prev: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor, taps=None):
+    """One forward over ids [1,T]; returns the producer taps {layer: [1,T,d]} (the residual stream
+    entering each tap layer) and, per consumer layer l>=1, (attention target rows [Hkv, R, T]
+    averaged over query heads, pre-RoPE keys [1,Hkv,T,D])."""
     c = lm.cfg
     T = ids.shape[1]
     cos, sin = rope_tables(c, torch.arange(T))
     x = lm.embed(ids, prev)
-    tap, per_layer = None, {}
+    taps = set(taps if taps is not None else [c.producer_layer])
+    tap, per_layer = {}, {}
     rep = c.n_heads // c.n_kv_heads
     causal = torch.arange(T)[None, :] <= rows[:, None]  # [R, T]
     for l, layer in enumerate(lm.model.layers):
-        if l == c.producer_layer:
-            tap = x.clone()
+        if l in taps:
+            tap[l] = x.clone()
         xn = layer.input_layernorm(x)
         if l >= 1:
             q, k, _ = layer.self_attn.qkv(xn, cos, sin)
@@ -69,35 +71,57 @@ def eligible(rows, T, sinks, recent):
     return (j >= sinks) & (j <= rows[:, None] - recent)
 
 
-def step_loss(pred: Predictor, tap, per_layer, rows, sinks, recent):
-    T = tap.shape[1]
-    qimp = pred.queries(tap)[0][:, :, rows]  # [L-1, Hkv, R, E]
+def importance(pred: Predictor, tap: dict, rows):
+    """{consumer layer: importance queries [Hkv, R, E]} at `rows`."""
+    out = {}
+    for t in pred.groups:
+        out.update({m: q[0][:, rows] for m, q in pred.queries(t, tap[t]).items()})
+    return out
+
+
+def scores(pred: Predictor, qimp: dict, kpre, l: int, rows, T: int):
+    """Predicted importance logits [Hkv, R, T] of consumer layer l (content score + distance prior)."""
+    s = qimp[l] @ pred.keys(kpre, l)[0].transpose(1, 2)
+    return s + pred.dist_bias(l, rows[:, None] - torch.arange(T)[None, :])
+
+
+def step_loss(pred: Predictor, tap, per_layer, rows, sinks, recent, temp: float = 1.0, mass_weight: bool = True):
+    """Cross-entropy of the predicted importance distribution against the LM's attention over the
+    selectable tokens. temp > 1 flattens the target (p^(1/temp), renormalised) so the order of the
+    tail counts more; rows are weighted by their far mass unless mass_weight is off."""
+    T = next(iter(tap.values())).shape[1]
+    qimp = importance(pred, tap, rows)
     elig = eligible(rows, T, sinks, recent)
     losses, weights = [], []
     for l, (target, kpre) in per_layer.items():
-        ik = pred.keys(kpre, l)[0]  # [Hkv, T, E]
-        s = qimp[l - 1] @ ik.transpose(1, 2)  # [Hkv, R, T]
+        s = scores(pred, qimp, kpre, l, rows, T)  # [Hkv, R, T]
         t = target * elig
         mass = t.sum(-1, keepdim=True)  # share of attention on the far (selectable) context
         t = t / mass.clamp_min(1e-9)
+        if temp != 1.0:
+            t = t.clamp_min(1e-30).pow(1.0 / temp) * elig
+            t = t / t.sum(-1, keepdim=True).clamp_min(1e-30)
         logp = s.masked_fill(~elig, -1e9).log_softmax(-1)
         ce = -(t * logp.clamp_min(-1e4)).sum(-1)  # [Hkv, R]
         ok = (mass[..., 0] > 1e-6).float()
-        losses.append((ce * mass[..., 0] * ok).sum()); weights.append((mass[..., 0] * ok).sum())
+        w = mass[..., 0] * ok if mass_weight else ok
+        losses.append((ce * w).sum()); weights.append(w.sum())
     return torch.stack(losses).sum() / torch.stack(weights).sum().clamp_min(1e-9)
 
 
 @torch.no_grad()
-def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets=(64, 256)):
-    """Per layer and KV head: recall of the oracle top-k and attention mass captured by the
-    predictor's top-k, among the selectable (non-forced) tokens, averaged over rows."""
-    T = tap.shape[1]
-    qimp = pred.queries(tap)[0][:, :, rows]
+def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets=(64, 256, 512, 1024)):
+    """Per layer and KV head, among the selectable (non-forced) tokens and averaged over rows: recall
+    of the oracle top-k, attention mass captured by the predictor's top-k relative to the oracle's,
+    and `far_mass` (the share of the row's attention on selectable tokens: how much the choice matters)."""
+    T = next(iter(tap.values())).shape[1]
+    qimp = importance(pred, tap, rows)
     elig = eligible(rows, T, sinks, recent)
     out = {}
     for l, (target, kpre) in per_layer.items():
-        s = (qimp[l - 1] @ pred.keys(kpre, l)[0].transpose(1, 2)).masked_fill(~elig, -1e9)
+        s = scores(pred, qimp, kpre, l, rows, T).masked_fill(~elig, -1e9)
         t = (target * elig)
+        far = t.sum(-1)  # [Hkv, R]
         n_elig = elig.sum(-1)  # [R]
         for k in budgets:
             valid = n_elig > k  # rows where selection matters
@@ -110,16 +134,22 @@ def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets
             mass_p = (t * hit).sum(-1); mass_o = t.gather(-1, top_o).sum(-1)
             mass_rec = mass_p / mass_o.clamp_min(1e-9)
             for h in range(t.shape[0]):
-                out[f"L{l}H{h}@{k}"] = {"topk_recall": oracle_hit[h][valid].mean().item(), "mass_recall": mass_rec[h][valid].mean().item()}
+                out[f"L{l}H{h}@{k}"] = {"topk_recall": oracle_hit[h][valid].mean().item(), "mass_recall": mass_rec[h][valid].mean().item(),
+                                        "far_mass": far[h][valid].mean().item()}
     return out
 
 
 def summarize(per_head: dict) -> dict:
+    """Means over (layer, KV head); `*_w` weight each head by its far mass (heads that put little
+    attention beyond the sinks and the recent window count little)."""
     res = {}
-    for k in sorted({key.split("@")[1] for key in per_head}):
+    for k in sorted({key.split("@")[1] for key in per_head}, key=int):
         vals = [v for key, v in per_head.items() if key.endswith("@" + k)]
-        res[f"topk_recall@{k}"] = float(np.mean([v["topk_recall"] for v in vals]))
-        res[f"mass_recall@{k}"] = float(np.mean([v["mass_recall"] for v in vals]))
+        w = np.array([v.get("far_mass", 1.0) for v in vals])
+        for m in ("topk_recall", "mass_recall"):
+            x = np.array([v[m] for v in vals])
+            res[f"{m}@{k}"] = float(x.mean())
+            res[f"{m}_w@{k}"] = float((x * w).sum() / max(w.sum(), 1e-9))
     return res
 
 
@@ -138,16 +168,28 @@ def main():
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--taps", default="", help="tap layer per consumer layer 1..L-1, e.g. 1,2,3 (default: all at producer_layer)")
+    ap.add_argument("--hidden", type=int, default=64, help="producer MLP width")
+    ap.add_argument("--dist", action="store_true", help="learn a log-distance prior per (layer, KV head)")
+    ap.add_argument("--temp", type=float, default=1.0, help="target temperature (>1 flattens the attention target)")
+    ap.add_argument("--no-mass-weight", action="store_true", help="weight rows equally, not by their far attention mass")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)
     lm = load_lm(args.lm)
-    pred = Predictor(lm.cfg)
+    pcfg = {"pred_taps": tuple(int(t) for t in args.taps.split(",")) if args.taps else (), "pred_hidden": args.hidden,
+            "pred_dist": args.dist, "imp_dim": lm.cfg.imp_dim, "producer_layer": lm.cfg.producer_layer}
+    if args.resume and (out / "pred.pt").exists():
+        pcfg = torch.load(out / "pred.pt", weights_only=False).get("pred_cfg", pcfg)
+        pcfg["pred_taps"] = tuple(pcfg["pred_taps"])
+    pred = Predictor(dataclasses.replace(lm.cfg, **pcfg))
     opt = torch.optim.AdamW(pred.parameters(), lr=args.lr, weight_decay=0.0)
     step = 0
     if args.resume and (out / "pred.pt").exists():
         st = torch.load(out / "pred.pt", weights_only=False)
-        pred.load_state_dict(st["predictor"]); opt.load_state_dict(st["opt"]); step = st["step"]
+        pred, _, _ = load_predictor(out / "pred.pt", lm.cfg); pred.train()
+        opt = torch.optim.AdamW(pred.parameters(), lr=args.lr, weight_decay=0.0)
+        opt.load_state_dict(st["opt"]); step = st["step"]
     tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
     nl = newline_table(tok)
     train = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.5, seed=100 + step, newline_ids=nl)
@@ -158,7 +200,7 @@ def main():
         prev, row = valid.sample()
         ids = torch.from_numpy(row[None, :-1]).long()
         rows = sample_rows(args.seq, args.rows, np.random.default_rng(7), args.sinks + args.recent + 300)
-        eval_set.append((rows,) + lm_internals(lm, torch.tensor([prev]), ids, rows))
+        eval_set.append((rows,) + lm_internals(lm, torch.tensor([prev]), ids, rows, pred.groups))
     log = open(out / "log.jsonl", "a")
 
     def evaluate():
@@ -175,11 +217,12 @@ def main():
         prev, row = train.sample()
         ids = torch.from_numpy(row[None, :-1]).long()
         rows = sample_rows(args.seq, args.rows, rng, args.sinks + args.recent + 16)
-        tap, layers = lm_internals(lm, torch.tensor([prev]), ids, rows)
-        frac = step / max(1, args.max_steps if args.max_steps < 100000 else 600)
+        tap, layers = lm_internals(lm, torch.tensor([prev]), ids, rows, pred.groups)
+        # cosine to 0.1x over this run (by steps when --max-steps is given, else by time)
+        frac = step / args.max_steps if args.max_steps < 100000 else (time.time() - t0) / (args.minutes * 60)
         for g in opt.param_groups:
             g["lr"] = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))) * min(1.0, (step + 1) / 20)
-        loss = step_loss(pred, tap, layers, rows, args.sinks, args.recent)
+        loss = step_loss(pred, tap, layers, rows, args.sinks, args.recent, args.temp, not args.no_mass_weight)
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(pred.parameters(), 5.0)
         opt.step(); step += 1
@@ -189,10 +232,11 @@ def main():
             summary, _ = evaluate()
             summary.update(step=step, loss=loss.item()); print(summary, flush=True)
             log.write(json.dumps(summary) + "\n"); log.flush()
-            tmp = out / "pred.tmp"; torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step}, tmp); os.replace(tmp, out / "pred.pt")
+            tmp = out / "pred.tmp"; torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "pred_cfg": pcfg}, tmp); os.replace(tmp, out / "pred.pt")
     summary, per_head = evaluate()
     summary.update(step=step, params=pred.num_params(), share=pred.num_params() / lm.num_params())
-    torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "metrics": summary, "per_head": per_head}, out / "pred.tmp")
+    torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "metrics": summary, "per_head": per_head,
+                "pred_cfg": pcfg}, out / "pred.tmp")
     os.replace(out / "pred.tmp", out / "pred.pt")
     log.write(json.dumps(summary) + "\n")
     print(json.dumps(summary))

@@ -26,8 +26,11 @@ SAMPLES = [
 
 def main(out: pathlib.Path):
     torch.manual_seed(1)
-    cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128)
+    cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
+                 pred_taps=(1, 2), pred_dist=True)  # a producer per consumer layer and a distance prior, as shipped
     lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
+    with torch.no_grad():
+        pred.dist_w.normal_(0, 1.0)
     export(lm, pred, out, ROOT / "models/default/tokenizer.json", {"name": "parity-fixture", "selection": {"sinks": 4, "recent": 8}})
     ids = torch.randint(5, 4096, (300,)).tolist()
     cache = Cache(cfg)

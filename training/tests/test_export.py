@@ -56,9 +56,13 @@ class ExportParity(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         torch.manual_seed(0)
-        cls.cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128)
+        # one producer per consumer layer (taps 1 and 2) and a (non-zero) distance prior
+        cls.cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
+                         pred_taps=(1, 2), pred_dist=True)
         cls.lm = LM(cls.cfg).eval()
         cls.pred = Predictor(cls.cfg).eval()
+        with torch.no_grad():
+            cls.pred.dist_w.normal_(0, 1.0)
         cls.dir = pathlib.Path(tempfile.mkdtemp())
         export(cls.lm, cls.pred, cls.dir, TOK)
 
@@ -73,15 +77,41 @@ class ExportParity(unittest.TestCase):
         np.testing.assert_allclose(out["logits"][0], ref[69].detach().numpy(), atol=2e-4, rtol=1e-3)
 
     def test_sparse_step_matches_reference_selection_and_logits(self):
+        self.check_sparse_parity(self.dir, self.pred)
+
+    def test_single_producer_layout_matches_reference(self):
+        """v1 layout: one producer at layer 1 serves every consumer layer, no distance prior."""
+        pred = Predictor(Config(**{**self.cfg.to_dict(), "pred_taps": (), "pred_dist": False})).eval()
+        d = pathlib.Path(tempfile.mkdtemp())
+        export(self.lm, pred, d, TOK)
+        self.check_sparse_parity(d, pred)
+
+    def test_distance_prior_changes_the_selection(self):
         ids = torch.randint(5, 4096, (60,)).tolist()
-        r = OrtRunner(self.dir, self.cfg, cap=80)
+        sels = []
+        for w in (0.0, 3.0):
+            pred = Predictor(self.cfg).eval()
+            pred.load_state_dict(self.pred.state_dict())
+            with torch.no_grad():
+                pred.dist_w.fill_(w)
+            cache = Cache(self.cfg)
+            step(self.lm, pred, cache, ids[:59])
+            _, sel, _ = step(self.lm, pred, cache, ids[59:], policy="tokenbutler", budget=6, sinks=4, recent=8)
+            sels.append(np.sort(sel[1].numpy(), -1))
+        self.assertFalse(np.array_equal(sels[0], sels[1]))
+        # a positive weight on log(distance) prefers far tokens: the far end gets picked
+        self.assertLess(sels[1].mean(), sels[0].mean())
+
+    def check_sparse_parity(self, d, pred):
+        ids = torch.randint(5, 4096, (60,)).tolist()
+        r = OrtRunner(d, self.cfg, cap=80)
         r.run(ids[:50])
         cache = Cache(self.cfg)
-        step(self.lm, self.pred, cache, ids[:50])
+        step(self.lm, pred, cache, ids[:50])
         same = total = 0
         for t in ids[50:]:
             out = r.run([t], sparse=True, budget=6, sinks=4, recent=8)
-            logits, sel, _ = step(self.lm, self.pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8)
+            logits, sel, _ = step(self.lm, pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8)
             np.testing.assert_allclose(out["logits"][0], logits.numpy(), atol=2e-4, rtol=1e-3)
             for l, idx in sel.items():
                 a = np.sort(out[f"selected.{l}"], -1); b = np.sort(idx.numpy(), -1)

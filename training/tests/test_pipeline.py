@@ -9,7 +9,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "dataset"))
 import build as corpus  # noqa: E402
-from data import EOT, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, Sampler, newline_table, prepare  # noqa: E402
+from data import EOT, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, Sampler, dependencies, newline_table, prepare  # noqa: E402
 from model import LM, Config  # noqa: E402
 from tokenizer import SPECIALS, build_empty  # noqa: E402
 from tokenizers import Tokenizer, pre_tokenizers, trainers  # noqa: E402
@@ -91,6 +91,29 @@ class TokenizerAndData(unittest.TestCase):
         nxt = np.flatnonzero(row[i_suf:] == FIM_PREFIX)
         if len(nxt):
             self.assertGreater(int(np.flatnonzero(row[i_suf:] == EOT)[0]) if (row[i_suf:] == EOT).any() else 10**9, int(nxt[0]))
+
+    def test_dependency_resolution(self):
+        rows = [{"pkg": "a", "path": p, "text": t} for p, t in (
+            ("src/index.ts", "export * from './util';\nimport { b } from \"./lib/b.js\";\nconst c = require('../c');\nimport x from 'react';"),
+            ("src/lib/b.ts", "import './side';\nexport const b = await import('./missing');"),
+            ("src/util/index.ts", "export const u = 1;"),
+            ("c.js", "module.exports = 1;"),
+            ("src/lib/side.tsx", ""))]
+        rows += [{"pkg": "b", "path": "src/lib/b.ts", "text": ""}]  # same path in another package: never a dependency
+        deps = dependencies(rows)
+        self.assertEqual(sorted(deps[0]), [1, 2, 3])  # ./util -> util/index.ts, ./lib/b.js -> b.ts, ../c -> c.js; bare 'react' ignored
+        self.assertEqual(deps[1], [4])
+        self.assertEqual(deps[2:], [[], [], [], []])
+
+    def test_dependency_order_puts_imports_first(self):
+        s = Sampler(self.tmp / "tokens", "train", 256, fim_rate=0.0, seed=3)
+        s.deps = [[1, 2], [2], [], [0]] + [[] for _ in range(len(s.index) - 4)]
+        for _ in range(5):
+            order = s.dep_order([0, 1, 2, 3])
+            self.assertEqual(sorted(order), [0, 1, 2, 3])
+            pos = {f: i for i, f in enumerate(order)}
+            self.assertTrue(pos[2] < pos[1] < pos[0] < pos[3])
+        self.assertEqual(sorted(s.dep_order([0, 3])), [0, 1, 2, 3])  # imports outside the list come along, once
 
     def test_a_few_training_steps_reduce_loss(self):
         torch.manual_seed(0)
