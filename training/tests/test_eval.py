@@ -1,0 +1,64 @@
+"""The co-reference generator poses determined questions, and the simulation's policies behave."""
+import pathlib, sys, unittest
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from eval import coref_examples, coref_score, simulate  # noqa: E402
+from model import LM, Config  # noqa: E402
+from predictor import Predictor  # noqa: E402
+
+TOK = Tokenizer.from_file(str(pathlib.Path(__file__).resolve().parents[2] / "models/default/tokenizer.json"))
+
+
+class Filler:
+    """Stands in for the held-out sampler: ordinary code tokens."""
+    def __init__(self):
+        self.ids = np.array(TOK.encode("const x = compute(value);\n" * 200).ids)
+
+    def sample(self):
+        return 0, self.ids
+
+
+class CorefTasks(unittest.TestCase):
+    def test_identifier_answers_are_determined_by_the_typed_token(self):
+        ex = coref_examples(TOK, Filler(), 20, 300, "identifier", seed=1)
+        self.assertEqual(len(ex), 20)
+        for prompt, answer in ex:
+            text = TOK.decode(prompt, skip_special_tokens=False)
+            defs = [l.split("(")[0].split()[-1] for l in text.split("\n") if l.startswith("export function ")]
+            self.assertEqual(len(defs), 6)
+            typed = TOK.decode(prompt[-1:])
+            name = (typed + TOK.decode(answer)).strip()
+            self.assertIn(name, defs)  # the answer completes one of the defined names ...
+            self.assertEqual(sum(TOK.encode(" " + d).ids[0] == prompt[-1] for d in defs), 1)  # ... and only one starts so
+            self.assertTrue(text.rstrip().endswith("import {" + typed))
+            seps = [i for i, t in enumerate(prompt) if t == 4]  # <|file_sep|>: the definition file, then the use site
+            self.assertEqual(len(seps), 2)
+            self.assertGreaterEqual(seps[1], 300 + 6 * 10)  # six definitions, then the 300 filler tokens
+
+    def test_value_answers_come_from_the_config(self):
+        for prompt, answer in coref_examples(TOK, Filler(), 10, 300, "value", seed=2):
+            text = TOK.decode(prompt, skip_special_tokens=False)
+            key = text.rsplit("config.", 1)[1].split(",")[0]
+            self.assertIn(f'  {key}: "{TOK.decode(answer)}', text)
+
+    def test_dense_is_the_full_budget_and_window_forgets(self):
+        torch.manual_seed(0)
+        cfg = Config(vocab_size=TOK.get_vocab_size(), d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128)
+        lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
+        ids = torch.randint(5, 4000, (1, 96))
+        dense = simulate(lm, pred, ids, torch.tensor([0]), "dense", None)
+        full = simulate(lm, pred, ids, torch.tensor([0]), "tokenbutler", 1000)
+        torch.testing.assert_close(dense, full, atol=1e-4, rtol=1e-4)
+        win = simulate(lm, pred, ids, torch.tensor([0]), "window", 16)
+        self.assertTrue(torch.allclose(dense[:16], win[:16], atol=1e-4))  # rows that see <= 16 tokens agree
+        self.assertFalse(torch.allclose(dense[40:], win[40:], atol=1e-3))
+        acc, cov = coref_score(lm, pred, coref_examples(TOK, Filler(), 2, 50, "identifier"), "dense", None)
+        self.assertTrue(0 <= acc <= cov <= 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
