@@ -171,6 +171,8 @@ def main():
     ap.add_argument("--copy-every", type=int, default=0, help="every N steps add a synthetic copy batch (keeps the induction head)")
     ap.add_argument("--copy-batch", type=int, default=8)
     ap.add_argument("--copy-seq", type=int, default=512)
+    ap.add_argument("--copy-gap", type=float, default=0.5, help="max distance between a planted span and its copy, as a share of --copy-seq")
+    ap.add_argument("--copy-spread", type=int, default=0, help="plant N spans in the first half of each copy row and their shuffled copies in the second (long-distance copying)")
     ap.add_argument("--decay-last-min", type=float, default=0, help="decay the LR over the last M minutes of this run (WSD by time); the pre-decay state is kept as lm-stable.pt")
     ap.add_argument("--dep-rate", type=float, default=0.0, help="share of samples in dependency order (imported files first; needs tokens/train.deps.json)")
     ap.add_argument("--seed", type=int, default=0)
@@ -257,7 +259,8 @@ def main():
         loss.backward()
         if args.copy_every and step % args.copy_every == 0:
             crow, cmask = copy_batch(copy_rng, args.copy_batch, args.copy_seq, cfg.vocab_size,
-                                     code_tokens if copy_rng.random() < 0.5 else None)
+                                     code_tokens if copy_rng.random() < 0.5 else None, max_gap=args.copy_gap,
+                                     spread=args.copy_spread)
             cx = torch.from_numpy(crow[:, :-1]); cy = torch.from_numpy(crow[:, 1:]); cm = torch.from_numpy(cmask)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 clog = model(cx, torch.zeros(len(cx), dtype=torch.long))

@@ -31,6 +31,37 @@ export function run(opts: Options): string {
 """
 
 
+class CopyBatches(unittest.TestCase):
+    def check(self, rows, mask, min_dist=0):
+        """Every scored position's target is predictable: the token before it and the target occur
+        together earlier in the row (the planted span)."""
+        dists = []
+        for r, m in zip(rows, mask):
+            body = r[1:]
+            for i in np.flatnonzero(m):
+                hits = [j for j in range(1, i) if body[j] == body[i] and body[j - 1] == body[i - 1]]
+                self.assertTrue(hits, f"position {i} is not a copy")
+                dists.append(i - max(hits))
+        return dists
+
+    def test_planted_copies(self):
+        from induction import copy_batch
+        rng = np.random.default_rng(0)
+        rows, mask = copy_batch(rng, 4, 512, 4096, None)
+        self.assertGreater(mask.sum(), 50)
+        self.check(rows, mask)
+
+    def test_spread_copies_reach_far(self):
+        from induction import copy_batch
+        rng = np.random.default_rng(1)
+        rows, mask = copy_batch(rng, 2, 2048, 4096, None, spread=8)
+        self.assertTrue((mask[:, :1024] == False).all())  # noqa: E712  copies only in the second half
+        self.assertGreater(mask.sum(1).min(), 8 * 6)
+        d = self.check(rows, mask)
+        self.assertGreater(max(d), 1500)
+        self.assertLess(min(d), 1024)
+
+
 class CorpusFilters(unittest.TestCase):
     def test_licenses(self):
         self.assertTrue(corpus.license_ok("MIT"))
