@@ -1,4 +1,4 @@
-"""How the LM (trained at 2048 tokens) handles long contexts: held-out loss per position bucket on
+"""How the LM (trained at 2048 tokens, later phases at 4096) handles long contexts: held-out loss per position bucket on
 long multi-file sequences, with RoPE positions as trained (base 500k) and with positions
 interpolated into the trained range (scale 2048/T). Writes bench/long-context.{json,md}.
 
@@ -57,7 +57,7 @@ def main():
         print(name, res[name], flush=True)
     out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)
     (out / "long-context.json").write_text(json.dumps(res, indent=1))
-    rows = ["# Long context (LM trained at 2048 tokens, RoPE base 500k)", "",
+    rows = ["# Long context (LM trained at 2048 tokens, later phases at 4096; RoPE base 500k)", "",
             f"Held-out loss (nats/token) per position bucket, {args.n} multi-file sequences of {args.seq} tokens, dense attention.", "",
             "| positions | " + " | ".join(res) + " |", "|---" * (len(res) + 1) + "|"]
     for key in res["as-trained"]:

@@ -16,7 +16,7 @@ python3 plot_curve.py "$ckpt/log.jsonl"
 python3 train_predictor.py --lm "$ckpt/lm.pt" --out "$pred" --minutes "$mins" --seq 4096 --resume --threads 2 ${PRED_ARGS:-} 2>&1 | tail -2
 python3 export.py --ckpt "$ckpt/lm.pt" --predictor "$pred/pred.pt" --out ../models/default --int8 --drop-fp32 --layer0 "$layer0" \
   2>&1 | grep -v "WARN\|W:onnx" > work/export.log
-python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --windows 3 --coref 12 --out ../bench --threads 1 > work/eval.log 2>&1 &
+python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --windows 3 --coref 10 --coref-seq 2560 --out ../bench --threads 1 > work/eval.log 2>&1 &
 (python3 eval_long.py --lm "$ckpt/lm.pt" --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
  python3 samples.py --lm "$ckpt/lm.pt" --n 10 > work/samples.log 2>&1) &
 (python3 eval_prefill.py --ctx 8192 --tail 256 --windows 4 --budgets 512,2048 --out ../bench > work/eval_prefill.log 2>&1

@@ -56,6 +56,14 @@ class Evaluator:
             self.dep_spans = [self.identifier_pairs(row) for _, row in self.dep_samples]
         g = torch.Generator().manual_seed(7)
         self.random_rows = torch.randint(5, tok.get_vocab_size(), (8, 200), generator=g)
+        # long-distance copy probe: 16 random spans, copied shuffled 100-4000 tokens later
+        self.far_rows, far_mask = copy_batch(np.random.default_rng(11), 2, 4096, tok.get_vocab_size(), None, spread=16)
+        self.far_dist = np.zeros_like(far_mask, dtype=np.int64)
+        for b in range(2):
+            body = self.far_rows[b, 1:]
+            for i in np.flatnonzero(far_mask[b]):
+                js = [j for j in range(1, i - 1) if body[j] == body[i] and body[j - 1] == body[i - 1]]
+                self.far_dist[b, i] = i - max(js) if js else 0
 
     def identifier_pairs(self, row):
         """[(first_token_idxs, later_token_idxs, defined)] for identifiers first seen in one file and reused in a
@@ -119,9 +127,15 @@ class Evaluator:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             logits = model(rows[:, :-1], torch.zeros(8, dtype=torch.long))
         rl = F.cross_entropy(logits.float().transpose(1, 2), rows[:, 1:], reduction="none")
+        fr = torch.from_numpy(self.far_rows)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(fr[:, :-1], torch.zeros(len(fr), dtype=torch.long))
+        fl = F.cross_entropy(logits.float().transpose(1, 2), fr[:, 1:], reduction="none").numpy()
+        near, far = (self.far_dist > 0) & (self.far_dist < 1000), self.far_dist >= 2000
         model.train()
         return {"val_bpb": nats / math.log(2) / nbytes, **out,
-                "rand_copy1_nats": rl[:, 1:200].mean().item(), "rand_copy2_nats": rl[:, 201:].mean().item()}
+                "rand_copy1_nats": rl[:, 1:200].mean().item(), "rand_copy2_nats": rl[:, 201:].mean().item(),
+                "copy_near_nats": float(fl[near].mean()), "copy_far_nats": float(fl[far].mean())}
 
 
 def lr_at(tokens: float, args) -> float:
