@@ -4,9 +4,10 @@ Policies: dense, oracle (true attention top-k), tokenbutler (predictor top-k), w
 recent = StreamingLLM), h2o (accumulated attention, permanent eviction), quest (16-token pages,
 min/max key bound), random. Every row i attends to at most budget(i) past tokens (sinks and a
 recent window included), as a decode step at position i would.
-Metrics: bits/byte on held-out windows; code co-reference (a config value defined in one file and
-asserted thousands of tokens later in another: whole-answer accuracy and token coverage); predictor
-recall (from train_predictor); ablations: prediction interval and neighbour fetching.
+Metrics: bits/byte on held-out windows; code co-reference (an identifier completed from its first
+token, or a config value recalled by its key, thousands of tokens after its definition in another
+file: whole-answer accuracy and token coverage, plus the dense model by distance); predictor recall
+(from train_predictor); ablations: prediction interval and neighbour fetching.
 
 python training/eval.py --lm work/ckpt/lm.pt --predictor work/pred/pred.pt --out ../bench
 """
