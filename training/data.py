@@ -22,12 +22,17 @@ SUFFIX_TOKENS = 256
 HERE = pathlib.Path(__file__).parent
 
 
+def corpus_rows(corpus: pathlib.Path, split: str) -> list[dict]:
+    """The split's files in token-file order (package, then path)."""
+    rows = [json.loads(l) for l in (corpus / f"{split}.jsonl").read_text().splitlines()]
+    return sorted(rows, key=lambda r: (r["pkg"], r["path"]))
+
+
 def prepare(corpus: pathlib.Path, tok_path: pathlib.Path, out: pathlib.Path):
     tok = Tokenizer.from_file(str(tok_path))
     out.mkdir(parents=True, exist_ok=True)
     for split in ("train", "valid"):
-        rows = [json.loads(l) for l in (corpus / f"{split}.jsonl").read_text().splitlines()]
-        rows.sort(key=lambda r: (r["pkg"], r["path"]))
+        rows = corpus_rows(corpus, split)
         chunks, index, offset = [], [], 0
         B = 512
         for i in range(0, len(rows), B):
@@ -136,30 +141,29 @@ class Sampler:
     def sample(self) -> tuple[int, np.ndarray]:
         files = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)]
         if self.deps is not None and self.rng.random() < self.dep_rate:
-            files = self.dep_order(files)
-            start = 0
-            out, total = [], 0
-            for f in files:
-                if total >= self.seq + 2:
-                    break
-                t = self.file_tokens(f, self.rng.random() < self.fim_rate)
-                out.append(t); total += len(t)
-            if total < self.seq + 2:  # package exhausted: pad with the path-order tail of another
-                prev, row = self.path_sample()
-                seq = np.concatenate(out + [np.array([EOT], np.uint16), row.astype(np.uint16)])
-            else:
-                seq = np.concatenate(out)
-            # keep the end of the dependency chain (the importers), drop the head if too long
-            off = max(0, len(seq) - self.seq - 1) if self.rng.random() < 0.5 else 0
-            off = min(off, max(0, len(seq) - self.seq - 1))
-            prev = EOT if off == 0 else int(seq[off - 1])
-            row = seq[off:off + self.seq + 1].astype(np.int64)
-            if self.repeat_rate and self.rng.random() < self.repeat_rate:
-                row = self.with_repeat(row)
-            return prev, row
-        return self.path_sample(files)
+            prev, row = self.dep_window(files)
+        else:
+            prev, row = self.path_window(files)
+        if self.repeat_rate and self.rng.random() < self.repeat_rate:
+            row = self.with_repeat(row)
+        return prev, row
 
-    def path_sample(self, files: list[int] | None = None) -> tuple[int, np.ndarray]:
+    def dep_window(self, files: list[int]) -> tuple[int, np.ndarray]:
+        out, total = [], 0
+        for f in self.dep_order(files):
+            if total >= self.seq + 2:
+                break
+            t = self.file_tokens(f, self.rng.random() < self.fim_rate)
+            out.append(t); total += len(t)
+        if total < self.seq + 2:  # package exhausted: continue with another one in path order
+            out += [np.array([EOT], np.uint16), self.path_window()[1].astype(np.uint16)]
+        seq = np.concatenate(out)
+        # keep the end of the dependency chain (the importers) or its start
+        off = max(0, len(seq) - self.seq - 1) if self.rng.random() < 0.5 else 0
+        prev = EOT if off == 0 else int(seq[off - 1])
+        return prev, seq[off:off + self.seq + 1].astype(np.int64)
+
+    def path_window(self, files: list[int] | None = None) -> tuple[int, np.ndarray]:
         if files is None:
             files = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)]
         start = int(self.rng.integers(0, len(files)))
@@ -175,10 +179,7 @@ class Sampler:
         off = int(self.rng.integers(0, max(1, min(len(out[0]), len(seq) - self.seq - 2) + 1)))
         off = 0 if self.rng.random() < 0.5 else off
         prev = EOT if off == 0 else int(seq[off - 1])
-        row = seq[off:off + self.seq + 1].astype(np.int64)
-        if self.repeat_rate and self.rng.random() < self.repeat_rate:
-            row = self.with_repeat(row)
-        return prev, row
+        return prev, seq[off:off + self.seq + 1].astype(np.int64)
 
     def with_repeat(self, row: np.ndarray) -> np.ndarray:
         """Copies a span of the sequence to a later point (a dense copying signal on real code:
@@ -211,10 +212,8 @@ if __name__ == "__main__":
     a = ap.parse_args()
     if a.deps_only:
         for split in ("train", "valid"):
-            rows = [json.loads(l) for l in (pathlib.Path(a.corpus) / f"{split}.jsonl").read_text().splitlines()]
-            rows.sort(key=lambda r: (r["pkg"], r["path"]))
-            deps = dependencies(rows)
+            deps = dependencies(corpus_rows(pathlib.Path(a.corpus), split))
             (pathlib.Path(a.out) / f"{split}.deps.json").write_text(json.dumps(deps))
-            print(f"{split}: {sum(map(len, deps))} relative imports resolved, {sum(1 for d in deps if d)}/{len(rows)} files import another")
+            print(f"{split}: {sum(map(len, deps))} relative imports resolved, {sum(1 for d in deps if d)}/{len(deps)} files import another")
     else:
         prepare(pathlib.Path(a.corpus), pathlib.Path(a.tokenizer), pathlib.Path(a.out))

@@ -26,31 +26,33 @@ from model import LM, Config
 HERE = pathlib.Path(__file__).parent
 
 
-def copy_batch(rng: np.random.Generator, B: int, T: int, vocab: int, code: np.ndarray | None, lo=8, hi=64, max_gap: float = 0.5,
-               spread: int = 0):
+def filler(rng: np.random.Generator, T: int, vocab: int, code: np.ndarray | None) -> np.ndarray:
+    """T tokens of real code (a random window of `code`) or of random tokens."""
+    if code is not None:
+        s = int(rng.integers(0, len(code) - T))
+        return code[s:s + T].astype(np.int64)
+    return rng.integers(5, vocab, T)
+
+
+def copy_batch(rng: np.random.Generator, B: int, T: int, vocab: int, code: np.ndarray | None, lo=8, hi=64, spread: int = 0):
     """rows [B, T+1] and a mask [B, T] of positions whose target is predictable by copying.
 
     Each row is filler (random tokens, or real code) with spans planted at random places and
     copied again at random later places, so the copy head must find the earlier occurrence by
-    content at any distance (a tiled span could be solved by relative position alone). The gap
-    between a span and its copy is uniform in [0, max_gap * T).
+    content at any distance (a tiled span could be solved by relative position alone).
     spread=n instead plants n spans in the first half of the row (one per slot of T/2n) and their
     copies, shuffled, in the second half: distances from a few tokens to almost T, many per row."""
     if spread:
-        return spread_batch(rng, B, T, vocab, code, lo, hi, spread)
+        return spread_batch(rng, B, T, vocab, code, lo, hi, spread)[:2]
     rows = np.zeros((B, T + 1), np.int64)
     mask = np.zeros((B, T), bool)
     for b in range(B):
-        if code is not None:
-            s = int(rng.integers(0, len(code) - T))
-            body = code[s:s + T].astype(np.int64)
-        else:
-            body = rng.integers(5, vocab, T)
+        body = filler(rng, T, vocab, code)
         t = 0
         while True:
             L = int(rng.integers(lo, hi + 1))
             a = t + int(rng.integers(0, max(1, T // 8)))
-            gap = int(rng.integers(0, max(1, int(T * max_gap))))
+            gap = int(rng.integers(0, T // 2))
             c = a + L + gap
             if c + L > T:
                 break
@@ -64,30 +66,30 @@ def copy_batch(rng: np.random.Generator, B: int, T: int, vocab: int, code: np.nd
 
 
 def spread_batch(rng, B, T, vocab, code, lo, hi, n):
+    """copy_batch(spread=n), plus dist [B, T]: for each scored position, how far back its source is."""
     rows = np.zeros((B, T + 1), np.int64)
     mask = np.zeros((B, T), bool)
+    dist = np.zeros((B, T), np.int64)
     slot = T // (2 * n)
     hi = min(hi, slot)
     for b in range(B):
-        if code is not None:
-            s = int(rng.integers(0, len(code) - T))
-            body = code[s:s + T].astype(np.int64)
-        else:
-            body = rng.integers(5, vocab, T)
+        body = filler(rng, T, vocab, code)
         spans = []
         for i in range(n):
             L = int(rng.integers(lo, hi + 1))
             a = i * slot + int(rng.integers(0, slot - L + 1))
             if code is None:
                 body[a:a + L] = rng.integers(5, vocab, L)
-            spans.append(body[a:a + L].copy())
+            spans.append((a, body[a:a + L].copy()))
         for i, j in enumerate(rng.permutation(n)):
-            L = len(spans[j])
+            a, span = spans[j]
+            L = len(span)
             c = T // 2 + i * slot + int(rng.integers(0, slot - L + 1))
-            body[c:c + L] = spans[j]
+            body[c:c + L] = span
             mask[b, c + 1:c + L] = True
+            dist[b, c + 1:c + L] = c - a
         rows[b, 1:] = body
-    return rows, mask
+    return rows, mask, dist
 
 
 @torch.no_grad()

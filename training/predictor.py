@@ -13,7 +13,7 @@
 """
 from __future__ import annotations
 
-import math
+import dataclasses, math
 
 import torch
 import torch.nn as nn
@@ -89,7 +89,6 @@ PRED_FIELDS = ("imp_dim", "pred_hidden", "producer_layer", "pred_taps", "pred_di
 def load_predictor(path, lm_cfg: Config) -> tuple[Predictor, Config, dict]:
     """A trained predictor file (train_predictor.py) -> (predictor in eval mode, the LM config with the
     predictor's layout fields, the whole saved dict). Files from before producer groups load too."""
-    import dataclasses
     st = torch.load(path, weights_only=False)
     cfg = dataclasses.replace(lm_cfg, **{k: (tuple(v) if k == "pred_taps" else v) for k, v in st.get("pred_cfg", {}).items()})
     sd = dict(st["predictor"])

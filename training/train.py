@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from data import EOT, Sampler, newline_table
-from induction import copy_batch
+from induction import copy_batch, spread_batch
 from model import LM, Config
 
 HERE = pathlib.Path(__file__).parent
@@ -57,13 +57,7 @@ class Evaluator:
         g = torch.Generator().manual_seed(7)
         self.random_rows = torch.randint(5, tok.get_vocab_size(), (8, 200), generator=g)
         # long-distance copy probe: 16 random spans, copied shuffled 100-4000 tokens later
-        self.far_rows, far_mask = copy_batch(np.random.default_rng(11), 2, 4096, tok.get_vocab_size(), None, spread=16)
-        self.far_dist = np.zeros_like(far_mask, dtype=np.int64)
-        for b in range(2):
-            body = self.far_rows[b, 1:]
-            for i in np.flatnonzero(far_mask[b]):
-                js = [j for j in range(1, i - 1) if body[j] == body[i] and body[j - 1] == body[i - 1]]
-                self.far_dist[b, i] = i - max(js) if js else 0
+        self.far_rows, _, self.far_dist = spread_batch(np.random.default_rng(11), 2, 4096, tok.get_vocab_size(), None, 8, 64, 16)
 
     def identifier_pairs(self, row):
         """[(first_token_idxs, later_token_idxs, defined)] for identifiers first seen in one file and reused in a
@@ -185,7 +179,6 @@ def main():
     ap.add_argument("--copy-every", type=int, default=0, help="every N steps add a synthetic copy batch (keeps the induction head)")
     ap.add_argument("--copy-batch", type=int, default=8)
     ap.add_argument("--copy-seq", type=int, default=512)
-    ap.add_argument("--copy-gap", type=float, default=0.5, help="max distance between a planted span and its copy, as a share of --copy-seq")
     ap.add_argument("--copy-spread", type=int, default=0, help="plant N spans in the first half of each copy row and their shuffled copies in the second (long-distance copying)")
     ap.add_argument("--decay-last-min", type=float, default=0, help="decay the LR over the last M minutes of this run (WSD by time); the pre-decay state is kept as lm-stable.pt")
     ap.add_argument("--dep-rate", type=float, default=0.0, help="share of samples in dependency order (imported files first; needs tokens/train.deps.json)")
@@ -273,8 +266,7 @@ def main():
         loss.backward()
         if args.copy_every and step % args.copy_every == 0:
             crow, cmask = copy_batch(copy_rng, args.copy_batch, args.copy_seq, cfg.vocab_size,
-                                     code_tokens if copy_rng.random() < 0.5 else None, max_gap=args.copy_gap,
-                                     spread=args.copy_spread)
+                                     code_tokens if copy_rng.random() < 0.5 else None, spread=args.copy_spread)
             cx = torch.from_numpy(crow[:, :-1]); cy = torch.from_numpy(crow[:, 1:]); cm = torch.from_numpy(cmask)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 clog = model(cx, torch.zeros(len(cx), dtype=torch.long))

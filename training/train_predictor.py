@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from data import Sampler, newline_table
 from model import LM, Config, rope_tables
-from predictor import Predictor, load_predictor, pre_rope_keys
+from predictor import PRED_FIELDS, Predictor, load_predictor, pre_rope_keys
 
 HERE = pathlib.Path(__file__).parent
 
@@ -177,19 +177,18 @@ def main():
     torch.set_num_threads(args.threads)
     out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)
     lm = load_lm(args.lm)
-    pcfg = {"pred_taps": tuple(int(t) for t in args.taps.split(",")) if args.taps else (), "pred_hidden": args.hidden,
-            "pred_dist": args.dist, "imp_dim": lm.cfg.imp_dim, "producer_layer": lm.cfg.producer_layer}
-    if args.resume and (out / "pred.pt").exists():
-        pcfg = torch.load(out / "pred.pt", weights_only=False).get("pred_cfg", pcfg)
-        pcfg["pred_taps"] = tuple(pcfg["pred_taps"])
-    pred = Predictor(dataclasses.replace(lm.cfg, **pcfg))
+    step, st = 0, None
+    if args.resume and (out / "pred.pt").exists():  # the file's own layout; --taps/--hidden/--dist apply to new runs
+        pred, pc, st = load_predictor(out / "pred.pt", lm.cfg)
+        pred.train(); step = st["step"]
+    else:
+        pc = dataclasses.replace(lm.cfg, pred_taps=tuple(int(t) for t in args.taps.split(",")) if args.taps else (),
+                                 pred_hidden=args.hidden, pred_dist=args.dist)
+        pred = Predictor(pc)
+    pcfg = {k: getattr(pc, k) for k in PRED_FIELDS}  # saved beside the weights
     opt = torch.optim.AdamW(pred.parameters(), lr=args.lr, weight_decay=0.0)
-    step = 0
-    if args.resume and (out / "pred.pt").exists():
-        st = torch.load(out / "pred.pt", weights_only=False)
-        pred, _, _ = load_predictor(out / "pred.pt", lm.cfg); pred.train()
-        opt = torch.optim.AdamW(pred.parameters(), lr=args.lr, weight_decay=0.0)
-        opt.load_state_dict(st["opt"]); step = st["step"]
+    if st is not None:
+        opt.load_state_dict(st["opt"])
     tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
     nl = newline_table(tok)
     train = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.5, seed=100 + step, newline_ids=nl)
