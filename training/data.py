@@ -82,7 +82,8 @@ class Sampler:
     the engine lays out context (related files first, the current file last)."""
 
     def __init__(self, tokens_dir: pathlib.Path, split: str, seq: int, fim_rate: float = 0.5, seed: int = 0,
-                 newline_ids: np.ndarray | None = None, repeat_rate: float = 0.0, dep_rate: float = 0.0):
+                 newline_ids: np.ndarray | None = None, repeat_rate: float = 0.0, dep_rate: float = 0.0,
+                 renamer=None, rename_rate: float = 0.0):
         self.data = np.fromfile(tokens_dir / f"{split}.bin", dtype=np.uint16)
         self.index = json.loads((tokens_dir / f"{split}.index.json").read_text())
         deps = tokens_dir / f"{split}.deps.json"
@@ -90,6 +91,7 @@ class Sampler:
         if dep_rate and self.deps is None:
             raise SystemExit(f"{deps} is missing: run python training/data.py --deps-only")
         self.seq, self.fim_rate, self.repeat_rate, self.dep_rate = seq, fim_rate, repeat_rate, dep_rate
+        self.renamer, self.rename_rate = renamer, rename_rate  # rename.Renamer: invented names for rare identifiers
         self.rng = np.random.default_rng(seed)
         self.newline = newline_ids  # bool[vocab]: token contains '\n'
         pkgs: dict[str, list[int]] = {}
@@ -140,46 +142,53 @@ class Sampler:
 
     def sample(self) -> tuple[int, np.ndarray]:
         files = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)]
+        rename = self.renamer is not None and self.rng.random() < self.rename_rate
+        n = self.seq + self.seq // 4 if rename else self.seq  # renaming changes the length: take a margin
         if self.deps is not None and self.rng.random() < self.dep_rate:
-            prev, row = self.dep_window(files)
+            prev, row = self.dep_window(files, n)
         else:
-            prev, row = self.path_window(files)
+            prev, row = self.path_window(files, n)
+        if rename:
+            new, _ = self.renamer(row)
+            row = new[:self.seq + 1] if len(new) > self.seq else row[:self.seq + 1]
         if self.repeat_rate and self.rng.random() < self.repeat_rate:
             row = self.with_repeat(row)
         return prev, row
 
-    def dep_window(self, files: list[int]) -> tuple[int, np.ndarray]:
+    def dep_window(self, files: list[int], n: int | None = None) -> tuple[int, np.ndarray]:
+        n = n or self.seq
         out, total = [], 0
         for f in self.dep_order(files):
-            if total >= self.seq + 2:
+            if total >= n + 2:
                 break
             t = self.file_tokens(f, self.rng.random() < self.fim_rate)
             out.append(t); total += len(t)
-        if total < self.seq + 2:  # package exhausted: continue with another one in path order
-            out += [np.array([EOT], np.uint16), self.path_window()[1].astype(np.uint16)]
+        if total < n + 2:  # package exhausted: continue with another one in path order
+            out += [np.array([EOT], np.uint16), self.path_window(None, n)[1].astype(np.uint16)]
         seq = np.concatenate(out)
         # keep the end of the dependency chain (the importers) or its start
-        off = max(0, len(seq) - self.seq - 1) if self.rng.random() < 0.5 else 0
+        off = max(0, len(seq) - n - 1) if self.rng.random() < 0.5 else 0
         prev = EOT if off == 0 else int(seq[off - 1])
-        return prev, seq[off:off + self.seq + 1].astype(np.int64)
+        return prev, seq[off:off + n + 1].astype(np.int64)
 
-    def path_window(self, files: list[int] | None = None) -> tuple[int, np.ndarray]:
+    def path_window(self, files: list[int] | None = None, n: int | None = None) -> tuple[int, np.ndarray]:
+        n = n or self.seq
         if files is None:
             files = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)]
         start = int(self.rng.integers(0, len(files)))
         out, total, j = [], 0, start
-        while total < self.seq + 2:
+        while total < n + 2:
             t = self.file_tokens(files[j % len(files)], self.rng.random() < self.fim_rate)
             out.append(t); total += len(t); j += 1
-            if j - start >= len(files) and total < self.seq + 2:  # package exhausted: continue with another
+            if j - start >= len(files) and total < n + 2:  # package exhausted: continue with another
                 files, start, j = self.pkgs[self.rng.choice(len(self.pkgs), p=self.pkg_p)], 0, 0
                 out.append(np.array([EOT], np.uint16)); total += 1
         seq = np.concatenate(out)
         # start at a random file boundary inside the first file, or at 0
-        off = int(self.rng.integers(0, max(1, min(len(out[0]), len(seq) - self.seq - 2) + 1)))
+        off = int(self.rng.integers(0, max(1, min(len(out[0]), len(seq) - n - 2) + 1)))
         off = 0 if self.rng.random() < 0.5 else off
         prev = EOT if off == 0 else int(seq[off - 1])
-        return prev, seq[off:off + self.seq + 1].astype(np.int64)
+        return prev, seq[off:off + n + 1].astype(np.int64)
 
     def with_repeat(self, row: np.ndarray) -> np.ndarray:
         """Copies a span of the sequence to a later point (a dense copying signal on real code:

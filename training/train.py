@@ -15,6 +15,7 @@ from tokenizers import Tokenizer
 from data import EOT, Sampler, newline_table
 from induction import copy_batch, spread_batch
 from model import LM, Config
+from rename import Renamer
 
 HERE = pathlib.Path(__file__).parent
 KEYWORDS = set("""abstract any as async await boolean break case catch class const constructor continue debugger declare
@@ -182,6 +183,7 @@ def main():
     ap.add_argument("--copy-spread", type=int, default=0, help="plant N spans in the first half of each copy row and their shuffled copies in the second (long-distance copying)")
     ap.add_argument("--decay-last-min", type=float, default=0, help="decay the LR over the last M minutes of this run (WSD by time); the pre-decay state is kept as lm-stable.pt")
     ap.add_argument("--dep-rate", type=float, default=0.0, help="share of samples in dependency order (imported files first; needs tokens/train.deps.json)")
+    ap.add_argument("--rename-rate", type=float, default=0.0, help="share of samples whose rare identifiers get invented names (rename.py; needs tokens/idents.json)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -212,8 +214,14 @@ def main():
                             lr=args.lr, betas=(0.9, 0.95), foreach=True)
     ema = copy.deepcopy(model).requires_grad_(False)
     tokens, step, cpu_seconds = 0.0, 0, 0.0
+    renamer = None
+    if args.rename_rate:
+        idents = work / "tokens" / "idents.json"
+        if not idents.exists():
+            raise SystemExit(f"{idents} is missing: run python training/rename.py")
+        renamer = Renamer(tok, json.loads(idents.read_text()), np.random.default_rng(args.seed + 2))
     sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok),
-                      repeat_rate=args.repeat_rate, dep_rate=args.dep_rate)
+                      repeat_rate=args.repeat_rate, dep_rate=args.dep_rate, renamer=renamer, rename_rate=args.rename_rate)
     if state:
         model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"]); opt.load_state_dict(state["opt"])
         tokens, step, cpu_seconds = state["tokens"], state["step"], state.get("cpu_seconds", 0.0)

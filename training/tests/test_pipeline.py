@@ -11,6 +11,7 @@ sys.path.insert(0, str(ROOT / "dataset"))
 import build as corpus  # noqa: E402
 from data import EOT, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, Sampler, dependencies, newline_table, prepare  # noqa: E402
 from model import LM, Config  # noqa: E402
+from rename import Renamer  # noqa: E402
 from tokenizer import SPECIALS, build_empty  # noqa: E402
 from tokenizers import Tokenizer, pre_tokenizers, trainers  # noqa: E402
 
@@ -145,6 +146,29 @@ class TokenizerAndData(unittest.TestCase):
             pos = {f: i for i, f in enumerate(order)}
             self.assertTrue(pos[2] < pos[1] < pos[0] < pos[3])
         self.assertEqual(sorted(s.dep_order([0, 3])), [0, 1, 2, 3])  # imports outside the list come along, once
+
+    def test_renaming_is_consistent_and_keeps_library_names(self):
+        vocab = {"common": ["helper", "Options", "retries", "string", "push", "join", "export", "interface", "function",
+                            "const", "return", "number", "import", "from", "name"],
+                 "words": ["amber", "cargo", "delta", "ember", "falcon", "glacier"]}
+        r = Renamer(self.tok, vocab, np.random.default_rng(0))
+        s = Sampler(self.tmp / "tokens", "train", 256, fim_rate=0.5, seed=5, newline_ids=newline_table(self.tok),
+                    renamer=r, rename_rate=1.0)
+        for _ in range(4):
+            prev, row = s.sample()
+            self.assertEqual(row.shape, (257,))
+        row = np.concatenate([[FILE_SEP], self.tok.encode("src/util.ts\n" + TS).ids, [FILE_SEP],
+                              self.tok.encode("src/main.ts\nrun(opts); runner(opts)").ids])
+        new, mapping = r(row)
+        text = self.tok.decode(new.tolist(), skip_special_tokens=False)
+        self.assertEqual(int((new == FILE_SEP).sum()), 2)  # special tokens stay
+        self.assertEqual(set(mapping), {"opts", "runner", "util", "main"})  # rare names of >= 4 chars only
+        self.assertNotIn("opts", text); self.assertIn("helper(", text); self.assertIn("retries", text)
+        self.assertEqual(text.count(mapping["opts"]), TS.count("opts") + 2)  # every occurrence, in both files
+        self.assertIn(f"src/{mapping['util']}.ts", text)
+        for old, new_name in mapping.items():
+            self.assertNotEqual(old, new_name)
+            self.assertEqual(new_name[0].isupper(), old[0].isupper())  # case style kept
 
     def test_a_few_training_steps_reduce_loss(self):
         torch.manual_seed(0)

@@ -1,0 +1,111 @@
+"""Identifier renaming: a training augmentation that makes project-specific names unguessable, so the
+only way to predict a name's later occurrences is to copy it from earlier in the context.
+
+A sample's rare identifiers (seen in fewer than MIN_PKGS training packages: `chindings`,
+`setInternalTagFlag`, not `resolve` or `useState`) are replaced consistently, everywhere in the sample
+(declarations, imports, call sites, comments, path headers), by invented names in the same case style
+built from common identifier words (`parseAmberAnchor` → `mergeLedgerCursor`). Library vocabulary,
+keywords and short names are kept, so the code stays natural.
+
+python training/rename.py          (writes WORK/tokens/idents.json from the training corpus)
+"""
+from __future__ import annotations
+
+import argparse, collections, json, pathlib, re
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).parent
+IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+MIN_PKGS = 8      # a name used by this many training packages is library vocabulary: kept
+MIN_LEN = 4       # shorter names (i, fn, cb, err) are generic: kept
+N_SPECIAL = 5     # token ids below this are special tokens (EOT, FIM markers, file separator)
+
+
+def parts(name: str) -> list[str]:
+    return PARTS.findall(name)
+
+
+def build_vocab(corpus_jsonl: pathlib.Path) -> dict:
+    """Identifiers used by >= MIN_PKGS packages (kept as they are) and the common lower-case words
+    identifiers are made of (the material for invented names)."""
+    pkgs_of: dict[str, set] = collections.defaultdict(set)
+    for line in corpus_jsonl.open():
+        r = json.loads(line)
+        for name in set(IDENT.findall(r["text"])):
+            if len(pkgs_of[name]) < MIN_PKGS:
+                pkgs_of[name].add(r["pkg"])
+    common = sorted(n for n, p in pkgs_of.items() if len(p) >= MIN_PKGS)
+    words = collections.Counter()
+    for n in common:
+        for w in parts(n):
+            if w.isalpha() and 3 <= len(w) <= 10:
+                words[w.lower()] += 1
+    return {"min_pkgs": MIN_PKGS, "common": common, "words": sorted(w for w, c in words.items() if c >= 3)}
+
+
+class Renamer:
+    """Renames the rare identifiers of a token row consistently; special tokens stay where they are."""
+
+    def __init__(self, tok, vocab: dict, rng: np.random.Generator):
+        self.tok, self.rng = tok, rng
+        self.keep = set(vocab["common"])
+        self.words = vocab["words"]
+
+    def invent(self, name: str, taken: set) -> str:
+        ws = parts(name)
+        n = min(4, max(1, len([w for w in ws if w.isalpha()])))
+        for _ in range(20):
+            new = [self.words[i] for i in self.rng.integers(0, len(self.words), n)]
+            if name.isupper() or (name.replace("_", "").isupper()):
+                out = "_".join(w.upper() for w in new)
+            elif "_" in name.strip("_"):
+                out = "_".join(new)
+            elif name[0].isupper():
+                out = "".join(w.capitalize() for w in new)
+            else:
+                out = new[0] + "".join(w.capitalize() for w in new[1:])
+            out = name[:len(name) - len(name.lstrip("_$"))] + out  # keep a leading _ or $
+            if out not in taken and out not in self.keep:
+                return out
+        return name
+
+    def rename_text(self, text: str, mapping: dict) -> str:
+        def sub(m):
+            name = m.group()
+            if len(name) < MIN_LEN or name in self.keep or name[0].isdigit():
+                return name
+            if name not in mapping:
+                mapping[name] = self.invent(name, set(mapping.values()))
+            return mapping[name]
+        return IDENT.sub(sub, text)
+
+    def __call__(self, row: np.ndarray) -> tuple[np.ndarray, dict]:
+        """(renamed row, {old: new}); each run of ordinary tokens between special tokens is decoded,
+        renamed and re-encoded, so the row's length changes."""
+        mapping: dict[str, str] = {}
+        out, run = [], []
+
+        def flush():
+            if run:
+                text = self.tok.decode(run, skip_special_tokens=False)
+                out.extend(self.tok.encode(self.rename_text(text, mapping), add_special_tokens=False).ids)
+                run.clear()
+        for t in row.tolist():
+            if t < N_SPECIAL:
+                flush(); out.append(t)
+            else:
+                run.append(t)
+        flush()
+        return np.array(out, dtype=np.int64), mapping
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default=str(HERE / "work/corpus/train.jsonl"))
+    ap.add_argument("--out", default=str(HERE / "work/tokens/idents.json"))
+    a = ap.parse_args()
+    v = build_vocab(pathlib.Path(a.corpus))
+    pathlib.Path(a.out).write_text(json.dumps(v))
+    print(f"{len(v['common'])} common identifiers (>= {MIN_PKGS} packages), {len(v['words'])} words for invented names")
