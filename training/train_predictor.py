@@ -110,29 +110,31 @@ def step_loss(pred: Predictor, tap, per_layer, rows, sinks, recent, temp: float 
 
 
 @torch.no_grad()
-def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets=(64, 256, 512, 1024)):
+def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets=(64, 256, 512, 1024, "10%", "25%", "50%")):
     """Per layer and KV head, among the selectable (non-forced) tokens and averaged over rows: recall
     of the oracle top-k, attention mass captured by the predictor's top-k relative to the oracle's,
-    and `far_mass` (the share of the row's attention on selectable tokens: how much the choice matters)."""
+    and `far_mass` (the share of the row's attention on selectable tokens: how much the choice matters).
+    A budget is a token count or a share of each row's selectable tokens ("50%": the TokenButler
+    paper's top-50% token classification)."""
     T = next(iter(tap.values())).shape[1]
     qimp = importance(pred, tap, rows)
     elig = eligible(rows, T, sinks, recent)
+    n_elig = elig.sum(-1)  # [R]
     out = {}
     for l, (target, kpre) in per_layer.items():
         s = scores(pred, qimp, kpre, l, rows, T).masked_fill(~elig, -1e9)
         t = (target * elig)
         far = t.sum(-1)  # [Hkv, R]
-        n_elig = elig.sum(-1)  # [R]
+        p_rank = s.argsort(-1, descending=True).argsort(-1)
+        o_rank = t.masked_fill(~elig, -1).argsort(-1, descending=True).argsort(-1)
         for k in budgets:
-            valid = n_elig > k  # rows where selection matters
+            kk = (n_elig * float(k[:-1]) / 100).long().clamp_min(1) if isinstance(k, str) else torch.full_like(n_elig, k)
+            valid = n_elig > kk  # rows where selection matters
             if valid.sum() == 0:
                 continue
-            top_p = s.topk(k, -1).indices
-            top_o = t.masked_fill(~elig, -1).topk(k, -1).indices
-            hit = torch.zeros_like(t, dtype=torch.bool).scatter_(-1, top_p, True)
-            oracle_hit = hit.gather(-1, top_o).float().mean(-1)  # [Hkv, R]
-            mass_p = (t * hit).sum(-1); mass_o = t.gather(-1, top_o).sum(-1)
-            mass_rec = mass_p / mass_o.clamp_min(1e-9)
+            hit = p_rank < kk[None, :, None]; sel = o_rank < kk[None, :, None]
+            oracle_hit = (hit & sel).sum(-1).float() / kk[None].float()  # [Hkv, R]
+            mass_rec = (t * hit).sum(-1) / (t * sel).sum(-1).clamp_min(1e-9)
             for h in range(t.shape[0]):
                 out[f"L{l}H{h}@{k}"] = {"topk_recall": oracle_hit[h][valid].mean().item(), "mass_recall": mass_rec[h][valid].mean().item(),
                                         "far_mass": far[h][valid].mean().item()}
@@ -143,7 +145,7 @@ def summarize(per_head: dict) -> dict:
     """Means over (layer, KV head); `*_w` weight each head by its far mass (heads that put little
     attention beyond the sinks and the recent window count little)."""
     res = {}
-    for k in sorted({key.split("@")[1] for key in per_head}, key=int):
+    for k in sorted({key.split("@")[1] for key in per_head}, key=lambda b: (b.endswith("%"), int(b.rstrip("%")))):
         vals = [v for key, v in per_head.items() if key.endswith("@" + k)]
         w = np.array([v.get("far_mass", 1.0) for v in vals])
         for m in ("topk_recall", "mass_recall"):
