@@ -90,7 +90,7 @@ class Evaluator:
     def ident_losses(model, samples, spans, out: dict, prefix: str, tbytes=None):
         """Identifier probe over `samples`; returns (nats, bytes) of the windows."""
         nats = nbytes = 0.0
-        f_loss, s_loss, defined = [], [], []
+        f_loss, s_loss, s_first, defined = [], [], [], []
         for (prev, row), pairs in zip(samples, spans):
             ids = torch.from_numpy(row).long()[None]
             with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -104,11 +104,18 @@ class Evaluator:
                 a = [t - 1 for t in a if t > 0]; b = [t - 1 for t in b if t > 0]
                 if a and b:
                     f_loss.append(loss[a].sum().item()); s_loss.append(loss[b].sum().item()); defined.append(d)
-        df = [x for x, d in zip(f_loss, defined) if d]; ds = [x for x, d in zip(s_loss, defined) if d]
-        out.update({f"{prefix}ident_first_nats": float(np.mean(f_loss)), f"{prefix}ident_later_nats": float(np.mean(s_loss)),
-                    f"{prefix}ident_ratio": float(np.mean(f_loss) / max(1e-6, np.mean(s_loss))), f"{prefix}ident_pairs": len(f_loss),
-                    f"{prefix}def_first_nats": float(np.mean(df)) if df else None, f"{prefix}def_later_nats": float(np.mean(ds)) if ds else None,
-                    f"{prefix}def_ratio": float(np.mean(df) / max(1e-6, np.mean(ds))) if df else None, f"{prefix}def_pairs": len(df)})
+                    s_first.append(loss[b[0]].item())
+        f_loss, s_loss, s_first, defined = map(np.array, (f_loss, s_loss, s_first, defined))
+        for name, m in (("ident", np.ones(len(defined), bool)), ("def", defined.astype(bool))):
+            ok = bool(m.any())
+            out.update({
+                f"{prefix}{name}_first_nats": float(f_loss[m].mean()) if ok else None,
+                f"{prefix}{name}_later_nats": float(s_loss[m].mean()) if ok else None,
+                # the later occurrence split: its first token (which name comes: not copyable) and the rest (copyable)
+                f"{prefix}{name}_later_tok1_nats": float(s_first[m].mean()) if ok else None,
+                f"{prefix}{name}_later_rest_nats": float((s_loss[m] - s_first[m]).mean()) if ok else None,
+                f"{prefix}{name}_ratio": float(f_loss[m].mean() / max(1e-6, s_loss[m].mean())) if ok else None,
+                f"{prefix}{name}_pairs": int(m.sum())})
         return nats, nbytes
 
     @torch.no_grad()
