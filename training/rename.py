@@ -16,7 +16,8 @@ import argparse, collections, json, pathlib, re
 import numpy as np
 
 HERE = pathlib.Path(__file__).parent
-IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+# not inside a number (0xFFFF) or right after a backslash (\u00a0, \nfoo in a string)
+IDENT = re.compile(r"(?<![\w$\\])[A-Za-z_$][\w$]*")
 PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 MIN_PKGS = 8      # a name used by this many training packages is library vocabulary: kept
 MIN_LEN = 4       # shorter names (i, fn, cb, err) are generic: kept
@@ -54,11 +55,12 @@ class Renamer:
         self.words = vocab["words"]
 
     def invent(self, name: str, taken: set) -> str:
+        """A new name in `name`'s case style, not in `taken` and not a library name."""
         ws = parts(name)
         n = min(4, max(1, len([w for w in ws if w.isalpha()])))
         for _ in range(20):
             new = [self.words[i] for i in self.rng.integers(0, len(self.words), n)]
-            if name.isupper() or (name.replace("_", "").isupper()):
+            if name.replace("_", "").isupper():
                 out = "_".join(w.upper() for w in new)
             elif "_" in name.strip("_"):
                 out = "_".join(new)
@@ -71,13 +73,14 @@ class Renamer:
                 return out
         return name
 
-    def rename_text(self, text: str, mapping: dict) -> str:
+    def rename_text(self, text: str, mapping: dict, taken: set) -> str:
         def sub(m):
             name = m.group()
-            if len(name) < MIN_LEN or name in self.keep or name[0].isdigit():
+            if len(name) < MIN_LEN or name in self.keep:
                 return name
             if name not in mapping:
-                mapping[name] = self.invent(name, set(mapping.values()))
+                mapping[name] = self.invent(name, taken)
+                taken.add(mapping[name])
             return mapping[name]
         return IDENT.sub(sub, text)
 
@@ -85,12 +88,13 @@ class Renamer:
         """(renamed row, {old: new}); each run of ordinary tokens between special tokens is decoded,
         renamed and re-encoded, so the row's length changes."""
         mapping: dict[str, str] = {}
+        taken: set[str] = set()  # mapping's values
         out, run = [], []
 
         def flush():
             if run:
                 text = self.tok.decode(run, skip_special_tokens=False)
-                out.extend(self.tok.encode(self.rename_text(text, mapping), add_special_tokens=False).ids)
+                out.extend(self.tok.encode(self.rename_text(text, mapping, taken), add_special_tokens=False).ids)
                 run.clear()
         for t in row.tolist():
             if t < N_SPECIAL:

@@ -166,6 +166,9 @@ class TokenizerAndData(unittest.TestCase):
         self.assertNotIn("opts", text); self.assertIn("helper(", text); self.assertIn("retries", text)
         self.assertEqual(text.count(mapping["opts"]), TS.count("opts") + 2)  # every occurrence, in both files
         self.assertIn(f"src/{mapping['util']}.ts", text)
+        literal, m = 'const x = 0xDEADBEEF; const s = "\\u00a0\\nwrapped";', {}
+        self.assertEqual(r.rename_text(literal, m, set()), literal)  # no names inside numbers or escapes
+        self.assertEqual(m, {})
         for old, new_name in mapping.items():
             self.assertNotEqual(old, new_name)
             self.assertEqual(new_name[0].isupper(), old[0].isupper())  # case style kept
