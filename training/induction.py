@@ -92,6 +92,72 @@ def spread_batch(rng, B, T, vocab, code, lo, hi, n):
     return rows, mask, dist
 
 
+class NameCopy:
+    """Synthetic rows for copying *names*, the part of copying that random-token spans do not teach.
+
+    A random span can be copied by matching one token (random tokens rarely repeat). A name's pieces
+    (`transport`, `Uses`, `Multi`, `st`, `ream`) are frequent tokens followed by many different
+    things, so copying `ream` after `...Multist` needs the head to match the longer prefix. Each row is
+    real code with invented names (common identifier words in a random case style, tokenized by the
+    real tokenizer, with and without a leading space) planted over it: families of names sharing their
+    first word(s), each declared once in the first half and reused 1-4 times later. The loss counts
+    every token of a reuse after its first (the first says which name comes: not copyable)."""
+
+    def __init__(self, tok, words: list[str], rng: np.random.Generator, names: int = 48, family: int = 3):
+        self.tok, self.words, self.rng, self.names, self.family = tok, words, rng, names, family
+
+    def _name(self, stem: list[str], style: int) -> str:
+        ws = stem + [self.words[i] for i in self.rng.integers(0, len(self.words), int(self.rng.integers(1, 3)))]
+        if style == 0:
+            return ws[0] + "".join(w.capitalize() for w in ws[1:])
+        if style == 1:
+            return "".join(w.capitalize() for w in ws)
+        if style == 2:
+            return "_".join(ws)
+        return "_".join(w.upper() for w in ws)
+
+    def batch(self, B: int, T: int, code: np.ndarray):
+        rows = np.zeros((B, T + 1), np.int64)
+        mask = np.zeros((B, T), bool)
+        for b in range(B):
+            body = filler(self.rng, T, 0, code)
+            names = []
+            while len(names) < self.names:
+                stem = [self.words[i] for i in self.rng.integers(0, len(self.words), int(self.rng.integers(1, 3)))]
+                style = int(self.rng.choice(4, p=[0.5, 0.25, 0.1, 0.15]))
+                names += [self._name(stem, style) for _ in range(self.family)]
+            names = list(dict.fromkeys(names))[:self.names]
+            variants = self.tok.encode_batch([" " + n for n in names] + names)
+            spaced, bare = variants[:len(names)], variants[len(names):]
+            occ = []  # (position, name index, is declaration)
+            free = np.ones(T, bool)
+
+            def place(lo, hi, L):
+                for _ in range(20):
+                    a = int(self.rng.integers(lo, max(lo + 1, hi - L)))
+                    if a + L <= T and free[max(0, a - 1):a + L + 1].all():
+                        free[a:a + L] = False
+                        return a
+                return None
+            for i in range(len(names)):
+                L = max(len(spaced[i].ids), len(bare[i].ids))
+                a = place(0, T // 2, L)
+                if a is None:
+                    continue
+                occ.append((a, i, True))
+                for _ in range(int(self.rng.integers(1, 5))):
+                    c = place(a + L, T, L)
+                    if c is not None:
+                        occ.append((c, i, False))
+            for a, i, decl in occ:
+                ids = (spaced if self.rng.random() < 0.6 else bare)[i].ids
+                body[a:a + len(ids)] = ids
+                if not decl:
+                    mask[b, a + 1:a + len(ids)] = True
+            rows[b, 1:] = body
+        return rows, mask
+
+
 @torch.no_grad()
 def probe(model: LM, vocab: int, seed=7):
     g = torch.Generator().manual_seed(seed)

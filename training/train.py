@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from data import EOT, Sampler, newline_table
-from induction import copy_batch, spread_batch
+from induction import NameCopy, copy_batch, spread_batch
 from model import LM, Config
 from rename import Renamer
 
@@ -191,6 +191,7 @@ def main():
     ap.add_argument("--decay-last-min", type=float, default=0, help="decay the LR over the last M minutes of this run (WSD by time); the pre-decay state is kept as lm-stable.pt")
     ap.add_argument("--dep-rate", type=float, default=0.0, help="share of samples in dependency order (imported files first; needs tokens/train.deps.json)")
     ap.add_argument("--rename-rate", type=float, default=0.0, help="share of samples whose rare identifiers get invented names (rename.py; needs tokens/idents.json)")
+    ap.add_argument("--name-copy-rate", type=float, default=0.0, help="share of synthetic copy batches that copy invented names over real code (induction.NameCopy; needs tokens/idents.json)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -253,6 +254,12 @@ def main():
     synthetic = float(state.get("synthetic_tokens", 0)) if state else 0.0
     copy_rng = np.random.default_rng(args.seed + 1)
     code_tokens = sampler.data if args.copy_every else None
+    namecopy = None
+    if args.name_copy_rate:
+        idents = work / "tokens" / "idents.json"
+        if not idents.exists():
+            raise SystemExit(f"{idents} is missing: run python training/rename.py")
+        namecopy = NameCopy(tok, json.loads(idents.read_text())["words"], np.random.default_rng(args.seed + 3))
 
     def checkpoint(path=None):
         save_atomic({"synthetic_tokens": synthetic, "config": cfg.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
@@ -280,8 +287,11 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.copy_every and step % args.copy_every == 0:
-            crow, cmask = copy_batch(copy_rng, args.copy_batch, args.copy_seq, cfg.vocab_size,
-                                     code_tokens if copy_rng.random() < 0.5 else None, spread=args.copy_spread)
+            if namecopy and copy_rng.random() < args.name_copy_rate:
+                crow, cmask = namecopy.batch(args.copy_batch, args.copy_seq, code_tokens)
+            else:
+                crow, cmask = copy_batch(copy_rng, args.copy_batch, args.copy_seq, cfg.vocab_size,
+                                         code_tokens if copy_rng.random() < 0.5 else None, spread=args.copy_spread)
             cx = torch.from_numpy(crow[:, :-1]); cy = torch.from_numpy(crow[:, 1:]); cm = torch.from_numpy(cmask)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 clog = model(cx, torch.zeros(len(cx), dtype=torch.long))

@@ -173,6 +173,27 @@ class TokenizerAndData(unittest.TestCase):
             self.assertNotEqual(old, new_name)
             self.assertEqual(new_name[0].isupper(), old[0].isupper())  # case style kept
 
+    def test_name_copies_are_reuses_of_earlier_names(self):
+        from induction import NameCopy
+        words = ["amber", "cargo", "delta", "ember", "falcon", "glacier", "harbor", "island"]
+        code = np.concatenate([self.tok.encode(TS).ids] * 40).astype(np.uint16)
+        nc = NameCopy(self.tok, words, np.random.default_rng(3), names=12, family=3)
+        rows, mask = nc.batch(2, 1024, code)
+        self.assertEqual(rows.shape, (2, 1025))
+        for r, m in zip(rows, mask):
+            body = r[1:].tolist()
+            starts = [i for i in np.flatnonzero(m) if not m[i - 1]]
+            self.assertGreater(len(starts), 12)  # each name is reused at least once
+            for a in starts:
+                b = a
+                while b < len(m) and m[b]:
+                    b += 1
+                name = self.tok.decode(body[a - 1:b]).strip()  # the reuse, first token included
+                self.assertRegex(name, r"^[A-Za-z_]+$")
+                self.assertTrue(any(w in name.lower() for w in words))
+                before = self.tok.decode(body[:a - 1])
+                self.assertIn(name, before)  # declared earlier: the scored tokens are copyable
+
     def test_a_few_training_steps_reduce_loss(self):
         torch.manual_seed(0)
         cfg = Config(vocab_size=self.tok.get_vocab_size(), d_model=32, n_layers=2, n_heads=2, n_kv_heads=2, head_dim=16, ffn_dim=64)
