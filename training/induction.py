@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from model import LM, Config
+from rename import STYLES, join_words
 
 HERE = pathlib.Path(__file__).parent
 
@@ -106,15 +107,8 @@ class NameCopy:
     def __init__(self, tok, words: list[str], rng: np.random.Generator, names: int = 48, family: int = 3):
         self.tok, self.words, self.rng, self.names, self.family = tok, words, rng, names, family
 
-    def _name(self, stem: list[str], style: int) -> str:
-        ws = stem + [self.words[i] for i in self.rng.integers(0, len(self.words), int(self.rng.integers(1, 3)))]
-        if style == 0:
-            return ws[0] + "".join(w.capitalize() for w in ws[1:])
-        if style == 1:
-            return "".join(w.capitalize() for w in ws)
-        if style == 2:
-            return "_".join(ws)
-        return "_".join(w.upper() for w in ws)
+    def _words(self) -> list[str]:
+        return [self.words[i] for i in self.rng.integers(0, len(self.words), int(self.rng.integers(1, 3)))]
 
     def batch(self, B: int, T: int, code: np.ndarray):
         rows = np.zeros((B, T + 1), np.int64)
@@ -123,9 +117,8 @@ class NameCopy:
             body = filler(self.rng, T, 0, code)
             names = []
             while len(names) < self.names:
-                stem = [self.words[i] for i in self.rng.integers(0, len(self.words), int(self.rng.integers(1, 3)))]
-                style = int(self.rng.choice(4, p=[0.5, 0.25, 0.1, 0.15]))
-                names += [self._name(stem, style) for _ in range(self.family)]
+                stem, style = self._words(), STYLES[int(self.rng.choice(4, p=[0.5, 0.25, 0.1, 0.15]))]
+                names += [join_words(stem + self._words(), style) for _ in range(self.family)]
             names = list(dict.fromkeys(names))[:self.names]
             variants = self.tok.encode_batch([" " + n for n in names] + names)
             spaced, bare = variants[:len(names)], variants[len(names):]

@@ -28,6 +28,36 @@ def parts(name: str) -> list[str]:
     return PARTS.findall(name)
 
 
+STYLES = ("camel", "pascal", "snake", "upper")  # fooBar, FooBar, foo_bar, FOO_BAR
+
+
+def style_of(name: str) -> str:
+    if name.replace("_", "").isupper():
+        return "upper"
+    if "_" in name.strip("_"):
+        return "snake"
+    return "pascal" if name[0].isupper() else "camel"
+
+
+def join_words(words: list[str], style: str) -> str:
+    """Lower-case words joined into one identifier in `style` (one of STYLES)."""
+    if style == "upper":
+        return "_".join(w.upper() for w in words)
+    if style == "snake":
+        return "_".join(words)
+    if style == "pascal":
+        return "".join(w.capitalize() for w in words)
+    return words[0] + "".join(w.capitalize() for w in words[1:])
+
+
+def load_idents(work: pathlib.Path) -> dict:
+    """work/tokens/idents.json (build_vocab's output), or exit saying how to make it."""
+    path = work / "tokens" / "idents.json"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run python training/rename.py")
+    return json.loads(path.read_text())
+
+
 def build_vocab(corpus_jsonl: pathlib.Path) -> dict:
     """Identifiers used by >= MIN_PKGS packages (kept as they are) and the common lower-case words
     identifiers are made of (the material for invented names)."""
@@ -60,14 +90,7 @@ class Renamer:
         n = min(4, max(1, len([w for w in ws if w.isalpha()])))
         for _ in range(20):
             new = [self.words[i] for i in self.rng.integers(0, len(self.words), n)]
-            if name.replace("_", "").isupper():
-                out = "_".join(w.upper() for w in new)
-            elif "_" in name.strip("_"):
-                out = "_".join(new)
-            elif name[0].isupper():
-                out = "".join(w.capitalize() for w in new)
-            else:
-                out = new[0] + "".join(w.capitalize() for w in new[1:])
+            out = join_words(new, style_of(name))
             out = name[:len(name) - len(name.lstrip("_$"))] + out  # keep a leading _ or $
             if out not in taken and out not in self.keep:
                 return out

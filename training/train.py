@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 from data import EOT, Sampler, newline_table
 from induction import NameCopy, copy_batch, spread_batch
 from model import LM, Config
-from rename import Renamer
+from rename import Renamer, load_idents
 
 HERE = pathlib.Path(__file__).parent
 KEYWORDS = set("""abstract any as async await boolean break case catch class const constructor continue debugger declare
@@ -222,12 +222,8 @@ def main():
                             lr=args.lr, betas=(0.9, 0.95), foreach=True)
     ema = copy.deepcopy(model).requires_grad_(False)
     tokens, step, cpu_seconds = 0.0, 0, 0.0
-    renamer = None
-    if args.rename_rate:
-        idents = work / "tokens" / "idents.json"
-        if not idents.exists():
-            raise SystemExit(f"{idents} is missing: run python training/rename.py")
-        renamer = Renamer(tok, json.loads(idents.read_text()), np.random.default_rng(args.seed + 2))
+    idents = load_idents(work) if args.rename_rate or args.name_copy_rate else None
+    renamer = Renamer(tok, idents, np.random.default_rng(args.seed + 2)) if args.rename_rate else None
     sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok),
                       repeat_rate=args.repeat_rate, dep_rate=args.dep_rate, renamer=renamer, rename_rate=args.rename_rate)
     if state:
@@ -254,12 +250,7 @@ def main():
     synthetic = float(state.get("synthetic_tokens", 0)) if state else 0.0
     copy_rng = np.random.default_rng(args.seed + 1)
     code_tokens = sampler.data if args.copy_every else None
-    namecopy = None
-    if args.name_copy_rate:
-        idents = work / "tokens" / "idents.json"
-        if not idents.exists():
-            raise SystemExit(f"{idents} is missing: run python training/rename.py")
-        namecopy = NameCopy(tok, json.loads(idents.read_text())["words"], np.random.default_rng(args.seed + 3))
+    namecopy = NameCopy(tok, idents["words"], np.random.default_rng(args.seed + 3)) if args.name_copy_rate else None
 
     def checkpoint(path=None):
         save_atomic({"synthetic_tokens": synthetic, "config": cfg.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
