@@ -171,9 +171,14 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
  */
 export async function statusBar({ page, shotDir, check, log }) {
   const item = page.locator('.part.statusbar .statusbar-item', { hasText: 'TokenButler' }).first();
-  await item.hover();
   const tooltip = page.locator('.monaco-hover, .workbench-hover', { hasText: 'Last completion' }).first();
-  const shown = await tooltip.waitFor({ timeout: 10_000 }).then(() => true, () => false);
+  // the hover can come late on a loaded machine (seen after 10 s once): leave the item and hover again
+  let shown = false;
+  for (let attempt = 0; attempt < 2 && !shown; attempt++) {
+    await page.mouse.move(10, 10);
+    await item.hover();
+    shown = await tooltip.waitFor({ timeout: 10_000 }).then(() => true, () => false);
+  }
   const text = shown ? (await tooltip.textContent()).replace(/\u00a0/g, ' ') : '';
   check(
     'editor: status tooltip shows context, reuse, attended k of N, TTFT, tokens/s',
