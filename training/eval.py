@@ -66,6 +66,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
         recent = b - SINKS
     g = torch.Generator().manual_seed(seed)
     qimp = {}
+    by_layer, probs = lm.copy_by_layer(), {}
     for l, layer in enumerate(lm.model.layers):
         if pred is not None and l in pred.groups:
             qimp.update({m: q[0] for m, q in pred.queries(l, x).items()})  # {consumer: [Hkv, T, E]}
@@ -106,10 +107,11 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
             mask = forced.expand_as(sel) | sel
         m = mask.repeat_interleave(rep, 0) if rep > 1 else mask
         p = s.masked_fill(~m, float("-inf")).softmax(-1)
+        probs.update({l * c.n_heads + h: p[h][None] for h in by_layer.get(l, [])})  # pointer heads copy from what they read
         o = (p @ vv[0]).transpose(0, 1).reshape(1, T, -1)
         x = x + layer.self_attn.o_proj(o)
         x = x + layer.mlp(layer.post_attention_layernorm(x))
-    logits = lm.lm_head(lm.model.norm(x))[0, :-1]
+    logits = lm.head(x, [probs[f] for f in c.copy_heads], ids)[0, :-1]
     if return_logits:
         return logits
     return F.cross_entropy(logits.float(), ids[0, 1:], reduction="none")

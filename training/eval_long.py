@@ -25,11 +25,16 @@ def losses(lm, ids, prev, pos_scale: float):
     positions = torch.arange(T).float() * pos_scale
     cos, sin = rope_tables(lm.cfg, positions)
     x = lm.embed(ids, prev)
-    for layer in lm.model.layers:
+    by_layer, probs = lm.copy_by_layer(), {}
+    for l, layer in enumerate(lm.model.layers):
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            x = layer(x, cos, sin)
+            if l in by_layer:
+                x, pr = layer(x, cos, sin, probs_of=tuple(by_layer[l]))
+                probs.update(zip((l * lm.cfg.n_heads + h for h in by_layer[l]), pr))
+            else:
+                x = layer(x, cos, sin)
         x = x.float()
-    logits = lm.lm_head(lm.model.norm(x))[0, :-1].float()
+    logits = lm.head(x, [probs[f] for f in lm.cfg.copy_heads], ids)[0, :-1].float()
     return F.cross_entropy(logits, ids[0, 1:], reduction="none")
 
 

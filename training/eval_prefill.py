@@ -48,6 +48,8 @@ class Runner:
         P = len(self.ids)
         feeds = {"input_ids": np.array([ids], np.int64), "prev_id": np.array([self.ids[-1] if P else 0], np.int64),
                  "start_pos": np.array([P], np.int64)}
+        if self.cfg.copy_heads:
+            feeds["ctx_ids"] = np.array(self.ids + [0] * (self.cap - P), np.int64)
         for l in range(self.L):
             feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = self.k[l], self.v[l]
         if sparse:

@@ -58,6 +58,8 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
         W[f"predictor.{t}.fc1.weight"] = prod.fc1.weight.detach().numpy()
         W[f"predictor.{t}.fc2.weight"] = prod.fc2.weight.detach().numpy()
     W["predictor.key_proj"] = pred.key_proj.detach().numpy()  # [L-1, Hkv, D, d']
+    if lm.copy_gate is not None:
+        W["copy_gate.weight"] = lm.copy_gate.weight.detach().numpy().T  # [d, 1 + pointer heads]
     if pred.dist_w is not None:
         W["predictor.dist_w"] = pred.dist_w.detach().numpy().reshape(-1, 1)  # [(L-1)*Hkv, 1]
     # Linear weights are stored pre-transposed ([in, out]) so every MatMul reads an initializer
@@ -98,7 +100,10 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         ins += [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("budget", "sinks", "recent")]
         ins += [helper.make_tensor_value_info("reuse_selection", TensorProto.BOOL, [1]),
                 helper.make_tensor_value_info("prev_selected", TensorProto.INT64, [(L - 1) * Hkv, "K"])]
+    if c.copy_heads:  # the token id of every cache slot (slots >= start_pos are ignored), for the pointer heads
+        ins.append(helper.make_tensor_value_info("ctx_ids", TensorProto.INT64, ["C"]))
     outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, c.vocab_size])]
+    copy_rows, copy_src = {}, {}   # pointer head -> its last position's attention [n] and the token ids it read [n]
 
     ids = g.op("Squeeze", "input_ids", g.const([0]))                       # [S]
     S = g.op("Shape", ids)                                                 # [1]
@@ -193,6 +198,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             outs.append(helper.make_tensor_value_info(f"new_ik.{l}", TensorProto.FLOAT, [Hkv, "S", E]))
         qh = g.op("Mul", g.op("Reshape", q, g.const([Hkv, -1, D])), scale)  # [Hkv, rep*S, D]
         Kp, Vp, mask = f"past_k.{l}", f"past_v.{l}", past_mask
+        src_past = lambda kv: "ctx_ids"
         if sparse and l == 0 and layer0 == "window":
             # layer 0 reads only the sinks and the recent window: contiguous row ranges, no scoring
             n_sink = g.op("Min", sinks, "start_pos")
@@ -202,6 +208,8 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             Kp = g.op("Gather", Kp, rows, axis=1)
             Vp = g.op("Gather", Vp, rows, axis=1)
             mask = None
+            if c.copy_heads:
+                src_past = lambda kv: g.op("Gather", "ctx_ids", rows)
         if sparse and l >= 1:
             g.scope = "selection"
             idx = sel_idx[l]
@@ -212,6 +220,8 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             Kp = g.op("Gather", g.op("Reshape", Kp, g.const([-1, D])), flat, axis=0)   # [Hkv, K, D]
             Vp = g.op("Gather", g.op("Reshape", Vp, g.const([-1, D])), flat, axis=0)
             mask = None
+            if c.copy_heads:
+                src_past = lambda kv, idx=idx: g.op("Gather", "ctx_ids", g.op("Gather", idx, g.const(kv), axis=0))
         g.scope = "attention"
         s_past = g.op("MatMul", qh, g.op("Transpose", Kp, perm=[0, 2, 1]))
         if mask is not None:
@@ -224,6 +234,15 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             w = g.op("ReduceMean", p_past, axes=[1], keepdims=0)   # [Hkv, K]: mean over the group's query heads (and chunk positions)
             g.rename(w, f"selected_w.{l}")
             outs.append(helper.make_tensor_value_info(f"selected_w.{l}", TensorProto.FLOAT, [Hkv, "K"]))
+        for f in c.copy_heads:
+            if f // H != l:
+                continue
+            g.scope = "pointer"
+            h = f % H; kv = h // rep
+            row = g.op("Sub", g.op("Mul", S, g.const([h % rep + 1])), g.const([1]))      # query row (h % rep)*S + S-1
+            copy_rows[f] = g.op("Squeeze", g.op("Gather", g.op("Gather", prob, g.const(kv), axis=0), row, axis=0), g.const([0]))
+            copy_src[f] = g.op("Concat", src_past(kv), ids, axis=0)
+            g.scope = "attention"
         o = g.op("Add", g.op("MatMul", p_past, Vp), g.op("MatMul", p_new, v))     # [Hkv, rep*S, D]
         o = g.op("Reshape", g.op("Transpose", g.op("Reshape", o, g.const([H, -1, D])), perm=[1, 0, 2]), g.const([-1, H * D]))
         g.scope = "model"
@@ -234,10 +253,22 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         x = g.op("Add", x, linear(g, hmid, p + "mlp.down_proj.weight"))
     last = g.op("Slice", x, g.op("Sub", S, g.const([1])), S, g.const([0]))       # [1, d]
     hn = rms(g, last, "model.norm.weight", c.norm_eps)
+    head_out = "lm_logits" if c.copy_heads else "logits"
     if separate_head:
-        g.nodes.append(helper.make_node("MatMul", [hn, "lm_head.weight_t"], ["logits"], name="lm_head"))
+        g.nodes.append(helper.make_node("MatMul", [hn, "lm_head.weight_t"], [head_out], name="lm_head"))
     else:
-        g.nodes.append(helper.make_node("Gemm", [hn, "model.embed_tokens.weight"], ["logits"], transB=1, name="lm_head"))
+        g.nodes.append(helper.make_node("Gemm", [hn, "model.embed_tokens.weight"], [head_out], transB=1, name="lm_head"))
+    if c.copy_heads:
+        # logits = log(gate_0 * softmax(lm_logits) + sum_c gate_c * scatter_add(attention of pointer head c onto its token ids))
+        g.scope = "pointer"
+        gate = g.op("Softmax", g.op("Add", g.op("MatMul", hn, "copy_gate.weight"), "copy_gate.bias"), axis=-1)   # [1, 1+n]
+        p = g.op("Mul", g.op("Softmax", head_out, axis=-1), g.op("Slice", gate, g.const([0]), g.const([1]), g.const([1])))
+        upd = [g.op("Mul", copy_rows[f], g.op("Gather", gate, g.const(i + 1), axis=1)) for i, f in enumerate(c.copy_heads)]
+        srcs = [copy_src[f] for f in c.copy_heads]
+        copied = g.op("ScatterElements", g.const(np.zeros(c.vocab_size, np.float32), np.float32),
+                      g.op("Concat", *srcs, axis=0), g.op("Concat", *upd, axis=0), axis=0, reduction="add")
+        mixed = g.op("Add", p, g.op("Unsqueeze", copied, g.const([0])))
+        g.nodes.append(helper.make_node("Log", [g.op("Max", mixed, g.const(1e-30, np.float32))], ["logits"], name="pointer/log"))
     def inputs_of(nodes):  # including the If branches' nodes
         for n in nodes:
             yield from n.input
@@ -443,9 +474,11 @@ def quantize_int8(cfg: Config, W: dict[str, np.ndarray], out: pathlib.Path, laye
     for name, sparse in (("dense", False), ("sparse", True)):
         with tempfile.TemporaryDirectory() as tmp:
             src = pathlib.Path(tmp) / f"{name}.onnx"
-            onnx.save_model(build(cfg, sparse, W, separate_head=True, layer0=layer0), str(src))
+            g = build(cfg, sparse, W, separate_head=True, layer0=layer0)
+            onnx.save_model(g, str(src))
+            keep = [n.name for n in g.graph.node if n.name.startswith("pointer/")]  # the pointer gate stays fp32
             quantize_dynamic(str(src), str(out / f"{name}.int8.onnx"), per_channel=True, weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["MatMul"], extra_options={"MatMulConstBOnly": True})
+                             op_types_to_quantize=["MatMul"], nodes_to_exclude=keep, extra_options={"MatMulConstBOnly": True})
         q = onnx.load(str(out / f"{name}.int8.onnx"))
         del q.graph.value_info[:]  # the quantizer's shape guesses are not always right
         onnx.save_model(q, str(out / f"{name}.int8.onnx"))
@@ -478,6 +511,8 @@ def measure_variants(out: pathlib.Path, cfg: Config, windows: list, tbytes: np.n
             P = 0; prev_id = prev
             for t in range(len(ids) - 1):
                 feeds = {"input_ids": np.array([[ids[t]]], np.int64), "prev_id": np.array([prev_id], np.int64), "start_pos": np.array([P], np.int64)}
+                if cfg.copy_heads:
+                    feeds["ctx_ids"] = np.array(ids, np.int64)
                 for l in range(L):
                     feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = k[l], v[l]
                 o = dict(zip([x.name for x in s.get_outputs()], s.run(None, feeds)))
@@ -493,6 +528,8 @@ def measure_variants(out: pathlib.Path, cfg: Config, windows: list, tbytes: np.n
         for _ in range(5):
             for n, s in variants.items():
                 feeds = {"input_ids": np.array([[7]], np.int64), "prev_id": np.array([5], np.int64), "start_pos": np.array([T], np.int64)}
+                if cfg.copy_heads:
+                    feeds["ctx_ids"] = np.full(T + 8, 9, np.int64)
                 for l in range(L):
                     feeds[f"past_k.{l}"] = feeds[f"past_v.{l}"] = k[l]
                 t0 = time.perf_counter(); s.run(["logits"], feeds); times[n].append((time.perf_counter() - t0) * 1000)

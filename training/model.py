@@ -6,6 +6,10 @@ checkpoints: `model.prev_token_proj` adds a projection of the previous token's e
 position's input. It puts "which token came before me" into every key, so a single attention
 layer can form an induction (copy) head instead of needing two composed layers: the lever for
 copying from context that a 4-layer model on two CPU cores otherwise did not learn.
+A second addition, also off for imported checkpoints: pointer heads (`copy_heads`, `copy_gate`).
+Chosen attention heads also serve as copy distributions over the token ids they attend to, mixed
+with the vocabulary head by a learned gate (`LM.head`): copying a name seen once no longer has to
+beat the model's prior on short, frequent pieces through the residual stream.
 The ONNX graphs (export.py) implement exactly this forward; docs/graph-contract.md defines them.
 """
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Config:
     producer_layer: int = 1    # predictor reads the residual stream entering this layer (when pred_taps is empty)
     pred_taps: tuple = ()      # per consumer layer 1..L-1: the layer whose entering residual stream its producer reads
     pred_dist: bool = False    # learned per-(layer, KV head) log-distance prior added to the importance score
+    copy_heads: tuple = ()     # pointer heads (flat index layer*n_heads + head): their attention also copies tokens
 
     def to_dict(self):
         return asdict(self)
@@ -85,13 +90,21 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(B, T, c.n_kv_heads, c.head_dim).transpose(1, 2)
         return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
-    def forward(self, x, cos, sin, return_qk: bool = False):
+    def forward(self, x, cos, sin, return_qk: bool = False, probs_of: tuple = ()):
+        """probs_of: heads whose attention probabilities [B, T, T] are also returned (pointer heads)."""
         B, T, _ = x.shape
         q, k, v = self.qkv(x, cos, sin)
         rep = self.cfg.n_heads // self.cfg.n_kv_heads
         kk, vv = (k, v) if rep == 1 else (k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1))
         y = F.scaled_dot_product_attention(q, kk, vv, is_causal=True)
         y = self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+        probs = []
+        for h in probs_of:
+            s = (q[:, h] @ kk[:, h].transpose(1, 2)).float() / math.sqrt(self.cfg.head_dim)
+            causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+            probs.append(s.masked_fill(~causal, float("-inf")).softmax(-1))
+        if probs_of:
+            return (y, q, k, probs) if return_qk else (y, probs)
         return (y, q, k) if return_qk else y
 
 
@@ -114,13 +127,18 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, return_qk=False):
-        a = self.self_attn(self.input_layernorm(x), cos, sin, return_qk)
+    def forward(self, x, cos, sin, return_qk=False, probs_of: tuple = ()):
+        a = self.self_attn(self.input_layernorm(x), cos, sin, return_qk, probs_of)
+        probs = None
+        if probs_of:
+            *a, probs = a
+            a = a[0] if len(a) == 1 else a
         if return_qk:
             a, q, k = a
         x = x + a
         x = x + self.mlp(self.post_attention_layernorm(x))
-        return (x, q, k) if return_qk else x
+        out = (x, q, k) if return_qk else x
+        return (out, probs) if probs_of else out
 
 
 class Backbone(nn.Module):
@@ -139,10 +157,44 @@ class LM(nn.Module):
         self.model = Backbone(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.model.embed_tokens.weight  # tied
+        # pointer: a gate over [vocabulary head, pointer head 1, ...] from the final hidden state
+        self.copy_gate = nn.Linear(cfg.d_model, len(cfg.copy_heads) + 1) if cfg.copy_heads else None
         self.apply(self._init)
         for n, p in self.named_parameters():
             if n.endswith("o_proj.weight") or n.endswith("down_proj.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layers))
+        if self.copy_gate is not None:  # starts as the plain LM: 95% vocabulary, 5% pointers
+            nn.init.zeros_(self.copy_gate.weight)
+            n = len(cfg.copy_heads)
+            self.copy_gate.bias.data = torch.tensor([math.log(0.95)] + [math.log(0.05 / n)] * n)
+
+    def copy_by_layer(self) -> dict[int, list[int]]:
+        """{layer: [head, ...]} of the pointer heads, in copy_heads order."""
+        out: dict[int, list[int]] = {}
+        for f in self.cfg.copy_heads:
+            out.setdefault(f // self.cfg.n_heads, []).append(f % self.cfg.n_heads)
+        return out
+
+    def head(self, h, probs=(), src=None):
+        """Output distribution as logits. h: final hidden [B, T, d] (before the norm). Without pointer
+        heads: the vocabulary logits. With them: log of the mixture
+            gate_0 * softmax(lm_head) + sum_c gate_c * sum_j probs_c[j] * onehot(src[j]),
+        probs: one [B, T, K] attention distribution per pointer head (copy_heads order) over the
+        positions whose token ids are src [B, K] or [B, T, K] (a per-row selection), or a list of
+        those, one per pointer head (a per-head selection)."""
+        hn = self.model.norm(h)
+        logits = self.lm_head(hn)
+        if self.copy_gate is None:
+            return logits
+        w = self.copy_gate(hn).float().softmax(-1)                     # [B, T, 1+n]
+        p = logits.float().softmax(-1) * w[..., :1]
+        weighted = [pc.float() * w[..., c + 1:c + 2] for c, pc in enumerate(probs)]
+        groups = [(sum(weighted), src)] if torch.is_tensor(src) else list(zip(weighted, src))  # shared positions: one scatter
+        for upd, ids in groups:
+            if ids.dim() == 2:
+                ids = ids[:, None, :].expand(-1, upd.shape[1], -1)
+            p = p.scatter_add(-1, ids, upd)
+        return torch.log(p.clamp_min(1e-30))
 
     @staticmethod
     def _init(m):
@@ -163,11 +215,17 @@ class LM(nn.Module):
         cos, sin = rope_tables(self.cfg, torch.arange(start_pos, start_pos + T))
         x = self.embed(ids, prev)
         tap = None
+        by_layer = self.copy_by_layer()
+        probs = {}
         for i, layer in enumerate(self.model.layers):
             if i == hidden_at:
                 tap = x
-            x = layer(x, cos, sin)
-        logits = self.lm_head(self.model.norm(x))
+            if i in by_layer:
+                x, pr = layer(x, cos, sin, probs_of=tuple(by_layer[i]))
+                probs.update(zip((i * self.cfg.n_heads + h for h in by_layer[i]), pr))
+            else:
+                x = layer(x, cos, sin)
+        logits = self.head(x, [probs[f] for f in self.cfg.copy_heads], ids)
         return (logits, tap) if hidden_at is not None else logits
 
     def num_params(self, non_embedding=False):

@@ -145,6 +145,8 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
     rep = c.n_heads // c.n_kv_heads
     selected, weights = {}, {}
     qimp: dict[int, torch.Tensor] = {}
+    by_layer, copy_p, copy_src = lm.copy_by_layer(), {}, {}
+    past_ids = torch.tensor(cache.ids, dtype=torch.long)
     sparse = policy != "dense"
     if sparse:
         if policy == "window":
@@ -158,9 +160,11 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
         kpre = pre_rope_keys(lm, xn, l)
         ik = pred.keys(kpre, l)[0] if l >= 1 else torch.zeros(c.n_kv_heads, S, c.imp_dim)
         Kp, Vp = cache.k[l], cache.v[l]
+        src_of = lambda kv: past_ids  # token ids of the past slots a KV head reads (pointer heads)
         if sparse and l == 0 and layer0 == "window" and P > 0:
             rows = torch.tensor(list(range(min(sinks, P))) + list(range(max(sinks, P - recent), P)), dtype=torch.long)
             Kp, Vp = Kp[:, rows], Vp[:, rows]
+            src_of = lambda kv, rows=rows: past_ids[rows]
         if sparse and l >= 1 and P > 0:
             kt = min(P, sinks + recent + budget)
             if reuse is not None:
@@ -170,6 +174,7 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
                 s = s + pred.dist_bias(l, P - torch.arange(P))
                 idx = s.topk(kt, -1).indices  # [Hkv, kt]
             selected[l] = idx
+            src_of = lambda kv, idx=idx: past_ids[idx[kv]]
             Kp = torch.gather(Kp, 1, idx[..., None].expand(-1, -1, c.head_dim))
             Vp = torch.gather(Vp, 1, idx[..., None].expand(-1, -1, c.head_dim))
         qh = q[0].reshape(c.n_kv_heads, rep * S, c.head_dim) / math.sqrt(c.head_dim)
@@ -179,6 +184,10 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
         p = torch.cat([s_past, s_new + causal], -1).softmax(-1)
         if sparse and l in selected:
             weights[l] = p[..., : Kp.shape[1]].mean(1)  # [Hkv, k]: mean over query heads and positions
+        for h in by_layer.get(l, []):  # the last position's attention of each pointer head, and what it read
+            kv = h // rep
+            copy_p[l * c.n_heads + h] = p[kv, (h % rep) * S + S - 1]
+            copy_src[l * c.n_heads + h] = torch.cat([src_of(kv), torch.tensor(ids, dtype=torch.long)])
         o = p[..., : Kp.shape[1]] @ Vp + p[..., Kp.shape[1]:] @ v[0]
         o = o.view(c.n_heads, S, c.head_dim).transpose(0, 1).reshape(1, S, -1)
         x = x + att.o_proj(o)
@@ -187,5 +196,6 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
         cache.v[l] = torch.cat([cache.v[l], v[0]], 1)
         cache.ik[l] = torch.cat([cache.ik[l], ik], 1)
     cache.ids += list(ids)
-    logits = lm.lm_head(lm.model.norm(x[:, -1]))[0]
+    hc = lm.cfg.copy_heads
+    logits = lm.head(x[:, -1:], [copy_p[f][None, None] for f in hc], [copy_src[f][None, None] for f in hc])[0, 0]
     return logits, selected, weights

@@ -192,6 +192,7 @@ def main():
     ap.add_argument("--dep-rate", type=float, default=0.0, help="share of samples in dependency order (imported files first; needs tokens/train.deps.json)")
     ap.add_argument("--rename-rate", type=float, default=0.0, help="share of samples whose rare identifiers get invented names (rename.py; needs tokens/idents.json)")
     ap.add_argument("--name-copy-rate", type=float, default=0.0, help="share of synthetic copy batches that copy invented names over real code (induction.NameCopy; needs tokens/idents.json)")
+    ap.add_argument("--copy-heads", default="", help="with --init: make these heads (layer*n_heads+head, e.g. 5,8,11) pointer heads (model.LM.head)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -210,6 +211,8 @@ def main():
     elif args.init and (pathlib.Path(args.init) / "manifest.json").exists():
         man = json.loads((pathlib.Path(args.init) / "manifest.json").read_text())
         cfg = Config(**man["config"])
+    if args.copy_heads and not state:
+        cfg.copy_heads = tuple(int(h) for h in args.copy_heads.split(","))
     else:
         cfg = Config(vocab_size=tok.get_vocab_size(), d_model=args.d, n_layers=args.layers, n_heads=args.heads,
                      n_kv_heads=args.kv_heads, head_dim=args.d // args.heads, ffn_dim=args.ffn,
@@ -232,7 +235,9 @@ def main():
         sampler.rng.bit_generator.state = state["rng"]
     elif args.init and args.init.endswith(".pt"):
         st = init_state
-        model.load_state_dict(st["ema"]); ema.load_state_dict(st["ema"])
+        for m in (model, ema):  # a checkpoint without pointer heads leaves the new gate at its initial value
+            missing, unexpected = m.load_state_dict(st["ema"], strict=False)
+            assert not unexpected and all(k.startswith("copy_gate.") for k in missing), (missing, unexpected)
         tokens, step, cpu_seconds = float(st.get("tokens", 0)), int(st.get("step", 0)), float(st.get("cpu_seconds", 0))
         print(f"initialised from {args.init} at {tokens/1e6:.1f}M tokens ({st.get('synthetic_tokens', 0)/1e6:.2f}M synthetic copy tokens)")
     elif args.init:

@@ -121,6 +121,7 @@ export class Engine {
       prev_id: new ort.Tensor('int64', BigInt64Array.of(BigInt(P ? cache.ids[P - 1] : SPECIAL.eot)), [1]),
       start_pos: new ort.Tensor('int64', BigInt64Array.of(BigInt(P)), [1]),
     };
+    if (m.pointer) feeds.ctx_ids = new ort.Tensor('int64', cache.idBuf, [C]);
     for (let l = 0; l < c.n_layers; l++) {
       feeds[`past_k.${l}`] = new ort.Tensor('float32', cache.k[l], [c.n_kv_heads, C, c.head_dim]);
       feeds[`past_v.${l}`] = new ort.Tensor('float32', cache.v[l], [c.n_kv_heads, C, c.head_dim]);

@@ -9,6 +9,9 @@ export class KvCache {
   k: Float32Array[] = [];
   v: Float32Array[] = [];
   ik: Float32Array[] = []; // index 0 unused (layer 0 attends densely)
+  /** The token id of every slot, capacity-long (slots >= length are stale): fed to graphs with
+   *  pointer heads (`ctx_ids`), which copy the ids of the slots they attend to. */
+  idBuf = new BigInt64Array(0);
 
   constructor(private readonly c: ModelConfig, initialCapacity = 512) {
     this.grow(initialCapacity);
@@ -21,7 +24,7 @@ export class KvCache {
   /** Bytes of cache memory per token of capacity. */
   get bytesPerToken(): number {
     const c = this.c;
-    return 4 * (2 * c.n_layers * c.n_kv_heads * c.head_dim + (c.n_layers - 1) * c.n_kv_heads * c.imp_dim);
+    return 4 * (2 * c.n_layers * c.n_kv_heads * c.head_dim + (c.n_layers - 1) * c.n_kv_heads * c.imp_dim) + 8;
   }
 
   get bytes(): number {
@@ -66,6 +69,9 @@ export class KvCache {
       this.v[l] = re(this.v[l], c.head_dim);
       this.ik[l] = l === 0 ? new Float32Array(0) : re(this.ik[l], c.imp_dim);
     }
+    const ids = new BigInt64Array(cap);
+    ids.set(this.idBuf.subarray(0, Math.min(this.length, cap)));
+    this.idBuf = ids;
     this.cap = cap;
   }
 
@@ -84,6 +90,7 @@ export class KvCache {
       const ik = newIk[l];
       if (l > 0 && ik) put(this.ik[l], ik, c.imp_dim);
     }
+    for (let i = 0; i < S; i++) this.idBuf[P + i] = BigInt(ids[i]);
     for (const id of ids) this.ids.push(id);
   }
 }

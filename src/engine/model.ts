@@ -35,6 +35,8 @@ export interface LoadedModel {
   config: ModelConfig;
   dense: ort.InferenceSession;
   sparse: ort.InferenceSession;
+  /** The graphs take the cache's token ids (`ctx_ids`): the model has pointer heads. */
+  pointer: boolean;
   /** The sparse graph takes chunks (S > 1) and a previous selection to re-read (`reuse_selection`,
    *  `prev_selected`); graphs exported before session 2 take one token and select every step. */
   sparseChunks: boolean;
@@ -92,6 +94,7 @@ function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, spars
     want.push('budget', 'sinks', 'recent');
   }
   const optional = sparse ? ['reuse_selection', 'prev_selected'] : []; // prediction interval (graphs since session 2)
+  optional.push('ctx_ids'); // pointer heads (graphs since session 6)
   const missing = want.filter((n) => !s.inputNames.includes(n));
   const extra = s.inputNames.filter((n) => !want.includes(n) && !optional.includes(n));
   if (missing.length || extra.length || !s.outputNames.includes('logits')) {
@@ -121,7 +124,7 @@ export async function loadModel(dir: string, ep: ExecutionProvider, log: (msg: s
       checkGraph(manifest.graphs.dense, dense, config, false);
       checkGraph(manifest.graphs.sparse, sparse, config, true);
       if (candidate !== candidates(ep)[0]) log(`execution provider: using ${candidate}`);
-      return { dir, manifest, config, dense, sparse, sparseChunks: sparse.inputNames.includes('reuse_selection'), tokenizer, executionProvider: candidate, loadMs: performance.now() - t0 };
+      return { dir, manifest, config, dense, sparse, sparseChunks: sparse.inputNames.includes('reuse_selection'), pointer: dense.inputNames.includes('ctx_ids'), tokenizer, executionProvider: candidate, loadMs: performance.now() - t0 };
     } catch (e) {
       if (e instanceof ModelError) throw e;
       lastErr = e;

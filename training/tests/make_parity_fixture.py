@@ -2,7 +2,7 @@
 (test/unit/engine/parity.test.ts): dense chunked prefill logits, sparse decode logits and selected
 indices, and tokenizer ids for sample texts.
 
-python training/tests/make_parity_fixture.py OUT_DIR
+python training/tests/make_parity_fixture.py OUT_DIR [--pointer]   (--pointer: with pointer heads in every layer)
 """
 import copy, json, pathlib, sys
 
@@ -24,13 +24,16 @@ SAMPLES = [
 ]
 
 
-def main(out: pathlib.Path):
+def main(out: pathlib.Path, pointer: bool = False):
     torch.manual_seed(1)
     cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
-                 pred_taps=(1, 2), pred_dist=True)  # a producer per consumer layer and a distance prior, as shipped
+                 pred_taps=(1, 2), pred_dist=True,  # a producer per consumer layer and a distance prior
+                 copy_heads=(3, 5, 10) if pointer else ())
     lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
     with torch.no_grad():
         pred.dist_w.normal_(0, 1.0)
+        if lm.copy_gate is not None:  # a gate that varies with the hidden state and gives the pointers real weight
+            lm.copy_gate.weight.normal_(0, 1.0); lm.copy_gate.bias.zero_()
     export(lm, pred, out, ROOT / "models/default/tokenizer.json", {"name": "parity-fixture", "selection": {"sinks": 4, "recent": 8}})
     ids = torch.randint(5, 4096, (300,)).tolist()
     cache = Cache(cfg)
@@ -57,4 +60,4 @@ def sorted_rows(idx):
 
 
 if __name__ == "__main__":
-    main(pathlib.Path(sys.argv[1]))
+    main(pathlib.Path(sys.argv[1]), "--pointer" in sys.argv[2:])

@@ -25,12 +25,15 @@ class OrtRunner:
         self.k = [np.zeros((c.n_kv_heads, cap, c.head_dim), np.float32) for _ in range(c.n_layers)]
         self.v = [np.zeros_like(self.k[0]) for _ in range(c.n_layers)]
         self.ik = [np.zeros((c.n_kv_heads, cap, c.imp_dim), np.float32) for _ in range(c.n_layers)]
+        self.ids = np.full(cap, 7, np.int64)
 
     def run(self, ids, sparse=False, budget=0, sinks=8, recent=16):
         c, feeds = self.cfg, {}
         feeds["input_ids"] = np.array([ids], np.int64)
         feeds["prev_id"] = np.array([self.prev], np.int64)
         feeds["start_pos"] = np.array([self.P], np.int64)
+        if self.cfg.copy_heads:  # the engine's token-id buffer: capacity-long, stale beyond P
+            feeds["ctx_ids"] = self.ids
         for l in range(c.n_layers):
             feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = self.k[l], self.v[l]
         sess = self.dense
@@ -48,18 +51,25 @@ class OrtRunner:
             self.v[l][:, self.P:self.P + S] = out[f"new_v.{l}"]
             if l >= 1:
                 self.ik[l][:, self.P:self.P + S] = out[f"new_ik.{l}"]
+        self.ids[self.P:self.P + S] = ids
         self.P += S; self.prev = ids[-1]
         return out
 
 
 class ExportParity(unittest.TestCase):
+    copy_heads = ()
+
     @classmethod
     def setUpClass(cls):
         torch.manual_seed(0)
         # one producer per consumer layer (taps 1 and 2) and a (non-zero) distance prior
         cls.cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
-                         pred_taps=(1, 2), pred_dist=True)
+                         pred_taps=(1, 2), pred_dist=True, copy_heads=cls.copy_heads)
         cls.lm = LM(cls.cfg).eval()
+        if cls.lm.copy_gate is not None:  # a gate that varies with the hidden state and gives the pointers real weight
+            with torch.no_grad():
+                cls.lm.copy_gate.weight.normal_(0, 1.0)
+                cls.lm.copy_gate.bias.zero_()
         cls.pred = Predictor(cls.cfg).eval()
         with torch.no_grad():
             cls.pred.dist_w.normal_(0, 1.0)
@@ -146,6 +156,29 @@ class ExportParity(unittest.TestCase):
         dense = a.run([ids[63]])["logits"]; win = b.run([ids[63]], sparse=True, budget=0, sinks=2, recent=4)
         self.assertEqual(win["selected.1"].shape, (self.cfg.n_kv_heads, 6))
         self.assertGreater(np.abs(dense - win["logits"]).max(), 1e-4)
+
+
+class PointerExportParity(ExportParity):
+    """The same parity checks with pointer heads in layers 0, 1 and 2 (grouped-query: two query heads
+    per KV head), so their copy distributions come from dense, windowed and selected slots."""
+    copy_heads = (3, 5, 10)
+
+    def test_pointer_mass_lands_on_context_tokens(self):
+        """The mixture's probability outside the context's tokens is the vocabulary head's share only."""
+        ids = torch.randint(5, 4096, (1, 40))
+        lm = self.lm
+        with torch.no_grad():
+            out = lm(ids, torch.tensor([0]))[0, -1].exp()
+            gate = lm.copy_gate(lm.model.norm(lm.embed(ids, torch.tensor([0]))))  # shape check only
+            self.assertEqual(gate.shape[-1], 4)
+            w = lm.copy_gate.weight.clone()
+            lm.copy_gate.weight.zero_(); lm.copy_gate.bias.copy_(torch.tensor([-30.0, 10.0, 10.0, 10.0]))  # all pointer
+            only_copy = lm(ids, torch.tensor([0]))[0, -1].exp()
+            lm.copy_gate.weight.copy_(w); lm.copy_gate.bias.zero_()
+        self.assertAlmostEqual(float(out.sum()), 1.0, places=4)
+        inside = torch.zeros(4096, dtype=torch.bool); inside[ids[0]] = True
+        self.assertAlmostEqual(float(only_copy[inside].sum()), 1.0, places=4)
+        self.assertLess(float(only_copy[~inside].max()), 1e-6)
 
 
 if __name__ == "__main__":

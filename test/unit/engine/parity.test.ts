@@ -20,9 +20,6 @@ interface Ref {
   tokenizer: { text: string; ids: number[] | null }[];
 }
 
-let dir: string;
-let ref: Ref;
-let engine: Engine;
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
@@ -49,15 +46,23 @@ function matchSelection(out: StepOut, want: Record<string, number[][]>): { same:
   return { same, total };
 }
 
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'tb-parity-'));
-  execFileSync('python3', [path.join(root, 'training/tests/make_parity_fixture.py'), dir], { stdio: 'inherit' });
-  ref = JSON.parse(readFileSync(path.join(dir, 'reference.json'), 'utf8'));
-  engine = new Engine();
-  await engine.configure({ modelDir: dir, executionProvider: 'cpu', policy: 'tokenbutler', budget: 6, maxContextTokens: 4096, maxNewTokens: 8 }, hooks);
-}, 120_000);
+// 'plain': the graphs without pointer heads; 'pointer': pointer heads in every layer, so the engine
+// also feeds the cache's token ids (ctx_ids) and the logits are the pointer mixture's.
+describe.each(['plain', 'pointer'])('graph contract parity (PyTorch reference vs onnxruntime-node engine), %s model', (variant) => {
+  let dir: string;
+  let ref: Ref;
+  let engine: Engine;
 
-describe('graph contract parity (PyTorch reference vs onnxruntime-node engine)', () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tb-parity-'));
+    const args = [path.join(root, 'training/tests/make_parity_fixture.py'), dir, ...(variant === 'pointer' ? ['--pointer'] : [])];
+    execFileSync('python3', args, { stdio: 'inherit' });
+    ref = JSON.parse(readFileSync(path.join(dir, 'reference.json'), 'utf8'));
+    engine = new Engine();
+    await engine.configure({ modelDir: dir, executionProvider: 'cpu', policy: 'tokenbutler', budget: 6, maxContextTokens: 4096, maxNewTokens: 8 }, hooks);
+    expect(engine.loaded!.pointer).toBe(variant === 'pointer');
+  }, 120_000);
+
   it('chunked dense prefill gives the reference logits', async () => {
     const r = await engine.prefill(ref.prefill_ids, hooks);
     expect(r.prefilled).toBe(ref.prefill_ids.length);
