@@ -211,6 +211,26 @@ class LM(nn.Module):
 
     def forward(self, ids, prev, start_pos: int = 0, hidden_at: int | None = None):
         """Returns logits [B,T,V]; with hidden_at=l also the residual stream entering layer l."""
+        x, probs, tap = self.trunk(ids, prev, start_pos, hidden_at)
+        logits = self.head(x, [probs[f] for f in self.cfg.copy_heads], ids)
+        return (logits, tap) if hidden_at is not None else logits
+
+    def nll(self, ids, prev, targets):
+        """Per-token loss [B,T] of targets [B,T], equal to cross_entropy(forward(ids, prev), targets)
+        but without the [B,T,V] copy scatter of the pointer mixture (the training path)."""
+        x, probs, _ = self.trunk(ids, prev)
+        hn = self.model.norm(x)
+        logp = F.log_softmax(self.lm_head(hn).float(), -1).gather(-1, targets[..., None])[..., 0]
+        if self.copy_gate is None:
+            return -logp
+        logw = F.log_softmax(self.copy_gate(hn).float(), -1)
+        hit = ids[:, None, :] == targets[:, :, None]                      # [B, T(query), T(key)]: key token is the target
+        pc = sum(probs[f].float() * logw[..., c + 1:c + 2].exp() for c, f in enumerate(self.cfg.copy_heads))
+        pc = (pc * hit).sum(-1)
+        return -torch.logaddexp(logw[..., 0] + logp, torch.log(pc.clamp_min(1e-30)))
+
+    def trunk(self, ids, prev, start_pos: int = 0, hidden_at: int | None = None):
+        """Final hidden states [B,T,d] (before the norm), {pointer head: attention [B,T,T]}, tap."""
         T = ids.shape[1]
         cos, sin = rope_tables(self.cfg, torch.arange(start_pos, start_pos + T))
         x = self.embed(ids, prev)
@@ -225,8 +245,7 @@ class LM(nn.Module):
                 probs.update(zip((i * self.cfg.n_heads + h for h in by_layer[i]), pr))
             else:
                 x = layer(x, cos, sin)
-        logits = self.head(x, [probs[f] for f in self.cfg.copy_heads], ids)
-        return (logits, tap) if hidden_at is not None else logits
+        return x, probs, tap
 
     def num_params(self, non_embedding=False):
         n = sum(p.numel() for p in self.parameters())

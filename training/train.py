@@ -181,6 +181,7 @@ def main():
     ap.add_argument("--eval-min", type=float, default=10)
     ap.add_argument("--ckpt-min", type=float, default=5)
     ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--reset-ema", action="store_true", help="on --resume: restart the EMA from the current weights (after changing --ema)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", default=None, help="start from committed weights (a models/... dir) or an induction.py checkpoint (.pt)")
@@ -211,12 +212,12 @@ def main():
     elif args.init and (pathlib.Path(args.init) / "manifest.json").exists():
         man = json.loads((pathlib.Path(args.init) / "manifest.json").read_text())
         cfg = Config(**man["config"])
-    if args.copy_heads and not state:
-        cfg.copy_heads = tuple(int(h) for h in args.copy_heads.split(","))
     else:
         cfg = Config(vocab_size=tok.get_vocab_size(), d_model=args.d, n_layers=args.layers, n_heads=args.heads,
                      n_kv_heads=args.kv_heads, head_dim=args.d // args.heads, ffn_dim=args.ffn,
                      prev_token=not args.no_prev_token)
+    if args.copy_heads and not state:
+        cfg.copy_heads = tuple(int(h) for h in args.copy_heads.split(","))
     torch.manual_seed(args.seed)
     model = LM(cfg)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -230,7 +231,7 @@ def main():
     sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok),
                       repeat_rate=args.repeat_rate, dep_rate=args.dep_rate, renamer=renamer, rename_rate=args.rename_rate)
     if state:
-        model.load_state_dict(state["model"]); ema.load_state_dict(state["ema"]); opt.load_state_dict(state["opt"])
+        model.load_state_dict(state["model"]); ema.load_state_dict(state["model" if args.reset_ema else "ema"]); opt.load_state_dict(state["opt"])
         tokens, step, cpu_seconds = state["tokens"], state["step"], state.get("cpu_seconds", 0.0)
         sampler.rng.bit_generator.state = state["rng"]
     elif args.init and args.init.endswith(".pt"):
@@ -278,8 +279,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            logits = model(x, prev)
-        loss = F.cross_entropy(logits.float().view(-1, cfg.vocab_size), y.reshape(-1))
+            loss = model.nll(x, prev, y).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.copy_every and step % args.copy_every == 0:
@@ -290,8 +290,7 @@ def main():
                                          code_tokens if copy_rng.random() < 0.5 else None, spread=args.copy_spread)
             cx = torch.from_numpy(crow[:, :-1]); cy = torch.from_numpy(crow[:, 1:]); cm = torch.from_numpy(cmask)
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                clog = model(cx, torch.zeros(len(cx), dtype=torch.long))
-            closs = F.cross_entropy(clog.float()[cm], cy[cm])
+                closs = model.nll(cx, torch.zeros(len(cx), dtype=torch.long), cy)[cm].mean()
             closs.backward()
             synthetic += cx.numel()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
