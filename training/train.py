@@ -201,7 +201,7 @@ def main():
     ckdir = pathlib.Path(args.ckpt or work / "ckpt")
     ckdir.mkdir(parents=True, exist_ok=True)
     tok = Tokenizer.from_file(str(work / "tokenizer.json"))
-    state = None
+    state = init_state = None
     if args.resume and (ckdir / "lm.pt").exists():
         state = torch.load(ckdir / "lm.pt", weights_only=False)
         cfg = Config(**state["config"])
@@ -253,7 +253,7 @@ def main():
     log = open(ckdir / "log.jsonl", "a")
 
     decaying = False
-    synthetic = float(state.get("synthetic_tokens", 0)) if state else 0.0
+    synthetic = float((state or init_state or {}).get("synthetic_tokens", 0))  # carried over from --init .pt too
     copy_rng = np.random.default_rng(args.seed + 1)
     code_tokens = sampler.data if args.copy_every else None
     namecopy = NameCopy(tok, idents["words"], np.random.default_rng(args.seed + 3)) if args.name_copy_rate else None
