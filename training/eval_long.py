@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 from data import Sampler
-from model import rope_tables
 from train_predictor import load_lm
 
 HERE = pathlib.Path(__file__).parent
@@ -22,19 +21,9 @@ HERE = pathlib.Path(__file__).parent
 @torch.no_grad()
 def losses(lm, ids, prev, pos_scale: float):
     T = ids.shape[1]
-    positions = torch.arange(T).float() * pos_scale
-    cos, sin = rope_tables(lm.cfg, positions)
-    x = lm.embed(ids, prev)
-    by_layer, probs = lm.copy_by_layer(), {}
-    for l, layer in enumerate(lm.model.layers):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            if l in by_layer:
-                x, pr = layer(x, cos, sin, probs_of=tuple(by_layer[l]))
-                probs.update(zip((l * lm.cfg.n_heads + h for h in by_layer[l]), pr))
-            else:
-                x = layer(x, cos, sin)
-        x = x.float()
-    logits = lm.head(x, [probs[f] for f in lm.cfg.copy_heads], ids)[0, :-1].float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        x, probs, _ = lm.trunk(ids, prev, positions=torch.arange(T).float() * pos_scale)
+    logits = lm.head(x.float(), [probs[f] for f in lm.cfg.copy_heads], ids)[0, :-1].float()
     return F.cross_entropy(logits, ids[0, 1:], reduction="none")
 
 

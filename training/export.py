@@ -505,14 +505,12 @@ def measure_variants(out: pathlib.Path, cfg: Config, windows: list, tbytes: np.n
         for prev, row in windows:
             ids = row.tolist(); cap = len(ids)
             k = [np.zeros((Hkv, cap, D), np.float32) for _ in range(L)]; v = [np.zeros_like(k[0]) for _ in range(L)]
-            for P in range(0, len(ids) - 1):  # position by position would be slow: score chunk ends only
-                pass
-            # score every position: run chunks of 1..S and take only the last logits -> use S=1 decode
+            # score every position: one-token decode steps (the dense graph returns only the last logits)
             P = 0; prev_id = prev
+            ctx_ids = {"ctx_ids": np.array(ids, np.int64)} if cfg.copy_heads else {}  # slots >= P are ignored
             for t in range(len(ids) - 1):
-                feeds = {"input_ids": np.array([[ids[t]]], np.int64), "prev_id": np.array([prev_id], np.int64), "start_pos": np.array([P], np.int64)}
-                if cfg.copy_heads:
-                    feeds["ctx_ids"] = np.array(ids, np.int64)
+                feeds = {"input_ids": np.array([[ids[t]]], np.int64), "prev_id": np.array([prev_id], np.int64), "start_pos": np.array([P], np.int64),
+                         **ctx_ids}
                 for l in range(L):
                     feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = k[l], v[l]
                 o = dict(zip([x.name for x in s.get_outputs()], s.run(None, feeds)))

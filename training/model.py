@@ -90,7 +90,7 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(B, T, c.n_kv_heads, c.head_dim).transpose(1, 2)
         return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
-    def forward(self, x, cos, sin, return_qk: bool = False, probs_of: tuple = ()):
+    def forward(self, x, cos, sin, probs_of: tuple = ()):
         """probs_of: heads whose attention probabilities [B, T, T] are also returned (pointer heads)."""
         B, T, _ = x.shape
         q, k, v = self.qkv(x, cos, sin)
@@ -98,14 +98,12 @@ class Attention(nn.Module):
         kk, vv = (k, v) if rep == 1 else (k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1))
         y = F.scaled_dot_product_attention(q, kk, vv, is_causal=True)
         y = self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
-        probs = []
-        for h in probs_of:
-            s = (q[:, h] @ kk[:, h].transpose(1, 2)).float() / math.sqrt(self.cfg.head_dim)
-            causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-            probs.append(s.masked_fill(~causal, float("-inf")).softmax(-1))
-        if probs_of:
-            return (y, q, k, probs) if return_qk else (y, probs)
-        return (y, q, k) if return_qk else y
+        if not probs_of:
+            return y
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        probs = [((q[:, h] @ kk[:, h].transpose(1, 2)).float() / math.sqrt(self.cfg.head_dim)).masked_fill(~causal, float("-inf")).softmax(-1)
+                 for h in probs_of]
+        return y, probs
 
 
 class MLP(nn.Module):
@@ -127,18 +125,14 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, return_qk=False, probs_of: tuple = ()):
-        a = self.self_attn(self.input_layernorm(x), cos, sin, return_qk, probs_of)
-        probs = None
+    def forward(self, x, cos, sin, probs_of: tuple = ()):
+        """The block's output; with probs_of (pointer heads) also their attention probabilities."""
+        a = self.self_attn(self.input_layernorm(x), cos, sin, probs_of)
         if probs_of:
-            *a, probs = a
-            a = a[0] if len(a) == 1 else a
-        if return_qk:
-            a, q, k = a
+            a, probs = a
         x = x + a
         x = x + self.mlp(self.post_attention_layernorm(x))
-        out = (x, q, k) if return_qk else x
-        return (out, probs) if probs_of else out
+        return (x, probs) if probs_of else x
 
 
 class Backbone(nn.Module):
@@ -229,10 +223,11 @@ class LM(nn.Module):
         pc = (pc * hit).sum(-1)
         return -torch.logaddexp(logw[..., 0] + logp, torch.log(pc.clamp_min(1e-30)))
 
-    def trunk(self, ids, prev, start_pos: int = 0, hidden_at: int | None = None):
-        """Final hidden states [B,T,d] (before the norm), {pointer head: attention [B,T,T]}, tap."""
+    def trunk(self, ids, prev, start_pos: int = 0, hidden_at: int | None = None, positions=None):
+        """Final hidden states [B,T,d] (before the norm), {pointer head: attention [B,T,T]}, tap.
+        positions: RoPE positions [T] (default start_pos..start_pos+T-1; eval_long scales them)."""
         T = ids.shape[1]
-        cos, sin = rope_tables(self.cfg, torch.arange(start_pos, start_pos + T))
+        cos, sin = rope_tables(self.cfg, positions if positions is not None else torch.arange(start_pos, start_pos + T))
         x = self.embed(ids, prev)
         tap = None
         by_layer = self.copy_by_layer()

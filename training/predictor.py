@@ -146,7 +146,7 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
     selected, weights = {}, {}
     qimp: dict[int, torch.Tensor] = {}
     by_layer, copy_p, copy_src = lm.copy_by_layer(), {}, {}
-    past_ids = torch.tensor(cache.ids, dtype=torch.long)
+    past_ids = torch.tensor(cache.ids, dtype=torch.long) if by_layer else None
     sparse = policy != "dense"
     if sparse:
         if policy == "window":
