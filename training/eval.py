@@ -111,7 +111,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
         o = (p @ vv[0]).transpose(0, 1).reshape(1, T, -1)
         x = x + layer.self_attn.o_proj(o)
         x = x + layer.mlp(layer.post_attention_layernorm(x))
-    logits = lm.head(x, [probs[f] for f in c.copy_heads], ids)[0, :-1]
+    logits = lm.head(x, [probs[f] for f in c.copy_heads], ids, lm.ngram(ids))[0, :-1]
     if return_logits:
         return logits
     return F.cross_entropy(logits.float(), ids[0, 1:], reduction="none")

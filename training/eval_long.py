@@ -23,7 +23,7 @@ def losses(lm, ids, prev, pos_scale: float):
     T = ids.shape[1]
     with torch.autocast("cpu", dtype=torch.bfloat16):
         x, probs, _ = lm.trunk(ids, prev, positions=torch.arange(T).float() * pos_scale)
-    logits = lm.head(x.float(), [probs[f] for f in lm.cfg.copy_heads], ids)[0, :-1].float()
+    logits = lm.head(x.float(), [probs[f] for f in lm.cfg.copy_heads], ids, lm.ngram(ids))[0, :-1].float()
     return F.cross_entropy(logits, ids[0, 1:], reduction="none")
 
 

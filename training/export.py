@@ -59,7 +59,9 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
         W[f"predictor.{t}.fc2.weight"] = prod.fc2.weight.detach().numpy()
     W["predictor.key_proj"] = pred.key_proj.detach().numpy()  # [L-1, Hkv, D, d']
     if lm.copy_gate is not None:
-        W["copy_gate.weight"] = lm.copy_gate.weight.detach().numpy().T  # [d, 1 + pointer heads]
+        W["copy_gate.weight"] = lm.copy_gate.weight.detach().numpy().T  # [d, 1 + pointer heads (+ 1 n-gram lookup)]
+    if lm.copy_gate_f is not None:
+        W["copy_gate_f.weight"] = lm.copy_gate_f.weight.detach().numpy().T  # [K + 3, 2 + pointer heads]
     if pred.dist_w is not None:
         W["predictor.dist_w"] = pred.dist_w.detach().numpy().reshape(-1, 1)  # [(L-1)*Hkv, 1]
     # Linear weights are stored pre-transposed ([in, out]) so every MatMul reads an initializer
@@ -261,10 +263,20 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     if c.copy_heads:
         # logits = log(gate_0 * softmax(lm_logits) + sum_c gate_c * scatter_add(attention of pointer head c onto its token ids))
         g.scope = "pointer"
-        gate = g.op("Softmax", g.op("Add", g.op("MatMul", hn, "copy_gate.weight"), "copy_gate.bias"), axis=-1)   # [1, 1+n]
+        z = g.op("Add", g.op("MatMul", hn, "copy_gate.weight"), "copy_gate.bias")     # [1, 1+n(+1)]
+        if c.ngram_max:
+            seq, ng_w, ng_f = ngram_last(g, c, ids)
+            n_comp = len(c.copy_heads) + 2
+            z = g.op("Add", g.op("Add", z, g.op("MatMul", g.op("Unsqueeze", ng_f, g.const([0])), "copy_gate_f.weight")),
+                     g.op("Mul", g.op("Slice", ng_f, g.const([0]), g.const([1])),          # no match: the lookup gets no weight
+                          g.const(np.array([0.0] * (n_comp - 1) + [-1e9], np.float32), np.float32)))
+        gate = g.op("Softmax", z, axis=-1)
         p = g.op("Mul", g.op("Softmax", head_out, axis=-1), g.op("Slice", gate, g.const([0]), g.const([1]), g.const([1])))
         upd = [g.op("Mul", copy_rows[f], g.op("Gather", gate, g.const(i + 1), axis=1)) for i, f in enumerate(c.copy_heads)]
         srcs = [copy_src[f] for f in c.copy_heads]
+        if c.ngram_max:
+            upd.append(g.op("Mul", ng_w, g.op("Gather", gate, g.const(len(c.copy_heads) + 1), axis=1)))
+            srcs.append(seq)
         copied = g.op("ScatterElements", g.const(np.zeros(c.vocab_size, np.float32), np.float32),
                       g.op("Concat", *srcs, axis=0), g.op("Concat", *upd, axis=0), axis=0, reduction="add")
         mixed = g.op("Add", p, g.op("Unsqueeze", copied, g.const([0])))
@@ -282,6 +294,37 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tokenbutler-export")
     model.ir_version = 8
     return model
+
+
+def ngram_last(g: G, c: Config, ids):
+    """The n-gram lookup of the last position (model.ngram_lookup_last): the sequence
+    ctx_ids[:start_pos] ++ ids [N], its copy weights [N] and gate features [K + 3]."""
+    K = c.ngram_max
+    seq = g.op("Concat", g.op("Slice", "ctx_ids", g.const([0]), "start_pos"), ids, axis=0)     # [N]
+    N = g.op("Shape", seq)
+    keys = g.op("Concat", g.const([-1] * K), seq, axis=0)     # keys[K + j - k] = seq[j - k] (-1 before the start)
+    qry = g.op("Concat", g.const([-2] * K), seq, axis=0)      # qry[K + N - k] = seq[N - k] (-2 before the start: never matches)
+    m = best = None
+    kstar = g.const(0.0, np.float32)
+    for k in range(1, K + 1):
+        prev_k = g.op("Slice", keys, g.const([K - k]), g.op("Add", N, g.const([K - k])))       # seq[j - k] for j in 0..N-1
+        q_k = g.op("Gather", qry, g.op("Add", N, g.const([K - k])))                          # [1]
+        eq = g.op("Equal", prev_k, q_k)
+        m = eq if m is None else g.op("And", m, eq)
+        has = g.op("Cast", g.op("ReduceMax", g.op("Cast", m, to=TensorProto.FLOAT), keepdims=0), to=TensorProto.BOOL)
+        best = m if best is None else g.op("Or", g.op("And", m, has), g.op("And", best, g.op("Not", has)))  # Where has no bool kernel
+        kstar = g.op("Where", has, g.const(float(k), np.float32), kstar)
+    bf = g.op("Cast", best, to=TensorProto.FLOAT)
+    jf = g.op("Cast", g.op("Range", g.const(0), g.op("Squeeze", N, g.const([0])), g.const(1)), to=TensorProto.FLOAT)
+    jlast = g.op("ReduceMax", g.op("Mul", bf, jf), keepdims=1)                                  # [1] (0 when no match)
+    w = g.op("Mul", bf, g.op("Exp", g.op("Div", g.op("Sub", jf, jlast), g.const(c.ngram_tau, np.float32))))
+    count = g.op("ReduceSum", bf, keepdims=1)
+    w = g.op("Div", w, g.op("Max", g.op("ReduceSum", w, keepdims=1), g.const(1e-30, np.float32)))
+    last_tok = g.op("Gather", seq, g.op("Cast", jlast, to=TensorProto.INT64))
+    agree = g.op("ReduceSum", g.op("Mul", w, g.op("Cast", g.op("Equal", seq, last_tok), to=TensorProto.FLOAT)), keepdims=1)
+    onehot = g.op("Cast", g.op("Equal", g.const(np.arange(K + 1, dtype=np.float32), np.float32), kstar), to=TensorProto.FLOAT)
+    feats = g.op("Concat", onehot, g.op("Div", g.op("Log", g.op("Add", count, g.const(1.0, np.float32))), g.const(5.0, np.float32)), agree, axis=0)
+    return seq, w, feats
 
 
 TOPK_BLOCK = 8

@@ -10,6 +10,11 @@ A second addition, also off for imported checkpoints: pointer heads (`copy_heads
 Chosen attention heads also serve as copy distributions over the token ids they attend to, mixed
 with the vocabulary head by a learned gate (`LM.head`): copying a name seen once no longer has to
 beat the model's prior on short, frequent pieces through the residual stream.
+A third, with the pointers: an n-gram lookup (`ngram_max`). At each position it finds the earlier
+positions whose preceding tokens match the longest suffix (up to ngram_max tokens) of the text so
+far and copies the tokens that followed them (recency-weighted); the gate reads the match length,
+count and agreement (`copy_gate_f`) and adds it as one more component. It reads token ids only, so
+it sees the whole context under any sparse attention budget.
 The ONNX graphs (export.py) implement exactly this forward; docs/graph-contract.md defines them.
 """
 from __future__ import annotations
@@ -40,9 +45,73 @@ class Config:
     pred_taps: tuple = ()      # per consumer layer 1..L-1: the layer whose entering residual stream its producer reads
     pred_dist: bool = False    # learned per-(layer, KV head) log-distance prior added to the importance score
     copy_heads: tuple = ()     # pointer heads (flat index layer*n_heads + head): their attention also copies tokens
+    ngram_max: int = 0         # n-gram lookup component (longest suffix match up to this many tokens; needs copy_heads)
+    ngram_tau: float = 2000.0  # its recency scale: match at key j weighs exp((j - latest match) / tau)
 
     def to_dict(self):
         return asdict(self)
+
+
+def ngram_features(cfg: Config) -> int:
+    """Width of the n-gram lookup's gate features: one-hot match length 0..K, log count, agreement."""
+    return cfg.ngram_max + 3
+
+
+def ngram_lookup(ids: torch.Tensor, K: int, tau: float):
+    """N-gram lookup over ids [B, T]. For query t, key j <= t matches at length k when
+    ids[j-r] == ids[t-r+1] for r = 1..k (so j >= k). With k* the longest length (<= K) at which
+    some key matches, the copy weights are w[t, j] = m[j] * exp((j - j_last) / tau) / sum (m = the
+    keys matching at k*, j_last the latest of them; all zero when nothing matches) and key j copies
+    ids[j]. Returns w [B, T, T] and the gate features [B, T, K + 3]: one-hot k* (0..K),
+    log1p(#matches) / 5, and the weight on keys whose token equals the latest match's token."""
+    B, T = ids.shape
+    t = torch.arange(T)
+    e = ids[:, :, None] == ids[:, None, :]                   # e[t, j'] = ids[t] == ids[j']
+    e = F.pad(e, (1, 0))[:, :, :T]                           # e[t, j] = ids[t] == ids[j-1] (False at j = 0)
+    m = e & (t[None, :] <= t[:, None])
+    best = torch.zeros_like(m)
+    kstar = torch.zeros(B, T, dtype=torch.long)
+    for k in range(1, K + 1):
+        if k > 1:  # also ids[j-k] == ids[t-k+1]: e shifted k-1 down the diagonal
+            m = m & F.pad(e, (k - 1, 0, k - 1, 0))[:, :T, :T]
+        has = m.any(-1)
+        if not has.any():
+            break
+        best = torch.where(has[..., None], m, best)
+        kstar = torch.where(has, torch.full_like(kstar, k), kstar)
+    jf = t.float()[None, None, :]
+    jlast = torch.where(best, jf, torch.zeros(())).amax(-1, keepdim=True)
+    w = best * torch.exp((jf - jlast) / tau)
+    w = w / w.sum(-1, keepdim=True).clamp_min(1e-30)
+    last_tok = ids.gather(1, jlast[..., 0].long())           # [B, T]
+    agree = (w * (ids[:, None, :] == last_tok[..., None])).sum(-1)
+    feats = torch.cat([F.one_hot(kstar, K + 1).float(), torch.log1p(best.sum(-1).float())[..., None] / 5, agree[..., None]], -1)
+    return w, feats
+
+
+def ngram_lookup_last(ids: torch.Tensor, K: int, tau: float):
+    """ngram_lookup for the last position only (a decode step): ids [N] -> w [N], features [K + 3].
+    The same computation as the graphs' (export.py), in O(K * N)."""
+    N = ids.shape[0]
+    j = torch.arange(N)
+    m = torch.ones(N, dtype=torch.bool)
+    best = torch.zeros(N, dtype=torch.bool)
+    kstar = 0
+    for k in range(1, K + 1):
+        if k > N - 1:
+            break
+        # key j (>= k) matches at length k when ids[j-r] == ids[N-r] for r = 1..k
+        m = m & (j >= k) & (F.pad(ids, (k, 0))[:N] == ids[N - k])
+        if not m.any():
+            break
+        best, kstar = m, k
+    jf = j.float()
+    jlast = torch.where(best, jf, torch.zeros(())).amax()
+    w = best * torch.exp((jf - jlast) / tau)
+    w = w / w.sum().clamp_min(1e-30)
+    agree = (w * (ids == ids[jlast.long()])).sum()
+    feats = torch.cat([F.one_hot(torch.tensor(kstar), K + 1).float(), torch.log1p(best.sum().float())[None] / 5, agree[None]])
+    return w, feats
 
 
 class RMSNorm(nn.Module):
@@ -152,15 +221,18 @@ class LM(nn.Module):
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.model.embed_tokens.weight  # tied
         # pointer: a gate over [vocabulary head, pointer head 1, ...] from the final hidden state
-        self.copy_gate = nn.Linear(cfg.d_model, len(cfg.copy_heads) + 1) if cfg.copy_heads else None
+        self.copy_gate = nn.Linear(cfg.d_model, len(cfg.copy_heads) + 1 + (cfg.ngram_max > 0)) if cfg.copy_heads else None
+        self.copy_gate_f = nn.Linear(ngram_features(cfg), len(cfg.copy_heads) + 2, bias=False) if cfg.copy_heads and cfg.ngram_max else None
         self.apply(self._init)
         for n, p in self.named_parameters():
             if n.endswith("o_proj.weight") or n.endswith("down_proj.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.n_layers))
         if self.copy_gate is not None:  # starts as the plain LM: 95% vocabulary, 5% pointers
             nn.init.zeros_(self.copy_gate.weight)
-            n = len(cfg.copy_heads)
+            n = self.copy_gate.out_features - 1
             self.copy_gate.bias.data = torch.tensor([math.log(0.95)] + [math.log(0.05 / n)] * n)
+        if self.copy_gate_f is not None:
+            nn.init.zeros_(self.copy_gate_f.weight)
 
     def copy_by_layer(self) -> dict[int, list[int]]:
         """{layer: [head, ...]} of the pointer heads, in copy_heads order."""
@@ -169,21 +241,34 @@ class LM(nn.Module):
             out.setdefault(f // self.cfg.n_heads, []).append(f % self.cfg.n_heads)
         return out
 
-    def head(self, h, probs=(), src=None):
+    def gate_logits(self, hn, ngram=None):
+        """[B, T, 1 + n (+ 1)] gate logits: vocabulary, pointer heads, n-gram lookup."""
+        z = self.copy_gate(hn).float()
+        if self.copy_gate_f is not None:  # no match (feature 0: match length 0): the lookup gets no weight
+            f = ngram[1].float()
+            z = z + self.copy_gate_f(f)
+            z = torch.cat([z[..., :-1], z[..., -1:] - 1e9 * f[..., :1]], -1)
+        return z
+
+    def head(self, h, probs=(), src=None, ngram=None):
         """Output distribution as logits. h: final hidden [B, T, d] (before the norm). Without pointer
         heads: the vocabulary logits. With them: log of the mixture
             gate_0 * softmax(lm_head) + sum_c gate_c * sum_j probs_c[j] * onehot(src[j]),
         probs: one [B, T, K] attention distribution per pointer head (copy_heads order) over the
         positions whose token ids are src [B, K] or [B, T, K] (a per-row selection), or a list of
-        those, one per pointer head (a per-head selection)."""
+        those, one per pointer head (a per-head selection).
+        ngram: (weights [B, T, N], features [B, T, F], ids [B, N]) of the n-gram lookup when
+        config.ngram_max: one more component, copying ids."""
         hn = self.model.norm(h)
         logits = self.lm_head(hn)
         if self.copy_gate is None:
             return logits
-        w = self.copy_gate(hn).float().softmax(-1)                     # [B, T, 1+n]
+        w = self.gate_logits(hn, ngram).softmax(-1)                   # [B, T, 1+n(+1)]
         p = logits.float().softmax(-1) * w[..., :1]
         weighted = [pc.float() * w[..., c + 1:c + 2] for c, pc in enumerate(probs)]
         groups = [(sum(weighted), src)] if torch.is_tensor(src) else list(zip(weighted, src))  # shared positions: one scatter
+        if ngram is not None:
+            groups.append((ngram[0].float() * w[..., -1:], ngram[2]))
         for upd, ids in groups:
             if ids.dim() == 2:
                 ids = ids[:, None, :].expand(-1, upd.shape[1], -1)
@@ -206,8 +291,15 @@ class LM(nn.Module):
     def forward(self, ids, prev, start_pos: int = 0, hidden_at: int | None = None):
         """Returns logits [B,T,V]; with hidden_at=l also the residual stream entering layer l."""
         x, probs, tap = self.trunk(ids, prev, start_pos, hidden_at)
-        logits = self.head(x, [probs[f] for f in self.cfg.copy_heads], ids)
+        logits = self.head(x, [probs[f] for f in self.cfg.copy_heads], ids, self.ngram(ids))
         return (logits, tap) if hidden_at is not None else logits
+
+    def ngram(self, ids):
+        """(weights, features, ids) of the n-gram lookup over ids [B, T] for LM.head, or None."""
+        if self.copy_gate_f is None:
+            return None
+        w, f = ngram_lookup(ids, self.cfg.ngram_max, self.cfg.ngram_tau)
+        return w, f, ids
 
     def nll(self, ids, prev, targets):
         """Per-token loss [B,T] of targets [B,T], equal to cross_entropy(forward(ids, prev), targets)
@@ -217,9 +309,12 @@ class LM(nn.Module):
         logp = F.log_softmax(self.lm_head(hn).float(), -1).gather(-1, targets[..., None])[..., 0]
         if self.copy_gate is None:
             return -logp
-        logw = F.log_softmax(self.copy_gate(hn).float(), -1)
+        ng = self.ngram(ids)
+        logw = F.log_softmax(self.gate_logits(hn, ng), -1)
         hit = ids[:, None, :] == targets[:, :, None]                      # [B, T(query), T(key)]: key token is the target
         pc = sum(probs[f].float() * logw[..., c + 1:c + 2].exp() for c, f in enumerate(self.cfg.copy_heads))
+        if ng is not None:
+            pc = pc + ng[0] * logw[..., -1:].exp()
         pc = (pc * hit).sum(-1)
         return -torch.logaddexp(logw[..., 0] + logp, torch.log(pc.clamp_min(1e-30)))
 

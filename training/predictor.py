@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model import LM, Config, RMSNorm, apply_rope, rope_tables
+from model import LM, Config, RMSNorm, apply_rope, ngram_lookup_last, rope_tables
 
 BIG = 1.0e4   # bias that forces sinks / recent tokens into the top-k
 NEG = -1.0e9  # bias for slots past the valid length
@@ -197,5 +197,10 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
         cache.ik[l] = torch.cat([cache.ik[l], ik], 1)
     cache.ids += list(ids)
     hc = lm.cfg.copy_heads
-    logits = lm.head(x[:, -1:], [copy_p[f][None, None] for f in hc], [copy_src[f][None, None] for f in hc])[0, 0]
+    ng = None
+    if lm.copy_gate_f is not None:
+        seq = torch.tensor(cache.ids, dtype=torch.long)
+        w, f = ngram_lookup_last(seq, c.ngram_max, c.ngram_tau)
+        ng = (w[None, None], f[None, None], seq[None])
+    logits = lm.head(x[:, -1:], [copy_p[f][None, None] for f in hc], [copy_src[f][None, None] for f in hc], ng)[0, 0]
     return logits, selected, weights

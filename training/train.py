@@ -157,6 +157,20 @@ def save_atomic(obj, path: pathlib.Path):
     os.replace(tmp, path)
 
 
+def grow_gate(model: LM, sd: dict) -> dict:
+    """A state dict whose copy gate has fewer components than model's (pointer heads trained before
+    the n-gram lookup was added): its rows go first, the new component starts 1 nat below the
+    smallest existing bias with zero weights, so the model starts as it was."""
+    sd = dict(sd)
+    if model.copy_gate is None or "copy_gate.weight" not in sd or sd["copy_gate.weight"].shape == model.copy_gate.weight.shape:
+        return sd
+    w, b = sd["copy_gate.weight"], sd["copy_gate.bias"]
+    nw = torch.zeros_like(model.copy_gate.weight); nb = torch.full_like(model.copy_gate.bias, float(b.min()) - 1)
+    nw[:len(w)] = w; nb[:len(b)] = b
+    sd["copy_gate.weight"], sd["copy_gate.bias"] = nw, nb
+    return sd
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", default=str(HERE / "work"))
@@ -194,6 +208,7 @@ def main():
     ap.add_argument("--rename-rate", type=float, default=0.0, help="share of samples whose rare identifiers get invented names (rename.py; needs tokens/idents.json)")
     ap.add_argument("--name-copy-rate", type=float, default=0.0, help="share of synthetic copy batches that copy invented names over real code (induction.NameCopy; needs tokens/idents.json)")
     ap.add_argument("--copy-heads", default="", help="with --init: make these heads (layer*n_heads+head, e.g. 5,8,11) pointer heads (model.LM.head)")
+    ap.add_argument("--ngram", type=int, default=0, help="with --init: add the n-gram lookup component (model.ngram_lookup) matching up to N tokens")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -218,6 +233,8 @@ def main():
                      prev_token=not args.no_prev_token)
     if args.copy_heads and not state:
         cfg.copy_heads = tuple(int(h) for h in args.copy_heads.split(","))
+    if args.ngram and not state:
+        cfg.ngram_max = args.ngram
     torch.manual_seed(args.seed)
     model = LM(cfg)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -236,9 +253,9 @@ def main():
         sampler.rng.bit_generator.state = state["rng"]
     elif args.init and args.init.endswith(".pt"):
         st = init_state
-        for m in (model, ema):  # a checkpoint without pointer heads leaves the new gate at its initial value
-            missing, unexpected = m.load_state_dict(st["ema"], strict=False)
-            assert not unexpected and all(k.startswith("copy_gate.") for k in missing), (missing, unexpected)
+        for m in (model, ema):  # a checkpoint without pointer heads (or n-gram lookup) leaves the new gate parts at their initial values
+            missing, unexpected = m.load_state_dict(grow_gate(m, st["ema"]), strict=False)
+            assert not unexpected and all(k.startswith("copy_gate") for k in missing), (missing, unexpected)
         tokens, step, cpu_seconds = float(st.get("tokens", 0)), int(st.get("step", 0)), float(st.get("cpu_seconds", 0))
         print(f"initialised from {args.init} at {tokens/1e6:.1f}M tokens ({st.get('synthetic_tokens', 0)/1e6:.2f}M synthetic copy tokens)")
     elif args.init:

@@ -2,7 +2,8 @@
 (test/unit/engine/parity.test.ts): dense chunked prefill logits, sparse decode logits and selected
 indices, and tokenizer ids for sample texts.
 
-python training/tests/make_parity_fixture.py OUT_DIR [--pointer]   (--pointer: with pointer heads in every layer)
+python training/tests/make_parity_fixture.py OUT_DIR [--pointer]   (--pointer: with pointer heads in every layer and the n-gram lookup,
+on ids from a 35-token range so that the lookup matches)
 """
 import copy, json, pathlib, sys
 
@@ -28,26 +29,29 @@ def main(out: pathlib.Path, pointer: bool = False):
     torch.manual_seed(1)
     cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
                  pred_taps=(1, 2), pred_dist=True,  # a producer per consumer layer and a distance prior
-                 copy_heads=(3, 5, 10) if pointer else ())
+                 copy_heads=(3, 5, 10) if pointer else (), ngram_max=4 if pointer else 0)
+    hi = 40 if pointer else 4096  # token ids from [5, hi)
     lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
     with torch.no_grad():
         pred.dist_w.normal_(0, 1.0)
         if lm.copy_gate is not None:  # a gate that varies with the hidden state and gives the pointers real weight
             lm.copy_gate.weight.normal_(0, 1.0); lm.copy_gate.bias.zero_()
+        if lm.copy_gate_f is not None:
+            lm.copy_gate_f.weight.normal_(0, 1.0)
     export(lm, pred, out, ROOT / "models/default/tokenizer.json", {"name": "parity-fixture", "selection": {"sinks": 4, "recent": 8}})
-    ids = torch.randint(5, 4096, (300,)).tolist()
+    ids = torch.randint(5, hi, (300,)).tolist()
     cache = Cache(cfg)
     logits, _, _ = step(lm, pred, cache, ids[:290])  # the engine prefills this in 256-token chunks
     ref = {"prefill_ids": ids[:290], "prefill_logits": logits.tolist(), "steps": []}
     for t in ids[290:]:
         lg, sel, _ = step(lm, pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8)
         ref["steps"].append({"id": t, "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel.items()}})
-    nid = torch.randint(5, 4096, (1,)).tolist()  # a decode step that re-reads the last selection (prediction interval)
+    nid = torch.randint(5, hi, (1,)).tolist()  # a decode step that re-reads the last selection (prediction interval)
     _, fresh, _ = step(lm, pred, copy.deepcopy(cache), nid, policy="tokenbutler", budget=6, sinks=4, recent=8)
     lg, sel2, _ = step(lm, pred, cache, nid, policy="tokenbutler", budget=6, sinks=4, recent=8, reuse=sel)
     ref["reuse_step"] = {"id": nid[0], "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel2.items()},
                          "differs_from_fresh": any(sorted_rows(sel2[l]) != sorted_rows(fresh[l]) for l in sel2)}
-    chunk = torch.randint(5, 4096, (20,)).tolist()  # a sparse prefill chunk (S > 1) on the same cache
+    chunk = torch.randint(5, hi, (20,)).tolist()  # a sparse prefill chunk (S > 1) on the same cache
     lg, sel, _ = step(lm, pred, cache, chunk, policy="tokenbutler", budget=6, sinks=4, recent=8)
     ref["chunk"] = {"ids": chunk, "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel.items()}}
     tok = Tokenizer.from_file(str(ROOT / "models/default/tokenizer.json"))

@@ -58,18 +58,22 @@ class OrtRunner:
 
 class ExportParity(unittest.TestCase):
     copy_heads = ()
+    ngram_max = 0
+    id_high = 4096  # token ids drawn from [5, id_high)
 
     @classmethod
     def setUpClass(cls):
         torch.manual_seed(0)
         # one producer per consumer layer (taps 1 and 2) and a (non-zero) distance prior
         cls.cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
-                         pred_taps=(1, 2), pred_dist=True, copy_heads=cls.copy_heads)
+                         pred_taps=(1, 2), pred_dist=True, copy_heads=cls.copy_heads, ngram_max=cls.ngram_max)
         cls.lm = LM(cls.cfg).eval()
         if cls.lm.copy_gate is not None:  # a gate that varies with the hidden state and gives the pointers real weight
             with torch.no_grad():
                 cls.lm.copy_gate.weight.normal_(0, 1.0)
                 cls.lm.copy_gate.bias.zero_()
+                if cls.lm.copy_gate_f is not None:
+                    cls.lm.copy_gate_f.weight.normal_(0, 1.0)
         cls.pred = Predictor(cls.cfg).eval()
         with torch.no_grad():
             cls.pred.dist_w.normal_(0, 1.0)
@@ -77,7 +81,7 @@ class ExportParity(unittest.TestCase):
         export(cls.lm, cls.pred, cls.dir, TOK)
 
     def test_dense_chunked_prefill_matches_full_forward(self):
-        ids = torch.randint(5, 4096, (1, 70))
+        ids = torch.randint(5, self.id_high, (1, 70))
         ref = self.lm(ids, torch.tensor([0]))[0]
         r = OrtRunner(self.dir, self.cfg, cap=96)
         for a, b in ((0, 32), (32, 64), (64, 69)):
@@ -97,7 +101,7 @@ class ExportParity(unittest.TestCase):
         self.check_sparse_parity(d, pred)
 
     def test_distance_prior_changes_the_selection(self):
-        ids = torch.randint(5, 4096, (60,)).tolist()
+        ids = torch.randint(5, self.id_high, (60,)).tolist()
         sels = []
         for w in (0.0, 3.0):
             pred = Predictor(self.cfg).eval()
@@ -113,7 +117,7 @@ class ExportParity(unittest.TestCase):
         self.assertLess(sels[1].mean(), sels[0].mean())
 
     def check_sparse_parity(self, d, pred):
-        ids = torch.randint(5, 4096, (60,)).tolist()
+        ids = torch.randint(5, self.id_high, (60,)).tolist()
         r = OrtRunner(d, self.cfg, cap=80)
         r.run(ids[:50])
         cache = Cache(self.cfg)
@@ -132,7 +136,7 @@ class ExportParity(unittest.TestCase):
     def test_layer0_window_variant_matches_reference(self):
         d = pathlib.Path(tempfile.mkdtemp())
         export(self.lm, self.pred, d, TOK, layer0="window")
-        ids = torch.randint(5, 4096, (60,)).tolist()
+        ids = torch.randint(5, self.id_high, (60,)).tolist()
         r = OrtRunner(d, self.cfg, cap=64)
         r.run(ids[:50])
         cache = Cache(self.cfg)
@@ -143,14 +147,14 @@ class ExportParity(unittest.TestCase):
             np.testing.assert_allclose(out["logits"][0], logits.numpy(), atol=2e-4, rtol=1e-3)
 
     def test_sparse_with_full_budget_equals_dense(self):
-        ids = torch.randint(5, 4096, (40,)).tolist()
+        ids = torch.randint(5, self.id_high, (40,)).tolist()
         a, b = OrtRunner(self.dir, self.cfg, 64), OrtRunner(self.dir, self.cfg, 64)
         a.run(ids[:39]); b.run(ids[:39])
         da = a.run([ids[39]])["logits"]; sb = b.run([ids[39]], sparse=True, budget=1000)["logits"]
         np.testing.assert_allclose(da, sb, atol=1e-4)
 
     def test_window_policy_changes_logits_at_long_context(self):
-        ids = torch.randint(5, 4096, (64,)).tolist()
+        ids = torch.randint(5, self.id_high, (64,)).tolist()
         a, b = OrtRunner(self.dir, self.cfg, 64), OrtRunner(self.dir, self.cfg, 64)
         a.run(ids[:63]); b.run(ids[:63])
         dense = a.run([ids[63]])["logits"]; win = b.run([ids[63]], sparse=True, budget=0, sinks=2, recent=4)
@@ -165,20 +169,45 @@ class PointerExportParity(ExportParity):
 
     def test_pointer_mass_lands_on_context_tokens(self):
         """The mixture's probability outside the context's tokens is the vocabulary head's share only."""
-        ids = torch.randint(5, 4096, (1, 40))
+        ids = torch.randint(5, self.id_high, (1, 40))
         lm = self.lm
         with torch.no_grad():
             out = lm(ids, torch.tensor([0]))[0, -1].exp()
             gate = lm.copy_gate(lm.model.norm(lm.embed(ids, torch.tensor([0]))))  # shape check only
-            self.assertEqual(gate.shape[-1], 4)
+            n = 1 + len(self.copy_heads) + (self.ngram_max > 0)
+            self.assertEqual(gate.shape[-1], n)
             w = lm.copy_gate.weight.clone()
-            lm.copy_gate.weight.zero_(); lm.copy_gate.bias.copy_(torch.tensor([-30.0, 10.0, 10.0, 10.0]))  # all pointer
+            lm.copy_gate.weight.zero_(); lm.copy_gate.bias.copy_(torch.tensor([-30.0] + [10.0] * (n - 1)))  # all pointer
             only_copy = lm(ids, torch.tensor([0]))[0, -1].exp()
             lm.copy_gate.weight.copy_(w); lm.copy_gate.bias.zero_()
         self.assertAlmostEqual(float(out.sum()), 1.0, places=4)
         inside = torch.zeros(4096, dtype=torch.bool); inside[ids[0]] = True
         self.assertAlmostEqual(float(only_copy[inside].sum()), 1.0, places=4)
         self.assertLess(float(only_copy[~inside].max()), 1e-6)
+
+
+
+class NgramExportParity(PointerExportParity):
+    """The same with the n-gram lookup, on token ids from a 20-token range so that suffixes repeat
+    and the lookup matches at every length up to ngram_max."""
+    ngram_max = 4
+    id_high = 25
+
+    def test_lookup_copies_the_continuation_of_a_repeated_span(self):
+        span = torch.randint(100, 4096, (12,))
+        ids = torch.cat([span, torch.randint(100, 4096, (20,)), span[:6]])[None]
+        lm = self.lm
+        with torch.no_grad():
+            gw, gb, fw = lm.copy_gate.weight.clone(), lm.copy_gate.bias.clone(), lm.copy_gate_f.weight.clone()
+            lm.copy_gate.weight.zero_(); lm.copy_gate_f.weight.zero_()
+            lm.copy_gate.bias.copy_(torch.tensor([-30.0] * (len(self.copy_heads) + 1) + [10.0]))  # the lookup only
+            p = lm(ids, torch.tensor([0]))[0, -1].exp()
+            lm.copy_gate.weight.copy_(gw); lm.copy_gate.bias.copy_(gb); lm.copy_gate_f.weight.copy_(fw)
+        self.assertGreater(float(p[span[6]]), 0.99)
+        # and the ONNX decode graph agrees with the reference on it
+        r = OrtRunner(self.dir, self.cfg, cap=64)
+        out = r.run(ids[0].tolist())
+        np.testing.assert_allclose(out["logits"][0], lm(ids, torch.tensor([0]))[0, -1].detach().numpy(), atol=2e-4, rtol=1e-3)
 
 
 if __name__ == "__main__":

@@ -212,11 +212,37 @@ class TokenizerAndData(unittest.TestCase):
     def test_pointer_training_path_equals_the_full_mixture(self):
         """LM.nll (train.py's loss, no [B,T,V] copy scatter) is the cross-entropy of the full pointer
         mixture, and a few steps on it reduce the loss."""
+        self.check_training_path(ngram=0)
+
+    def test_ngram_training_path_equals_the_full_mixture(self):
+        self.check_training_path(ngram=4)
+
+    def test_ngram_lookup_all_positions_equals_last_position(self):
+        """model.ngram_lookup (training, every position) and ngram_lookup_last (the graphs' form)."""
+        from model import ngram_lookup, ngram_lookup_last
+        g = torch.Generator().manual_seed(0)
+        for T in (1, 2, 7, 80):
+            ids = torch.randint(0, 5, (1, T), generator=g)
+            w, f = ngram_lookup(ids, 6, 30.0)
+            for t in range(T):
+                w1, f1 = ngram_lookup_last(ids[0, :t + 1], 6, 30.0)
+                torch.testing.assert_close(w[0, t, :t + 1], w1)
+                self.assertEqual(float(w[0, t, t + 1:].abs().sum()), 0.0)
+                torch.testing.assert_close(f[0, t], f1)
+        # a repeated span: the continuation is the only candidate, at the span's length
+        ids = torch.tensor([9, 1, 2, 3, 4, 8, 7, 1, 2, 3])
+        w, f = ngram_lookup_last(ids, 6, 30.0)
+        self.assertEqual(w.nonzero().flatten().tolist(), [4])
+        self.assertEqual(int(f[:7].argmax()), 3)
+
+    def check_training_path(self, ngram):
         torch.manual_seed(0)
         cfg = Config(vocab_size=self.tok.get_vocab_size(), d_model=32, n_layers=2, n_heads=2, n_kv_heads=1, head_dim=16, ffn_dim=64,
-                     copy_heads=(1, 2))
+                     copy_heads=(1, 2), ngram_max=ngram)
         lm = LM(cfg)
         torch.nn.init.normal_(lm.copy_gate.weight, std=0.5)
+        if ngram:
+            torch.nn.init.normal_(lm.copy_gate_f.weight, std=0.5)
         s = Sampler(self.tmp / "tokens", "train", 128, fim_rate=0.5, seed=1, newline_ids=newline_table(self.tok))
         prev, rows = s.batch(4)
         x, y, p = torch.from_numpy(rows[:, :-1]), torch.from_numpy(rows[:, 1:]), torch.from_numpy(prev)

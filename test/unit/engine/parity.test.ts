@@ -46,7 +46,7 @@ function matchSelection(out: StepOut, want: Record<string, number[][]>): { same:
   return { same, total };
 }
 
-// 'plain': the graphs without pointer heads; 'pointer': pointer heads in every layer, so the engine
+// 'plain': the graphs without pointer heads; 'pointer': pointer heads in every layer and the n-gram lookup, so the engine
 // also feeds the cache's token ids (ctx_ids) and the logits are the pointer mixture's.
 describe.each(['plain', 'pointer'])('graph contract parity (PyTorch reference vs onnxruntime-node engine), %s model', (variant) => {
   let dir: string;
