@@ -265,7 +265,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         g.scope = "pointer"
         z = g.op("Add", g.op("MatMul", hn, "copy_gate.weight"), "copy_gate.bias")     # [1, 1+n(+1)]
         if c.ngram_max:
-            seq, ng_w, ng_f = ngram_last(g, c, ids)
+            ng_src, ng_w, ng_f = ngram_last(g, c, ids)
             n_comp = len(c.copy_heads) + 2
             z = g.op("Add", g.op("Add", z, g.op("MatMul", g.op("Unsqueeze", ng_f, g.const([0])), "copy_gate_f.weight")),
                      g.op("Mul", g.op("Slice", ng_f, g.const([0]), g.const([1])),          # no match: the lookup gets no weight
@@ -276,7 +276,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         srcs = [copy_src[f] for f in c.copy_heads]
         if c.ngram_max:
             upd.append(g.op("Mul", ng_w, g.op("Gather", gate, g.const(len(c.copy_heads) + 1), axis=1)))
-            srcs.append(seq)
+            srcs.append(ng_src)
         copied = g.op("ScatterElements", g.const(np.zeros(c.vocab_size, np.float32), np.float32),
                       g.op("Concat", *srcs, axis=0), g.op("Concat", *upd, axis=0), axis=0, reduction="add")
         mixed = g.op("Add", p, g.op("Unsqueeze", copied, g.const([0])))
@@ -297,8 +297,9 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
 
 
 def ngram_last(g: G, c: Config, ids):
-    """The n-gram lookup of the last position (model.ngram_lookup_last): the sequence
-    ctx_ids[:start_pos] ++ ids [N], its copy weights [N] and gate features [K + 3]."""
+    """The n-gram lookup of the last position (model.ngram_lookup_last) over the sequence
+    ctx_ids[:start_pos] ++ ids [N]: the token ids [M] and copy weights [M] of the M matching keys,
+    and the gate features [K + 3]."""
     K = c.ngram_max
     seq = g.op("Concat", g.op("Slice", "ctx_ids", g.const([0]), "start_pos"), ids, axis=0)     # [N]
     N = g.op("Shape", seq)
@@ -324,7 +325,8 @@ def ngram_last(g: G, c: Config, ids):
     agree = g.op("ReduceSum", g.op("Mul", w, g.op("Cast", g.op("Equal", seq, last_tok), to=TensorProto.FLOAT)), keepdims=1)
     onehot = g.op("Cast", g.op("Equal", g.const(np.arange(K + 1, dtype=np.float32), np.float32), kstar), to=TensorProto.FLOAT)
     feats = g.op("Concat", onehot, g.op("Div", g.op("Log", g.op("Add", count, g.const(1.0, np.float32))), g.const(5.0, np.float32)), agree, axis=0)
-    return seq, w, feats
+    nz = g.op("Reshape", g.op("NonZero", best), g.const([-1]))    # the matching keys only (the scatter reads M, not N, entries)
+    return g.op("Gather", seq, nz), g.op("Gather", w, nz), feats
 
 
 TOPK_BLOCK = 8
