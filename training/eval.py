@@ -31,6 +31,9 @@ SINKS = 4
 PAGE = 16
 
 
+LOOKUP = True  # the model's n-gram lookup (config.ngram_max) on; --no-lookup measures attention alone
+
+
 def budget_rows(T: int, budget) -> torch.Tensor:
     i = torch.arange(T)
     if isinstance(budget, float):
@@ -111,7 +114,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
         o = (p @ vv[0]).transpose(0, 1).reshape(1, T, -1)
         x = x + layer.self_attn.o_proj(o)
         x = x + layer.mlp(layer.post_attention_layernorm(x))
-    logits = lm.head(x, [probs[f] for f in c.copy_heads], ids, lm.ngram(ids))[0, :-1]
+    logits = lm.head(x, [probs[f] for f in c.copy_heads], ids, lm.ngram(ids, LOOKUP))[0, :-1]
     if return_logits:
         return logits
     return F.cross_entropy(logits.float(), ids[0, 1:], reduction="none")
@@ -231,7 +234,10 @@ def main():
     ap.add_argument("--policies", default="dense,oracle,tokenbutler,tokenbutler-l0w,window,h2o,quest,random")
     ap.add_argument("--budgets", default="0.05,0.1,0.25,0.5,256,512,1024")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-lookup", action="store_true", help="switch the n-gram lookup off (as if nothing matched): attention alone")
     args = ap.parse_args()
+    global LOOKUP
+    LOOKUP = not args.no_lookup
     torch.set_num_threads(args.threads)
     lm = load_lm(args.lm)
     pred, _, ps = load_predictor(args.predictor, lm.cfg)
@@ -241,7 +247,8 @@ def main():
     windows = [valid.sample() for _ in range(args.windows)]
     budgets = [float(b) if "." in b else int(b) for b in args.budgets.split(",")]
     policies = args.policies.split(",")
-    results = {"bpb": {}, "coref": {}, "ablation": {}, "recall": ps.get("metrics", {}), "seq": args.seq, "coref_seq": args.coref_seq}
+    results = {"bpb": {}, "coref": {}, "ablation": {}, "recall": ps.get("metrics", {}), "seq": args.seq, "coref_seq": args.coref_seq,
+               "lookup": bool(lm.cfg.ngram_max) and LOOKUP}
     t0 = time.time()
     nbytes = sum(float(tb[row[1:args.seq]].sum()) for _, row in windows)
 
@@ -294,7 +301,7 @@ def main():
 
 def coref_lines(r) -> list[str]:
     n = r.get("coref_seq", 0) - 300
-    lines = ["", f"## Code co-reference (definition, then ~{n} tokens of other held-out files, then the use site; teacher-forced top-1)", "",
+    lines = ["", f"## Code co-reference (definition, then ~{n} tokens of other held-out files, then the use site; teacher-forced top-1; n-gram lookup {'on' if r.get('lookup') else 'off'})", "",
              "identifier: complete an imported name from its first token; value: recall a config value by its key (two hops).", "",
              "| policy@budget | identifier accuracy | coverage | % of dense | value accuracy | coverage |", "|---|---|---|---|---|---|"]
     ident, value = r["coref"].get("identifier", {}), r["coref"].get("value", {})
@@ -319,7 +326,7 @@ def write_report(r, budgets, policies, out: pathlib.Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     lines = ["# Quality vs budget (decode simulation on held-out packages)", "",
-             f"Sequences of {r['seq']} tokens; budget = tokens attended per row (fractions of the row's prefix or a count), sinks {SINKS} and a recent window included. Dense bits/byte: {r['bpb']['dense']:.4f}.", "",
+             f"Sequences of {r['seq']} tokens; n-gram lookup {'on' if r.get('lookup') else 'off (attention alone)'}; budget = tokens attended per row (fractions of the row's prefix or a count), sinks {SINKS} and a recent window included. Dense bits/byte: {r['bpb']['dense']:.4f}.", "",
              "| policy | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
     for p in policies:
         if p == "dense":

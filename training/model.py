@@ -294,10 +294,15 @@ class LM(nn.Module):
         logits = self.head(x, [probs[f] for f in self.cfg.copy_heads], ids, self.ngram(ids))
         return (logits, tap) if hidden_at is not None else logits
 
-    def ngram(self, ids):
-        """(weights, features, ids) of the n-gram lookup over ids [B, T] for LM.head, or None."""
+    def ngram(self, ids, enabled: bool = True):
+        """(weights, features, ids) of the n-gram lookup over ids [B, T] for LM.head, or None.
+        enabled=False: as if nothing matched anywhere (the lookup gets no weight; evaluation only)."""
         if self.copy_gate_f is None:
             return None
+        if not enabled:
+            B, T = ids.shape
+            f = torch.zeros(B, T, ngram_features(self.cfg)); f[..., 0] = 1
+            return torch.zeros(B, T, T), f, ids
         w, f = ngram_lookup(ids, self.cfg.ngram_max, self.cfg.ngram_tau)
         return w, f, ids
 

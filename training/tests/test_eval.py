@@ -59,6 +59,29 @@ class CorefTasks(unittest.TestCase):
         acc, cov = coref_score(lm, pred, coref_examples(TOK, Filler(), 2, 50, "identifier"), "dense", None)
         self.assertTrue(0 <= acc <= cov <= 1)
 
+    def test_lookup_copies_past_the_window_and_switches_off(self):
+        """With the n-gram lookup, a window policy still copies a span repeated from beyond its window;
+        eval's --no-lookup (LOOKUP = False) takes that away."""
+        import eval as ev
+        torch.manual_seed(0)
+        cfg = Config(vocab_size=TOK.get_vocab_size(), d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
+                     copy_heads=(5,), ngram_max=4)
+        lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
+        with torch.no_grad():  # a gate that trusts a long match
+            lm.copy_gate_f.weight[-1, 4] = 12.0
+        distinct = torch.randperm(3990)[:84] + 5
+        span = distinct[:24]
+        ids = torch.cat([span, distinct[24:], span])[None]
+        try:
+            on = simulate(lm, pred, ids, torch.tensor([0]), "window", 16)
+            ev.LOOKUP = False
+            off = simulate(lm, pred, ids, torch.tensor([0]), "window", 16)
+        finally:
+            ev.LOOKUP = True
+        self.assertLess(float(on[-18:].mean()), 0.5)          # the repeat's tail: copied
+        self.assertGreater(float(off[-18:].mean()), 5.0)      # attention alone, window 16: not
+        torch.testing.assert_close(on[:60], off[:60])          # nothing to look up before the repeat (random ids)
+
 
 if __name__ == "__main__":
     unittest.main()
