@@ -265,7 +265,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         g.scope = "pointer"
         z = g.op("Add", g.op("MatMul", hn, "copy_gate.weight"), "copy_gate.bias")     # [1, 1+n(+1)]
         if c.ngram_max:
-            ng_src, ng_w, ng_f = ngram_last(g, c, ids)
+            ng_src, ng_w, ng_f, ng_pos = ngram_last(g, c, ids)
             n_comp = len(c.copy_heads) + 2
             z = g.op("Add", g.op("Add", z, g.op("MatMul", g.op("Unsqueeze", ng_f, g.const([0])), "copy_gate_f.weight")),
                      g.op("Mul", g.op("Slice", ng_f, g.const([0]), g.const([1])),          # no match: the lookup gets no weight
@@ -277,6 +277,10 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         if c.ngram_max:
             upd.append(g.op("Mul", ng_w, g.op("Gather", gate, g.const(len(c.copy_heads) + 1), axis=1)))
             srcs.append(ng_src)
+            # what the lookup copied from, for the chosen-context highlights: positions and probability mass
+            g.rename(ng_pos, "lookup_pos"); g.rename(upd[-1], "lookup_w")
+            outs += [helper.make_tensor_value_info("lookup_pos", TensorProto.INT64, ["M"]),
+                     helper.make_tensor_value_info("lookup_w", TensorProto.FLOAT, ["M"])]
         copied = g.op("ScatterElements", g.const(np.zeros(c.vocab_size, np.float32), np.float32),
                       g.op("Concat", *srcs, axis=0), g.op("Concat", *upd, axis=0), axis=0, reduction="add")
         mixed = g.op("Add", p, g.op("Unsqueeze", copied, g.const([0])))
@@ -326,7 +330,7 @@ def ngram_last(g: G, c: Config, ids):
     onehot = g.op("Cast", g.op("Equal", g.const(np.arange(K + 1, dtype=np.float32), np.float32), kstar), to=TensorProto.FLOAT)
     feats = g.op("Concat", onehot, g.op("Div", g.op("Log", g.op("Add", count, g.const(1.0, np.float32))), g.const(5.0, np.float32)), agree, axis=0)
     nz = g.op("Reshape", g.op("NonZero", best), g.const([-1]))    # the matching keys only (the scatter reads M, not N, entries)
-    return g.op("Gather", seq, nz), g.op("Gather", w, nz), feats
+    return g.op("Gather", seq, nz), g.op("Gather", w, nz), feats, nz
 
 
 TOPK_BLOCK = 8

@@ -16,11 +16,15 @@ python3 plot_curve.py "$ckpt/log.jsonl"
 python3 train_predictor.py --lm "$ckpt/lm.pt" --out "$pred" --minutes "$mins" --seq 4096 --resume --threads 2 ${PRED_ARGS:-} 2>&1 | tail -2
 python3 export.py --ckpt "$ckpt/lm.pt" --predictor "$pred/pred.pt" --out ../models/default --int8 --drop-fp32 --layer0 "$layer0" \
   2>&1 | grep -v "WARN\|W:onnx" > work/export.log
-python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --windows 3 --coref 10 --coref-seq 2560 --out ../bench --threads 1 > work/eval.log 2>&1 &
+(python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --windows 3 --coref 10 --coref-seq 2560 --out ../bench --threads 1 > work/eval.log 2>&1
+ if grep -q '"ngram_max": [1-9]' ../models/default/manifest.json; then  # the same policies with the n-gram lookup off: attention alone
+   python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --no-lookup --policies dense,oracle,tokenbutler,window,h2o,quest --budgets 0.1 \
+     --windows 3 --coref 10 --coref-seq 2560 --coref-distances "" --out ../bench/no-lookup --threads 1 > work/eval-nolookup.log 2>&1
+ fi) &
 (python3 eval_long.py --lm "$ckpt/lm.pt" --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
  python3 samples.py --lm "$ckpt/lm.pt" --n 10 > work/samples.log 2>&1) &
 (python3 eval_prefill.py --ctx 8192 --tail 256 --windows 4 --budgets 512,2048 --out ../bench > work/eval_prefill.log 2>&1
  python3 eval_prefill.py --ctx 4096 --tail 4096 --follow 64 --windows 2 --budgets 2048 --out ../bench --name prefill-quality-cold >> work/eval_prefill.log 2>&1) &
 wait
 (cd .. && npm run bench > training/work/bench.log 2>&1)  # alone: ratios are measured side by side, but a quiet machine is still fairer
-tail -n 5 work/export.log work/eval.log work/eval_long.log work/eval_prefill.log work/bench.log
+tail -n 5 work/export.log work/eval.log work/eval-nolookup.log work/eval_long.log work/eval_prefill.log work/bench.log

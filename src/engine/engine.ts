@@ -35,10 +35,12 @@ export class CancelledError extends Error {
 export interface StepOut {
   logits: Float32Array;
   selected?: { idx: BigInt64Array; w: Float32Array; k: number }[]; // per consumer layer (index l-1)
+  /** n-gram lookup models: the positions the lookup copied from and the probability mass from each. */
+  lookup?: { pos: BigInt64Array; w: Float32Array };
 }
 
 interface Attribution {
-  score: Float64Array; // per cached token: attention weight received through selection
+  score: Float64Array; // per cached token: attention weight received through selection (+ mass the n-gram lookup copied from it)
   heads: Uint16Array; // per cached token: (step, layer, head) selections
   steps: number;
 }
@@ -159,6 +161,7 @@ export class Engine {
     }
     cache.append(ids, newK, newV, newIk);
     const result: StepOut = { logits: out.logits.data as Float32Array };
+    if (out.lookup_pos) result.lookup = { pos: out.lookup_pos.data as BigInt64Array, w: out.lookup_w.data as Float32Array };
     if (sparse) {
       result.selected = [];
       for (let l = 1; l < c.n_layers; l++) {
@@ -333,6 +336,14 @@ function newAttribution(n: number): Attribution {
 
 /** Adds one sparse step's selection to the per-token attribution; returns tokens attended per head. */
 function accumulate(a: Attribution, r: StepOut, contextLen: number, sinks: number, recent: number): number | undefined {
+  if (r.lookup) {
+    // what the n-gram lookup copied from counts as chosen context too (any position: it reads the whole context)
+    for (let i = 0; i < r.lookup.pos.length; i++) {
+      const j = Number(r.lookup.pos[i]);
+      if (j < contextLen) a.score[j] += r.lookup.w[i];
+    }
+    if (!r.selected) a.steps++;
+  }
   if (!r.selected) return undefined;
   const windowFrom = contextLen - recent; // the recent window is forced in, not chosen
   a.steps++;

@@ -208,6 +208,12 @@ class NgramExportParity(PointerExportParity):
         r = OrtRunner(self.dir, self.cfg, cap=64)
         out = r.run(ids[0].tolist())
         np.testing.assert_allclose(out["logits"][0], lm(ids, torch.tensor([0]))[0, -1].detach().numpy(), atol=2e-4, rtol=1e-3)
+        # the highlight outputs: where it copied from (span[6] at position 6) and the mixture's mass from there
+        self.assertEqual(out["lookup_pos"].tolist(), [6])
+        with torch.no_grad():
+            hn = lm.model.norm(lm.trunk(ids, torch.tensor([0]))[0])[0, -1:]
+            g = lm.gate_logits(hn, (None, lm.ngram(ids)[1][0, -1:])).softmax(-1)[0, -1]
+        self.assertAlmostEqual(float(out["lookup_w"][0]), float(g), places=4)
 
 
 if __name__ == "__main__":

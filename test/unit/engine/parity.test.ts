@@ -73,11 +73,25 @@ describe.each(['plain', 'pointer'])('graph contract parity (PyTorch reference vs
     let same = 0;
     let total = 0;
     let last: BigInt64Array | undefined;
+    const seq = [...ref.prefill_ids];
+    let lookups = 0;
     for (const s of [...ref.steps, ref.reuse_step]) {
       const out = await engine.step([s.id], 'tokenbutler', 6, s === ref.reuse_step ? last : undefined);
+      seq.push(s.id);
       last = selectionOf(out);
       expect(maxAbsDiff(out.logits, s.logits)).toBeLessThan(2e-3);
       expect(out.selected).toBeDefined();
+      // the n-gram lookup's highlight outputs: keys whose preceding token is the one just fed, mass <= 1
+      expect(out.lookup !== undefined).toBe(variant === 'pointer');
+      if (out.lookup) {
+        let mass = 0;
+        out.lookup.pos.forEach((p, i) => {
+          expect(seq[Number(p) - 1]).toBe(s.id);
+          mass += out.lookup!.w[i];
+        });
+        expect(mass).toBeLessThanOrEqual(1 + 1e-5);
+        lookups += out.lookup.pos.length;
+      }
       const m = matchSelection(out, s.selected);
       same += m.same;
       total += m.total;
@@ -85,6 +99,7 @@ describe.each(['plain', 'pointer'])('graph contract parity (PyTorch reference vs
     expect(total).toBeGreaterThan(0);
     expect(same / total).toBeGreaterThanOrEqual(0.99);
     expect(ref.reuse_step.differs_from_fresh).toBe(true); // so the reuse path is what matched
+    if (variant === 'pointer') expect(lookups).toBeGreaterThan(0);
   });
 
   it('a sparse prefill chunk (S > 1, one selection per chunk) selects the same tokens and gives the same logits', async () => {
