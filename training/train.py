@@ -209,6 +209,7 @@ def main():
     ap.add_argument("--name-copy-rate", type=float, default=0.0, help="share of synthetic copy batches that copy invented names over real code (induction.NameCopy; needs tokens/idents.json)")
     ap.add_argument("--copy-heads", default="", help="with --init: make these heads (layer*n_heads+head, e.g. 5,8,11) pointer heads (model.LM.head)")
     ap.add_argument("--ngram", type=int, default=0, help="with --init: add the n-gram lookup component (model.ngram_lookup) matching up to N tokens")
+    ap.add_argument("--gate-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the pointer/lookup gate (copy_gate*)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -237,10 +238,13 @@ def main():
         cfg.ngram_max = args.ngram
     torch.manual_seed(args.seed)
     model = LM(cfg)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95), foreach=True)
+    gate = lambda n: n.startswith("copy_gate")  # the pointer/lookup gate: its own group (--gate-lr-mult), no weight decay
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not gate(n)]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 and not gate(n)]
+    groups = [{"params": decay, "weight_decay": 0.1, "lr_mult": 1.0}, {"params": no_decay, "weight_decay": 0.0, "lr_mult": 1.0}]
+    if any(gate(n) for n, _ in model.named_parameters()):
+        groups.append({"params": [p for n, p in model.named_parameters() if gate(n)], "weight_decay": 0.0, "lr_mult": args.gate_lr_mult})
+    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95), foreach=True)
     ema = copy.deepcopy(model).requires_grad_(False)
     tokens, step, cpu_seconds = 0.0, 0, 0.0
     idents = load_idents(work) if args.rename_rate or args.name_copy_rate else None
@@ -248,7 +252,13 @@ def main():
     sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok),
                       repeat_rate=args.repeat_rate, dep_rate=args.dep_rate, renamer=renamer, rename_rate=args.rename_rate)
     if state:
-        model.load_state_dict(state["model"]); ema.load_state_dict(state["model" if args.reset_ema else "ema"]); opt.load_state_dict(state["opt"])
+        model.load_state_dict(state["model"]); ema.load_state_dict(state["model" if args.reset_ema else "ema"])
+        try:
+            opt.load_state_dict(state["opt"])
+        except ValueError:  # a checkpoint from before the gate had its own parameter group
+            print("optimizer state not restored (parameter groups changed): fresh moments")
+        for g in opt.param_groups[2:]:
+            g["lr_mult"] = args.gate_lr_mult
         tokens, step, cpu_seconds = state["tokens"], state["step"], state.get("cpu_seconds", 0.0)
         sampler.rng.bit_generator.state = state["rng"]
     elif args.init and args.init.endswith(".pt"):
@@ -294,7 +304,7 @@ def main():
                     checkpoint(ckdir / "lm-stable.pt"); decaying = True
                 lr *= 0.1 + 0.9 * max(0.0, left) / (args.decay_last_min * 60)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_mult", 1.0)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             loss = model.nll(x, prev, y).mean()
         opt.zero_grad(set_to_none=True)
