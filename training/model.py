@@ -66,26 +66,41 @@ def ngram_lookup(ids: torch.Tensor, K: int, tau: float):
     log1p(#matches) / 5, and the weight on keys whose token equals the latest match's token."""
     B, T = ids.shape
     t = torch.arange(T)
-    e = ids[:, :, None] == ids[:, None, :]                   # e[t, j'] = ids[t] == ids[j']
-    e = F.pad(e, (1, 0))[:, :, :T]                           # e[t, j] = ids[t] == ids[j-1] (False at j = 0)
-    m = e & (t[None, :] <= t[:, None])
-    best = torch.zeros_like(m)
+    best = torch.zeros(B, T, T, dtype=torch.bool)
     kstar = torch.zeros(B, T, dtype=torch.long)
-    for k in range(1, K + 1):
-        if k > 1:  # also ids[j-k] == ids[t-k+1]: e shifted k-1 down the diagonal
-            m = m & F.pad(e, (k - 1, 0, k - 1, 0))[:, :T, :T]
-        has = m.any(-1)
-        if not has.any():
-            break
-        best = torch.where(has[..., None], m, best)
-        kstar = torch.where(has, torch.full_like(kstar, k), kstar)
-    jf = t.float()[None, None, :]
-    jlast = torch.where(best, jf, torch.zeros(())).amax(-1, keepdim=True)
-    w = best * torch.exp((jf - jlast) / tau)
+    jlast = torch.zeros(B, T, dtype=torch.long)
+    count = torch.zeros(B, T)
+    # Per length k, group the k-grams (exactly, torch.unique); a query matches the keys right after
+    # earlier members of its group. Sorting by (group, position) gives each position its latest
+    # earlier member (j_last - 1) and how many there are, without a [T, T] pass per k.
+    for b in range(B):
+        x = ids[b]
+        for k in range(1, min(K, T) + 1):
+            _, inv = torch.unique(x.unfold(0, k, 1), dim=0, return_inverse=True)  # group of the k-gram ending at p = k-1..T-1
+            pos = torch.arange(k - 1, T)
+            order = torch.argsort(inv * T + pos)
+            g_s, p_s = inv[order], pos[order]
+            same = torch.zeros_like(g_s, dtype=torch.bool)
+            same[1:] = g_s[1:] == g_s[:-1]
+            if not same.any():
+                break  # no match at k: none at longer lengths either
+            prev = torch.full_like(pos, -1)
+            prev[order[1:]] = torch.where(same[1:], p_s[:-1], -1)
+            first = torch.cummax(torch.where(same, 0, torch.arange(len(order))), 0).values
+            rank = torch.empty_like(pos)
+            rank[order] = torch.arange(len(order)) - first
+            has = prev >= 0
+            rows = (k - 1) + has.nonzero().flatten()
+            kstar[b, rows] = k
+            jlast[b, rows] = prev[has] + 1
+            count[b, rows] = rank[has].float()
+            gk = torch.full((T + 1,), -1, dtype=torch.long)
+            gk[k:] = inv                                        # gk[j]: group of the k-gram ending at j - 1
+            best[b, rows] = (gk[None, :T] == inv[has][:, None]) & (t[None, :] <= rows[:, None])
+    w = best * torch.exp((t.float() - (T - 1)) / tau)           # = exp((j - j_last) / tau) after normalising
     w = w / w.sum(-1, keepdim=True).clamp_min(1e-30)
-    last_tok = ids.gather(1, jlast[..., 0].long())           # [B, T]
-    agree = (w * (ids[:, None, :] == last_tok[..., None])).sum(-1)
-    feats = torch.cat([F.one_hot(kstar, K + 1).float(), torch.log1p(best.sum(-1).float())[..., None] / 5, agree[..., None]], -1)
+    agree = (w * (ids[:, None, :] == ids.gather(1, jlast)[..., None])).sum(-1)
+    feats = torch.cat([F.one_hot(kstar, K + 1).float(), torch.log1p(count)[..., None] / 5, agree[..., None]], -1)
     return w, feats
 
 
