@@ -21,10 +21,12 @@ python3 export.py --ckpt "$ckpt/lm.pt" --predictor "$pred/pred.pt" --out ../mode
    python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --no-lookup --policies dense,oracle,tokenbutler,window,h2o,quest --budgets 0.1 \
      --windows 3 --coref 10 --coref-seq 2560 --coref-distances "" --out ../bench/no-lookup --threads 1 > work/eval-nolookup.log 2>&1
  fi) &
+python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --seq 4096 --windows 3 --budgets 0.05,0.1 --coref 3 --coref-distances "" \
+  --out ../bench/seq4096 --threads 1 > work/eval4k.log 2>&1 &   # the length the LM and predictor train at
 (python3 eval_long.py --lm "$ckpt/lm.pt" --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
  python3 samples.py --lm "$ckpt/lm.pt" --n 10 > work/samples.log 2>&1) &
 (python3 eval_prefill.py --ctx 8192 --tail 256 --windows 4 --budgets 512,2048 --out ../bench > work/eval_prefill.log 2>&1
  python3 eval_prefill.py --ctx 4096 --tail 4096 --follow 64 --windows 2 --budgets 2048 --out ../bench --name prefill-quality-cold >> work/eval_prefill.log 2>&1) &
 wait
 (cd .. && npm run bench > training/work/bench.log 2>&1)  # alone: ratios are measured side by side, but a quiet machine is still fairer
-tail -n 5 work/export.log work/eval.log work/eval-nolookup.log work/eval_long.log work/eval_prefill.log work/bench.log
+tail -n 5 work/export.log work/eval.log work/eval-nolookup.log work/eval4k.log work/eval_long.log work/eval_prefill.log work/bench.log

@@ -52,9 +52,13 @@ def main():
     ap.add_argument("--valid-rows", type=int, default=6)
     ap.add_argument("--fim-rate", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ngram-tau", type=float, default=None, help="change the lookup's recency scale (the trunk does not depend on it)")
+    ap.add_argument("--probe", action="store_true", help="then run train.py's evaluator (held-out bits/byte, identifier probes)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     st = torch.load(args.lm, weights_only=False)
+    if args.ngram_tau is not None:
+        st["config"] = {**st["config"], "ngram_tau": args.ngram_tau}
     lm = LM(Config(**st["config"])).eval()
     lm.load_state_dict(st["ema"])
     work = pathlib.Path(args.work)
@@ -96,6 +100,11 @@ def main():
     out["model"] = {**st.get("model", st["ema"]), **gate}
     out["gate_fit"] = {"train": after[0], "heldout": after[1], "heldout_before": before[1]}
     torch.save(out, args.out)
+    if args.probe:
+        from train import Evaluator
+        m = Evaluator(work / "tokens", tok, 2048)(lm)
+        print({k: round(v, 3) for k, v in m.items() if k in ("val_bpb", "ident_ratio", "dep_def_ratio", "dep_def_first_nats",
+                                                               "dep_def_later_tok1_nats", "dep_def_later_rest_nats", "copy_far_nats")})
 
 
 if __name__ == "__main__":
