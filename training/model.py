@@ -97,7 +97,7 @@ def ngram_lookup(ids: torch.Tensor, K: int, tau: float):
             gk = torch.full((T + 1,), -1, dtype=torch.long)
             gk[k:] = inv                                        # gk[j]: group of the k-gram ending at j - 1
             best[b, rows] = (gk[None, :T] == inv[has][:, None]) & (t[None, :] <= rows[:, None])
-    w = best * torch.exp((t.float() - (T - 1)) / tau)           # = exp((j - j_last) / tau) after normalising
+    w = best * torch.exp((t.float() - (T - 1)) / tau)  # = exp((j - j_last) / tau) after normalising (no underflow while T < 87 * tau)
     w = w / w.sum(-1, keepdim=True).clamp_min(1e-30)
     agree = (w * (ids[:, None, :] == ids.gather(1, jlast)[..., None])).sum(-1)
     feats = torch.cat([F.one_hot(kstar, K + 1).float(), torch.log1p(count)[..., None] / 5, agree[..., None]], -1)
