@@ -321,6 +321,31 @@ def coref_lines(r) -> list[str]:
     return lines
 
 
+BASELINES = ("window", "h2o", "quest", "random")  # the training-free policies
+
+
+def margin_lines(r, budgets, policies) -> list[str]:
+    """Per fractional budget: tokenbutler against dense and against the best training-free baseline,
+    and the ceiling of that margin: how much better dense (and the oracle) are than that baseline.
+    No selection policy can beat the baseline by more than dense does."""
+    bp = r["bpb"]
+    base = [p for p in policies if p in BASELINES]
+    if "tokenbutler" not in policies or not base:
+        return []
+    lines = ["", "## Margins (relative bits/byte; better = lower)", "",
+             "| budget | tokenbutler vs dense | best baseline | tokenbutler better by | oracle better by | dense better by (ceiling) |",
+             "|---|---|---|---|---|---|"]
+    for b in budgets:
+        if not isinstance(b, float):
+            continue
+        best = min(base, key=lambda p: bp[f"{p}@{b}"])
+        bb = bp[f"{best}@{b}"]
+        tb, dense = bp[f"tokenbutler@{b}"], bp["dense"]
+        orc = f"{100 * (bb - bp[f'oracle@{b}']) / bb:.1f}%" if f"oracle@{b}" in bp else "n/a"
+        lines.append(f"| {b:g} | {100 * (tb - dense) / dense:+.1f}% | {best} {bb:.4f} | {100 * (bb - tb) / bb:.1f}% | {orc} | {100 * (bb - dense) / bb:.1f}% |")
+    return lines
+
+
 def write_report(r, budgets, policies, out: pathlib.Path):
     import matplotlib
     matplotlib.use("Agg")
@@ -332,6 +357,7 @@ def write_report(r, budgets, policies, out: pathlib.Path):
         if p == "dense":
             continue
         lines.append(f"| {p} | " + " | ".join(f"{r['bpb'][f'{p}@{b}']:.4f}" for b in budgets) + " |")
+    lines += margin_lines(r, budgets, policies)
     lines += coref_lines(r)
     lines += ["", "## Predictor recall (held-out, excluding sinks and recent window)", "", "```", json.dumps(r["recall"], indent=1), "```",
               "", "## Ablations (tokenbutler, 10% budget, bits/byte)", "", "```", json.dumps(r["ablation"], indent=1), "```"]

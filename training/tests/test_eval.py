@@ -6,7 +6,7 @@ import torch
 from tokenizers import Tokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from eval import coref_examples, coref_score, simulate  # noqa: E402
+from eval import coref_examples, coref_score, margin_lines, simulate  # noqa: E402
 from model import LM, Config  # noqa: E402
 from predictor import Predictor  # noqa: E402
 
@@ -81,6 +81,18 @@ class CorefTasks(unittest.TestCase):
         self.assertLess(float(on[-18:].mean()), 0.5)          # the repeat's tail: copied
         self.assertGreater(float(off[-18:].mean()), 5.0)      # attention alone, window 16: not
         torch.testing.assert_close(on[:60], off[:60])          # nothing to look up before the repeat (random ids)
+
+
+class Margins(unittest.TestCase):
+    def test_margin_is_against_the_best_baseline_and_capped_by_dense(self):
+        r = {"bpb": {"dense": 1.0, "tokenbutler@0.1": 1.02, "oracle@0.1": 1.01, "window@0.1": 1.25, "quest@0.1": 1.10,
+                     "tokenbutler@256": 1.0, "window@256": 1.0, "quest@256": 1.0}}
+        lines = margin_lines(r, [0.1, 256], ["dense", "oracle", "tokenbutler", "window", "quest"])
+        rows = [l for l in lines if l.startswith("| 0.1")]
+        self.assertEqual(len(rows), 1)                       # count budgets are not fractions: no row
+        cells = [c.strip() for c in rows[0].strip("|").split("|")]
+        self.assertEqual(cells[1:], ["+2.0%", "quest 1.1000", "7.3%", "8.2%", "9.1%"])  # quest, not window, is the best baseline
+        self.assertEqual(margin_lines(r, [0.1], ["dense", "tokenbutler"]), [])  # no baseline measured: no section
 
 
 if __name__ == "__main__":
