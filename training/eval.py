@@ -234,6 +234,9 @@ def main():
     ap.add_argument("--policies", default="dense,oracle,tokenbutler,tokenbutler-l0w,window,h2o,quest,random")
     ap.add_argument("--budgets", default="0.05,0.1,0.25,0.5,256,512,1024")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dep-order", action="store_true",
+                    help="held-out windows in dependency order (a file's imports before it, as the engine lays out context) instead of path order")
+    ap.add_argument("--no-ablation", action="store_true", help="skip the interval and neighbour ablations")
     ap.add_argument("--no-lookup", action="store_true", help="switch the n-gram lookup off (as if nothing matched): attention alone")
     args = ap.parse_args()
     global LOOKUP
@@ -243,12 +246,12 @@ def main():
     pred, _, ps = load_predictor(args.predictor, lm.cfg)
     tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
     tb = token_bytes(tok)
-    valid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=99)
+    valid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=99, dep_rate=1.0 if args.dep_order else 0.0)
     windows = [valid.sample() for _ in range(args.windows)]
     budgets = [float(b) if "." in b else int(b) for b in args.budgets.split(",")]
     policies = args.policies.split(",")
     results = {"bpb": {}, "coref": {}, "ablation": {}, "recall": ps.get("metrics", {}), "seq": args.seq, "coref_seq": args.coref_seq,
-               "lookup": bool(lm.cfg.ngram_max) and LOOKUP}
+               "lookup": bool(lm.cfg.ngram_max) and LOOKUP, "order": "dependency" if args.dep_order else "path"}
     t0 = time.time()
     nbytes = sum(float(tb[row[1:args.seq]].sum()) for _, row in windows)
 
@@ -269,13 +272,14 @@ def main():
                 v = bpb(p, budget)
                 results["bpb"][f"{p}@{budget}"] = v
                 print(f"bpb {p}@{budget}: {v:.4f} (dense {dense:.4f}) [{time.time()-t0:.0f}s]", flush=True)
-        for interval in (2, 4, 8):
+        for interval in (() if args.no_ablation else (2, 4, 8)):
             results["ablation"][f"interval{interval}@0.1"] = bpb("tokenbutler", 0.1, interval=interval)
-        results["ablation"]["neighbor@0.1"] = bpb("tokenbutler", 0.1, neighbor=True)
-        results["ablation"]["interval1@0.1"] = results["bpb"].get("tokenbutler@0.1")
-        print("ablation", results["ablation"], flush=True)
+        if not args.no_ablation:
+            results["ablation"]["neighbor@0.1"] = bpb("tokenbutler", 0.1, neighbor=True)
+            results["ablation"]["interval1@0.1"] = results["bpb"].get("tokenbutler@0.1")
+            print("ablation", results["ablation"], flush=True)
     cvalid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.coref_seq, 0.0, seed=77)
-    for kind in ("identifier", "value"):
+    for kind in (("identifier", "value") if args.coref else ()):
         ex = coref_examples(tok, cvalid, args.coref, args.coref_seq - 300, kind)
         results["coref"][kind] = {}
         for p in policies:
@@ -284,7 +288,7 @@ def main():
                 results["coref"][kind][f"{p}@{budget}" if budget else p] = {"accuracy": a, "coverage": c}
                 print(f"coref {kind} {p}@{budget}: acc {a:.3f} cov {c:.3f} [{time.time()-t0:.0f}s]", flush=True)
     results["coref_dense_by_distance"] = {}
-    for d in [int(x) for x in args.coref_distances.split(",") if x]:  # how far the dense model itself can recall
+    for d in [int(x) for x in args.coref_distances.split(",") if x and args.coref]:  # how far the dense model itself can recall
         dv = Sampler(pathlib.Path(args.work) / "tokens", "valid", max(d, 16) + 8, 0.0, seed=77)
         for kind in ("identifier", "value"):
             a, c = coref_score(lm, pred, coref_examples(tok, dv, args.coref, d, kind), "dense", None)
@@ -351,16 +355,16 @@ def write_report(r, budgets, policies, out: pathlib.Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     lines = ["# Quality vs budget (decode simulation on held-out packages)", "",
-             f"Sequences of {r['seq']} tokens; n-gram lookup {'on' if r.get('lookup') else 'off (attention alone)'}; budget = tokens attended per row (fractions of the row's prefix or a count), sinks {SINKS} and a recent window included. Dense bits/byte: {r['bpb']['dense']:.4f}.", "",
+             f"Sequences of {r['seq']} tokens ({r.get('order', 'path')} order of a package's files); n-gram lookup {'on' if r.get('lookup') else 'off (attention alone)'}; budget = tokens attended per row (fractions of the row's prefix or a count), sinks {SINKS} and a recent window included. Dense bits/byte: {r['bpb']['dense']:.4f}.", "",
              "| policy | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
     for p in policies:
         if p == "dense":
             continue
         lines.append(f"| {p} | " + " | ".join(f"{r['bpb'][f'{p}@{b}']:.4f}" for b in budgets) + " |")
     lines += margin_lines(r, budgets, policies)
-    lines += coref_lines(r)
+    lines += coref_lines(r) if r["coref"] else []
     lines += ["", "## Predictor recall (held-out, excluding sinks and recent window)", "", "```", json.dumps(r["recall"], indent=1), "```",
-              "", "## Ablations (tokenbutler, 10% budget, bits/byte)", "", "```", json.dumps(r["ablation"], indent=1), "```"]
+              ] + (["", "## Ablations (tokenbutler, 10% budget, bits/byte)", "", "```", json.dumps(r["ablation"], indent=1), "```"] if r["ablation"] else [])
     (out / "quality.md").write_text("\n".join(lines) + "\n")
     fig, ax = plt.subplots(figsize=(7, 4))
     fr = [b for b in budgets if isinstance(b, float)]

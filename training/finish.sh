@@ -21,6 +21,11 @@ python3 export.py --ckpt "$ckpt/lm.pt" --predictor "$pred/pred.pt" --out ../mode
    python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --no-lookup --policies dense,oracle,tokenbutler,window,h2o,quest --budgets 0.1 \
      --windows 3 --coref 10 --coref-seq 2560 --coref-distances "" --out ../bench/no-lookup --threads 1 > work/eval-nolookup.log 2>&1
  fi) &
+# the headline margins on 12 windows (the full table above has 3: too few to tell 1% apart), in path and in dependency order
+(for order in path dep; do
+   python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --windows 12 --policies dense,oracle,tokenbutler,window,h2o,quest --budgets 0.05,0.1 \
+     --coref 0 --no-ablation $([ $order = dep ] && echo --dep-order) --out ../bench/margins-$order --threads 1 > work/eval-margins-$order.log 2>&1
+ done) &
 python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --seq 4096 --windows 3 --budgets 0.05,0.1 --coref 3 --coref-distances "" \
   --out ../bench/seq4096 --threads 1 > work/eval4k.log 2>&1 &   # the length the LM and predictor train at
 (python3 eval_long.py --lm "$ckpt/lm.pt" --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
@@ -29,4 +34,4 @@ python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --seq 4096 --wind
  python3 eval_prefill.py --ctx 4096 --tail 4096 --follow 64 --windows 2 --budgets 2048 --out ../bench --name prefill-quality-cold >> work/eval_prefill.log 2>&1) &
 wait
 (cd .. && npm run bench > training/work/bench.log 2>&1)  # alone: ratios are measured side by side, but a quiet machine is still fairer
-tail -n 5 work/export.log work/eval.log work/eval-nolookup.log work/eval4k.log work/eval_long.log work/eval_prefill.log work/bench.log
+tail -n 5 work/export.log work/eval.log work/eval-margins-path.log work/eval-margins-dep.log work/eval-nolookup.log work/eval4k.log work/eval_long.log work/eval_prefill.log work/bench.log

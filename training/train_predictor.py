@@ -155,6 +155,15 @@ def summarize(per_head: dict) -> dict:
     return res
 
 
+def warm_start(pred: Predictor, state: dict) -> list[str]:
+    """Loads every tensor of `state` that `pred`'s layout shares (same name and shape); returns the
+    names left at their initial values (e.g. a new distance prior, which starts at 0: no change)."""
+    own = pred.state_dict()
+    same = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    pred.load_state_dict(same, strict=False)
+    return sorted(set(own) - set(same))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lm", default=str(HERE / "work/ckpt/lm.pt"))
@@ -162,14 +171,18 @@ def main():
     ap.add_argument("--out", default=str(HERE / "work/pred"))
     ap.add_argument("--seq", type=int, default=4096)
     ap.add_argument("--rows", type=int, default=256)
-    ap.add_argument("--sinks", type=int, default=8)
-    ap.add_argument("--recent", type=int, default=128)
+    # sinks and recent tokens are always attended, so they are left out of the target; the smallest
+    # forced set in use (eval.py's: 4 sinks, a window of at least 8) means every other token is trained on
+    ap.add_argument("--sinks", type=int, default=4)
+    ap.add_argument("--recent", type=int, default=8)
+    ap.add_argument("--dist-lr-mult", type=float, default=10.0, help="LR multiplier of the distance prior (--dist)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--minutes", type=float, default=20)
     ap.add_argument("--max-steps", type=int, default=100000)
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", default="", help="a pred.pt to warm-start a new layout from (shared tensors only)")
     ap.add_argument("--taps", default="", help="tap layer per consumer layer 1..L-1, e.g. 1,2,3 (default: all at producer_layer)")
     ap.add_argument("--hidden", type=int, default=64, help="producer MLP width")
     ap.add_argument("--dist", action="store_true", help="learn a log-distance prior per (layer, KV head)")
@@ -187,10 +200,21 @@ def main():
         pc = dataclasses.replace(lm.cfg, pred_taps=tuple(int(t) for t in args.taps.split(",")) if args.taps else (),
                                  pred_hidden=args.hidden, pred_dist=args.dist)
         pred = Predictor(pc)
+        if args.init:
+            print(f"init from {args.init}; new: {warm_start(pred, torch.load(args.init, weights_only=False)['predictor'])}")
     pcfg = {k: getattr(pc, k) for k in PRED_FIELDS}  # saved beside the weights
-    opt = torch.optim.AdamW(pred.parameters(), lr=args.lr, weight_decay=0.0)
+    # the distance prior is a few scalars on log(distance) (up to ~8): at the shared LR it barely moves in a short run
+    dist = [pred.dist_w] if pred.dist_w is not None else []
+    groups = [{"params": [q for q in pred.parameters() if all(q is not d for d in dist)], "lr_mult": 1.0}]
+    groups += [{"params": dist, "lr_mult": args.dist_lr_mult}] if dist else []
+    opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.0)
     if st is not None:
-        opt.load_state_dict(st["opt"])
+        try:
+            opt.load_state_dict(st["opt"])
+        except ValueError:  # saved with another grouping: the weights resume, the moments start afresh
+            print("optimizer state has another parameter grouping: fresh moments")
+        for g, mult in zip(opt.param_groups, [g["lr_mult"] for g in groups]):
+            g["lr_mult"] = mult  # this run's multipliers, not the saved ones
     tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
     nl = newline_table(tok)
     train = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.5, seed=100 + step, newline_ids=nl)
@@ -222,7 +246,7 @@ def main():
         # cosine to 0.1x over this run (by steps when --max-steps is given, else by time)
         frac = step / args.max_steps if args.max_steps < 100000 else (time.time() - t0) / (args.minutes * 60)
         for g in opt.param_groups:
-            g["lr"] = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))) * min(1.0, (step + 1) / 20)
+            g["lr"] = g["lr_mult"] * args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))) * min(1.0, (step + 1) / 20)
         loss = step_loss(pred, tap, layers, rows, args.sinks, args.recent, args.temp, not args.no_mass_weight)
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(pred.parameters(), 5.0)

@@ -100,6 +100,19 @@ class ExportParity(unittest.TestCase):
         export(self.lm, pred, d, TOK)
         self.check_sparse_parity(d, pred)
 
+    def test_warm_start_into_a_layout_with_a_distance_prior_keeps_the_scores(self):
+        from train_predictor import warm_start
+        plain = Predictor(Config(**{**self.cfg.to_dict(), "pred_taps": (), "pred_dist": False})).eval()
+        with_dist = Predictor(Config(**{**self.cfg.to_dict(), "pred_taps": (), "pred_dist": True})).eval()
+        self.assertEqual(warm_start(with_dist, plain.state_dict()), ["dist_w"])
+        x = torch.randn(1, 12, self.cfg.d_model)
+        kpre = torch.randn(1, self.cfg.n_kv_heads, 12, self.cfg.head_dim)
+        with torch.no_grad():
+            for a, b in zip(plain.queries(1, x).values(), with_dist.queries(1, x).values()):
+                torch.testing.assert_close(a, b)
+            torch.testing.assert_close(plain.keys(kpre, 2), with_dist.keys(kpre, 2))
+            torch.testing.assert_close(with_dist.dist_bias(2, torch.arange(1, 5)), torch.zeros(self.cfg.n_kv_heads, 4))  # the new prior starts at 0
+
     def test_distance_prior_changes_the_selection(self):
         ids = torch.randint(5, self.id_high, (60,)).tolist()
         sels = []
