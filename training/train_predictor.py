@@ -224,14 +224,14 @@ def main():
     for _ in range(2):
         prev, row = valid.sample()
         ids = torch.from_numpy(row[None, :-1]).long()
-        rows = sample_rows(args.seq, args.rows, np.random.default_rng(7), args.sinks + args.recent + 300)
+        rows = sample_rows(args.seq, args.rows, np.random.default_rng(7), 8 + 128 + 300)  # the same rows for either forced set
         eval_set.append((rows,) + lm_internals(lm, torch.tensor([prev]), ids, rows, pred.groups))
     log = open(out / "log.jsonl", "a")
 
-    def evaluate():
+    def evaluate(sinks=args.sinks, recent=args.recent):
         per = {}
         for rows, tap, layers in eval_set:
-            for k, v in recall_metrics(pred, tap, layers, rows, args.sinks, args.recent).items():
+            for k, v in recall_metrics(pred, tap, layers, rows, sinks, recent).items():
                 per.setdefault(k, []).append(v)
         per = {k: {m: float(np.mean([x[m] for x in vs])) for m in vs[0]} for k, vs in per.items()}
         return summarize(per), per
@@ -259,7 +259,9 @@ def main():
             log.write(json.dumps(summary) + "\n"); log.flush()
             tmp = out / "pred.tmp"; torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "pred_cfg": pcfg}, tmp); os.replace(tmp, out / "pred.pt")
     summary, per_head = evaluate()
-    summary.update(step=step, params=pred.num_params(), share=pred.num_params() / lm.num_params())
+    summary.update(step=step, params=pred.num_params(), share=pred.num_params() / lm.num_params(), sinks=args.sinks, recent=args.recent)
+    if (args.sinks, args.recent) != (8, 128):  # also among the tokens the engine chooses from (its manifest default: 8 sinks, 128 recent)
+        summary["engine_8_128"] = evaluate(8, 128)[0]
     torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "metrics": summary, "per_head": per_head,
                 "pred_cfg": pcfg}, out / "pred.tmp")
     os.replace(out / "pred.tmp", out / "pred.pt")
