@@ -26,7 +26,8 @@ python3 export.py --ckpt "$ckpt/lm.pt" --predictor "$pred/pred.pt" --out ../mode
    python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --windows 12 --policies dense,oracle,tokenbutler,window,h2o,quest --budgets 0.05,0.1 \
      --coref 0 --no-ablation $([ $order = dep ] && echo --dep-order) --out ../bench/margins-$order --threads 1 > work/eval-margins-$order.log 2>&1
  done) &
-python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --seq 4096 --windows 3 --budgets 0.05,0.1 --coref 3 --coref-distances "" \
+python3 eval.py --lm "$ckpt/lm.pt" --predictor "$pred/pred.pt" --seq 4096 --windows 6 --budgets 0.05,0.1 --coref 0 --no-ablation \
+  --policies dense,oracle,tokenbutler,tokenbutler-l0w,window,h2o,quest \
   --out ../bench/seq4096 --threads 1 > work/eval4k.log 2>&1 &   # the length the LM and predictor train at
 (python3 eval_long.py --lm "$ckpt/lm.pt" --seq 16384 --n 2 --out ../bench --threads 1 > work/eval_long.log 2>&1
  python3 samples.py --lm "$ckpt/lm.pt" --n 10 > work/samples.log 2>&1) &
