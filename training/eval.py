@@ -272,9 +272,9 @@ def main():
                 v = bpb(p, budget)
                 results["bpb"][f"{p}@{budget}"] = v
                 print(f"bpb {p}@{budget}: {v:.4f} (dense {dense:.4f}) [{time.time()-t0:.0f}s]", flush=True)
-        for interval in (() if args.no_ablation else (2, 4, 8)):
-            results["ablation"][f"interval{interval}@0.1"] = bpb("tokenbutler", 0.1, interval=interval)
         if not args.no_ablation:
+            for interval in (2, 4, 8):
+                results["ablation"][f"interval{interval}@0.1"] = bpb("tokenbutler", 0.1, interval=interval)
             results["ablation"]["neighbor@0.1"] = bpb("tokenbutler", 0.1, neighbor=True)
             results["ablation"]["interval1@0.1"] = results["bpb"].get("tokenbutler@0.1")
             print("ablation", results["ablation"], flush=True)

@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 from model import LM, Config
-from predictor import BIG, NEG, Predictor, load_predictor, tap_groups
+from predictor import BIG, ENGINE_RECENT, ENGINE_SINKS, NEG, Predictor, load_predictor, tap_groups
 
 OPSET = 17
 HERE = pathlib.Path(__file__).parent
@@ -426,7 +426,7 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
         "tokenizer": "tokenizer.json",
         "precision": precision,
         "specialTokens": {"eot": 0, "fimPrefix": 1, "fimMiddle": 2, "fimSuffix": 3, "fileSep": 4},
-        "selection": {"sinks": 8, "recent": 128, "layer0": layer0},
+        "selection": {"sinks": ENGINE_SINKS, "recent": ENGINE_RECENT, "layer0": layer0},
         "params": {"lm": lm.num_params(), "predictor": pred.num_params(),
                    "predictorShare": pred.num_params() / lm.num_params()},
         "files": files,  # what the engine loads and checks (and the VSIX ships)

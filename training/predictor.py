@@ -127,9 +127,12 @@ class Cache:
         return len(self.ids)
 
 
+ENGINE_SINKS, ENGINE_RECENT = 8, 128  # the tokens the engine always attends (manifest "selection" default)
+
+
 @torch.no_grad()
 def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "dense", budget: int = 512,
-         sinks: int = 8, recent: int = 128, layer0: str = "dense", reuse: dict | None = None):
+         sinks: int = ENGINE_SINKS, recent: int = ENGINE_RECENT, layer0: str = "dense", reuse: dict | None = None):
     """Runs `ids` through the model on top of `cache` (appending to it); returns (last logits [V], selected).
     policy 'dense' attends everything; 'tokenbutler' / 'window' (budget 0) select per (layer, KV head)
     with the mean importance query of the S new positions (S == 1: a decode step; S > 1: a sparse

@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from data import Sampler, newline_table
 from model import LM, Config, rope_tables
-from predictor import PRED_FIELDS, Predictor, load_predictor, pre_rope_keys
+from predictor import ENGINE_RECENT, ENGINE_SINKS, PRED_FIELDS, Predictor, load_predictor, pre_rope_keys
 
 HERE = pathlib.Path(__file__).parent
 
@@ -204,17 +204,16 @@ def main():
             print(f"init from {args.init}; new: {warm_start(pred, torch.load(args.init, weights_only=False)['predictor'])}")
     pcfg = {k: getattr(pc, k) for k in PRED_FIELDS}  # saved beside the weights
     # the distance prior is a few scalars on log(distance) (up to ~8): at the shared LR it barely moves in a short run
-    dist = [pred.dist_w] if pred.dist_w is not None else []
-    groups = [{"params": [q for q in pred.parameters() if all(q is not d for d in dist)], "lr_mult": 1.0}]
-    groups += [{"params": dist, "lr_mult": args.dist_lr_mult}] if dist else []
+    groups = [{"params": [q for n, q in pred.named_parameters() if n != "dist_w"], "lr_mult": 1.0}]
+    groups += [{"params": [pred.dist_w], "lr_mult": args.dist_lr_mult}] if pred.dist_w is not None else []
     opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.0)
     if st is not None:
         try:
             opt.load_state_dict(st["opt"])
         except ValueError:  # saved with another grouping: the weights resume, the moments start afresh
             print("optimizer state has another parameter grouping: fresh moments")
-        for g, mult in zip(opt.param_groups, [g["lr_mult"] for g in groups]):
-            g["lr_mult"] = mult  # this run's multipliers, not the saved ones
+        for g, mine in zip(opt.param_groups, groups):
+            g["lr_mult"] = mine["lr_mult"]  # this run's multipliers, not the saved ones
     tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
     nl = newline_table(tok)
     train = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.5, seed=100 + step, newline_ids=nl)
@@ -224,7 +223,7 @@ def main():
     for _ in range(2):
         prev, row = valid.sample()
         ids = torch.from_numpy(row[None, :-1]).long()
-        rows = sample_rows(args.seq, args.rows, np.random.default_rng(7), 8 + 128 + 300)  # the same rows for either forced set
+        rows = sample_rows(args.seq, args.rows, np.random.default_rng(7), ENGINE_SINKS + ENGINE_RECENT + 300)  # the same rows for either forced set
         eval_set.append((rows,) + lm_internals(lm, torch.tensor([prev]), ids, rows, pred.groups))
     log = open(out / "log.jsonl", "a")
 
@@ -260,8 +259,8 @@ def main():
             tmp = out / "pred.tmp"; torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "pred_cfg": pcfg}, tmp); os.replace(tmp, out / "pred.pt")
     summary, per_head = evaluate()
     summary.update(step=step, params=pred.num_params(), share=pred.num_params() / lm.num_params(), sinks=args.sinks, recent=args.recent)
-    if (args.sinks, args.recent) != (8, 128):  # also among the tokens the engine chooses from (its manifest default: 8 sinks, 128 recent)
-        summary["engine_8_128"] = evaluate(8, 128)[0]
+    if (args.sinks, args.recent) != (ENGINE_SINKS, ENGINE_RECENT):  # also among the tokens the engine chooses from
+        summary["engine_8_128"] = evaluate(ENGINE_SINKS, ENGINE_RECENT)[0]
     torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "metrics": summary, "per_head": per_head,
                 "pred_cfg": pcfg}, out / "pred.tmp")
     os.replace(out / "pred.tmp", out / "pred.pt")
