@@ -174,7 +174,7 @@ def main():
     # sinks and recent tokens are always attended, so they are left out of the target; the smallest
     # forced set in use (eval.py's: 4 sinks, a window of at least 8) means every other token is trained on
     ap.add_argument("--sinks", type=int, default=4)
-    ap.add_argument("--recent", type=int, default=8)
+    ap.add_argument("--recent", type=int, default=4)
     ap.add_argument("--dist-lr-mult", type=float, default=10.0, help="LR multiplier of the distance prior (--dist)")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--minutes", type=float, default=20)

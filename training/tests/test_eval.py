@@ -6,6 +6,7 @@ import torch
 from tokenizers import Tokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import eval as ev  # noqa: E402
 from eval import coref_examples, coref_score, margin_lines, simulate  # noqa: E402
 from model import LM, Config  # noqa: E402
 from predictor import Predictor  # noqa: E402
@@ -83,6 +84,24 @@ class CorefTasks(unittest.TestCase):
         torch.testing.assert_close(on[:60], off[:60])          # nothing to look up before the repeat (random ids)
 
 
+class RecentRule(unittest.TestCase):
+    def test_the_forced_window_bounds_what_selection_may_choose(self):
+        torch.manual_seed(0)
+        cfg = Config(vocab_size=TOK.get_vocab_size(), d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128)
+        lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
+        ids = torch.randint(5, 4000, (1, 160))
+        out, orig = {}, ev.RECENT_RULE
+        try:
+            for rule in ((8.0, 8, 64), (8.0, 0, 64), (8.0, 8, 8)):
+                ev.RECENT_RULE = rule
+                out[rule] = simulate(lm, pred, ids, torch.tensor([0]), "oracle", 0.1)
+        finally:
+            ev.RECENT_RULE = orig
+        # budget 12 (4 sinks + 8 recent) on the first 120 rows: a window of 8 leaves no choice; a window of 0 lets the oracle choose
+        self.assertFalse(torch.allclose(out[(8.0, 8, 64)][20:120], out[(8.0, 0, 64)][20:120], atol=1e-4))
+        torch.testing.assert_close(out[(8.0, 8, 64)], out[(8.0, 8, 8)])  # budget // 8 < 8 on every row here: the upper bound never binds
+
+
 class Margins(unittest.TestCase):
     def test_margin_is_against_the_best_baseline_and_capped_by_dense(self):
         r = {"bpb": {"dense": 1.0, "tokenbutler@0.1": 1.02, "oracle@0.1": 1.01, "window@0.1": 1.25, "quest@0.1": 1.10,
@@ -93,6 +112,15 @@ class Margins(unittest.TestCase):
         cells = [c.strip() for c in rows[0].strip("|").split("|")]
         self.assertEqual(cells[1:], ["+2.0%", "quest 1.1000", "7.3%", "8.2%", "9.1%"])  # quest, not window, is the best baseline
         self.assertEqual(margin_lines(r, [0.1], ["dense", "tokenbutler"]), [])  # no baseline measured: no section
+
+    def test_late_rows_have_their_own_table(self):
+        r = {"bpb": {"dense": 1.0, "tokenbutler@0.1": 1.02, "window@0.1": 1.25},
+             "bpb_late": {"dense": 0.9, "tokenbutler@0.1": 0.9, "window@0.1": 1.0}, "late_row": 512}
+        lines = margin_lines(r, [0.1], ["dense", "tokenbutler", "window"], late=True)
+        self.assertTrue(any("rows from 512 on" in l for l in lines))
+        row = [l for l in lines if l.startswith("| 0.1")][0]
+        self.assertEqual([c.strip() for c in row.strip("|").split("|")][1:4], ["+0.0%", "window 1.0000", "10.0%"])
+        self.assertEqual(margin_lines({"bpb": r["bpb"]}, [0.1], ["dense", "tokenbutler", "window"], late=True), [])  # older results: no table
 
 
 if __name__ == "__main__":
