@@ -50,6 +50,12 @@ def recent_rule(policy: str):
     return RECENT_RULE or RECENT_RULES.get(policy, RECENT_RULES["default"])
 
 
+def window_len(b, rule):
+    """Per-row forced recent window for per-row budgets b under rule (D, LO, HI)."""
+    div, lo, hi = rule
+    return torch.clamp((b / div).long(), lo, hi)
+
+
 L0W_RULE = (8, 8, 64)  # tokenbutler-l0w: layer 0's window (the engine's layer0="window"), unchanged
 
 
@@ -83,8 +89,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
     i_idx = torch.arange(T)[:, None]; j_idx = torch.arange(T)[None, :]
     causal = j_idx <= i_idx
     b = budget_rows(T, budget) if policy != "dense" else None
-    div, lo, hi = recent_rule(policy)
-    recent = torch.clamp((b / div).long(), lo, hi) if b is not None else None
+    recent = window_len(b, recent_rule(policy)) if b is not None else None
     if policy == "window":
         recent = b - SINKS
     g = torch.Generator().manual_seed(seed)
@@ -100,8 +105,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
         s = (q[0] @ kk[0].transpose(1, 2)) / math.sqrt(c.head_dim)  # [H, T, T]
         mask = causal.expand(c.n_kv_heads, T, T)
         if policy == "tokenbutler-l0w" and l == 0:  # layer 0 reads only sinks + recent window
-            w0 = torch.clamp((b / L0W_RULE[0]).long(), L0W_RULE[1], L0W_RULE[2])
-            mask = (causal & ((j_idx < SINKS) | (j_idx > i_idx - w0[:, None]))).expand(c.n_kv_heads, T, T)
+            mask = (causal & ((j_idx < SINKS) | (j_idx > i_idx - window_len(b, L0W_RULE)[:, None]))).expand(c.n_kv_heads, T, T)
         if policy != "dense" and l >= 1:
             forced = causal & ((j_idx < SINKS) | (j_idx > i_idx - recent[:, None]))
             elig = causal & ~forced
@@ -264,7 +268,9 @@ def main():
     ap.add_argument("--seed", type=int, default=99, help="held-out window sampler seed (tune on another seed than the one reported)")
     args = ap.parse_args()
     LOOKUP = not args.no_lookup
-    RECENT_RULE = (float(args.recent_rule.split(",")[0]),) + tuple(int(x) for x in args.recent_rule.split(",")[1:]) if args.recent_rule else None
+    if args.recent_rule:
+        div, lo, hi = args.recent_rule.split(",")
+        RECENT_RULE = (float(div), int(lo), int(hi))
     torch.set_num_threads(args.threads)
     lm = load_lm(args.lm)
     pred, _, ps = load_predictor(args.predictor, lm.cfg)
@@ -276,7 +282,7 @@ def main():
     policies = args.policies.split(",")
     results = {"bpb": {}, "coref": {}, "ablation": {}, "recall": ps.get("metrics", {}), "seq": args.seq, "coref_seq": args.coref_seq,
                "lookup": bool(lm.cfg.ngram_max) and LOOKUP,
-               "recent_rules": {p: list(recent_rule(p)) for p in args.policies.split(",") if p != "dense"}, "order": "dependency" if args.dep_order else "path"}
+               "recent_rules": {p: list(recent_rule(p)) for p in policies if p != "dense"}, "order": "dependency" if args.dep_order else "path"}
     t0 = time.time()
     nbytes = sum(float(tb[row[1:args.seq]].sum()) for _, row in windows)
     nbytes_late = sum(float(tb[row[1 + LATE_ROW:args.seq]].sum()) for _, row in windows)
