@@ -56,8 +56,6 @@ export class Engine {
   private cfg?: EngineConfig;
   private cache?: KvCache;
   private enc?: EncodingCache;
-  /** logits after the last cached token, when known */
-  private tailLogits?: Float32Array;
   private lastStream?: Stream;
 
   get loaded(): LoadedModel | undefined {
@@ -76,7 +74,6 @@ export class Engine {
       const old = this.model;
       this.model = undefined;
       this.cache = undefined;
-      this.tailLogits = undefined;
       if (old) await Promise.all([old.dense.release(), old.sparse.release()]).catch(() => undefined);
       this.model = await loadModel(cfg.modelDir, cfg.executionProvider, (m) => hooks.emit({ type: 'log', level: 'warn', message: m }));
       this.cache = new KvCache(this.model.config);
@@ -96,9 +93,7 @@ export class Engine {
     const limit = this.cfg.maxContextTokens + 32 + 64 + this.cfg.maxNewTokens;
     this.cache.limit = limit;
     if (this.cache.cap > limit) {
-      const before = this.cache.length;
-      this.cache.shrinkTo(Math.min(before, this.cfg.maxContextTokens), limit);
-      if (this.cache.length !== before) this.tailLogits = undefined;
+      this.cache.shrinkTo(Math.min(this.cache.length, this.cfg.maxContextTokens), limit);
     }
   }
 
@@ -169,7 +164,7 @@ export class Engine {
         result.selected.push({ idx: t.data as BigInt64Array, w: out[`selected_w.${l}`].data as Float32Array, k: t.dims[1] as number });
       }
     }
-    this.tailLogits = result.logits;
+    cache.remember(cache.length, result.logits);
     return result;
   }
 
@@ -179,12 +174,15 @@ export class Engine {
     const { cache } = this.need();
     const t0 = performance.now();
     let keep = commonPrefix(cache.ids, ids);
-    if (keep === ids.length && cache.length === ids.length && this.tailLogits) {
-      return { logits: this.tailLogits, prefillMs: 0, prefilled: 0, reused: keep };
+    if (keep === ids.length) {
+      const known = cache.logitsAt(keep);
+      if (known) {
+        cache.truncate(keep);
+        return { logits: known, prefillMs: 0, prefilled: 0, reused: keep };
+      }
+      keep = ids.length - 1; // re-run the last token to get its logits
     }
-    if (keep === ids.length) keep = ids.length - 1; // re-run the last token to get its logits
     cache.truncate(keep);
-    this.tailLogits = undefined;
     cache.ensure(ids.length + 64);
     const total = ids.length - keep;
     const sparseFrom = this.model!.sparseChunks && (mode ?? this.cfg?.prefill ?? 'dense') === 'sparse' ? SPARSE_PREFILL_FROM : Infinity;

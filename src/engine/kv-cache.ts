@@ -3,6 +3,9 @@
 // with spare capacity; truncation just forgets the tail (the graphs mask slots >= length).
 import type { ModelConfig } from './model';
 
+/** How many positions' logits the cache keeps (16 KB each at a 4k vocabulary). */
+const MAX_MARKS = 32;
+
 export class KvCache {
   ids: number[] = [];
   cap = 0;
@@ -51,6 +54,25 @@ export class KvCache {
 
   truncate(n: number): void {
     if (n < this.ids.length) this.ids.length = n;
+    for (const at of this.marks.keys()) if (at > n) this.marks.delete(at);
+  }
+
+  /** Logits after the first `n` cached tokens, as the graph run that produced them returned them,
+   *  kept while those tokens stay cached (the last MAX_MARKS steps). A request whose tokens are
+   *  all cached takes them from here instead of re-running its last token: a one-token run over a
+   *  cache differs in the last bits from the chunk that first computed them, enough to flip a
+   *  greedy near-tie between two identical requests. */
+  private readonly marks = new Map<number, Float32Array>();
+
+  remember(n: number, logits: Float32Array): void {
+    if (n > this.length) return;
+    this.marks.delete(n);
+    this.marks.set(n, logits);
+    if (this.marks.size > MAX_MARKS) this.marks.delete(this.marks.keys().next().value!);
+  }
+
+  logitsAt(n: number): Float32Array | undefined {
+    return n <= this.length ? this.marks.get(n) : undefined;
   }
 
   private grow(cap: number, allowShrink = false): void {

@@ -36,3 +36,40 @@ describe('KvCache token ids', () => {
     expect(Array.from(c.idBuf.subarray(0, c.length), Number)).toEqual(all.slice(0, 20));
   });
 });
+
+describe('KvCache remembered logits', () => {
+  const L = (x: number) => Float32Array.of(x, -x);
+
+  it('gives back the logits after a position while its tokens stay cached, and forgets them once truncated below it', () => {
+    const c = new KvCache(cfg, 4);
+    append(c, [1, 2, 3]);
+    c.remember(3, L(3));
+    append(c, [4]);
+    c.remember(4, L(4));
+    expect(c.logitsAt(3)).toEqual(L(3));
+    expect(c.logitsAt(4)).toEqual(L(4));
+    c.truncate(3); // the position-3 logits still describe tokens 1,2,3
+    expect(c.logitsAt(3)).toEqual(L(3));
+    expect(c.logitsAt(4)).toBeUndefined();
+    append(c, [9]); // another token at position 4: the old logits must not come back
+    expect(c.logitsAt(4)).toBeUndefined();
+    c.truncate(2);
+    append(c, [7]);
+    expect(c.logitsAt(3)).toBeUndefined();
+    c.shrinkTo(1, 8);
+    expect(c.logitsAt(2)).toBeUndefined();
+  });
+
+  it('ignores positions past the cache and keeps only the most recent 32', () => {
+    const c = new KvCache(cfg, 4);
+    c.remember(1, L(1));
+    expect(c.logitsAt(1)).toBeUndefined();
+    for (let i = 0; i < 40; i++) {
+      append(c, [i]);
+      c.remember(c.length, L(c.length));
+    }
+    expect(c.logitsAt(8)).toBeUndefined();
+    expect(c.logitsAt(9)).toEqual(L(9));
+    expect(c.logitsAt(40)).toEqual(L(40));
+  });
+});
