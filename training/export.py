@@ -21,7 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 from model import LM, Config
-from predictor import BIG, ENGINE_RECENT, ENGINE_SINKS, NEG, Predictor, load_predictor, tap_groups
+from predictor import BIG, ENGINE_RECENT, ENGINE_SINKS, NEG, Predictor, imp_inv_freq, load_predictor, tap_groups
 
 OPSET = 17
 HERE = pathlib.Path(__file__).parent
@@ -71,6 +71,8 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
             W[k] = W[k].T
     inv = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
     W["rope.inv_freq"] = inv.astype(np.float32)
+    if pred.cfg.pred_rope:
+        W["predictor.rope_inv_freq"] = imp_inv_freq(pred.cfg).numpy()  # [d'/2], as the reference computes it
     return {k: np.ascontiguousarray(v.astype(np.float32)) for k, v in W.items()}
 
 
@@ -121,9 +123,19 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     emb = g.op("Concat", f, f, axis=-1)
     cos, sin = g.op("Cos", emb), g.op("Sin", emb)                          # [S, D]
 
-    def rope(t):  # t [h, S, D]
-        a, b = g.op("Split", t, g.const([D // 2, D // 2]), axis=-1, n_out=2)
+    def rope(t, cos=cos, sin=sin, dim=D):  # t [..., S, dim]
+        a, b = g.op("Split", t, g.const([dim // 2, dim // 2]), axis=-1, n_out=2)
         return g.op("Add", g.op("Mul", t, cos), g.op("Mul", g.op("Concat", g.op("Neg", b), a, axis=-1), sin))
+
+    if c.pred_rope:  # the importance queries' and keys' own rotation (d' dims, base pred_rope), same positions
+        fe = g.op("Mul", g.op("Unsqueeze", pos, g.const([1])), "predictor.rope_inv_freq")   # [S, E/2]
+        embe = g.op("Concat", fe, fe, axis=-1)
+        cos_e, sin_e = g.op("Cos", embe), g.op("Sin", embe)                             # [S, E]
+        imp_rope = lambda t: rope(t, cos_e, sin_e, E)
+        cos_q, sin_q = (g.op("Unsqueeze", t, g.const([1, 2])) for t in (cos_e, sin_e))  # [S, 1, 1, E]
+        imp_rope_q = lambda t: rope(t, cos_q, sin_q, E)
+    else:
+        imp_rope = imp_rope_q = lambda t: t
 
     # masks: past slots j < start_pos are valid; causal inside the new chunk
     j = g.op("Range", g.const(0), g.op("Squeeze", C, g.const([0])), g.const(1))
@@ -162,7 +174,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             h1 = g.op("Mul", h1, g.op("Sigmoid", h1))
             # one importance query per (layer, KV head): for a chunk (S > 1) the mean of its
             # positions' queries, which ranks slots by their mean score over the chunk
-            qimp = g.op("Reshape", linear(g, h1, f"predictor.{l}.fc2.weight"), g.const([-1, n, Hkv, E]))   # [S, n, Hkv, E]
+            qimp = imp_rope_q(g.op("Reshape", linear(g, h1, f"predictor.{l}.fc2.weight"), g.const([-1, n, Hkv, E])))   # [S, n, Hkv, E]
             qimp = g.op("Unsqueeze", g.op("ReduceMean", qimp, axes=[0], keepdims=0), g.const([2]))        # [n, Hkv, 1, E]
             # scores for the group's consumer layers, then ONE top-k over [n*Hkv, C] ...
             g.scope = "selection"
@@ -196,7 +208,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
                  helper.make_tensor_value_info(f"new_v.{l}", TensorProto.FLOAT, [Hkv, "S", D])]
         if l >= 1:
             kp = g.op("Gather", "predictor.key_proj", g.const(l - 1))      # [Hkv, D, E]
-            g.rename(g.op("MatMul", kpre, kp), f"new_ik.{l}")
+            g.rename(imp_rope(g.op("MatMul", kpre, kp)), f"new_ik.{l}")
             outs.append(helper.make_tensor_value_info(f"new_ik.{l}", TensorProto.FLOAT, [Hkv, "S", E]))
         qh = g.op("Mul", g.op("Reshape", q, g.const([Hkv, -1, D])), scale)  # [Hkv, rep*S, D]
         Kp, Vp, mask = f"past_k.{l}", f"past_v.{l}", past_mask

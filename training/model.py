@@ -44,6 +44,7 @@ class Config:
     producer_layer: int = 1    # predictor reads the residual stream entering this layer (when pred_taps is empty)
     pred_taps: tuple = ()      # per consumer layer 1..L-1: the layer whose entering residual stream its producer reads
     pred_dist: bool = False    # learned per-(layer, KV head) log-distance prior added to the importance score
+    pred_rope: float = 0.0     # > 0: RoPE with this base in the d' space on importance queries and keys (relative-position scores)
     copy_heads: tuple = ()     # pointer heads (flat index layer*n_heads + head): their attention also copies tokens
     ngram_max: int = 0         # n-gram lookup component (longest suffix match up to this many tokens; needs copy_heads)
     ngram_tau: float = 2000.0  # its recency scale: match at key j weighs exp((j - latest match) / tau)

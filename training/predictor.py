@@ -7,13 +7,16 @@
 - Importance keys: a learned per-layer, per-KV-head projection of the *pre-RoPE* keys
   [Hkv, D] -> [Hkv, d'], cached beside the KV cache. Pre-RoPE makes the score content-only; the
   recent window and the sinks carry position, and (`cfg.pred_dist`) a learned per-(layer, KV head)
-  weight times log(query position - key position) adds a distance prior.
+  weight times log(query position - key position) adds a distance prior. With `cfg.pred_rope` > 0,
+  RoPE (base pred_rope, over the d' dims) rotates the importance keys at their own position and the
+  queries at theirs, so the score q_imp . k_imp depends on content and relative position, like the
+  LM's own q.k (the keys still stay independent of the query, so the cache holds them rotated).
 - Selection per (layer, KV head): score = q_imp . k_imp (+ w * log distance); sinks and the recent
   window always kept; top `budget` of the rest.
 """
 from __future__ import annotations
 
-import dataclasses, math
+import dataclasses, math, pathlib
 
 import torch
 import torch.nn as nn
@@ -33,6 +36,12 @@ def tap_groups(cfg: Config) -> dict[int, list[int]]:
     for m, t in enumerate(taps, 1):
         out.setdefault(t, []).append(m)
     return dict(sorted(out.items()))
+
+
+def imp_inv_freq(cfg: Config) -> torch.Tensor:
+    """[d'/2] rotation frequencies of the importance queries and keys (cfg.pred_rope > 0)."""
+    E = cfg.imp_dim
+    return 1.0 / (cfg.pred_rope ** (torch.arange(0, E, 2, dtype=torch.float32) / E))
 
 
 class Producer(nn.Module):
@@ -59,18 +68,30 @@ class Predictor(nn.Module):
         self.key_proj = nn.Parameter(torch.randn(n_cons, cfg.n_kv_heads, cfg.head_dim, cfg.imp_dim) / math.sqrt(cfg.head_dim))
         self.dist_w = nn.Parameter(torch.zeros(n_cons, cfg.n_kv_heads)) if cfg.pred_dist else None
 
-    def queries(self, tap: int, h) -> dict[int, torch.Tensor]:
-        """h [B,T,d] residual stream entering layer `tap` -> {consumer layer: [B, Hkv, T, d']}."""
+    def rope(self, x, pos):
+        """x [..., T, d'] at positions pos [T] -> rotated (cfg.pred_rope > 0) or x itself."""
+        if not self.cfg.pred_rope:
+            return x
+        f = pos.float()[:, None] * imp_inv_freq(self.cfg)
+        emb = torch.cat([f, f], -1)
+        return apply_rope(x, emb.cos(), emb.sin())
+
+    def queries(self, tap: int, h, pos=None) -> dict[int, torch.Tensor]:
+        """h [B,T,d] residual stream entering layer `tap` (positions `pos`, default 0..T-1)
+        -> {consumer layer: [B, Hkv, T, d']}."""
         c = self.cfg
         cons = self.groups[tap]
         q = self.producers[str(tap)](h)
         B, T, _ = q.shape
         q = q.view(B, T, len(cons), c.n_kv_heads, c.imp_dim).permute(0, 2, 3, 1, 4)
+        q = self.rope(q, torch.arange(T) if pos is None else pos)
         return {m: q[:, i] for i, m in enumerate(cons)}
 
-    def keys(self, k_pre, layer: int):
-        """k_pre [B, Hkv, T, D] pre-RoPE keys of consumer `layer` (>=1) -> [B, Hkv, T, d']."""
-        return torch.einsum("bhtd,hde->bhte", k_pre, self.key_proj[layer - 1])
+    def keys(self, k_pre, layer: int, pos=None):
+        """k_pre [B, Hkv, T, D] pre-RoPE keys of consumer `layer` (>=1) at positions `pos` (default
+        0..T-1) -> [B, Hkv, T, d']."""
+        ik = torch.einsum("bhtd,hde->bhte", k_pre, self.key_proj[layer - 1])
+        return self.rope(ik, torch.arange(k_pre.shape[2]) if pos is None else pos)
 
     def dist_bias(self, layer: int, dist):
         """dist: query position - key position (any shape, >= 1 where it matters) -> [Hkv, *dist.shape]."""
@@ -83,13 +104,14 @@ class Predictor(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-PRED_FIELDS = ("imp_dim", "pred_hidden", "producer_layer", "pred_taps", "pred_dist")
+PRED_FIELDS = ("imp_dim", "pred_hidden", "producer_layer", "pred_taps", "pred_dist", "pred_rope")
 
 
 def load_predictor(path, lm_cfg: Config) -> tuple[Predictor, Config, dict]:
     """A trained predictor file (train_predictor.py) -> (predictor in eval mode, the LM config with the
-    predictor's layout fields, the whole saved dict). Files from before producer groups load too."""
-    st = torch.load(path, weights_only=False)
+    predictor's layout fields, the whole saved dict). Files from before producer groups load too, and
+    a model folder (its lm.fp16.safetensors and manifest) when the training files are gone."""
+    st = model_folder_predictor(path) if pathlib.Path(path).is_dir() else torch.load(path, weights_only=False)
     cfg = dataclasses.replace(lm_cfg, **{k: (tuple(v) if k == "pred_taps" else v) for k, v in st.get("pred_cfg", {}).items()})
     sd = dict(st["predictor"])
     for k in ("norm.weight", "fc1.weight", "fc2.weight"):  # v1 layout: one producer
@@ -98,6 +120,16 @@ def load_predictor(path, lm_cfg: Config) -> tuple[Predictor, Config, dict]:
     pred = Predictor(cfg)
     pred.load_state_dict(sd)
     return pred.eval(), cfg, st
+
+
+def model_folder_predictor(folder) -> dict:
+    """The predictor saved in a model folder, as a train_predictor.py file ({"predictor", "pred_cfg", "step"})."""
+    import json
+    from safetensors.torch import load_file
+    folder = pathlib.Path(folder)
+    cfg = json.loads((folder / "manifest.json").read_text())["config"]
+    sd = {k[len("predictor."):]: v.float() for k, v in load_file(str(folder / "lm.fp16.safetensors")).items() if k.startswith("predictor.")}
+    return {"predictor": sd, "pred_cfg": {k: cfg[k] for k in PRED_FIELDS if k in cfg}, "step": 0}
 
 
 def pre_rope_keys(lm: LM, x_norm, layer: int):
@@ -156,12 +188,12 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
             budget = 0
     for l, layer in enumerate(lm.model.layers):
         if sparse and l in pred.groups:
-            qimp.update({m: q[0].mean(1) for m, q in pred.queries(l, x).items()})  # [Hkv, d'] (mean over the S positions)
+            qimp.update({m: q[0].mean(1) for m, q in pred.queries(l, x, torch.arange(P, P + S)).items()})  # [Hkv, d'] (mean over the S positions)
         att = layer.self_attn
         xn = layer.input_layernorm(x)
         q, k, v = att.qkv(xn, cos, sin)  # [1,H,S,D], [1,Hkv,S,D]
         kpre = pre_rope_keys(lm, xn, l)
-        ik = pred.keys(kpre, l)[0] if l >= 1 else torch.zeros(c.n_kv_heads, S, c.imp_dim)
+        ik = pred.keys(kpre, l, torch.arange(P, P + S))[0] if l >= 1 else torch.zeros(c.n_kv_heads, S, c.imp_dim)
         Kp, Vp = cache.k[l], cache.v[l]
         src_of = lambda kv: past_ids  # token ids of the past slots a KV head reads (pointer heads)
         if sparse and l == 0 and layer0 == "window" and P > 0:

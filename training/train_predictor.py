@@ -18,12 +18,19 @@ from tokenizers import Tokenizer
 
 from data import Sampler, newline_table
 from model import LM, Config, rope_tables
-from predictor import ENGINE_RECENT, ENGINE_SINKS, PRED_FIELDS, Predictor, load_predictor, pre_rope_keys
+from predictor import ENGINE_RECENT, ENGINE_SINKS, PRED_FIELDS, Predictor, load_predictor, model_folder_predictor, pre_rope_keys
 
 HERE = pathlib.Path(__file__).parent
 
 
 def load_lm(path) -> LM:
+    """A training checkpoint (EMA weights) or a model folder (its fp16 training weights)."""
+    if pathlib.Path(path).is_dir():
+        from export import load_weights
+        cfg = json.loads((pathlib.Path(path) / "manifest.json").read_text())["config"]
+        lm = LM(Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k in Config.__dataclass_fields__}))
+        lm.load_state_dict(load_weights(path))
+        return lm.eval().requires_grad_(False)
     st = torch.load(path, weights_only=False)
     lm = LM(Config(**st["config"]))
     lm.load_state_dict(st.get("ema", st.get("model")))
@@ -186,6 +193,7 @@ def main():
     ap.add_argument("--taps", default="", help="tap layer per consumer layer 1..L-1, e.g. 1,2,3 (default: all at producer_layer)")
     ap.add_argument("--hidden", type=int, default=64, help="producer MLP width")
     ap.add_argument("--dist", action="store_true", help="learn a log-distance prior per (layer, KV head)")
+    ap.add_argument("--rope", type=float, default=0.0, help="rotate importance queries and keys (RoPE base; 0: off)")
     ap.add_argument("--temp", type=float, default=1.0, help="target temperature (>1 flattens the attention target)")
     ap.add_argument("--no-mass-weight", action="store_true", help="weight rows equally, not by their far attention mass")
     args = ap.parse_args()
@@ -198,10 +206,11 @@ def main():
         pred.train(); step = st["step"]
     else:
         pc = dataclasses.replace(lm.cfg, pred_taps=tuple(int(t) for t in args.taps.split(",")) if args.taps else (),
-                                 pred_hidden=args.hidden, pred_dist=args.dist)
+                                 pred_hidden=args.hidden, pred_dist=args.dist, pred_rope=args.rope)
         pred = Predictor(pc)
         if args.init:
-            print(f"init from {args.init}; new: {warm_start(pred, torch.load(args.init, weights_only=False)['predictor'])}")
+            init = model_folder_predictor(args.init) if pathlib.Path(args.init).is_dir() else torch.load(args.init, weights_only=False)
+            print(f"init from {args.init}; new: {warm_start(pred, init['predictor'])}")
     pcfg = {k: getattr(pc, k) for k in PRED_FIELDS}  # saved beside the weights
     # the distance prior is a few scalars on log(distance) (up to ~8): at the shared LR it barely moves in a short run
     groups = [{"params": [q for n, q in pred.named_parameters() if n != "dist_w"], "lr_mult": 1.0}]

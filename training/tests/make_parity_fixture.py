@@ -3,7 +3,7 @@
 indices, and tokenizer ids for sample texts.
 
 python training/tests/make_parity_fixture.py OUT_DIR [--pointer]   (--pointer: with pointer heads in every layer and the n-gram lookup,
-on ids from a 35-token range so that the lookup matches)
+on ids from a 35-token range so that the lookup matches; without it: rotary importance queries and keys, `pred_rope`)
 """
 import copy, json, pathlib, sys
 
@@ -29,6 +29,7 @@ def main(out: pathlib.Path, pointer: bool = False):
     torch.manual_seed(1)
     cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
                  pred_taps=(1, 2), pred_dist=True,  # a producer per consumer layer and a distance prior
+                 pred_rope=0.0 if pointer else 10000.0,  # rotary importance queries/keys in one variant, plain in the other
                  copy_heads=(3, 5, 10) if pointer else (), ngram_max=4 if pointer else 0)
     hi = 40 if pointer else 4096  # token ids from [5, hi)
     lm, pred = LM(cfg).eval(), Predictor(cfg).eval()

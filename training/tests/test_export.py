@@ -113,6 +113,29 @@ class ExportParity(unittest.TestCase):
             torch.testing.assert_close(plain.keys(kpre, 2), with_dist.keys(kpre, 2))
             torch.testing.assert_close(with_dist.dist_bias(2, torch.arange(1, 5)), torch.zeros(self.cfg.n_kv_heads, 4))  # the new prior starts at 0
 
+    def test_rotary_importance_matches_reference(self):
+        """pred_rope: importance queries and keys rotated in the d' space, in the graphs as in the reference."""
+        pred = Predictor(Config(**{**self.cfg.to_dict(), "pred_rope": 10000.0})).eval()
+        pred.load_state_dict(self.pred.state_dict())
+        d = pathlib.Path(tempfile.mkdtemp())
+        export(self.lm, pred, d, TOK)
+        self.check_sparse_parity(d, pred)
+
+    def test_rotary_importance_scores_depend_on_relative_position(self):
+        pred = Predictor(Config(**{**self.cfg.to_dict(), "pred_rope": 10000.0})).eval()
+        x = torch.randn(1, 1, self.cfg.d_model)
+        kpre = torch.randn(1, self.cfg.n_kv_heads, 1, self.cfg.head_dim)
+        with torch.no_grad():
+            def score(qpos, kpos):
+                q = pred.queries(1, x, torch.tensor([qpos]))[1]
+                return (q * pred.keys(kpre, 1, torch.tensor([kpos]))).sum(-1)
+            torch.testing.assert_close(score(50, 20), score(1050, 1020), atol=1e-4, rtol=1e-4)  # same distance: same score
+            self.assertGreater((score(50, 20) - score(50, 45)).abs().max().item(), 1e-3)  # another distance: another score
+            plain = Predictor(self.cfg).eval()
+            plain.load_state_dict(pred.state_dict())
+            torch.testing.assert_close((plain.queries(1, x)[1] * plain.keys(kpre, 1)).sum(-1),  # no rotation at distance 0
+                                       score(7, 7), atol=1e-5, rtol=1e-5)
+
     def test_distance_prior_changes_the_selection(self):
         ids = torch.randint(5, self.id_high, (60,)).tolist()
         sels = []
