@@ -406,8 +406,10 @@ def write_report(r, budgets, policies, out: pathlib.Path):
     lines += ["", "## Predictor recall (held-out, excluding sinks and recent window)", "", "```", json.dumps(r["recall"], indent=1), "```",
               ] + (["", "## Ablations (tokenbutler, 10% budget, bits/byte)", "", "```", json.dumps(r["ablation"], indent=1), "```"] if r["ablation"] else [])
     (out / "quality.md").write_text("\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(7, 4))
     fr = [b for b in budgets if isinstance(b, float)]
+    if not fr:  # the plot's x axis is the fractional budgets; token-count budgets alone have none to plot
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
     for p in policies:
         if p != "dense":
             ax.plot([b * 100 for b in fr], [r["bpb"][f"{p}@{b}"] for b in fr], marker="o", label=p)

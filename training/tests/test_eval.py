@@ -123,5 +123,15 @@ class Margins(unittest.TestCase):
         self.assertEqual(margin_lines({"bpb": r["bpb"]}, [0.1], ["dense", "tokenbutler", "window"], late=True), [])  # older results: no table
 
 
+class Report(unittest.TestCase):
+    def test_token_count_budgets_alone_write_the_report_without_a_plot(self):
+        import tempfile
+        r = {"seq": 4096, "bpb": {"dense": 1.0, "tokenbutler@648": 1.001}, "coref": {}, "recall": {}, "ablation": {}}
+        out = pathlib.Path(tempfile.mkdtemp())
+        ev.write_report(r, [648], ["dense", "tokenbutler"], out)  # used to fail: a log axis over no fractional budgets
+        self.assertIn("| tokenbutler | 1.0010 |", (out / "quality.md").read_text())
+        self.assertFalse((out / "quality.png").exists())
+
+
 if __name__ == "__main__":
     unittest.main()
