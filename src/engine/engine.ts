@@ -195,6 +195,7 @@ export class Engine {
       if (total > PREFILL_CHUNK) hooks.emit({ type: 'progress', done: end - keep, total });
       at = end;
     }
+    cache.remember(ids.length, logits!, true);
     return { logits: logits!, prefillMs: performance.now() - t0, prefilled: total, reused: keep };
   }
 

@@ -3,8 +3,10 @@
 // with spare capacity; truncation just forgets the tail (the graphs mask slots >= length).
 import type { ModelConfig } from './model';
 
-/** How many positions' logits the cache keeps (16 KB each at a 4k vocabulary). */
+/** How many positions' logits the cache keeps (16 KB each at a 4k vocabulary): of decode steps,
+ *  and, apart from those, of request ends (prefills), which a long completion must not push out. */
 const MAX_MARKS = 32;
+const MAX_PINNED = 4;
 
 export class KvCache {
   ids: number[] = [];
@@ -55,6 +57,7 @@ export class KvCache {
   truncate(n: number): void {
     if (n < this.ids.length) this.ids.length = n;
     for (const at of this.marks.keys()) if (at > n) this.marks.delete(at);
+    for (const at of this.pinned.keys()) if (at > n) this.pinned.delete(at);
   }
 
   /** Logits after the first `n` cached tokens, as the graph run that produced them returned them,
@@ -63,16 +66,19 @@ export class KvCache {
    *  cache differs in the last bits from the chunk that first computed them, enough to flip a
    *  greedy near-tie between two identical requests. */
   private readonly marks = new Map<number, Float32Array>();
+  private readonly pinned = new Map<number, Float32Array>();
 
-  remember(n: number, logits: Float32Array): void {
+  /** pin: the end of a request's tokens (kept apart from the decode steps' marks). */
+  remember(n: number, logits: Float32Array, pin = false): void {
     if (n > this.length) return;
-    this.marks.delete(n);
-    this.marks.set(n, logits);
-    if (this.marks.size > MAX_MARKS) this.marks.delete(this.marks.keys().next().value!);
+    const into = pin ? this.pinned : this.marks;
+    into.delete(n);
+    into.set(n, logits);
+    if (into.size > (pin ? MAX_PINNED : MAX_MARKS)) into.delete(into.keys().next().value!);
   }
 
   logitsAt(n: number): Float32Array | undefined {
-    return n <= this.length ? this.marks.get(n) : undefined;
+    return n <= this.length ? (this.pinned.get(n) ?? this.marks.get(n)) : undefined;
   }
 
   private grow(cap: number, allowShrink = false): void {

@@ -72,4 +72,18 @@ describe('KvCache remembered logits', () => {
     expect(c.logitsAt(9)).toEqual(L(9));
     expect(c.logitsAt(40)).toEqual(L(40));
   });
+
+  it('keeps a request end (pinned) through more decode steps than it keeps marks', () => {
+    const c = new KvCache(cfg, 4);
+    append(c, [1, 2, 3]);
+    c.remember(3, L(3), true);
+    for (let i = 0; i < 64; i++) {
+      append(c, [i]);
+      c.remember(c.length, L(c.length));
+    }
+    expect(c.logitsAt(3)).toEqual(L(3));
+    expect(c.logitsAt(4)).toBeUndefined();
+    c.truncate(2);
+    expect(c.logitsAt(3)).toBeUndefined();
+  });
 });
