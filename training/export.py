@@ -20,8 +20,8 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
-from model import LM, Config
-from predictor import BIG, ENGINE_RECENT, ENGINE_SINKS, NEG, Predictor, imp_inv_freq, load_predictor, tap_groups
+from model import LM, Config, inv_freq
+from predictor import BIG, ENGINE_RECENT, ENGINE_SINKS, NEG, Predictor, load_predictor, tap_groups
 
 OPSET = 17
 HERE = pathlib.Path(__file__).parent
@@ -72,7 +72,7 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
     inv = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
     W["rope.inv_freq"] = inv.astype(np.float32)
     if pred.cfg.pred_rope:
-        W["predictor.rope_inv_freq"] = imp_inv_freq(pred.cfg).numpy()  # [d'/2], as the reference computes it
+        W["predictor.rope_inv_freq"] = inv_freq(pred.cfg.pred_rope, pred.cfg.imp_dim).numpy()  # [d'/2], as the reference computes it
     return {k: np.ascontiguousarray(v.astype(np.float32)) for k, v in W.items()}
 
 

@@ -141,10 +141,14 @@ class RMSNorm(nn.Module):
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
 
 
-def rope_tables(cfg: Config, positions: torch.Tensor):
-    """cos/sin [.., T, head_dim] in the HF rotate_half layout."""
-    inv = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2, dtype=torch.float32) / cfg.head_dim))
-    f = positions.float()[..., None] * inv
+def inv_freq(theta: float, dim: int) -> torch.Tensor:
+    """[dim/2] RoPE frequencies theta^(-2i/dim)."""
+    return 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+
+
+def rope_tables(cfg: Config, positions: torch.Tensor, theta: float | None = None, dim: int | None = None):
+    """cos/sin [.., T, dim] in the HF rotate_half layout (default: the LM's rope_theta and head_dim)."""
+    f = positions.float()[..., None] * inv_freq(theta or cfg.rope_theta, dim or cfg.head_dim)
     emb = torch.cat([f, f], -1)
     return emb.cos(), emb.sin()
 

@@ -38,12 +38,6 @@ def tap_groups(cfg: Config) -> dict[int, list[int]]:
     return dict(sorted(out.items()))
 
 
-def imp_inv_freq(cfg: Config) -> torch.Tensor:
-    """[d'/2] rotation frequencies of the importance queries and keys (cfg.pred_rope > 0)."""
-    E = cfg.imp_dim
-    return 1.0 / (cfg.pred_rope ** (torch.arange(0, E, 2, dtype=torch.float32) / E))
-
-
 class Producer(nn.Module):
     def __init__(self, cfg: Config, n_cons: int):
         super().__init__()
@@ -72,9 +66,7 @@ class Predictor(nn.Module):
         """x [..., T, d'] at positions pos [T] -> rotated (cfg.pred_rope > 0) or x itself."""
         if not self.cfg.pred_rope:
             return x
-        f = pos.float()[:, None] * imp_inv_freq(self.cfg)
-        emb = torch.cat([f, f], -1)
-        return apply_rope(x, emb.cos(), emb.sin())
+        return apply_rope(x, *rope_tables(self.cfg, pos, self.cfg.pred_rope, self.cfg.imp_dim))
 
     def queries(self, tap: int, h, pos=None) -> dict[int, torch.Tensor]:
         """h [B,T,d] residual stream entering layer `tap` (positions `pos`, default 0..T-1)
