@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from data import Sampler
+from model import autocast
 from train_predictor import load_lm
 
 HERE = pathlib.Path(__file__).parent
@@ -21,7 +22,7 @@ HERE = pathlib.Path(__file__).parent
 @torch.no_grad()
 def losses(lm, ids, prev, pos_scale: float):
     T = ids.shape[1]
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with autocast():
         x, probs, _ = lm.trunk(ids, prev, positions=torch.arange(T).float() * pos_scale)
     logits = lm.head(x.float(), [probs[f] for f in lm.cfg.copy_heads], ids, lm.ngram(ids))[0, :-1].float()
     return F.cross_entropy(logits, ids[0, 1:], reduction="none")

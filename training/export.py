@@ -71,6 +71,8 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
             W[k] = W[k].T
     inv = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
     W["rope.inv_freq"] = inv.astype(np.float32)
+    if pred.cfg.pred_rot_pairs:
+        W["predictor.rot_inv_freq"] = pred.rot_inv_freq().numpy()  # [L-1, Hkv, r], as the reference computes it
     if pred.cfg.pred_rope:
         W["predictor.rope_inv_freq"] = inv_freq(pred.cfg.pred_rope, pred.cfg.imp_dim).numpy()  # [d'/2], as the reference computes it
     return {k: np.ascontiguousarray(v.astype(np.float32)) for k, v in W.items()}
@@ -131,11 +133,26 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         fe = g.op("Mul", g.op("Unsqueeze", pos, g.const([1])), "predictor.rope_inv_freq")   # [S, E/2]
         embe = g.op("Concat", fe, fe, axis=-1)
         cos_e, sin_e = g.op("Cos", embe), g.op("Sin", embe)                             # [S, E]
-        imp_rope = lambda t: rope(t, cos_e, sin_e, E)
+        imp_rope = lambda t, l: rope(t, cos_e, sin_e, E)
         cos_q, sin_q = (g.op("Unsqueeze", t, g.const([1, 2])) for t in (cos_e, sin_e))  # [S, 1, 1, E]
-        imp_rope_q = lambda t: rope(t, cos_q, sin_q, E)
+        imp_rope_q = lambda t, cons: rope(t, cos_q, sin_q, E)
+    elif c.pred_rot_pairs:  # the last 2r importance dims turn at per-(layer, KV head) frequencies predictor.rot_inv_freq [L-1, Hkv, r]
+        r = c.pred_rot_pairs
+
+        def turn(t, ang):  # t [..., E], ang [..., r] (broadcast)
+            cs, sn = g.op("Cos", ang), g.op("Sin", ang)
+            parts = g.op("Split", t, g.const([E - 2 * r, r, r] if E > 2 * r else [r, r]), axis=-1, n_out=3 if E > 2 * r else 2)
+            a, b = parts[-2:]
+            rot = [g.op("Sub", g.op("Mul", a, cs), g.op("Mul", b, sn)), g.op("Add", g.op("Mul", b, cs), g.op("Mul", a, sn))]
+            return g.op("Concat", *([parts[0]] if E > 2 * r else []), *rot, axis=-1)
+        # keys of layer l [Hkv, S, E]: angles [Hkv, S, r]
+        imp_rope = lambda t, l: turn(t, g.op("Mul", g.op("Unsqueeze", pos, g.const([0, 2])),
+                                             g.op("Unsqueeze", g.op("Gather", "predictor.rot_inv_freq", g.const(l - 1)), g.const([1]))))
+        # queries of the consumer layers `cons` [S, n, Hkv, E]: angles [S, n, Hkv, r]
+        imp_rope_q = lambda t, cons: turn(t, g.op("Mul", g.op("Unsqueeze", pos, g.const([1, 2, 3])),
+                                                  g.op("Gather", "predictor.rot_inv_freq", g.const([m - 1 for m in cons]))))
     else:
-        imp_rope = imp_rope_q = lambda t: t
+        imp_rope = imp_rope_q = lambda t, *_: t
 
     # masks: past slots j < start_pos are valid; causal inside the new chunk
     j = g.op("Range", g.const(0), g.op("Squeeze", C, g.const([0])), g.const(1))
@@ -174,7 +191,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             h1 = g.op("Mul", h1, g.op("Sigmoid", h1))
             # one importance query per (layer, KV head): for a chunk (S > 1) the mean of its
             # positions' queries, which ranks slots by their mean score over the chunk
-            qimp = imp_rope_q(g.op("Reshape", linear(g, h1, f"predictor.{l}.fc2.weight"), g.const([-1, n, Hkv, E])))   # [S, n, Hkv, E]
+            qimp = imp_rope_q(g.op("Reshape", linear(g, h1, f"predictor.{l}.fc2.weight"), g.const([-1, n, Hkv, E])), cons)   # [S, n, Hkv, E]
             qimp = g.op("Unsqueeze", g.op("ReduceMean", qimp, axes=[0], keepdims=0), g.const([2]))        # [n, Hkv, 1, E]
             # scores for the group's consumer layers, then ONE top-k over [n*Hkv, C] ...
             g.scope = "selection"
@@ -208,7 +225,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
                  helper.make_tensor_value_info(f"new_v.{l}", TensorProto.FLOAT, [Hkv, "S", D])]
         if l >= 1:
             kp = g.op("Gather", "predictor.key_proj", g.const(l - 1))      # [Hkv, D, E]
-            g.rename(imp_rope(g.op("MatMul", kpre, kp)), f"new_ik.{l}")
+            g.rename(imp_rope(g.op("MatMul", kpre, kp), l), f"new_ik.{l}")
             outs.append(helper.make_tensor_value_info(f"new_ik.{l}", TensorProto.FLOAT, [Hkv, "S", E]))
         qh = g.op("Mul", g.op("Reshape", q, g.const([Hkv, -1, D])), scale)  # [Hkv, rep*S, D]
         Kp, Vp, mask = f"past_k.{l}", f"past_v.{l}", past_mask

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from data import Sampler, newline_table
-from model import LM, Config
+from model import LM, Config, autocast
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -23,7 +23,7 @@ def features(lm: LM, prev: int, row):
     """Per position: normed hidden state, vocabulary log-prob of the target, each component's
     probability of the target (pointer heads, lookup) and the lookup's gate features."""
     ids = torch.from_numpy(row).long()[None, :-1]; tgt = torch.from_numpy(row).long()[None, 1:]
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with autocast():
         x, probs, _ = lm.trunk(ids, torch.tensor([prev]))
     hn = lm.model.norm(x.float())[0]
     logp = F.log_softmax(lm.lm_head(hn).float(), -1).gather(-1, tgt[0, :, None])[:, 0]

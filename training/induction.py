@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model import LM, Config
+from model import LM, Config, autocast
 from rename import STYLES, join_words
 
 HERE = pathlib.Path(__file__).parent
@@ -156,7 +156,7 @@ def probe(model: LM, vocab: int, seed=7):
     g = torch.Generator().manual_seed(seed)
     r = torch.randint(5, vocab, (8, 200), generator=g)
     rows = torch.cat([torch.zeros(8, 1, dtype=torch.long), r, r], 1)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with autocast():
         logits = model(rows[:, :-1], torch.zeros(8, dtype=torch.long))
     rl = F.cross_entropy(logits.float().transpose(1, 2), rows[:, 1:], reduction="none")
     return rl[:, 1:200].mean().item(), rl[:, 201:].mean().item()
@@ -203,7 +203,7 @@ def main():
         x = torch.from_numpy(rows[:, :-1]); y = torch.from_numpy(rows[:, 1:]); m = torch.from_numpy(mask)
         for g in opt.param_groups:
             g["lr"] = args.lr * min(1.0, (step + 1) / 50)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast():
             logits = model(x, torch.zeros(args.batch, dtype=torch.long))
         loss = F.cross_entropy(logits.float()[m], y[m])
         opt.zero_grad(set_to_none=True); loss.backward()

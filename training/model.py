@@ -19,7 +19,7 @@ The ONNX graphs (export.py) implement exactly this forward; docs/graph-contract.
 """
 from __future__ import annotations
 
-import math
+import math, os, pathlib
 from dataclasses import asdict, dataclass
 
 import torch
@@ -45,6 +45,8 @@ class Config:
     pred_taps: tuple = ()      # per consumer layer 1..L-1: the layer whose entering residual stream its producer reads
     pred_dist: bool = False    # learned per-(layer, KV head) log-distance prior added to the importance score
     pred_rope: float = 0.0     # > 0: RoPE with this base in the d' space on importance queries and keys (relative-position scores)
+    pred_rot_pairs: int = 0    # > 0: the last 2r of the d' dims are r rotary pairs, each turning at one of the LM's own RoPE
+                               # frequencies chosen per (consumer layer, KV head) (predictor.rot_pairs); the rest stay content-only
     copy_heads: tuple = ()     # pointer heads (flat index layer*n_heads + head): their attention also copies tokens
     ngram_max: int = 0         # n-gram lookup component (longest suffix match up to this many tokens; needs copy_heads)
     ngram_tau: float = 2000.0  # its recency scale: match at key j weighs exp((j - latest match) / tau)
@@ -139,6 +141,28 @@ class RMSNorm(nn.Module):
     def forward(self, x):
         xf = x.float()
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+
+
+def _bf16_is_fast() -> bool:
+    """bf16 autocast only where the CPU multiplies bf16 natively (AVX512-BF16 / AMX): elsewhere torch
+    emulates it at under 1 GFLOP/s (measured on an AVX2-only host: 0.64 vs 60 GFLOP/s in fp32).
+    TB_BF16=1 / 0 overrides."""
+    env = os.environ.get("TB_BF16")
+    if env is not None:
+        return env == "1"
+    try:
+        flags = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+BF16_FAST = _bf16_is_fast()
+
+
+def autocast():
+    """Mixed precision for training-time forwards: bf16 where it is fast (see _bf16_is_fast), else fp32."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16_FAST)
 
 
 def inv_freq(theta: float, dim: int) -> torch.Tensor:

@@ -11,6 +11,12 @@
   RoPE (base pred_rope, over the d' dims) rotates the importance keys at their own position and the
   queries at theirs, so the score q_imp . k_imp depends on content and relative position, like the
   LM's own q.k (the keys still stay independent of the query, so the cache holds them rotated).
+- With `cfg.pred_rot_pairs` = r > 0, the last 2r importance dims (rotate-half layout within them) are
+  r rotary pairs: pair j of consumer layer l, KV head h turns at the LM's own RoPE frequency of head
+  pair `rot_pairs[l-1, h, j]` (the pairs that carry that head's positional score, chosen from the LM,
+  see `choose_rot_pairs`), queries at their position and keys at theirs; the first d' - 2r dims stay
+  content-only. Initialised from the LM's own pre-RoPE key pair, such a dim reproduces that pair's
+  exact contribution to the head's q.k once the query side has learned the query pair.
 - Selection per (layer, KV head): score = q_imp . k_imp (+ w * log distance); sinks and the recent
   window always kept; top `budget` of the rest.
 """
@@ -22,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from model import LM, Config, RMSNorm, apply_rope, ngram_lookup_last, rope_tables
+from model import LM, Config, RMSNorm, apply_rope, autocast, inv_freq, ngram_lookup_last, rope_tables
 
 BIG = 1.0e4   # bias that forces sinks / recent tokens into the top-k
 NEG = -1.0e9  # bias for slots past the valid length
@@ -61,6 +67,24 @@ class Predictor(nn.Module):
         # per consumer layer, per KV head: head_dim -> d'
         self.key_proj = nn.Parameter(torch.randn(n_cons, cfg.n_kv_heads, cfg.head_dim, cfg.imp_dim) / math.sqrt(cfg.head_dim))
         self.dist_w = nn.Parameter(torch.zeros(n_cons, cfg.n_kv_heads)) if cfg.pred_dist else None
+        assert not (cfg.pred_rope and cfg.pred_rot_pairs), "pred_rope and pred_rot_pairs exclude each other"
+        assert 2 * cfg.pred_rot_pairs <= cfg.imp_dim
+        if cfg.pred_rot_pairs:  # which of the LM head's RoPE pairs each rotary pair turns with (a buffer: saved, not trained)
+            self.register_buffer("rot_pairs", torch.zeros(n_cons, cfg.n_kv_heads, cfg.pred_rot_pairs, dtype=torch.long))
+
+    def rot_inv_freq(self) -> torch.Tensor:
+        """[L-1, Hkv, r] the rotary pairs' frequencies (the LM's inv_freq at the chosen head pairs)."""
+        return inv_freq(self.cfg.rope_theta, self.cfg.head_dim)[self.rot_pairs]
+
+    def rotate_pairs(self, x, layer: int, pos):
+        """x [..., Hkv, T, d'] of consumer `layer` at positions pos [T] -> its rotary pairs turned (pred_rot_pairs)."""
+        r = self.cfg.pred_rot_pairs
+        if not r:
+            return x
+        f = pos.float()[None, :, None] * self.rot_inv_freq()[layer - 1][:, None, :]  # [Hkv, T, r]
+        cos, sin = f.cos(), f.sin()
+        c, a, b = x.split([x.shape[-1] - 2 * r, r, r], -1)
+        return torch.cat([c, a * cos - b * sin, b * cos + a * sin], -1)
 
     def rope(self, x, pos):
         """x [..., T, d'] at positions pos [T] -> rotated (cfg.pred_rope > 0) or x itself."""
@@ -76,14 +100,16 @@ class Predictor(nn.Module):
         q = self.producers[str(tap)](h)
         B, T, _ = q.shape
         q = q.view(B, T, len(cons), c.n_kv_heads, c.imp_dim).permute(0, 2, 3, 1, 4)
-        q = self.rope(q, torch.arange(T) if pos is None else pos)
-        return {m: q[:, i] for i, m in enumerate(cons)}
+        pos = torch.arange(T) if pos is None else pos
+        q = self.rope(q, pos)
+        return {m: self.rotate_pairs(q[:, i], m, pos) for i, m in enumerate(cons)}
 
     def keys(self, k_pre, layer: int, pos=None):
         """k_pre [B, Hkv, T, D] pre-RoPE keys of consumer `layer` (>=1) at positions `pos` (default
         0..T-1) -> [B, Hkv, T, d']."""
         ik = torch.einsum("bhtd,hde->bhte", k_pre, self.key_proj[layer - 1])
-        return self.rope(ik, torch.arange(k_pre.shape[2]) if pos is None else pos)
+        pos = torch.arange(k_pre.shape[2]) if pos is None else pos
+        return self.rotate_pairs(self.rope(ik, pos), layer, pos)
 
     def dist_bias(self, layer: int, dist):
         """dist: query position - key position (any shape, >= 1 where it matters) -> [Hkv, *dist.shape]."""
@@ -96,7 +122,7 @@ class Predictor(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-PRED_FIELDS = ("imp_dim", "pred_hidden", "producer_layer", "pred_taps", "pred_dist", "pred_rope")
+PRED_FIELDS = ("imp_dim", "pred_hidden", "producer_layer", "pred_taps", "pred_dist", "pred_rope", "pred_rot_pairs")
 
 
 def load_predictor(path, lm_cfg: Config) -> tuple[Predictor, Config, dict]:
@@ -121,7 +147,50 @@ def model_folder_predictor(folder) -> dict:
     folder = pathlib.Path(folder)
     cfg = json.loads((folder / "manifest.json").read_text())["config"]
     sd = {k[len("predictor."):]: v.float() for k, v in load_file(str(folder / "lm.fp16.safetensors")).items() if k.startswith("predictor.")}
+    if "rot_pairs" in sd:
+        sd["rot_pairs"] = sd["rot_pairs"].round().long()  # small integers: exact in fp16
     return {"predictor": sd, "pred_cfg": {k: cfg[k] for k in PRED_FIELDS if k in cfg}, "step": 0}
+
+
+@torch.no_grad()
+def choose_rot_pairs(lm: LM, pred: Predictor, ids: torch.Tensor, prev: torch.Tensor, n_rows: int = 256, seed: int = 0) -> torch.Tensor:
+    """Sets pred.rot_pairs from the LM's own attention on one sample ids [1, T]: per consumer layer
+    and KV head, the r RoPE pairs whose contribution to q.k varies most across the (causal, non-sink)
+    keys of `n_rows` rows, among the pairs that turn by at least half a radian over T tokens (slower
+    pairs barely depend on position: the content dims cover them). Each rotary pair's importance key
+    starts as the LM's own pre-RoPE key pair (so score = that pair's exact q.k share once the query
+    side matches). Returns rot_pairs."""
+    c, r = lm.cfg, pred.cfg.pred_rot_pairs
+    T, half, E = ids.shape[1], c.head_dim // 2, pred.cfg.imp_dim
+    freq = inv_freq(c.rope_theta, c.head_dim)
+    moving = int((freq * T >= 0.5).sum())
+    assert moving >= r, (moving, r)
+    rows = torch.from_numpy(__import__("numpy").random.default_rng(seed).choice(T, min(n_rows, T), replace=False)).sort().values
+    cos, sin = rope_tables(c, torch.arange(T))
+    x = lm.embed(ids, prev)
+    causal = (torch.arange(T)[None, :] <= rows[:, None]) & (torch.arange(T)[None, :] >= 4)  # [R, T]
+    for l, layer in enumerate(lm.model.layers):
+        xn = layer.input_layernorm(x)
+        if l >= 1:
+            q, k, _ = layer.self_attn.qkv(xn, cos, sin)  # post-RoPE [1, H, T, D]
+            q = q[0][:, rows].view(c.n_kv_heads, -1, len(rows), c.head_dim).mean(1)  # query heads of a KV head: mean
+            k = k[0]
+            contrib = torch.einsum("hrd,htd->hrdt", q[..., :half], k[..., :half]) + torch.einsum("hrd,htd->hrdt", q[..., half:], k[..., half:])
+            var = (contrib * causal[None, :, None]).var(-1).mean(1)  # [Hkv, half]
+            var[:, moving:] = -1.0
+            top = var.argsort(-1, descending=True)[:, :r]  # [Hkv, r]
+            pred.rot_pairs[l - 1] = top
+            with torch.no_grad():
+                kp = pred.key_proj.data[l - 1]  # [Hkv, D, E]
+                kp[:, :, E - 2 * r:] = 0.0
+                for h in range(c.n_kv_heads):
+                    for j, i in enumerate(top[h].tolist()):
+                        kp[h, i, E - 2 * r + j] = 1.0
+                        kp[h, i + half, E - r + j] = 1.0
+        with autocast():
+            x = layer(x, cos, sin)
+        x = x.float()
+    return pred.rot_pairs
 
 
 def pre_rope_keys(lm: LM, x_norm, layer: int):

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 
 from data import EOT, Sampler, newline_table
 from induction import NameCopy, copy_batch, spread_batch
-from model import LM, Config
+from model import LM, Config, autocast
 from rename import Renamer, load_idents
 
 HERE = pathlib.Path(__file__).parent
@@ -93,7 +93,7 @@ class Evaluator:
         f_loss, s_loss, s_first, defined = [], [], [], []
         for (prev, row), pairs in zip(samples, spans):
             ids = torch.from_numpy(row).long()[None]
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with autocast():
                 logits = model(ids[:, :-1], torch.tensor([prev]))
             loss = F.cross_entropy(logits.float()[0], ids[0, 1:], reduction="none")
             nats += loss.sum().item()
@@ -126,11 +126,11 @@ class Evaluator:
         if self.dep_samples:
             self.ident_losses(model, self.dep_samples, self.dep_spans, out, "dep_")
         rows = torch.cat([torch.zeros(8, 1, dtype=torch.long), self.random_rows, self.random_rows], 1)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast():
             logits = model(rows[:, :-1], torch.zeros(8, dtype=torch.long))
         rl = F.cross_entropy(logits.float().transpose(1, 2), rows[:, 1:], reduction="none")
         fr = torch.from_numpy(self.far_rows)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast():
             logits = model(fr[:, :-1], torch.zeros(len(fr), dtype=torch.long))
         fl = F.cross_entropy(logits.float().transpose(1, 2), fr[:, 1:], reduction="none").numpy()
         near, far = (self.far_dist > 0) & (self.far_dist < 1000), self.far_dist >= 2000
@@ -305,7 +305,7 @@ def main():
                 lr *= 0.1 + 0.9 * max(0.0, left) / (args.decay_last_min * 60)
         for g in opt.param_groups:
             g["lr"] = lr * g.get("lr_mult", 1.0)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast():
             loss = model.nll(x, prev, y).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -316,7 +316,7 @@ def main():
                 crow, cmask = copy_batch(copy_rng, args.copy_batch, args.copy_seq, cfg.vocab_size,
                                          code_tokens if copy_rng.random() < 0.5 else None, spread=args.copy_spread)
             cx = torch.from_numpy(crow[:, :-1]); cy = torch.from_numpy(crow[:, 1:]); cm = torch.from_numpy(cmask)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with autocast():
                 closs = model.nll(cx, torch.zeros(len(cx), dtype=torch.long), cy)[cm].mean()
             closs.backward()
             synthetic += cx.numel()

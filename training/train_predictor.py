@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from data import Sampler, newline_table
-from model import LM, Config, rope_tables
-from predictor import ENGINE_RECENT, ENGINE_SINKS, PRED_FIELDS, Predictor, load_predictor, model_folder_predictor, pre_rope_keys
+from model import LM, Config, autocast, rope_tables
+from predictor import ENGINE_RECENT, ENGINE_SINKS, PRED_FIELDS, Predictor, choose_rot_pairs, load_predictor, model_folder_predictor, pre_rope_keys
 
 HERE = pathlib.Path(__file__).parent
 
@@ -60,7 +60,7 @@ def lm_internals(lm: LM, prev: torch.Tensor, ids: torch.Tensor, rows: torch.Tens
             s = (q[0][:, rows] @ kk[0].transpose(1, 2)) / math.sqrt(c.head_dim)  # [H, R, T]
             p = s.masked_fill(~causal, float("-inf")).softmax(-1)
             per_layer[l] = (p.view(c.n_kv_heads, rep, len(rows), T).mean(1), pre_rope_keys(lm, xn, l))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast():
             x = layer(x, cos, sin)
         x = x.float()
     return tap, per_layer
@@ -164,9 +164,22 @@ def summarize(per_head: dict) -> dict:
 
 def warm_start(pred: Predictor, state: dict) -> list[str]:
     """Loads every tensor of `state` that `pred`'s layout shares (same name and shape); returns the
-    names left at their initial values (e.g. a new distance prior, which starts at 0: no change)."""
+    names left at their initial values (e.g. a new distance prior, which starts at 0: no change).
+    Into a wider importance space (more d' dims, e.g. new rotary pairs) the old dims load as the first
+    ones of the key projection and of each producer's output; the new query dims start at 0, so the
+    scores start as the old predictor's."""
     own = pred.state_dict()
     same = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    E = pred.cfg.imp_dim
+    kp = state.get("key_proj")
+    if kp is not None and "key_proj" not in same and kp.shape[:-1] == own["key_proj"].shape[:-1] and kp.shape[-1] < E:
+        Eo = kp.shape[-1]
+        new = own["key_proj"].clone(); new[..., :Eo] = kp; same["key_proj"] = new
+        for k, v in state.items():
+            if k.endswith("fc2.weight") and k in own and k not in same and own[k].shape[1] == v.shape[1] and v.shape[0] * E == own[k].shape[0] * Eo:
+                w = torch.zeros_like(own[k]).view(-1, E, v.shape[1])
+                w[:, :Eo] = v.view(-1, Eo, v.shape[1])
+                same[k] = w.view_as(own[k])
     pred.load_state_dict(same, strict=False)
     return sorted(set(own) - set(same))
 
@@ -194,6 +207,8 @@ def main():
     ap.add_argument("--hidden", type=int, default=64, help="producer MLP width")
     ap.add_argument("--dist", action="store_true", help="learn a log-distance prior per (layer, KV head)")
     ap.add_argument("--rope", type=float, default=0.0, help="rotate importance queries and keys (RoPE base; 0: off)")
+    ap.add_argument("--imp-dim", type=int, default=0, help="importance dims d' (default: the LM config's)")
+    ap.add_argument("--rot-pairs", type=int, default=0, help="rotary pairs at per-head LM frequencies among the d' dims (0: off)")
     ap.add_argument("--temp", type=float, default=1.0, help="target temperature (>1 flattens the attention target)")
     ap.add_argument("--no-mass-weight", action="store_true", help="weight rows equally, not by their far attention mass")
     args = ap.parse_args()
@@ -206,11 +221,15 @@ def main():
         pred.train(); step = st["step"]
     else:
         pc = dataclasses.replace(lm.cfg, pred_taps=tuple(int(t) for t in args.taps.split(",")) if args.taps else (),
-                                 pred_hidden=args.hidden, pred_dist=args.dist, pred_rope=args.rope)
+                                 pred_hidden=args.hidden, pred_dist=args.dist, pred_rope=args.rope,
+                                 imp_dim=args.imp_dim or lm.cfg.imp_dim, pred_rot_pairs=args.rot_pairs)
         pred = Predictor(pc)
         if args.init:
             init = model_folder_predictor(args.init) if pathlib.Path(args.init).is_dir() else torch.load(args.init, weights_only=False)
             print(f"init from {args.init}; new: {warm_start(pred, init['predictor'])}")
+        if args.rot_pairs and "rot_pairs" not in (init["predictor"] if args.init else {}):
+            prev, row = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.0, seed=99).sample()
+            print("rotary pairs per (layer, KV head):", choose_rot_pairs(lm, pred, torch.from_numpy(row[None, :-1]).long(), torch.tensor([prev])).tolist())
     pcfg = {k: getattr(pc, k) for k in PRED_FIELDS}  # saved beside the weights
     # the distance prior is a few scalars on log(distance) (up to ~8): at the shared LR it barely moves in a short run
     groups = [{"params": [q for n, q in pred.named_parameters() if n != "dist_w"], "lr_mult": 1.0}]

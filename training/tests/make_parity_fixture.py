@@ -3,7 +3,8 @@
 indices, and tokenizer ids for sample texts.
 
 python training/tests/make_parity_fixture.py OUT_DIR [--pointer]   (--pointer: with pointer heads in every layer and the n-gram lookup,
-on ids from a 35-token range so that the lookup matches; without it: rotary importance queries and keys, `pred_rope`)
+on ids from a 35-token range so that the lookup matches, and rotary pairs at per-head LM frequencies, `pred_rot_pairs`, as
+the default model; without it: rotary importance queries and keys, `pred_rope`)
 """
 import copy, json, pathlib, sys
 
@@ -29,12 +30,15 @@ def main(out: pathlib.Path, pointer: bool = False):
     torch.manual_seed(1)
     cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
                  pred_taps=(1, 2), pred_dist=True,  # a producer per consumer layer and a distance prior
-                 pred_rope=0.0 if pointer else 10000.0,  # rotary importance queries/keys in one variant, plain in the other
+                 pred_rope=0.0 if pointer else 10000.0,  # rotary importance queries/keys in one variant, ...
+                 pred_rot_pairs=2 if pointer else 0,  # ... per-(layer, KV head) rotary pairs in the other
                  copy_heads=(3, 5, 10) if pointer else (), ngram_max=4 if pointer else 0)
     hi = 40 if pointer else 4096  # token ids from [5, hi)
     lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
     with torch.no_grad():
         pred.dist_w.normal_(0, 1.0)
+        if cfg.pred_rot_pairs:  # each (layer, KV head) turns with its own pairs of the LM's RoPE frequencies
+            pred.rot_pairs.copy_(torch.randint(0, cfg.head_dim // 2, pred.rot_pairs.shape))
         if lm.copy_gate is not None:  # a gate that varies with the hidden state and gives the pointers real weight
             lm.copy_gate.weight.normal_(0, 1.0); lm.copy_gate.bias.zero_()
         if lm.copy_gate_f is not None:

@@ -136,6 +136,68 @@ class ExportParity(unittest.TestCase):
             torch.testing.assert_close((plain.queries(1, x)[1] * plain.keys(kpre, 1)).sum(-1),  # no rotation at distance 0
                                        score(7, 7), atol=1e-5, rtol=1e-5)
 
+    def rot_pairs_predictor(self, r=2, E=None):
+        """A predictor with r rotary pairs at per-(layer, KV head) LM frequencies, query dims non-zero."""
+        pred = Predictor(Config(**{**self.cfg.to_dict(), "imp_dim": E or self.cfg.imp_dim, "pred_rot_pairs": r})).eval()
+        with torch.no_grad():
+            pred.rot_pairs.copy_(torch.randint(0, self.cfg.head_dim // 2, pred.rot_pairs.shape))
+            pred.dist_w.normal_(0, 1.0)
+        return pred
+
+    def test_rotary_pairs_match_reference(self):
+        """pred_rot_pairs: the last 2r importance dims turn per (layer, KV head) at the LM's own
+        frequencies, in the graphs as in the reference (fresh selections, logits, new_ik)."""
+        pred = self.rot_pairs_predictor()
+        self.assertGreater(len(set(pred.rot_inv_freq().flatten().tolist())), 2)  # heads really turn at different speeds
+        d = pathlib.Path(tempfile.mkdtemp())
+        export(self.lm, pred, d, TOK)
+        self.check_sparse_parity(d, pred)
+
+    def test_rotary_pairs_all_dims_rotary_match_reference(self):
+        pred = self.rot_pairs_predictor(r=self.cfg.imp_dim // 2)
+        d = pathlib.Path(tempfile.mkdtemp())
+        export(self.lm, pred, d, TOK)
+        self.check_sparse_parity(d, pred)
+
+    def test_rotary_pairs_start_as_the_lms_own_key_pairs(self):
+        """choose_rot_pairs: each rotary importance key is the LM's post-RoPE key pair it turns with,
+        so with the LM's query pair the score is that pair's exact share of q.k at any distance."""
+        from model import apply_rope, rope_tables
+        from predictor import choose_rot_pairs, pre_rope_keys
+        c, r, E = self.cfg, 2, self.cfg.imp_dim + 4
+        pred = Predictor(Config(**{**c.to_dict(), "imp_dim": E, "pred_rot_pairs": r})).eval()
+        ids = torch.randint(5, self.id_high, (1, 400))
+        pairs = choose_rot_pairs(self.lm, pred, ids, torch.tensor([0]), n_rows=64)
+        half = c.head_dim // 2
+        freq = 1.0 / (c.rope_theta ** (torch.arange(0, c.head_dim, 2).float() / c.head_dim))
+        self.assertTrue(bool((freq[pairs] * 400 >= 0.5).all()))  # only pairs that turn over the sample
+        with torch.no_grad():
+            kpre = pre_rope_keys(self.lm, torch.randn(1, 400, c.d_model), 1)
+            krot = apply_rope(kpre, *rope_tables(c, torch.arange(400)))[0]  # [Hkv, T, D]
+            ik = pred.keys(kpre, 1)[0]
+            for h in range(c.n_kv_heads):
+                for j, i in enumerate(pairs[0, h].tolist()):
+                    torch.testing.assert_close(ik[h, :, E - 2 * r + j], krot[h, :, i])
+                    torch.testing.assert_close(ik[h, :, E - r + j], krot[h, :, i + half])
+
+    def test_warm_start_into_wider_importance_space_keeps_the_scores(self):
+        from train_predictor import warm_start
+        plain = Predictor(Config(**{**self.cfg.to_dict(), "pred_taps": ()})).eval()
+        with torch.no_grad():
+            plain.dist_w.normal_(0, 1.0)
+        wide = self.rot_pairs_predictor(r=3, E=self.cfg.imp_dim + 6)
+        wide = Predictor(Config(**{**wide.cfg.to_dict(), "pred_taps": ()})).eval()
+        self.assertEqual(warm_start(wide, plain.state_dict()), ["rot_pairs"])
+        with torch.no_grad():
+            wide.rot_pairs.copy_(torch.randint(0, self.cfg.head_dim // 2, wide.rot_pairs.shape))
+        x = torch.randn(1, 12, self.cfg.d_model)
+        kpre = torch.randn(1, self.cfg.n_kv_heads, 12, self.cfg.head_dim)
+        with torch.no_grad():
+            for m in (1, 2):
+                a = plain.queries(1, x)[m] @ plain.keys(kpre, m).transpose(-1, -2)
+                b = wide.queries(1, x)[m] @ wide.keys(kpre, m).transpose(-1, -2)
+                torch.testing.assert_close(a, b)  # the new query dims start at 0
+
     def test_distance_prior_changes_the_selection(self):
         ids = torch.randint(5, self.id_high, (60,)).tolist()
         sels = []
