@@ -57,7 +57,7 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
         W[f"predictor.{t}.norm.weight"] = prod.norm.weight.detach().numpy()
         W[f"predictor.{t}.fc1.weight"] = prod.fc1.weight.detach().numpy()
         W[f"predictor.{t}.fc2.weight"] = prod.fc2.weight.detach().numpy()
-    W["predictor.key_proj"] = pred.key_proj.detach().numpy()  # [L-1, Hkv, D, d']
+    W["predictor.key_proj"] = pred.full_key_proj().detach().numpy()  # [L-1, Hkv, D, d'] (with the rotary pairs' fixed key dims)
     if lm.copy_gate is not None:
         W["copy_gate.weight"] = lm.copy_gate.weight.detach().numpy().T  # [d, 1 + pointer heads (+ 1 n-gram lookup)]
     if lm.copy_gate_f is not None:
@@ -491,7 +491,7 @@ def save_fp16(lm: LM, pred: Predictor, path: pathlib.Path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ckpt", default=None, help="LM checkpoint (train.py); omit for random weights")
+    ap.add_argument("--ckpt", default=None, help="LM checkpoint (train.py) or a model folder; omit for random weights")
     ap.add_argument("--predictor", default=None, help="predictor checkpoint (train_predictor.py)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--tokenizer", default=str(HERE / "work/tokenizer.json"))
@@ -504,7 +504,12 @@ def main():
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     extra = {}
-    if args.ckpt:
+    if args.ckpt and pathlib.Path(args.ckpt).is_dir():  # a model folder: its fp16 LM weights and its manifest's training record
+        folder = json.loads((pathlib.Path(args.ckpt) / "manifest.json").read_text())
+        cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in folder["config"].items() if k in Config.__dataclass_fields__})
+        lm = LM(cfg); lm.load_state_dict(load_weights(args.ckpt))
+        extra["training"] = folder.get("training", {})
+    elif args.ckpt:
         st = torch.load(args.ckpt, weights_only=False)
         cfg = Config(**st["config"])
         lm = LM(cfg); lm.load_state_dict(st["ema"])

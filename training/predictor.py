@@ -64,13 +64,25 @@ class Predictor(nn.Module):
         n_cons = cfg.n_layers - 1
         self.groups = tap_groups(cfg)
         self.producers = nn.ModuleDict({str(t): Producer(cfg, len(cons)) for t, cons in self.groups.items()})
-        # per consumer layer, per KV head: head_dim -> d'
-        self.key_proj = nn.Parameter(torch.randn(n_cons, cfg.n_kv_heads, cfg.head_dim, cfg.imp_dim) / math.sqrt(cfg.head_dim))
+        # per consumer layer, per KV head: head_dim -> the d' - 2r content dims (the rotary pairs' key dims are the LM's own: full_key_proj)
+        e_content = cfg.imp_dim - 2 * cfg.pred_rot_pairs
+        self.key_proj = nn.Parameter(torch.randn(n_cons, cfg.n_kv_heads, cfg.head_dim, e_content) / math.sqrt(cfg.head_dim))
         self.dist_w = nn.Parameter(torch.zeros(n_cons, cfg.n_kv_heads)) if cfg.pred_dist else None
         assert not (cfg.pred_rope and cfg.pred_rot_pairs), "pred_rope and pred_rot_pairs exclude each other"
         assert 2 * cfg.pred_rot_pairs <= cfg.imp_dim
         if cfg.pred_rot_pairs:  # which of the LM head's RoPE pairs each rotary pair turns with (a buffer: saved, not trained)
             self.register_buffer("rot_pairs", torch.zeros(n_cons, cfg.n_kv_heads, cfg.pred_rot_pairs, dtype=torch.long))
+
+    def full_key_proj(self) -> torch.Tensor:
+        """[L-1, Hkv, D, d']: the learned content projection, then for rotary pair j the LM's own pre-RoPE
+        key dims (i, i + D/2) of head pair i = rot_pairs[.., j], as they are: a fixed selection, not
+        trained (the query side can absorb any rotation or scale within a pair, so nothing is lost)."""
+        r = self.cfg.pred_rot_pairs
+        if not r:
+            return self.key_proj
+        D = self.cfg.head_dim
+        sel = lambda i: F.one_hot(i, D).transpose(-1, -2).to(self.key_proj.dtype)  # [L-1, Hkv, D, r]
+        return torch.cat([self.key_proj, sel(self.rot_pairs), sel(self.rot_pairs + D // 2)], -1)
 
     def rot_inv_freq(self) -> torch.Tensor:
         """[L-1, Hkv, r] the rotary pairs' frequencies (the LM's inv_freq at the chosen head pairs)."""
@@ -107,7 +119,7 @@ class Predictor(nn.Module):
     def keys(self, k_pre, layer: int, pos=None):
         """k_pre [B, Hkv, T, D] pre-RoPE keys of consumer `layer` (>=1) at positions `pos` (default
         0..T-1) -> [B, Hkv, T, d']."""
-        ik = torch.einsum("bhtd,hde->bhte", k_pre, self.key_proj[layer - 1])
+        ik = torch.einsum("bhtd,hde->bhte", k_pre, self.full_key_proj()[layer - 1])
         pos = torch.arange(k_pre.shape[2]) if pos is None else pos
         return self.rotate_pairs(self.rope(ik, pos), layer, pos)
 
@@ -157,9 +169,9 @@ def choose_rot_pairs(lm: LM, pred: Predictor, ids: torch.Tensor, prev: torch.Ten
     """Sets pred.rot_pairs from the LM's own attention on one sample ids [1, T]: per consumer layer
     and KV head, the r RoPE pairs whose contribution to q.k varies most across the (causal, non-sink)
     keys of `n_rows` rows, among the pairs that turn by at least half a radian over T tokens (slower
-    pairs barely depend on position: the content dims cover them). Each rotary pair's importance key
-    starts as the LM's own pre-RoPE key pair (so score = that pair's exact q.k share once the query
-    side matches). Returns rot_pairs."""
+    pairs barely depend on position: the content dims cover them). A rotary pair's importance key is
+    the LM's own key pair (full_key_proj), so its score is that pair's exact share of q.k once the
+    query side matches. Returns rot_pairs."""
     c, r = lm.cfg, pred.cfg.pred_rot_pairs
     T, half, E = ids.shape[1], c.head_dim // 2, pred.cfg.imp_dim
     freq = inv_freq(c.rope_theta, c.head_dim)
@@ -180,13 +192,6 @@ def choose_rot_pairs(lm: LM, pred: Predictor, ids: torch.Tensor, prev: torch.Ten
             var[:, moving:] = -1.0
             top = var.argsort(-1, descending=True)[:, :r]  # [Hkv, r]
             pred.rot_pairs[l - 1] = top
-            with torch.no_grad():
-                kp = pred.key_proj.data[l - 1]  # [Hkv, D, E]
-                kp[:, :, E - 2 * r:] = 0.0
-                for h in range(c.n_kv_heads):
-                    for j, i in enumerate(top[h].tolist()):
-                        kp[h, i, E - 2 * r + j] = 1.0
-                        kp[h, i + half, E - r + j] = 1.0
         with autocast():
             x = layer(x, cos, sin)
         x = x.float()

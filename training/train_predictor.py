@@ -165,16 +165,14 @@ def summarize(per_head: dict) -> dict:
 def warm_start(pred: Predictor, state: dict) -> list[str]:
     """Loads every tensor of `state` that `pred`'s layout shares (same name and shape); returns the
     names left at their initial values (e.g. a new distance prior, which starts at 0: no change).
-    Into a wider importance space (more d' dims, e.g. new rotary pairs) the old dims load as the first
-    ones of the key projection and of each producer's output; the new query dims start at 0, so the
-    scores start as the old predictor's."""
+    Into a wider importance space (new rotary pairs after the old dims) each producer's old output
+    dims load as the first ones; the new query dims start at 0, so the scores start as the old
+    predictor's."""
     own = pred.state_dict()
     same = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    E = pred.cfg.imp_dim
-    kp = state.get("key_proj")
-    if kp is not None and "key_proj" not in same and kp.shape[:-1] == own["key_proj"].shape[:-1] and kp.shape[-1] < E:
+    E, kp = pred.cfg.imp_dim, state.get("key_proj")
+    if kp is not None and "key_proj" in same and kp.shape[-1] < E:
         Eo = kp.shape[-1]
-        new = own["key_proj"].clone(); new[..., :Eo] = kp; same["key_proj"] = new
         for k, v in state.items():
             if k.endswith("fc2.weight") and k in own and k not in same and own[k].shape[1] == v.shape[1] and v.shape[0] * E == own[k].shape[0] * Eo:
                 w = torch.zeros_like(own[k]).view(-1, E, v.shape[1])

@@ -159,9 +159,10 @@ class ExportParity(unittest.TestCase):
         export(self.lm, pred, d, TOK)
         self.check_sparse_parity(d, pred)
 
-    def test_rotary_pairs_start_as_the_lms_own_key_pairs(self):
-        """choose_rot_pairs: each rotary importance key is the LM's post-RoPE key pair it turns with,
-        so with the LM's query pair the score is that pair's exact share of q.k at any distance."""
+    def test_rotary_pairs_keys_are_the_lms_own_key_pairs(self):
+        """choose_rot_pairs picks pairs that turn; each rotary importance key is the LM's post-RoPE key
+        pair it turns with, so with the LM's query pair the score is that pair's exact share of q.k at
+        any distance."""
         from model import apply_rope, rope_tables
         from predictor import choose_rot_pairs, pre_rope_keys
         c, r, E = self.cfg, 2, self.cfg.imp_dim + 4
@@ -172,6 +173,7 @@ class ExportParity(unittest.TestCase):
         freq = 1.0 / (c.rope_theta ** (torch.arange(0, c.head_dim, 2).float() / c.head_dim))
         self.assertTrue(bool((freq[pairs] * 400 >= 0.5).all()))  # only pairs that turn over the sample
         with torch.no_grad():
+            pred.key_proj.normal_(0, 1.0)  # the content dims do not matter
             kpre = pre_rope_keys(self.lm, torch.randn(1, 400, c.d_model), 1)
             krot = apply_rope(kpre, *rope_tables(c, torch.arange(400)))[0]  # [Hkv, T, D]
             ik = pred.keys(kpre, 1)[0]
