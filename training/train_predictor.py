@@ -198,6 +198,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=20)
     ap.add_argument("--max-steps", type=int, default=100000)
     ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--eval-windows", type=int, default=2, help="held-out windows for the recall metrics (the first 2 are always the same)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init", default="", help="a pred.pt to warm-start a new layout from (shared tensors only)")
@@ -205,8 +206,8 @@ def main():
     ap.add_argument("--hidden", type=int, default=64, help="producer MLP width")
     ap.add_argument("--dist", action="store_true", help="learn a log-distance prior per (layer, KV head)")
     ap.add_argument("--rope", type=float, default=0.0, help="rotate importance queries and keys (RoPE base; 0: off)")
-    ap.add_argument("--imp-dim", type=int, default=0, help="importance dims d' (default: the LM config's)")
-    ap.add_argument("--rot-pairs", type=int, default=0, help="rotary pairs at per-head LM frequencies among the d' dims (0: off)")
+    ap.add_argument("--imp-dim", type=int, default=None, help="importance dims d' (default: --init's, else 16)")
+    ap.add_argument("--rot-pairs", type=int, default=None, help="rotary pairs at per-head LM frequencies among the d' dims (0: off; default: --init's, else 0)")
     ap.add_argument("--temp", type=float, default=1.0, help="target temperature (>1 flattens the attention target)")
     ap.add_argument("--no-mass-weight", action="store_true", help="weight rows equally, not by their far attention mass")
     args = ap.parse_args()
@@ -218,14 +219,18 @@ def main():
         pred, pc, st = load_predictor(out / "pred.pt", lm.cfg)
         pred.train(); step = st["step"]
     else:
-        pc = dataclasses.replace(lm.cfg, pred_taps=tuple(int(t) for t in args.taps.split(",")) if args.taps else (),
-                                 pred_hidden=args.hidden, pred_dist=args.dist, pred_rope=args.rope,
-                                 imp_dim=args.imp_dim or lm.cfg.imp_dim, pred_rot_pairs=args.rot_pairs)
-        pred = Predictor(pc)
+        init = {}
         if args.init:
             init = model_folder_predictor(args.init) if pathlib.Path(args.init).is_dir() else torch.load(args.init, weights_only=False)
+        # d' and the rotary pairs: as given, else --init's (not the LM folder's manifest, which names its own predictor's)
+        given = {"imp_dim": args.imp_dim, "pred_rot_pairs": args.rot_pairs}
+        dims = {k: v if v is not None else init.get("pred_cfg", {}).get(k, getattr(Config, k)) for k, v in given.items()}
+        pc = dataclasses.replace(lm.cfg, pred_taps=tuple(int(t) for t in args.taps.split(",")) if args.taps else (),
+                                 pred_hidden=args.hidden, pred_dist=args.dist, pred_rope=args.rope, **dims)
+        pred = Predictor(pc)
+        if init:
             print(f"init from {args.init}; new: {warm_start(pred, init['predictor'])}")
-        if args.rot_pairs and "rot_pairs" not in (init["predictor"] if args.init else {}):
+        if pc.pred_rot_pairs and "rot_pairs" not in init.get("predictor", {}):
             prev, row = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.0, seed=99).sample()
             print("rotary pairs per (layer, KV head):", choose_rot_pairs(lm, pred, torch.from_numpy(row[None, :-1]).long(), torch.tensor([prev])).tolist())
     pcfg = {k: getattr(pc, k) for k in PRED_FIELDS}  # saved beside the weights
@@ -246,7 +251,7 @@ def main():
     valid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=4321, newline_ids=nl)
     rng = np.random.default_rng(step)
     eval_set = []
-    for _ in range(2):
+    for _ in range(args.eval_windows):
         prev, row = valid.sample()
         ids = torch.from_numpy(row[None, :-1]).long()
         rows = sample_rows(args.seq, args.rows, np.random.default_rng(7), ENGINE_SINKS + ENGINE_RECENT + 300)  # the same rows for either forced set
