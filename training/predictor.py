@@ -15,8 +15,9 @@
   r rotary pairs: pair j of consumer layer l, KV head h turns at the LM's own RoPE frequency of head
   pair `rot_pairs[l-1, h, j]` (the pairs that carry that head's positional score, chosen from the LM,
   see `choose_rot_pairs`), queries at their position and keys at theirs; the first d' - 2r dims stay
-  content-only. Initialised from the LM's own pre-RoPE key pair, such a dim reproduces that pair's
-  exact contribution to the head's q.k once the query side has learned the query pair.
+  content-only. A rotary pair's importance key is the LM's own pre-RoPE key pair (a fixed selection,
+  `full_key_proj`), so it reproduces that pair's exact share of the head's q.k once the query side
+  has learned the query pair.
 - Selection per (layer, KV head): score = q_imp . k_imp (+ w * log distance); sinks and the recent
   window always kept; top `budget` of the rest.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses, math, pathlib
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -164,6 +166,13 @@ def model_folder_predictor(folder) -> dict:
     return {"predictor": sd, "pred_cfg": {k: cfg[k] for k in PRED_FIELDS if k in cfg}, "step": 0}
 
 
+def pair_scores(q, k):
+    """Each RoPE pair's share of q.k: q [H, R, D], k [H, T, D] (post-RoPE, rotate-half layout) ->
+    [H, R, D/2, T]; summed over dim 2 it is q.k."""
+    half = q.shape[-1] // 2
+    return torch.einsum("hrd,htd->hrdt", q[..., :half], k[..., :half]) + torch.einsum("hrd,htd->hrdt", q[..., half:], k[..., half:])
+
+
 @torch.no_grad()
 def choose_rot_pairs(lm: LM, pred: Predictor, ids: torch.Tensor, prev: torch.Tensor, n_rows: int = 256, seed: int = 0) -> torch.Tensor:
     """Sets pred.rot_pairs from the LM's own attention on one sample ids [1, T]: per consumer layer
@@ -173,11 +182,10 @@ def choose_rot_pairs(lm: LM, pred: Predictor, ids: torch.Tensor, prev: torch.Ten
     the LM's own key pair (full_key_proj), so its score is that pair's exact share of q.k once the
     query side matches. Returns rot_pairs."""
     c, r = lm.cfg, pred.cfg.pred_rot_pairs
-    T, half, E = ids.shape[1], c.head_dim // 2, pred.cfg.imp_dim
-    freq = inv_freq(c.rope_theta, c.head_dim)
-    moving = int((freq * T >= 0.5).sum())
+    T = ids.shape[1]
+    moving = int((inv_freq(c.rope_theta, c.head_dim) * T >= 0.5).sum())  # pairs from this one on turn < 0.5 rad over T
     assert moving >= r, (moving, r)
-    rows = torch.from_numpy(__import__("numpy").random.default_rng(seed).choice(T, min(n_rows, T), replace=False)).sort().values
+    rows = torch.from_numpy(np.random.default_rng(seed).choice(T, min(n_rows, T), replace=False)).sort().values
     cos, sin = rope_tables(c, torch.arange(T))
     x = lm.embed(ids, prev)
     causal = (torch.arange(T)[None, :] <= rows[:, None]) & (torch.arange(T)[None, :] >= 4)  # [R, T]
@@ -186,9 +194,7 @@ def choose_rot_pairs(lm: LM, pred: Predictor, ids: torch.Tensor, prev: torch.Ten
         if l >= 1:
             q, k, _ = layer.self_attn.qkv(xn, cos, sin)  # post-RoPE [1, H, T, D]
             q = q[0][:, rows].view(c.n_kv_heads, -1, len(rows), c.head_dim).mean(1)  # query heads of a KV head: mean
-            k = k[0]
-            contrib = torch.einsum("hrd,htd->hrdt", q[..., :half], k[..., :half]) + torch.einsum("hrd,htd->hrdt", q[..., half:], k[..., half:])
-            var = (contrib * causal[None, :, None]).var(-1).mean(1)  # [Hkv, half]
+            var = (pair_scores(q, k[0]) * causal[None, :, None]).var(-1).mean(1)  # [Hkv, D/2]
             var[:, moving:] = -1.0
             top = var.argsort(-1, descending=True)[:, :r]  # [Hkv, r]
             pred.rot_pairs[l - 1] = top

@@ -20,7 +20,7 @@ from tokenizers import Tokenizer
 
 from data import Sampler, newline_table
 from model import apply_rope, autocast, inv_freq, rope_tables
-from predictor import pre_rope_keys
+from predictor import pair_scores, pre_rope_keys
 from train_predictor import eligible, load_lm, sample_rows
 
 HERE = pathlib.Path(__file__).parent
@@ -61,7 +61,7 @@ def main():
                 qr = apply_rope(qp, cos[rows], sin[rows])
                 kr = apply_rope(pre_rope_keys(lm, xn, l)[0], cos, sin)
                 kr = kr.repeat_interleave(c.n_heads // c.n_kv_heads, 0)
-                pair = torch.einsum("hrd,htd->hrdt", qr[..., :half], kr[..., :half]) + torch.einsum("hrd,htd->hrdt", qr[..., half:], kr[..., half:])
+                pair = pair_scores(qr, kr)  # [H, R, D/2, T]
                 var = (pair * elig[:, None, :]).var(-1).mean(1)  # [H, half]
                 for h in range(c.n_heads):
                     true = pair[h].sum(1).masked_fill(~elig, -1e9)
