@@ -34,7 +34,7 @@ class Runner:
         self.cap = cap
         self.k = [np.zeros((self.H, cap, self.D), np.float32) for _ in range(self.L)]
         self.v = [np.zeros((self.H, cap, self.D), np.float32) for _ in range(self.L)]
-        self.ik = [np.zeros((self.H, cap, self.E), np.float32) for _ in range(self.L)]
+        self.ik = [np.zeros((self.H, self.E, cap), np.float32) for _ in range(self.L)]
         self.ids: list[int] = []
 
     def snapshot(self):
@@ -54,7 +54,7 @@ class Runner:
             feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = self.k[l], self.v[l]
         if sparse:
             for l in range(1, self.L):
-                feeds[f"past_ik.{l}"] = self.ik[l]
+                feeds[f"past_ik_t.{l}"] = self.ik[l]
             feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
             feeds.update(fresh_selection_feeds(self.cfg))
         s = self.sparse if sparse else self.dense
@@ -64,7 +64,7 @@ class Runner:
         for l in range(self.L):
             self.k[l][:, P:P + S] = out[f"new_k.{l}"]; self.v[l][:, P:P + S] = out[f"new_v.{l}"]
             if l:
-                self.ik[l][:, P:P + S] = out[f"new_ik.{l}"]
+                self.ik[l][:, :, P:P + S] = out[f"new_ik.{l}"].transpose(0, 2, 1)
         self.ids += ids
         return out["logits"][0]
 

@@ -102,7 +102,8 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
                 helper.make_tensor_value_info(f"past_v.{l}", TensorProto.FLOAT, [Hkv, "C", D])]
     if sparse:
         for l in range(1, L):
-            ins.append(helper.make_tensor_value_info(f"past_ik.{l}", TensorProto.FLOAT, [Hkv, "C", E]))
+            # importance keys stored transposed, [Hkv, E, C]: scoring reads them in place (no per-step transpose of the cache)
+            ins.append(helper.make_tensor_value_info(f"past_ik_t.{l}", TensorProto.FLOAT, [Hkv, E, "C"]))
         ins += [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("budget", "sinks", "recent")]
         ins += [helper.make_tensor_value_info("reuse_selection", TensorProto.BOOL, [1]),
                 helper.make_tensor_value_info("prev_selected", TensorProto.INT64, [(L - 1) * Hkv, "K"])]
@@ -196,8 +197,8 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             # scores for the group's consumer layers, then ONE top-k over [n*Hkv, C] ...
             g.scope = "selection"
             outer, g.nodes = g.nodes, []
-            scores = [g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(i)),
-                                           g.op("Transpose", f"past_ik.{m}", perm=[0, 2, 1])), g.const([1])) for i, m in enumerate(cons)]
+            scores = [g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(i)), f"past_ik_t.{m}"), g.const([1]))
+                      for i, m in enumerate(cons)]
             allsc = g.op("Add", g.op("Concat", *scores, axis=0), sel_bias)                       # [n*Hkv, C]
             if c.pred_dist:
                 allsc = g.op("Add", allsc, g.op("Mul", g.op("Gather", "predictor.dist_w", rows_of, axis=0), logd))

@@ -124,7 +124,7 @@ export class Engine {
       feeds[`past_v.${l}`] = new ort.Tensor('float32', cache.v[l], [c.n_kv_heads, C, c.head_dim]);
     }
     if (sparse) {
-      for (let l = 1; l < c.n_layers; l++) feeds[`past_ik.${l}`] = new ort.Tensor('float32', cache.ik[l], [c.n_kv_heads, C, c.imp_dim]);
+      for (let l = 1; l < c.n_layers; l++) feeds[`past_ik_t.${l}`] = new ort.Tensor('float32', cache.ik[l], [c.n_kv_heads, c.imp_dim, C]);
       feeds.budget = new ort.Tensor('int64', BigInt64Array.of(BigInt(effBudget)), [1]);
       feeds.sinks = new ort.Tensor('int64', BigInt64Array.of(BigInt(sinks)), [1]);
       feeds.recent = new ort.Tensor('int64', BigInt64Array.of(BigInt(recent)), [1]);

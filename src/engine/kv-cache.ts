@@ -92,10 +92,19 @@ export class KvCache {
       }
       return next;
     };
+    // importance keys are stored transposed, [Hkv, E, cap]: a row of `cap` slots per (head, dim)
+    const reT = (old: Float32Array | undefined, dim: number) => {
+      const next = new Float32Array(c.n_kv_heads * dim * cap);
+      if (old && this.cap) {
+        const keep = Math.min(this.length, cap);
+        for (let r = 0; r < c.n_kv_heads * dim; r++) next.set(old.subarray(r * this.cap, r * this.cap + keep), r * cap);
+      }
+      return next;
+    };
     for (let l = 0; l < c.n_layers; l++) {
       this.k[l] = re(this.k[l], c.head_dim);
       this.v[l] = re(this.v[l], c.head_dim);
-      this.ik[l] = l === 0 ? new Float32Array(0) : re(this.ik[l], c.imp_dim);
+      this.ik[l] = l === 0 ? new Float32Array(0) : reT(this.ik[l], c.imp_dim);
     }
     const ids = new BigInt64Array(cap);
     ids.set(this.idBuf.subarray(0, Math.min(this.length, cap)));
@@ -112,11 +121,17 @@ export class KvCache {
     const put = (dst: Float32Array, src: Float32Array, dim: number) => {
       for (let h = 0; h < c.n_kv_heads; h++) dst.set(src.subarray(h * S * dim, (h + 1) * S * dim), (h * this.cap + P) * dim);
     };
+    const putT = (dst: Float32Array, src: Float32Array, dim: number) => {
+      // src [Hkv, S, dim] -> dst [Hkv, dim, cap] at slots P..P+S-1
+      for (let h = 0; h < c.n_kv_heads; h++)
+        for (let s = 0; s < S; s++)
+          for (let e = 0; e < dim; e++) dst[(h * dim + e) * this.cap + P + s] = src[(h * S + s) * dim + e];
+    };
     for (let l = 0; l < c.n_layers; l++) {
       put(this.k[l], newK[l], c.head_dim);
       put(this.v[l], newV[l], c.head_dim);
       const ik = newIk[l];
-      if (l > 0 && ik) put(this.ik[l], ik, c.imp_dim);
+      if (l > 0 && ik) putT(this.ik[l], ik, c.imp_dim);
     }
     for (let i = 0; i < S; i++) this.idBuf[P + i] = BigInt(ids[i]);
     for (const id of ids) this.ids.push(id);

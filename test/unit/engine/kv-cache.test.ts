@@ -37,6 +37,42 @@ describe('KvCache token ids', () => {
   });
 });
 
+describe('KvCache importance keys', () => {
+  // stored transposed, [Hkv, E, cap] (what the sparse graph reads as past_ik_t): slot j of (head h, dim e) at (h*E + e)*cap + j
+  const cfg2: ModelConfig = { ...cfg, n_kv_heads: 2, imp_dim: 3 };
+  const ikOf = (id: number, h: number, e: number) => id * 100 + h * 10 + e;
+  function put(c: KvCache, ids: number[]): void {
+    const S = ids.length, H = 2, E = 3, D = 4;
+    const ik = new Float32Array(H * S * E); // graph output layout [Hkv, S, E]
+    for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) for (let e = 0; e < E; e++) ik[(h * S + s) * E + e] = ikOf(ids[s], h, e);
+    const kv = () => [new Float32Array(H * S * D), new Float32Array(H * S * D)];
+    c.append(ids, kv(), kv(), [undefined, ik]);
+  }
+  const check = (c: KvCache, ids: number[]) => {
+    for (let h = 0; h < 2; h++)
+      for (let e = 0; e < 3; e++)
+        for (let j = 0; j < ids.length; j++) expect(c.ik[1][(h * 3 + e) * c.cap + j]).toBe(ikOf(ids[j], h, e));
+  };
+  it('lands each slot in its (head, dim) row and survives growth, truncation and shrinking', () => {
+    const c = new KvCache(cfg2, 4);
+    const all: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const chunk = [i + 1, i + 40, i + 80].slice(0, 1 + (i % 3));
+      put(c, chunk);
+      all.push(...chunk);
+    }
+    expect(c.cap).toBeGreaterThan(4);
+    expect(c.ik[1].length).toBe(2 * 3 * c.cap);
+    check(c, all);
+    c.truncate(25);
+    put(c, [7, 8]);
+    check(c, [...all.slice(0, 25), 7, 8]);
+    c.shrinkTo(20, 24);
+    expect(c.ik[1].length).toBe(2 * 3 * 24);
+    check(c, all.slice(0, 20));
+  });
+});
+
 describe('KvCache remembered logits', () => {
   const L = (x: number) => Float32Array.of(x, -x);
 
