@@ -140,12 +140,13 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     elif c.pred_rot_pairs:  # the last 2r importance dims turn at per-(layer, KV head) frequencies predictor.rot_inv_freq [L-1, Hkv, r]
         r = c.pred_rot_pairs
 
+        sizes = ([E - 2 * r] if E > 2 * r else []) + [r, r]  # [content,] a, b
+
         def turn(t, ang):  # t [..., E], ang [..., r] (broadcast)
             cs, sn = g.op("Cos", ang), g.op("Sin", ang)
-            parts = g.op("Split", t, g.const([E - 2 * r, r, r] if E > 2 * r else [r, r]), axis=-1, n_out=3 if E > 2 * r else 2)
-            a, b = parts[-2:]
-            rot = [g.op("Sub", g.op("Mul", a, cs), g.op("Mul", b, sn)), g.op("Add", g.op("Mul", b, cs), g.op("Mul", a, sn))]
-            return g.op("Concat", *([parts[0]] if E > 2 * r else []), *rot, axis=-1)
+            *content, a, b = g.op("Split", t, g.const(sizes), axis=-1, n_out=len(sizes))
+            return g.op("Concat", *content, g.op("Sub", g.op("Mul", a, cs), g.op("Mul", b, sn)),
+                        g.op("Add", g.op("Mul", b, cs), g.op("Mul", a, sn)), axis=-1)
         # keys of layer l [Hkv, S, E]: angles [Hkv, S, r]
         imp_rope = lambda t, l: turn(t, g.op("Mul", g.op("Unsqueeze", pos, g.const([0, 2])),
                                              g.op("Unsqueeze", g.op("Gather", "predictor.rot_inv_freq", g.const(l - 1)), g.const([1]))))
@@ -467,6 +468,14 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     return manifest
 
 
+def lm_from_folder(path) -> LM:
+    """The LM of a model folder: its manifest's config and fp16 training weights (not in eval mode)."""
+    cfg = json.loads((pathlib.Path(path) / "manifest.json").read_text())["config"]
+    lm = LM(Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k in Config.__dataclass_fields__}))
+    lm.load_state_dict(load_weights(path))
+    return lm
+
+
 def load_weights(path: str) -> dict:
     """LM weights from a training checkpoint (EMA) or from a model folder's fp16 safetensors."""
     p = pathlib.Path(path)
@@ -506,10 +515,8 @@ def main():
     torch.manual_seed(args.seed)
     extra = {}
     if args.ckpt and pathlib.Path(args.ckpt).is_dir():  # a model folder: its fp16 LM weights and its manifest's training record
-        folder = json.loads((pathlib.Path(args.ckpt) / "manifest.json").read_text())
-        cfg = Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in folder["config"].items() if k in Config.__dataclass_fields__})
-        lm = LM(cfg); lm.load_state_dict(load_weights(args.ckpt))
-        extra["training"] = folder.get("training", {})
+        lm = lm_from_folder(args.ckpt); cfg = lm.cfg
+        extra["training"] = json.loads((pathlib.Path(args.ckpt) / "manifest.json").read_text()).get("training", {})
     elif args.ckpt:
         st = torch.load(args.ckpt, weights_only=False)
         cfg = Config(**st["config"])

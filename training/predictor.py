@@ -166,6 +166,12 @@ def model_folder_predictor(folder) -> dict:
     return {"predictor": sd, "pred_cfg": {k: cfg[k] for k in PRED_FIELDS if k in cfg}, "step": 0}
 
 
+def turning_pairs(cfg: Config, T: int) -> int:
+    """How many of the LM's RoPE pairs turn by at least half a radian over T tokens (pairs 0..n-1);
+    the slower ones barely depend on position."""
+    return int((inv_freq(cfg.rope_theta, cfg.head_dim) * T >= 0.5).sum())
+
+
 def pair_scores(q, k):
     """Each RoPE pair's share of q.k: q [H, R, D], k [H, T, D] (post-RoPE, rotate-half layout) ->
     [H, R, D/2, T]; summed over dim 2 it is q.k."""
@@ -183,7 +189,7 @@ def choose_rot_pairs(lm: LM, pred: Predictor, ids: torch.Tensor, prev: torch.Ten
     query side matches. Returns rot_pairs."""
     c, r = lm.cfg, pred.cfg.pred_rot_pairs
     T = ids.shape[1]
-    moving = int((inv_freq(c.rope_theta, c.head_dim) * T >= 0.5).sum())  # pairs from this one on turn < 0.5 rad over T
+    moving = turning_pairs(c, T)
     assert moving >= r, (moving, r)
     rows = torch.from_numpy(np.random.default_rng(seed).choice(T, min(n_rows, T), replace=False)).sort().values
     cos, sin = rope_tables(c, torch.arange(T))

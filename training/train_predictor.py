@@ -26,11 +26,8 @@ HERE = pathlib.Path(__file__).parent
 def load_lm(path) -> LM:
     """A training checkpoint (EMA weights) or a model folder (its fp16 training weights)."""
     if pathlib.Path(path).is_dir():
-        from export import load_weights
-        cfg = json.loads((pathlib.Path(path) / "manifest.json").read_text())["config"]
-        lm = LM(Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k in Config.__dataclass_fields__}))
-        lm.load_state_dict(load_weights(path))
-        return lm.eval().requires_grad_(False)
+        from export import lm_from_folder  # late: export loads onnx, which training from a checkpoint does not need
+        return lm_from_folder(path).eval().requires_grad_(False)
     st = torch.load(path, weights_only=False)
     lm = LM(Config(**st["config"]))
     lm.load_state_dict(st.get("ema", st.get("model")))

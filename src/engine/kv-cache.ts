@@ -84,27 +84,20 @@ export class KvCache {
   private grow(cap: number, allowShrink = false): void {
     if (!allowShrink && cap <= this.cap) return;
     const c = this.c;
-    const re = (old: Float32Array | undefined, dim: number) => {
-      const next = new Float32Array(c.n_kv_heads * cap * dim);
+    // `rows` rows of `cap` slots of `unit` floats each: K/V are [Hkv, cap, D] (rows Hkv, unit D); importance keys are
+    // stored transposed, [Hkv, E, cap] (rows Hkv*E, unit 1). The first min(length, cap) slots of every row are kept.
+    const re = (old: Float32Array | undefined, rows: number, unit: number) => {
+      const next = new Float32Array(rows * cap * unit);
       if (old && this.cap) {
-        const keep = Math.min(this.length, cap) * dim;
-        for (let h = 0; h < c.n_kv_heads; h++) next.set(old.subarray(h * this.cap * dim, h * this.cap * dim + keep), h * cap * dim);
-      }
-      return next;
-    };
-    // importance keys are stored transposed, [Hkv, E, cap]: a row of `cap` slots per (head, dim)
-    const reT = (old: Float32Array | undefined, dim: number) => {
-      const next = new Float32Array(c.n_kv_heads * dim * cap);
-      if (old && this.cap) {
-        const keep = Math.min(this.length, cap);
-        for (let r = 0; r < c.n_kv_heads * dim; r++) next.set(old.subarray(r * this.cap, r * this.cap + keep), r * cap);
+        const keep = Math.min(this.length, cap) * unit;
+        for (let r = 0; r < rows; r++) next.set(old.subarray(r * this.cap * unit, r * this.cap * unit + keep), r * cap * unit);
       }
       return next;
     };
     for (let l = 0; l < c.n_layers; l++) {
-      this.k[l] = re(this.k[l], c.head_dim);
-      this.v[l] = re(this.v[l], c.head_dim);
-      this.ik[l] = l === 0 ? new Float32Array(0) : reT(this.ik[l], c.imp_dim);
+      this.k[l] = re(this.k[l], c.n_kv_heads, c.head_dim);
+      this.v[l] = re(this.v[l], c.n_kv_heads, c.head_dim);
+      this.ik[l] = l === 0 ? new Float32Array(0) : re(this.ik[l], c.n_kv_heads * c.imp_dim, 1);
     }
     const ids = new BigInt64Array(cap);
     ids.set(this.idBuf.subarray(0, Math.min(this.length, cap)));
