@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 
 from data import FILE_SEP, Sampler
 from model import LM, rope_tables
-from predictor import Predictor, load_predictor, pre_rope_keys
+from predictor import Predictor, ensure_calibrated, load_predictor, pre_rope_keys
 from train import token_bytes
 from train_predictor import load_lm
 
@@ -32,6 +32,7 @@ PAGE = 16
 
 
 LOOKUP = True  # the model's n-gram lookup (config.ngram_max) on; --no-lookup measures attention alone
+INT8_KEYS = True  # tokenbutler scores int8 importance keys, as the graphs do; --fp32-keys: the fp32 scores
 LATE_ROW = 512  # margins are also reported over rows with at least this many tokens of prefix
 # Forced recent window of a sparse row per policy: clamp(budget / D, LO, HI) as (D, LO, HI); each
 # policy at the split that measured best for it on the tuning windows (--seed 7, 12 x 2,048, 10%;
@@ -121,7 +122,11 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
                 sel = topk_mask(torch.rand(c.n_kv_heads, T, T, generator=g), E, k_sel)
             elif policy in ("tokenbutler", "tokenbutler-l0w"):
                 ik = pred.keys(pre_rope_keys(lm, xn, l), l)[0]  # [Hkv, T, E]
-                sel = topk_mask(qimp[l] @ ik.transpose(1, 2) + pred.dist_bias(l, i_idx - j_idx), E, k_sel)
+                if INT8_KEYS:  # what the graphs score: int8 keys and per-row int8 queries
+                    sc = pred.int8_scores(qimp[l], pred.quant_keys(ik, l), l, i_idx - j_idx)
+                else:
+                    sc = qimp[l] @ ik.transpose(1, 2) + pred.dist_bias(l, i_idx - j_idx)
+                sel = topk_mask(sc, E, k_sel)
                 if interval > 1:  # as the engine: re-read the selection of the last prediction row (the window moves on)
                     sel = sel[:, (torch.arange(T) // interval) * interval] & E
             elif policy == "quest":
@@ -245,7 +250,7 @@ def coref_score(lm, pred, examples, policy, budget):
 
 
 def main():
-    global LOOKUP, RECENT_RULE
+    global LOOKUP, RECENT_RULE, INT8_KEYS
     ap = argparse.ArgumentParser()
     ap.add_argument("--lm", default=str(HERE / "work/ckpt/lm.pt"))
     ap.add_argument("--predictor", default=str(HERE / "work/pred/pred.pt"))
@@ -264,16 +269,19 @@ def main():
                     help="held-out windows in dependency order (a file's imports before it, as the engine lays out context) instead of path order")
     ap.add_argument("--no-ablation", action="store_true", help="skip the interval and neighbour ablations")
     ap.add_argument("--no-lookup", action="store_true", help="switch the n-gram lookup off (as if nothing matched): attention alone")
+    ap.add_argument("--fp32-keys", action="store_true", help="tokenbutler scores fp32 importance keys (the graphs score int8 ones)")
     ap.add_argument("--recent-rule", default="", help="one forced recent window for every sparse policy, clamp(budget / D, LO, HI) as D,LO,HI (default: RECENT_RULES, per policy)")
     ap.add_argument("--seed", type=int, default=99, help="held-out window sampler seed (tune on another seed than the one reported)")
     args = ap.parse_args()
     LOOKUP = not args.no_lookup
+    INT8_KEYS = not args.fp32_keys
     if args.recent_rule:
         div, lo, hi = args.recent_rule.split(",")
         RECENT_RULE = (float(div), int(lo), int(hi))
     torch.set_num_threads(args.threads)
     lm = load_lm(args.lm)
     pred, _, ps = load_predictor(args.predictor, lm.cfg)
+    ensure_calibrated(lm, pred, pathlib.Path(args.work) / "tokens")
     tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
     tb = token_bytes(tok)
     valid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=args.seed, dep_rate=1.0 if args.dep_order else 0.0)

@@ -34,7 +34,7 @@ class Runner:
         self.cap = cap
         self.k = [np.zeros((self.H, cap, self.D), np.float32) for _ in range(self.L)]
         self.v = [np.zeros((self.H, cap, self.D), np.float32) for _ in range(self.L)]
-        self.ik = [np.zeros((self.H, self.E, cap), np.float32) for _ in range(self.L)]
+        self.ik = [np.zeros((self.H, self.E, cap), np.int8) for _ in range(self.L)]  # int8 importance keys, transposed
         self.ids: list[int] = []
 
     def snapshot(self):

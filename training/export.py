@@ -2,9 +2,10 @@
 
 Graphs are written with onnx.helper, not traced, so the contract is explicit:
   dense.onnx   prefill chunks and dense decode (S >= 1 new tokens, attention over all P cached)
-  sparse.onnx  one decode step: layer 0 dense; the predictor's importance queries score the
-               importance-key cache per (layer >= 1, KV head); TopK (sinks + recent forced in,
-               then the `budget` best); GatherND of K/V rows; attention over the selection.
+  sparse.onnx  one decode step: layer 0 dense (or its window); the predictor's importance queries
+               score the int8 importance-key cache per (layer >= 1, KV head) with MatMulInteger;
+               the sinks, the `budget` best of the slots between them and the recent window (TopK),
+               the recent window; Gather of K/V rows; attention over the selection.
 Both graphs read the weights from one shared external-data file (weights.bin), so the two graphs
 cost one copy of the weights on disk.
 
@@ -21,7 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 from model import LM, Config, inv_freq
-from predictor import BIG, ENGINE_RECENT, ENGINE_SINKS, NEG, Predictor, load_predictor, tap_groups
+from predictor import ENGINE_RECENT, ENGINE_SINKS, NEG, QMAX, Predictor, ensure_calibrated, load_predictor, tap_groups
 
 OPSET = 17
 HERE = pathlib.Path(__file__).parent
@@ -62,6 +63,8 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
         W["copy_gate.weight"] = lm.copy_gate.weight.detach().numpy().T  # [d, 1 + pointer heads (+ 1 n-gram lookup)]
     if lm.copy_gate_f is not None:
         W["copy_gate_f.weight"] = lm.copy_gate_f.weight.detach().numpy().T  # [K + 3, 2 + pointer heads]
+    assert pred.calibrated, "int8 importance keys need calibrated steps (predictor.ensure_calibrated)"
+    W["predictor.ik_scale"] = pred.ik_scale.detach().numpy()[:, :, None, :]  # [L-1, Hkv, 1, d']
     if pred.dist_w is not None:
         W["predictor.dist_w"] = pred.dist_w.detach().numpy().reshape(-1, 1)  # [(L-1)*Hkv, 1]
     # Linear weights are stored pre-transposed ([in, out]) so every MatMul reads an initializer
@@ -103,7 +106,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     if sparse:
         for l in range(1, L):
             # importance keys stored transposed, [Hkv, E, C]: scoring reads them in place (no per-step transpose of the cache)
-            ins.append(helper.make_tensor_value_info(f"past_ik_t.{l}", TensorProto.FLOAT, [Hkv, E, "C"]))
+            ins.append(helper.make_tensor_value_info(f"past_ik_t.{l}", TensorProto.INT8, [Hkv, E, "C"]))
         ins += [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("budget", "sinks", "recent")]
         ins += [helper.make_tensor_value_info("reuse_selection", TensorProto.BOOL, [1]),
                 helper.make_tensor_value_info("prev_selected", TensorProto.INT64, [(L - 1) * Hkv, "K"])]
@@ -165,11 +168,14 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     if rep > 1:
         causal = g.op("Tile", causal, g.const([rep, 1]))
     if sparse:
+        # the sinks [0, n_sink) and the recent window [w0, start_pos) are always read; selection
+        # chooses min(budget, M) of the M middle slots [n_sink, w0)
         sinks, recent = "sinks", "recent"
-        keep = g.op("Or", g.op("Less", j, sinks), g.op("GreaterOrEqual", j, g.op("Sub", "start_pos", recent)))
-        sel_bias = g.op("Where", g.op("Less", j, "start_pos"),
-                        g.op("Where", keep, g.const(BIG, np.float32), g.const(0.0, np.float32)), g.const(NEG, np.float32))
-        k_total = g.op("Min", "start_pos", g.op("Add", g.op("Add", sinks, recent), "budget"))
+        n_sink = g.op("Min", sinks, "start_pos")
+        w0 = g.op("Max", n_sink, g.op("Sub", "start_pos", recent))
+        sq = lambda t: g.op("Squeeze", t, g.const([0]))
+        sink_rows, recent_rows = g.op("Range", g.const(0), sq(n_sink), g.const(1)), g.op("Range", sq(w0), sq("start_pos"), g.const(1))
+        k_mid = g.op("Min", "budget", g.op("Sub", w0, n_sink))
     scale = g.const(1.0 / math.sqrt(D), np.float32)
 
     def heads(t, n):  # [S, n*D] -> [n, S, D]
@@ -179,8 +185,10 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     sel_idx = {}
     if sparse:
         head_base = g.op("Unsqueeze", g.op("Mul", g.op("Range", g.const(0), g.const(Hkv), g.const(1)), g.op("Squeeze", C, g.const([0]))), g.const([1]))
-        if c.pred_dist:  # log(query position - key position), clamped at 1 for the slots past start_pos
-            logd = g.op("Unsqueeze", g.op("Log", g.op("Cast", g.op("Max", g.op("Sub", "start_pos", j), g.const(1)), to=TensorProto.FLOAT)), g.const([0]))
+        if c.pred_dist:  # log(query position - key position) of the middle slots
+            jm = g.op("Range", sq(n_sink), sq(w0), g.const(1))
+            logd = g.op("Log", g.op("Cast", g.op("Sub", "start_pos", jm), to=TensorProto.FLOAT))     # [M]
+        tile = lambda r: g.op("Tile", g.op("Unsqueeze", r, g.const([0])), g.const([Hkv, 1]))       # [M] -> [Hkv, M]
     for l in range(L):
         p = f"model.layers.{l}."
         if sparse and l in groups:
@@ -195,15 +203,28 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             # positions' queries, which ranks slots by their mean score over the chunk
             qimp = imp_rope_q(g.op("Reshape", linear(g, h1, f"predictor.{l}.fc2.weight"), g.const([-1, n, Hkv, E])), cons)   # [S, n, Hkv, E]
             qimp = g.op("Unsqueeze", g.op("ReduceMean", qimp, axes=[0], keepdims=0), g.const([2]))        # [n, Hkv, 1, E]
-            # scores for the group's consumer layers, then ONE top-k over [n*Hkv, C] ...
+            # int8 scores per consumer layer (predictor.select_fresh): the query scaled by the keys' steps and
+            # rounded per row (step = max|.| / 127) to integers, split into its positive and negative parts
+            # (u8 x s8 MatMulInteger is onnxruntime's fast path); then the top min(budget, M) middle slots
             g.scope = "selection"
             outer, g.nodes = g.nodes, []
-            scores = [g.op("Squeeze", g.op("MatMul", g.op("Gather", qimp, g.const(i)), f"past_ik_t.{m}"), g.const([1]))
-                      for i, m in enumerate(cons)]
-            allsc = g.op("Add", g.op("Concat", *scores, axis=0), sel_bias)                       # [n*Hkv, C]
-            if c.pred_dist:
-                allsc = g.op("Add", allsc, g.op("Mul", g.op("Gather", "predictor.dist_w", rows_of, axis=0), logd))
-            fresh = two_stage_topk(g, allsc, k_total, n * Hkv)
+            qs = g.op("Mul", qimp, g.op("Gather", "predictor.ik_scale", g.const([m - 1 for m in cons])))      # [n, Hkv, 1, E]
+            qstep = g.op("Max", g.op("Div", g.op("ReduceMax", g.op("Abs", qs), axes=[-1], keepdims=1), g.const(float(QMAX), np.float32)),
+                         g.const(1e-30, np.float32))                                                        # [n, Hkv, 1, 1]
+            qi = g.op("Clip", g.op("Round", g.op("Div", qs, qstep)), g.const(-float(QMAX), np.float32), g.const(float(QMAX), np.float32))
+            qpos, qneg = (g.op("Cast", g.op("Relu", t), to=TensorProto.UINT8) for t in (qi, g.op("Neg", qi)))   # [n, Hkv, 1, E]
+            picks = []
+            for i, m in enumerate(cons):
+                part = lambda t: g.op("MatMulInteger", g.op("Gather", t, g.const(i)), f"past_ik_t.{m}")    # [Hkv, 1, C] int32
+                sc = g.op("Reshape", g.op("Sub", part(qpos), part(qneg)), g.const([Hkv, -1]))             # [Hkv, C]
+                sc = g.op("Cast", g.op("Slice", sc, n_sink, w0, g.const([1])), to=TensorProto.FLOAT)       # [Hkv, M]
+                if c.pred_dist:   # + w * log(distance) / step
+                    dw = g.op("Div", g.op("Gather", "predictor.dist_w", g.const([(m - 1) * Hkv + h for h in range(Hkv)]), axis=0),
+                              g.op("Reshape", g.op("Gather", qstep, g.const(i)), g.const([Hkv, 1])))
+                    sc = g.op("Add", sc, g.op("Mul", dw, logd))
+                top = g.op("Add", two_stage_topk(g, sc, k_mid, Hkv), n_sink)                               # [Hkv, k_mid] ascending
+                picks.append(g.op("Concat", tile(sink_rows), top, tile(recent_rows), axis=1))
+            fresh = g.op("Concat", *picks, axis=0) if n > 1 else picks[0]                                  # [n*Hkv, K]
             fresh_nodes, g.nodes = g.nodes, []
             # ... or (prediction interval > 1) the previous step's selection, with the slot that just
             # left the recent window (P-1-recent) replaced by the slot that just entered it (P-1)
@@ -227,17 +248,16 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
                  helper.make_tensor_value_info(f"new_v.{l}", TensorProto.FLOAT, [Hkv, "S", D])]
         if l >= 1:
             kp = g.op("Gather", "predictor.key_proj", g.const(l - 1))      # [Hkv, D, E]
-            g.rename(imp_rope(g.op("MatMul", kpre, kp), l), f"new_ik.{l}")
-            outs.append(helper.make_tensor_value_info(f"new_ik.{l}", TensorProto.FLOAT, [Hkv, "S", E]))
+            ik = g.op("Div", imp_rope(g.op("MatMul", kpre, kp), l), g.op("Gather", "predictor.ik_scale", g.const(l - 1)))   # int8 keys (predictor.quant_keys)
+            ik = g.op("Clip", g.op("Round", ik), g.const(-float(QMAX), np.float32), g.const(float(QMAX), np.float32))
+            g.rename(g.op("Cast", ik, to=TensorProto.INT8), f"new_ik.{l}")
+            outs.append(helper.make_tensor_value_info(f"new_ik.{l}", TensorProto.INT8, [Hkv, "S", E]))
         qh = g.op("Mul", g.op("Reshape", q, g.const([Hkv, -1, D])), scale)  # [Hkv, rep*S, D]
         Kp, Vp, mask = f"past_k.{l}", f"past_v.{l}", past_mask
         src_past = lambda kv: "ctx_ids"
         if sparse and l == 0 and layer0 == "window":
             # layer 0 reads only the sinks and the recent window: contiguous row ranges, no scoring
-            n_sink = g.op("Min", sinks, "start_pos")
-            w0 = g.op("Max", n_sink, g.op("Sub", "start_pos", recent))
-            rows = g.op("Concat", g.op("Range", g.const(0), g.op("Squeeze", n_sink, g.const([0])), g.const(1)),
-                        g.op("Range", g.op("Squeeze", w0, g.const([0])), g.op("Squeeze", "start_pos", g.const([0])), g.const(1)), axis=0)
+            rows = g.op("Concat", sink_rows, recent_rows, axis=0)
             Kp = g.op("Gather", Kp, rows, axis=1)
             Vp = g.op("Gather", Vp, rows, axis=1)
             mask = None
@@ -334,34 +354,39 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
 def ngram_last(g: G, c: Config, ids):
     """The n-gram lookup of the last position (model.ngram_lookup_last) over the sequence
     ctx_ids[:start_pos] ++ ids [N]: the token ids [M] and copy weights [M] of the M matching keys,
-    and the gate features [K + 3]."""
+    and the gate features [K + 3]. One pass over the sequence finds the candidate keys (those whose
+    previous token is the last token); the longer matches are checked on the candidates only."""
     K = c.ngram_max
     seq = g.op("Concat", g.op("Slice", "ctx_ids", g.const([0]), "start_pos"), ids, axis=0)     # [N]
     N = g.op("Shape", seq)
-    keys = g.op("Concat", g.const([-1] * K), seq, axis=0)     # keys[K + j - k] = seq[j - k] (-1 before the start)
-    qry = g.op("Concat", g.const([-2] * K), seq, axis=0)      # qry[K + N - k] = seq[N - k] (-2 before the start: never matches)
-    m = best = None
-    kstar = g.const(0.0, np.float32)
-    for k in range(1, K + 1):
-        prev_k = g.op("Slice", keys, g.const([K - k]), g.op("Add", N, g.const([K - k])))       # seq[j - k] for j in 0..N-1
-        q_k = g.op("Gather", qry, g.op("Add", N, g.const([K - k])))                          # [1]
-        eq = g.op("Equal", prev_k, q_k)
-        m = eq if m is None else g.op("And", m, eq)
-        has = g.op("Cast", g.op("ReduceMax", g.op("Cast", m, to=TensorProto.FLOAT), keepdims=0), to=TensorProto.BOOL)
-        best = m if best is None else g.op("Or", g.op("And", m, has), g.op("And", best, g.op("Not", has)))  # Where has no bool kernel
-        kstar = g.op("Where", has, g.const(float(k), np.float32), kstar)
+    # keys j with seq[j-1] == seq[N-1]: the positions i of that token, ascending (the last is N-1 itself, dropped), plus 1;
+    # and key 0 (nothing precedes it: never matches), so that every reduction below has an element
+    at = g.op("Reshape", g.op("NonZero", g.op("Equal", seq, g.op("Gather", seq, g.op("Sub", N, g.const([1]))))), g.const([-1]))
+    cand = g.op("Concat", g.const([0]), g.op("Add", g.op("Slice", at, g.const([0]), g.const([-1])), g.const([1])), axis=0)   # [Mc]
+    # match length of every candidate: how many of seq[j-k] == seq[N-k], k = 1..K, hold before the first that does not
+    ks = g.const(np.arange(1, K + 1))
+    back = g.op("Sub", g.op("Unsqueeze", cand, g.const([1])), ks)                                  # [Mc, K]: j - k
+    eq = g.op("Equal", g.op("Gather", seq, g.op("Max", back, g.const(0))), g.op("Gather", seq, g.op("Max", g.op("Sub", N, ks), g.const(0))))
+    eq = g.op("And", eq, g.op("And", g.op("GreaterOrEqual", back, g.const(0)), g.op("GreaterOrEqual", N, ks)))   # both exist
+    run = g.op("Concat", g.op("Cast", eq, to=TensorProto.FLOAT), g.op("Mul", g.op("Unsqueeze", g.op("Cast", cand, to=TensorProto.FLOAT), g.const([1])),
+                                                                    g.const(0.0, np.float32)), axis=1)   # [Mc, K + 1], last column 0
+    length = g.op("ArgMin", run, axis=1, keepdims=0)                                                 # the first 0: the match length
+    klong = g.op("ReduceMax", length, keepdims=1)                                                   # [1] the longest (0: no match)
+    best = g.op("And", g.op("Equal", length, klong), g.op("Greater", klong, g.const([0])))
+    kstar = g.op("Cast", klong, to=TensorProto.FLOAT)
     bf = g.op("Cast", best, to=TensorProto.FLOAT)
-    jf = g.op("Cast", g.op("Range", g.const(0), g.op("Squeeze", N, g.const([0])), g.const(1)), to=TensorProto.FLOAT)
+    jf = g.op("Cast", cand, to=TensorProto.FLOAT)
     jlast = g.op("ReduceMax", g.op("Mul", bf, jf), keepdims=1)                                  # [1] (0 when no match)
     w = g.op("Mul", bf, g.op("Exp", g.op("Div", g.op("Sub", jf, jlast), g.const(c.ngram_tau, np.float32))))
     count = g.op("ReduceSum", bf, keepdims=1)
     w = g.op("Div", w, g.op("Max", g.op("ReduceSum", w, keepdims=1), g.const(1e-30, np.float32)))
     last_tok = g.op("Gather", seq, g.op("Cast", jlast, to=TensorProto.INT64))
-    agree = g.op("ReduceSum", g.op("Mul", w, g.op("Cast", g.op("Equal", seq, last_tok), to=TensorProto.FLOAT)), keepdims=1)
+    agree = g.op("ReduceSum", g.op("Mul", w, g.op("Cast", g.op("Equal", g.op("Gather", seq, cand), last_tok), to=TensorProto.FLOAT)), keepdims=1)
     onehot = g.op("Cast", g.op("Equal", g.const(np.arange(K + 1, dtype=np.float32), np.float32), kstar), to=TensorProto.FLOAT)
     feats = g.op("Concat", onehot, g.op("Div", g.op("Log", g.op("Add", count, g.const(1.0, np.float32))), g.const(5.0, np.float32)), agree, axis=0)
-    nz = g.op("Reshape", g.op("NonZero", best), g.const([-1]))    # the matching keys only (the scatter reads M, not N, entries)
-    return g.op("Gather", seq, nz), g.op("Gather", w, nz), feats, nz
+    pick = g.op("Reshape", g.op("NonZero", best), g.const([-1]))    # the matching keys only (the scatter reads M, not N, entries)
+    nz = g.op("Gather", cand, pick)
+    return g.op("Gather", seq, nz), g.op("Gather", w, pick), feats, nz
 
 
 TOPK_BLOCK = 8
@@ -427,6 +452,7 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     """Writes the model folder. int8: the manifest's graphs are the int8 ones (measured against
     fp32 on `measure_windows` when given); keep_fp32=False then drops the fp32 files."""
     out.mkdir(parents=True, exist_ok=True)
+    ensure_calibrated(lm, pred)  # the int8 importance keys' steps (kept in the folder's fp16 weights)
     cfg = pred.cfg  # the LM's config with the predictor's layout (taps, width, distance prior)
     W = weights_of(lm, pred)
     layout = write_weights(W, out / "weights.bin")

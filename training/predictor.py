@@ -20,6 +20,12 @@
   has learned the query pair.
 - Selection per (layer, KV head): score = q_imp . k_imp (+ w * log distance); sinks and the recent
   window always kept; top `budget` of the rest.
+- int8 importance keys (what the engine caches and the graphs score, `quant_keys` / `int8_scores`):
+  each key dim is rounded to an integer in [-127, 127] at a fixed per-(layer, KV head, dim) step
+  `ik_scale` (calibrated once on real sequences, `calibrate_ik_scale`; a rotary pair's two dims share
+  one step); the query is scaled by the same steps and rounded per row to [-127, 127], so the score is
+  an exact integer dot product (onnxruntime's u8 x s8 MatMulInteger, the query split into its positive
+  and negative parts) plus the distance prior divided by the query's rounding step.
 """
 from __future__ import annotations
 
@@ -32,8 +38,8 @@ import torch.nn.functional as F
 
 from model import LM, Config, RMSNorm, apply_rope, autocast, inv_freq, ngram_lookup_last, rope_tables
 
-BIG = 1.0e4   # bias that forces sinks / recent tokens into the top-k
 NEG = -1.0e9  # bias for slots past the valid length
+QMAX = 127    # int8 importance keys and queries are integers in [-QMAX, QMAX]
 
 
 def tap_groups(cfg: Config) -> dict[int, list[int]]:
@@ -74,6 +80,34 @@ class Predictor(nn.Module):
         assert 2 * cfg.pred_rot_pairs <= cfg.imp_dim
         if cfg.pred_rot_pairs:  # which of the LM head's RoPE pairs each rotary pair turns with (a buffer: saved, not trained)
             self.register_buffer("rot_pairs", torch.zeros(n_cons, cfg.n_kv_heads, cfg.pred_rot_pairs, dtype=torch.long))
+        # int8 importance keys: the rounding step of every (consumer layer, KV head, dim); 0 until calibrate_ik_scale
+        self.register_buffer("ik_scale", torch.zeros(n_cons, cfg.n_kv_heads, cfg.imp_dim))
+
+    @property
+    def calibrated(self) -> bool:
+        return bool((self.ik_scale > 0).all())
+
+    def quant_keys(self, ik, layer: int):
+        """Importance keys [..., Hkv, T, d'] of consumer `layer` -> their int8 values (as floats): round(ik / step), clipped."""
+        return torch.round(ik / self.ik_scale[layer - 1][:, None, :]).clamp(-QMAX, QMAX)
+
+    def quant_queries(self, q, layer: int):
+        """Importance queries [..., Hkv, R, d'] -> (integers [..., Hkv, R, d'] in [-QMAX, QMAX], step [..., Hkv, R, 1]):
+        the query times the keys' steps, rounded per row at max|.| / QMAX. q . k ~= step * (qi . ki)."""
+        qs = q * self.ik_scale[layer - 1][:, None, :]
+        step = (qs.abs().amax(-1, keepdim=True) / QMAX).clamp_min(1e-30)
+        return torch.round(qs / step).clamp(-QMAX, QMAX), step
+
+    def int8_scores(self, q, ik_int, layer: int, dist):
+        """The graphs' selection score of queries q [Hkv, R, d'] against int8 keys ik_int [Hkv, T, d'] (quant_keys),
+        divided by each row's query step (a positive per-row factor: the same top-k): qi . ki + w * log(dist) / step.
+        dist [R, T] (query position - key position)."""
+        qi, step = self.quant_queries(q, layer)
+        s = qi @ ik_int.transpose(-1, -2)  # exact: |s| <= d' * 127 * 127 < 2^24
+        if self.dist_w is None:
+            return s
+        d = torch.log(dist.clamp_min(1).float())
+        return s + (self.dist_w[layer - 1].view(-1, 1, 1) / step) * d
 
     def full_key_proj(self) -> torch.Tensor:
         """[L-1, Hkv, D, d']: the learned content projection, then for rotary pair j the LM's own pre-RoPE
@@ -150,6 +184,7 @@ def load_predictor(path, lm_cfg: Config) -> tuple[Predictor, Config, dict]:
         if k in sd:
             sd[f"producers.{cfg.producer_layer}.{k}"] = sd.pop(k)
     pred = Predictor(cfg)
+    sd.setdefault("ik_scale", pred.ik_scale)  # saved before int8 keys: uncalibrated (ensure_calibrated)
     pred.load_state_dict(sd)
     return pred.eval(), cfg, st
 
@@ -164,6 +199,55 @@ def model_folder_predictor(folder) -> dict:
     if "rot_pairs" in sd:
         sd["rot_pairs"] = sd["rot_pairs"].round().long()  # small integers: exact in fp16
     return {"predictor": sd, "pred_cfg": {k: cfg[k] for k in PRED_FIELDS if k in cfg}, "step": 0}
+
+
+@torch.no_grad()
+def calibrate_ik_scale(lm: LM, pred: Predictor, seqs: list[tuple[int, np.ndarray]]) -> torch.Tensor:
+    """Sets pred.ik_scale from real sequences [(prev id, ids)]: per (consumer layer, KV head, dim) the
+    largest |importance key| / 127 (a rotary pair: the largest radius of the pair, for both dims, since
+    rotation moves a key between them), rounded up to an fp16 value so the model folder keeps it exactly."""
+    c = lm.cfg
+    r = c.pred_rot_pairs
+    amax = torch.zeros_like(pred.ik_scale)
+    for prev, ids in seqs:
+        ids_t = torch.as_tensor(np.asarray(ids), dtype=torch.long)[None]
+        T = ids_t.shape[1]
+        cos, sin = rope_tables(c, torch.arange(T))
+        x = lm.embed(ids_t, torch.tensor([prev]))
+        for l, layer in enumerate(lm.model.layers):
+            if l >= 1:
+                ik = pred.keys(pre_rope_keys(lm, layer.input_layernorm(x), l), l)[0]  # [Hkv, T, d']
+                a = ik.abs()
+                if r:
+                    E = ik.shape[-1]
+                    rad = ik[..., E - 2 * r:E - r].hypot(ik[..., E - r:])
+                    a = torch.cat([a[..., :E - 2 * r], rad, rad], -1)
+                amax[l - 1] = torch.maximum(amax[l - 1], a.amax(1))
+            with autocast():
+                x = layer(x, cos, sin)
+            x = x.float()
+    step = (amax / QMAX).clamp_min(1e-6)
+    h = step.half().float()
+    h = torch.where(h < step, (step.half().view(torch.int16) + 1).view(torch.float16).float(), h)  # round up: the max stays in range
+    pred.ik_scale.copy_(h)
+    return pred.ik_scale
+
+
+def ensure_calibrated(lm: LM, pred: Predictor, tokens_dir=None, n: int = 4, seq: int = 2048) -> Predictor:
+    """Calibrates pred's int8 key steps if they are not yet (a train_predictor.py file): on `n` training
+    windows of `seq` tokens (fixed seed, so export and evaluation agree), else on random token ids."""
+    if pred.calibrated:
+        return pred
+    tokens_dir = pathlib.Path(tokens_dir or pathlib.Path(__file__).parent / "work/tokens")
+    if (tokens_dir / "train.bin").exists():
+        from data import Sampler
+        s = Sampler(tokens_dir, "train", seq, 0.0, seed=77)
+        seqs = [(int(prev), row[:-1]) for prev, row in (s.sample() for _ in range(n))]
+    else:
+        g = np.random.default_rng(77)
+        seqs = [(0, g.integers(5, lm.cfg.vocab_size, seq)) for _ in range(n)]
+    calibrate_ik_scale(lm, pred, seqs)
+    return pred
 
 
 def turning_pairs(cfg: Config, T: int) -> int:
@@ -216,12 +300,6 @@ def pre_rope_keys(lm: LM, x_norm, layer: int):
     return lm.model.layers[layer].self_attn.k_proj(x_norm).view(B, T, c.n_kv_heads, c.head_dim).transpose(1, 2)
 
 
-def selection_bias(P: int, C: int, sinks: int, recent: int) -> torch.Tensor:
-    j = torch.arange(C)
-    keep = (j < sinks) | (j >= P - recent)
-    return torch.where(j >= P, torch.tensor(NEG), torch.where(keep, torch.tensor(BIG), torch.tensor(0.0)))
-
-
 class Cache:
     """Reference KV cache: what the engine holds (head-major, post-RoPE keys, importance keys)."""
 
@@ -235,6 +313,21 @@ class Cache:
     @property
     def length(self):
         return len(self.ids)
+
+
+def select_fresh(pred: Predictor, layer: int, q, ik_int, P: int, budget: int, sinks: int, recent: int) -> torch.Tensor:
+    """The sparse graph's fresh selection for one consumer layer: importance query q [Hkv, d'] against
+    the int8 keys ik_int [Hkv, >=P, d'] of slots 0..P-1 -> slot indices [Hkv, k] in ascending order:
+    the sinks [0, n_sink), the top min(budget, M) int8 scores among the M middle slots
+    [n_sink, w0), and the recent window [w0, P), n_sink = min(sinks, P), w0 = max(n_sink, P - recent)."""
+    assert pred.calibrated, "int8 importance keys need calibrated steps (ensure_calibrated)"
+    n_sink = min(sinks, P)
+    w0 = max(n_sink, P - recent)
+    mid = torch.arange(n_sink, w0)
+    s = pred.int8_scores(q[:, None, :], ik_int[:, n_sink:w0], layer, (P - mid)[None, :])[:, 0]  # [Hkv, M]
+    top = s.topk(min(budget, w0 - n_sink), -1).indices.sort(-1).values + n_sink
+    ends = lambda a, b: torch.arange(a, b).expand(q.shape[0], -1)
+    return torch.cat([ends(0, n_sink), top, ends(w0, P)], 1)
 
 
 ENGINE_SINKS, ENGINE_RECENT = 8, 128  # the tokens the engine always attends (manifest "selection" default)
@@ -271,7 +364,7 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
         xn = layer.input_layernorm(x)
         q, k, v = att.qkv(xn, cos, sin)  # [1,H,S,D], [1,Hkv,S,D]
         kpre = pre_rope_keys(lm, xn, l)
-        ik = pred.keys(kpre, l, torch.arange(P, P + S))[0] if l >= 1 else torch.zeros(c.n_kv_heads, S, c.imp_dim)
+        ik = pred.quant_keys(pred.keys(kpre, l, torch.arange(P, P + S))[0], l) if l >= 1 else torch.zeros(c.n_kv_heads, S, c.imp_dim)
         Kp, Vp = cache.k[l], cache.v[l]
         src_of = lambda kv: past_ids  # token ids of the past slots a KV head reads (pointer heads)
         if sparse and l == 0 and layer0 == "window" and P > 0:
@@ -279,13 +372,10 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
             Kp, Vp = Kp[:, rows], Vp[:, rows]
             src_of = lambda kv, rows=rows: past_ids[rows]
         if sparse and l >= 1 and P > 0:
-            kt = min(P, sinks + recent + budget)
             if reuse is not None:
                 idx = torch.where(reuse[l] == P - 1 - recent, torch.tensor(P - 1), reuse[l])
             else:
-                s = torch.einsum("he,hce->hc", qimp[l], cache.ik[l]) + selection_bias(P, P, sinks, recent)
-                s = s + pred.dist_bias(l, P - torch.arange(P))
-                idx = s.topk(kt, -1).indices  # [Hkv, kt]
+                idx = select_fresh(pred, l, qimp[l], cache.ik[l], P, budget, sinks, recent)
             selected[l] = idx
             src_of = lambda kv, idx=idx: past_ids[idx[kv]]
             Kp = torch.gather(Kp, 1, idx[..., None].expand(-1, -1, c.head_dim))

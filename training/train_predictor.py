@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 
 from data import Sampler, newline_table
 from model import LM, Config, autocast, rope_tables
-from predictor import ENGINE_RECENT, ENGINE_SINKS, PRED_FIELDS, Predictor, choose_rot_pairs, load_predictor, model_folder_predictor, pre_rope_keys
+from predictor import ENGINE_RECENT, ENGINE_SINKS, PRED_FIELDS, Predictor, choose_rot_pairs, ensure_calibrated, load_predictor, model_folder_predictor, pre_rope_keys
 
 HERE = pathlib.Path(__file__).parent
 
@@ -83,10 +83,13 @@ def importance(pred: Predictor, tap: dict, rows):
     return out
 
 
-def scores(pred: Predictor, qimp: dict, kpre, l: int, rows, T: int):
-    """Predicted importance logits [Hkv, R, T] of consumer layer l (content score + distance prior)."""
-    s = qimp[l] @ pred.keys(kpre, l)[0].transpose(1, 2)
-    return s + pred.dist_bias(l, rows[:, None] - torch.arange(T)[None, :])
+def scores(pred: Predictor, qimp: dict, kpre, l: int, rows, T: int, int8: bool = False):
+    """Predicted importance logits [Hkv, R, T] of consumer layer l (content score + distance prior);
+    int8: the graphs' integer scores (int8 keys and queries, predictor.int8_scores), a per-row rescaling."""
+    dist = rows[:, None] - torch.arange(T)[None, :]
+    if int8:
+        return pred.int8_scores(qimp[l], pred.quant_keys(pred.keys(kpre, l)[0], l), l, dist)
+    return qimp[l] @ pred.keys(kpre, l)[0].transpose(1, 2) + pred.dist_bias(l, dist)
 
 
 def step_loss(pred: Predictor, tap, per_layer, rows, sinks, recent, temp: float = 1.0, mass_weight: bool = True):
@@ -114,7 +117,7 @@ def step_loss(pred: Predictor, tap, per_layer, rows, sinks, recent, temp: float 
 
 
 @torch.no_grad()
-def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets=(64, 256, 512, 1024, "10%", "25%", "50%")):
+def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets=(64, 256, 512, 1024, "10%", "25%", "50%"), int8: bool = False):
     """Per layer and KV head, among the selectable (non-forced) tokens and averaged over rows: recall
     of the oracle top-k, attention mass captured by the predictor's top-k relative to the oracle's,
     and `far_mass` (the share of the row's attention on selectable tokens: how much the choice matters).
@@ -126,7 +129,7 @@ def recall_metrics(pred: Predictor, tap, per_layer, rows, sinks, recent, budgets
     n_elig = elig.sum(-1)  # [R]
     out = {}
     for l, (target, kpre) in per_layer.items():
-        s = scores(pred, qimp, kpre, l, rows, T).masked_fill(~elig, -1e9)
+        s = scores(pred, qimp, kpre, l, rows, T, int8).masked_fill(~elig, -3e38)
         t = (target * elig)
         far = t.sum(-1)  # [Hkv, R]
         p_rank = s.argsort(-1, descending=True).argsort(-1)
@@ -166,7 +169,8 @@ def warm_start(pred: Predictor, state: dict) -> list[str]:
     dims load as the first ones; the new query dims start at 0, so the scores start as the old
     predictor's."""
     own = pred.state_dict()
-    same = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    # not the int8 key steps: training moves the keys, so they are calibrated afresh (predictor.ensure_calibrated)
+    same = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k != "ik_scale"}
     E, kp = pred.cfg.imp_dim, state.get("key_proj")
     if kp is not None and "key_proj" in same and kp.shape[-1] < E:
         Eo = kp.shape[-1]
@@ -176,7 +180,7 @@ def warm_start(pred: Predictor, state: dict) -> list[str]:
                 w[:, :Eo] = v.view(-1, Eo, v.shape[1])
                 same[k] = w.view_as(own[k])
     pred.load_state_dict(same, strict=False)
-    return sorted(set(own) - set(same))
+    return sorted(set(own) - set(same) - {"ik_scale"})
 
 
 def main():
@@ -255,10 +259,10 @@ def main():
         eval_set.append((rows,) + lm_internals(lm, torch.tensor([prev]), ids, rows, pred.groups))
     log = open(out / "log.jsonl", "a")
 
-    def evaluate(sinks=args.sinks, recent=args.recent):
+    def evaluate(sinks=args.sinks, recent=args.recent, int8=False):
         per = {}
         for rows, tap, layers in eval_set:
-            for k, v in recall_metrics(pred, tap, layers, rows, sinks, recent).items():
+            for k, v in recall_metrics(pred, tap, layers, rows, sinks, recent, int8=int8).items():
                 per.setdefault(k, []).append(v)
         per = {k: {m: float(np.mean([x[m] for x in vs])) for m in vs[0]} for k, vs in per.items()}
         return summarize(per), per
@@ -289,6 +293,10 @@ def main():
     summary.update(step=step, params=pred.num_params(), share=pred.num_params() / lm.num_params(), sinks=args.sinks, recent=args.recent)
     if (args.sinks, args.recent) != (ENGINE_SINKS, ENGINE_RECENT):  # also among the tokens the engine chooses from
         summary["engine_8_128"] = evaluate(ENGINE_SINKS, ENGINE_RECENT)[0]
+    with torch.no_grad():  # what the graphs score: int8 keys (steps calibrated on training windows) and queries
+        ensure_calibrated(lm, pred, pathlib.Path(args.work) / "tokens")
+        summary["int8_keys"] = evaluate(int8=True)[0]
+    pred.ik_scale.zero_()  # saved uncalibrated: export calibrates the weights it ships
     torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "metrics": summary, "per_head": per_head,
                 "pred_cfg": pcfg}, out / "pred.tmp")
     os.replace(out / "pred.tmp", out / "pred.pt")

@@ -124,7 +124,7 @@ export class Engine {
       feeds[`past_v.${l}`] = new ort.Tensor('float32', cache.v[l], [c.n_kv_heads, C, c.head_dim]);
     }
     if (sparse) {
-      for (let l = 1; l < c.n_layers; l++) feeds[`past_ik_t.${l}`] = new ort.Tensor('float32', cache.ik[l], [c.n_kv_heads, c.imp_dim, C]);
+      for (let l = 1; l < c.n_layers; l++) feeds[`past_ik_t.${l}`] = new ort.Tensor('int8', cache.ik[l], [c.n_kv_heads, c.imp_dim, C]);
       feeds.budget = new ort.Tensor('int64', BigInt64Array.of(BigInt(effBudget)), [1]);
       feeds.sinks = new ort.Tensor('int64', BigInt64Array.of(BigInt(sinks)), [1]);
       feeds.recent = new ort.Tensor('int64', BigInt64Array.of(BigInt(recent)), [1]);
@@ -148,11 +148,11 @@ export class Engine {
     const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
     const newK: Float32Array[] = [];
     const newV: Float32Array[] = [];
-    const newIk: (Float32Array | undefined)[] = [undefined];
+    const newIk: (Int8Array | undefined)[] = [undefined];
     for (let l = 0; l < c.n_layers; l++) {
       newK.push(out[`new_k.${l}`].data as Float32Array);
       newV.push(out[`new_v.${l}`].data as Float32Array);
-      if (l > 0) newIk.push(out[`new_ik.${l}`].data as Float32Array);
+      if (l > 0) newIk.push(out[`new_ik.${l}`].data as Int8Array);
     }
     cache.append(ids, newK, newV, newIk);
     const result: StepOut = { logits: out.logits.data as Float32Array };

@@ -1,5 +1,6 @@
-// The resident context: token ids plus per-layer K/V and importance-key rows, head-major
-// [Hkv][capacity][dim] Float32Arrays that are fed to ONNX Runtime zero-copy. Appending is O(1)
+// The resident context: token ids plus per-layer K/V rows, head-major [Hkv][capacity][dim]
+// Float32Arrays, and int8 importance keys stored transposed, [Hkv][E][capacity] Int8Arrays; all
+// are fed to ONNX Runtime zero-copy. Appending is O(1)
 // with spare capacity; truncation just forgets the tail (the graphs mask slots >= length).
 import type { ModelConfig } from './model';
 
@@ -13,7 +14,7 @@ export class KvCache {
   cap = 0;
   k: Float32Array[] = [];
   v: Float32Array[] = [];
-  ik: Float32Array[] = []; // index 0 unused (layer 0 attends densely)
+  ik: Int8Array[] = []; // index 0 unused (layer 0 attends densely)
   /** The token id of every slot, capacity-long (slots >= length are stale): fed to graphs with
    *  pointer heads (`ctx_ids`), which copy the ids of the slots they attend to. */
   idBuf = new BigInt64Array(0);
@@ -29,7 +30,7 @@ export class KvCache {
   /** Bytes of cache memory per token of capacity. */
   get bytesPerToken(): number {
     const c = this.c;
-    return 4 * (2 * c.n_layers * c.n_kv_heads * c.head_dim + (c.n_layers - 1) * c.n_kv_heads * c.imp_dim) + 8;
+    return 4 * 2 * c.n_layers * c.n_kv_heads * c.head_dim + (c.n_layers - 1) * c.n_kv_heads * c.imp_dim + 8;
   }
 
   get bytes(): number {
@@ -84,10 +85,10 @@ export class KvCache {
   private grow(cap: number, allowShrink = false): void {
     if (!allowShrink && cap <= this.cap) return;
     const c = this.c;
-    // `rows` rows of `cap` slots of `unit` floats each: K/V are [Hkv, cap, D] (rows Hkv, unit D); importance keys are
+    // `rows` rows of `cap` slots of `unit` values each: K/V are [Hkv, cap, D] (rows Hkv, unit D); importance keys are
     // stored transposed, [Hkv, E, cap] (rows Hkv*E, unit 1). The first min(length, cap) slots of every row are kept.
-    const re = (old: Float32Array | undefined, rows: number, unit: number) => {
-      const next = new Float32Array(rows * cap * unit);
+    const re = <T extends Float32Array | Int8Array>(old: T | undefined, rows: number, unit: number, make: (n: number) => T): T => {
+      const next = make(rows * cap * unit);
       if (old && this.cap) {
         const keep = Math.min(this.length, cap) * unit;
         for (let r = 0; r < rows; r++) next.set(old.subarray(r * this.cap * unit, r * this.cap * unit + keep), r * cap * unit);
@@ -95,9 +96,10 @@ export class KvCache {
       return next;
     };
     for (let l = 0; l < c.n_layers; l++) {
-      this.k[l] = re(this.k[l], c.n_kv_heads, c.head_dim);
-      this.v[l] = re(this.v[l], c.n_kv_heads, c.head_dim);
-      this.ik[l] = l === 0 ? new Float32Array(0) : re(this.ik[l], c.n_kv_heads * c.imp_dim, 1);
+      const f32 = (n: number) => new Float32Array(n);
+      this.k[l] = re(this.k[l], c.n_kv_heads, c.head_dim, f32);
+      this.v[l] = re(this.v[l], c.n_kv_heads, c.head_dim, f32);
+      this.ik[l] = l === 0 ? new Int8Array(0) : re(this.ik[l], c.n_kv_heads * c.imp_dim, 1, (n) => new Int8Array(n));
     }
     const ids = new BigInt64Array(cap);
     ids.set(this.idBuf.subarray(0, Math.min(this.length, cap)));
@@ -106,7 +108,7 @@ export class KvCache {
   }
 
   /** Appends S new rows per layer from the graph outputs ([Hkv, S, dim] each) and their token ids. */
-  append(ids: number[], newK: Float32Array[], newV: Float32Array[], newIk: (Float32Array | undefined)[]): void {
+  append(ids: number[], newK: Float32Array[], newV: Float32Array[], newIk: (Int8Array | undefined)[]): void {
     const c = this.c;
     const S = ids.length;
     const P = this.length;
@@ -114,7 +116,7 @@ export class KvCache {
     const put = (dst: Float32Array, src: Float32Array, dim: number) => {
       for (let h = 0; h < c.n_kv_heads; h++) dst.set(src.subarray(h * S * dim, (h + 1) * S * dim), (h * this.cap + P) * dim);
     };
-    const putT = (dst: Float32Array, src: Float32Array, dim: number) => {
+    const putT = (dst: Int8Array, src: Int8Array, dim: number) => {
       // src [Hkv, S, dim] -> dst [Hkv, dim, cap] at slots P..P+S-1
       for (let h = 0; h < c.n_kv_heads; h++)
         for (let s = 0; s < S; s++)

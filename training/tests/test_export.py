@@ -24,7 +24,7 @@ class OrtRunner:
         c = cfg
         self.k = [np.zeros((c.n_kv_heads, cap, c.head_dim), np.float32) for _ in range(c.n_layers)]
         self.v = [np.zeros_like(self.k[0]) for _ in range(c.n_layers)]
-        self.ik = [np.zeros((c.n_kv_heads, c.imp_dim, cap), np.float32) for _ in range(c.n_layers)]  # transposed, as the graphs read them
+        self.ik = [np.zeros((c.n_kv_heads, c.imp_dim, cap), np.int8) for _ in range(c.n_layers)]  # int8, transposed, as the graphs read them
         self.ids = np.full(cap, 7, np.int64)
 
     def run(self, ids, sparse=False, budget=0, sinks=8, recent=16):
@@ -314,6 +314,24 @@ class NgramExportParity(PointerExportParity):
             hn = lm.model.norm(lm.trunk(ids, torch.tensor([0]))[0])[0, -1:]
             g = lm.gate_logits(hn, (None, lm.ngram(ids)[1][0, -1:])).softmax(-1)[0, -1]
         self.assertAlmostEqual(float(out["lookup_w"][0]), float(g), places=4)
+
+    def test_lookup_matches_reference_on_short_and_repetitive_sequences(self):
+        """The graph's lookup (candidates by the last token, longer matches checked on them) keys the
+        same positions as model.ngram_lookup_last, with no match, with one, at every length, and on
+        sequences shorter than ngram_max."""
+        from model import ngram_lookup_last
+        g = torch.Generator().manual_seed(3)
+        cases = [[7], [7, 7], [5, 6, 5], [5, 6, 7, 8, 9, 10], [8, 9, 8, 9, 8, 9, 8]]
+        cases += [torch.randint(5, hi, (n,), generator=g).tolist() for hi in (7, 12, 4096) for n in (5, 17, 40)]
+        matched = set()
+        for ids in cases:
+            w, f = ngram_lookup_last(torch.tensor(ids), self.cfg.ngram_max, self.cfg.ngram_tau)
+            out = OrtRunner(self.dir, self.cfg, cap=48).run(ids)
+            self.assertEqual(out["lookup_pos"].tolist(), torch.nonzero(w).flatten().tolist(), ids)
+            ref = self.lm(torch.tensor([ids]), torch.tensor([0]))[0, -1].detach().numpy()
+            np.testing.assert_allclose(out["logits"][0], ref, atol=2e-4, rtol=1e-3)
+            matched.add(int(f[:self.cfg.ngram_max + 1].argmax()))
+        self.assertEqual(matched, set(range(self.cfg.ngram_max + 1)))  # no match, and matches at every length
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ function rows(S: number, dim: number, base: number): Float32Array {
 
 function append(c: KvCache, ids: number[]): void {
   const S = ids.length;
-  c.append(ids, [rows(S, 4, ids[0]), rows(S, 4, ids[0])], [rows(S, 4, ids[0]), rows(S, 4, ids[0])], [undefined, rows(S, 2, ids[0])]);
+  c.append(ids, [rows(S, 4, ids[0]), rows(S, 4, ids[0])], [rows(S, 4, ids[0]), rows(S, 4, ids[0])], [undefined, new Int8Array(S * 2)]);
 }
 
 describe('KvCache token ids', () => {
@@ -38,12 +38,12 @@ describe('KvCache token ids', () => {
 });
 
 describe('KvCache importance keys', () => {
-  // stored transposed, [Hkv, E, cap] (what the sparse graph reads as past_ik_t): slot j of (head h, dim e) at (h*E + e)*cap + j
+  // int8, stored transposed, [Hkv, E, cap] (what the sparse graph reads as past_ik_t): slot j of (head h, dim e) at (h*E + e)*cap + j
   const cfg2: ModelConfig = { ...cfg, n_kv_heads: 2, imp_dim: 3 };
-  const ikOf = (id: number, h: number, e: number) => id * 100 + h * 10 + e;
+  const ikOf = (id: number, h: number, e: number) => ((id * 37 + h * 11 + e * 3) % 255) - 127; // distinct per (id, h, e) here, within [-127, 127]
   function put(c: KvCache, ids: number[]): void {
     const S = ids.length, H = 2, E = 3, D = 4;
-    const ik = new Float32Array(H * S * E); // graph output layout [Hkv, S, E]
+    const ik = new Int8Array(H * S * E); // graph output layout [Hkv, S, E]
     for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) for (let e = 0; e < E; e++) ik[(h * S + s) * E + e] = ikOf(ids[s], h, e);
     const kv = () => [new Float32Array(H * S * D), new Float32Array(H * S * D)];
     c.append(ids, kv(), kv(), [undefined, ik]);
