@@ -35,14 +35,15 @@ class Runner:
         self.k = [np.zeros((self.H, cap, self.D), np.float32) for _ in range(self.L)]
         self.v = [np.zeros((self.H, cap, self.D), np.float32) for _ in range(self.L)]
         self.ik = [np.zeros((self.H, self.E, cap), np.int8) for _ in range(self.L)]  # int8 importance keys, transposed
+        self.iksum = [np.zeros((self.H, cap), np.int32) for _ in range(self.L)]  # 64 x their dim sums
         self.ids: list[int] = []
 
     def snapshot(self):
-        return ([a.copy() for a in self.k], [a.copy() for a in self.v], [a.copy() for a in self.ik], list(self.ids))
+        return tuple([a.copy() for a in arrs] for arrs in (self.k, self.v, self.ik, self.iksum)) + (list(self.ids),)
 
     def restore(self, snap):
-        self.k, self.v, self.ik = [a.copy() for a in snap[0]], [a.copy() for a in snap[1]], [a.copy() for a in snap[2]]
-        self.ids = list(snap[3])
+        self.k, self.v, self.ik, self.iksum = ([a.copy() for a in arrs] for arrs in snap[:4])
+        self.ids = list(snap[4])
 
     def run(self, ids: list[int], sparse: bool = False, budget: int = 512, sinks: int = 8, recent: int = 128):
         P = len(self.ids)
@@ -55,6 +56,7 @@ class Runner:
         if sparse:
             for l in range(1, self.L):
                 feeds[f"past_ik_t.{l}"] = self.ik[l]
+                feeds[f"past_iksum.{l}"] = self.iksum[l]
             feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
             feeds.update(fresh_selection_feeds(self.cfg))
         s = self.sparse if sparse else self.dense
@@ -65,6 +67,7 @@ class Runner:
             self.k[l][:, P:P + S] = out[f"new_k.{l}"]; self.v[l][:, P:P + S] = out[f"new_v.{l}"]
             if l:
                 self.ik[l][:, :, P:P + S] = out[f"new_ik.{l}"].transpose(0, 2, 1)
+                self.iksum[l][:, P:P + S] = out[f"new_iksum.{l}"]
         self.ids += ids
         return out["logits"][0]
 

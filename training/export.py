@@ -22,7 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 from model import LM, Config, inv_freq
-from predictor import ENGINE_RECENT, ENGINE_SINKS, NEG, QMAX, Predictor, ensure_calibrated, load_predictor, tap_groups
+from predictor import ENGINE_RECENT, ENGINE_SINKS, NEG, QMAX, QMAX_Q, QQ_OFFSET, Predictor, ensure_calibrated, load_predictor, tap_groups
 
 OPSET = 17
 HERE = pathlib.Path(__file__).parent
@@ -107,6 +107,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
         for l in range(1, L):
             # importance keys stored transposed, [Hkv, E, C]: scoring reads them in place (no per-step transpose of the cache)
             ins.append(helper.make_tensor_value_info(f"past_ik_t.{l}", TensorProto.INT8, [Hkv, E, "C"]))
+            ins.append(helper.make_tensor_value_info(f"past_iksum.{l}", TensorProto.INT32, [Hkv, "C"]))   # 64 x each slot's key dim sum
         ins += [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("budget", "sinks", "recent")]
         ins += [helper.make_tensor_value_info("reuse_selection", TensorProto.BOOL, [1]),
                 helper.make_tensor_value_info("prev_selected", TensorProto.INT64, [(L - 1) * Hkv, "K"])]
@@ -186,8 +187,9 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     if sparse:
         head_base = g.op("Unsqueeze", g.op("Mul", g.op("Range", g.const(0), g.const(Hkv), g.const(1)), g.op("Squeeze", C, g.const([0]))), g.const([1]))
         if c.pred_dist:  # log(query position - key position) of the middle slots
-            jm = g.op("Range", sq(n_sink), sq(w0), g.const(1))
-            logd = g.op("Log", g.op("Cast", g.op("Sub", "start_pos", jm), to=TensorProto.FLOAT))     # [M]
+            fl = lambda t: g.op("Cast", sq(t), to=TensorProto.FLOAT)
+            logd = g.op("Log", g.op("Range", fl(g.op("Sub", "start_pos", n_sink)), fl(g.op("Sub", "start_pos", w0)),
+                                    g.const(-1.0, np.float32)))                                      # [M]: log(P - j), j = n_sink .. w0-1
         tile = lambda r: g.op("Tile", g.op("Unsqueeze", r, g.const([0])), g.const([Hkv, 1]))       # [M] -> [Hkv, M]
     for l in range(L):
         p = f"model.layers.{l}."
@@ -204,19 +206,20 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             qimp = imp_rope_q(g.op("Reshape", linear(g, h1, f"predictor.{l}.fc2.weight"), g.const([-1, n, Hkv, E])), cons)   # [S, n, Hkv, E]
             qimp = g.op("Unsqueeze", g.op("ReduceMean", qimp, axes=[0], keepdims=0), g.const([2]))        # [n, Hkv, 1, E]
             # int8 scores per consumer layer (predictor.select_fresh): the query scaled by the keys' steps and
-            # rounded per row (step = max|.| / 127) to integers, split into its positive and negative parts
-            # (u8 x s8 MatMulInteger is onnxruntime's fast path); then the top min(budget, M) middle slots
+            # rounded per row (step = max|.| / 63) to integers qi; qi . k = (qi + 64) . k - 64 * sum(k), the first
+            # a u8 x s8 MatMulInteger (onnxruntime's fast M = 1 path), the second cached per slot; then the top
+            # min(budget, M) middle slots
             g.scope = "selection"
             outer, g.nodes = g.nodes, []
             qs = g.op("Mul", qimp, g.op("Gather", "predictor.ik_scale", g.const([m - 1 for m in cons])))      # [n, Hkv, 1, E]
-            qstep = g.op("Max", g.op("Div", g.op("ReduceMax", g.op("Abs", qs), axes=[-1], keepdims=1), g.const(float(QMAX), np.float32)),
+            qstep = g.op("Max", g.op("Div", g.op("ReduceMax", g.op("Abs", qs), axes=[-1], keepdims=1), g.const(float(QMAX_Q), np.float32)),
                          g.const(1e-30, np.float32))                                                        # [n, Hkv, 1, 1]
-            qi = g.op("Clip", g.op("Round", g.op("Div", qs, qstep)), g.const(-float(QMAX), np.float32), g.const(float(QMAX), np.float32))
-            qpos, qneg = (g.op("Cast", g.op("Relu", t), to=TensorProto.UINT8) for t in (qi, g.op("Neg", qi)))   # [n, Hkv, 1, E]
+            qi = g.op("Clip", g.op("Round", g.op("Div", qs, qstep)), g.const(-float(QMAX_Q), np.float32), g.const(float(QMAX_Q), np.float32))
+            qu = g.op("Cast", g.op("Add", qi, g.const(float(QQ_OFFSET), np.float32)), to=TensorProto.UINT8)   # [n, Hkv, 1, E] in [1, 127]
             picks = []
             for i, m in enumerate(cons):
-                part = lambda t: g.op("MatMulInteger", g.op("Gather", t, g.const(i)), f"past_ik_t.{m}")    # [Hkv, 1, C] int32
-                sc = g.op("Reshape", g.op("Sub", part(qpos), part(qneg)), g.const([Hkv, -1]))             # [Hkv, C]
+                dot = g.op("MatMulInteger", g.op("Gather", qu, g.const(i)), f"past_ik_t.{m}")              # [Hkv, 1, C] int32
+                sc = g.op("Sub", g.op("Reshape", dot, g.const([Hkv, -1])), f"past_iksum.{m}")              # [Hkv, C]
                 sc = g.op("Cast", g.op("Slice", sc, n_sink, w0, g.const([1])), to=TensorProto.FLOAT)       # [Hkv, M]
                 if c.pred_dist:   # + w * log(distance) / step
                     dw = g.op("Div", g.op("Gather", "predictor.dist_w", g.const([(m - 1) * Hkv + h for h in range(Hkv)]), axis=0),
@@ -251,7 +254,10 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
             ik = g.op("Div", imp_rope(g.op("MatMul", kpre, kp), l), g.op("Gather", "predictor.ik_scale", g.const(l - 1)))   # int8 keys (predictor.quant_keys)
             ik = g.op("Clip", g.op("Round", ik), g.const(-float(QMAX), np.float32), g.const(float(QMAX), np.float32))
             g.rename(g.op("Cast", ik, to=TensorProto.INT8), f"new_ik.{l}")
+            g.rename(g.op("Cast", g.op("Mul", g.op("ReduceSum", ik, g.const([-1]), keepdims=0), g.const(float(QQ_OFFSET), np.float32)),
+                          to=TensorProto.INT32), f"new_iksum.{l}")   # 64 x the dim sum (exact: |.| <= 64 * 127 * E < 2^24)
             outs.append(helper.make_tensor_value_info(f"new_ik.{l}", TensorProto.INT8, [Hkv, "S", E]))
+            outs.append(helper.make_tensor_value_info(f"new_iksum.{l}", TensorProto.INT32, [Hkv, "S"]))
         qh = g.op("Mul", g.op("Reshape", q, g.const([Hkv, -1, D])), scale)  # [Hkv, rep*S, D]
         Kp, Vp, mask = f"past_k.{l}", f"past_v.{l}", past_mask
         src_past = lambda kv: "ctx_ids"

@@ -23,9 +23,10 @@
 - int8 importance keys (what the engine caches and the graphs score, `quant_keys` / `int8_scores`):
   each key dim is rounded to an integer in [-127, 127] at a fixed per-(layer, KV head, dim) step
   `ik_scale` (calibrated once on real sequences, `calibrate_ik_scale`; a rotary pair's two dims share
-  one step); the query is scaled by the same steps and rounded per row to [-127, 127], so the score is
-  an exact integer dot product (onnxruntime's u8 x s8 MatMulInteger, the query split into its positive
-  and negative parts) plus the distance prior divided by the query's rounding step.
+  one step); the query is scaled by the same steps and rounded per row to [-63, 63], so the score is
+  an exact integer dot product plus the distance prior divided by the query's rounding step. The graphs
+  compute the dot product as onnxruntime's u8 x s8 MatMulInteger of (query + 64) with the keys, minus
+  64 x the key's dim sum (cached per slot beside the keys).
 """
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ import torch.nn.functional as F
 from model import LM, Config, RMSNorm, apply_rope, autocast, inv_freq, ngram_lookup_last, rope_tables
 
 NEG = -1.0e9  # bias for slots past the valid length
-QMAX = 127    # int8 importance keys and queries are integers in [-QMAX, QMAX]
+QMAX = 127    # int8 importance keys are integers in [-QMAX, QMAX]
+QMAX_Q = 63   # importance queries: integers in [-QMAX_Q, QMAX_Q], so that query + QQ_OFFSET is a u8 <= 127
+QQ_OFFSET = 64  # (u8 x s8 pair sums stay below 2^15, where AVX2's vpmaddubsw saturates: 2 * 127 * 127)
 
 
 def tap_groups(cfg: Config) -> dict[int, list[int]]:
@@ -92,11 +95,11 @@ class Predictor(nn.Module):
         return torch.round(ik / self.ik_scale[layer - 1][:, None, :]).clamp(-QMAX, QMAX)
 
     def quant_queries(self, q, layer: int):
-        """Importance queries [..., Hkv, R, d'] -> (integers [..., Hkv, R, d'] in [-QMAX, QMAX], step [..., Hkv, R, 1]):
-        the query times the keys' steps, rounded per row at max|.| / QMAX. q . k ~= step * (qi . ki)."""
+        """Importance queries [..., Hkv, R, d'] -> (integers [..., Hkv, R, d'] in [-QMAX_Q, QMAX_Q], step [..., Hkv, R, 1]):
+        the query times the keys' steps, rounded per row at max|.| / QMAX_Q. q . k ~= step * (qi . ki)."""
         qs = q * self.ik_scale[layer - 1][:, None, :]
-        step = (qs.abs().amax(-1, keepdim=True) / QMAX).clamp_min(1e-30)
-        return torch.round(qs / step).clamp(-QMAX, QMAX), step
+        step = (qs.abs().amax(-1, keepdim=True) / QMAX_Q).clamp_min(1e-30)
+        return torch.round(qs / step).clamp(-QMAX_Q, QMAX_Q), step
 
     def int8_scores(self, q, ik_int, layer: int, dist):
         """The graphs' selection score of queries q [Hkv, R, d'] against int8 keys ik_int [Hkv, T, d'] (quant_keys),

@@ -124,7 +124,10 @@ export class Engine {
       feeds[`past_v.${l}`] = new ort.Tensor('float32', cache.v[l], [c.n_kv_heads, C, c.head_dim]);
     }
     if (sparse) {
-      for (let l = 1; l < c.n_layers; l++) feeds[`past_ik_t.${l}`] = new ort.Tensor('int8', cache.ik[l], [c.n_kv_heads, c.imp_dim, C]);
+      for (let l = 1; l < c.n_layers; l++) {
+        feeds[`past_ik_t.${l}`] = new ort.Tensor('int8', cache.ik[l], [c.n_kv_heads, c.imp_dim, C]);
+        feeds[`past_iksum.${l}`] = new ort.Tensor('int32', cache.ikSum[l], [c.n_kv_heads, C]);
+      }
       feeds.budget = new ort.Tensor('int64', BigInt64Array.of(BigInt(effBudget)), [1]);
       feeds.sinks = new ort.Tensor('int64', BigInt64Array.of(BigInt(sinks)), [1]);
       feeds.recent = new ort.Tensor('int64', BigInt64Array.of(BigInt(recent)), [1]);
@@ -149,12 +152,16 @@ export class Engine {
     const newK: Float32Array[] = [];
     const newV: Float32Array[] = [];
     const newIk: (Int8Array | undefined)[] = [undefined];
+    const newIkSum: (Int32Array | undefined)[] = [undefined];
     for (let l = 0; l < c.n_layers; l++) {
       newK.push(out[`new_k.${l}`].data as Float32Array);
       newV.push(out[`new_v.${l}`].data as Float32Array);
-      if (l > 0) newIk.push(out[`new_ik.${l}`].data as Int8Array);
+      if (l > 0) {
+        newIk.push(out[`new_ik.${l}`].data as Int8Array);
+        newIkSum.push(out[`new_iksum.${l}`].data as Int32Array);
+      }
     }
-    cache.append(ids, newK, newV, newIk);
+    cache.append(ids, newK, newV, newIk, newIkSum);
     const result: StepOut = { logits: out.logits.data as Float32Array };
     if (out.lookup_pos) result.lookup = { pos: out.lookup_pos.data as BigInt64Array, w: out.lookup_w.data as Float32Array };
     if (sparse) {

@@ -1,6 +1,6 @@
 // The resident context: token ids plus per-layer K/V rows, head-major [Hkv][capacity][dim]
-// Float32Arrays, and int8 importance keys stored transposed, [Hkv][E][capacity] Int8Arrays; all
-// are fed to ONNX Runtime zero-copy. Appending is O(1)
+// Float32Arrays, int8 importance keys stored transposed, [Hkv][E][capacity] Int8Arrays, and 64 x
+// each importance key's dim sum, [Hkv][capacity] Int32Arrays; all are fed to ONNX Runtime zero-copy. Appending is O(1)
 // with spare capacity; truncation just forgets the tail (the graphs mask slots >= length).
 import type { ModelConfig } from './model';
 
@@ -15,6 +15,7 @@ export class KvCache {
   k: Float32Array[] = [];
   v: Float32Array[] = [];
   ik: Int8Array[] = []; // index 0 unused (layer 0 attends densely)
+  ikSum: Int32Array[] = []; // index 0 unused
   /** The token id of every slot, capacity-long (slots >= length are stale): fed to graphs with
    *  pointer heads (`ctx_ids`), which copy the ids of the slots they attend to. */
   idBuf = new BigInt64Array(0);
@@ -30,7 +31,7 @@ export class KvCache {
   /** Bytes of cache memory per token of capacity. */
   get bytesPerToken(): number {
     const c = this.c;
-    return 4 * 2 * c.n_layers * c.n_kv_heads * c.head_dim + (c.n_layers - 1) * c.n_kv_heads * c.imp_dim + 8;
+    return 4 * 2 * c.n_layers * c.n_kv_heads * c.head_dim + (c.n_layers - 1) * c.n_kv_heads * (c.imp_dim + 4) + 8;
   }
 
   get bytes(): number {
@@ -87,7 +88,7 @@ export class KvCache {
     const c = this.c;
     // `rows` rows of `cap` slots of `unit` values each: K/V are [Hkv, cap, D] (rows Hkv, unit D); importance keys are
     // stored transposed, [Hkv, E, cap] (rows Hkv*E, unit 1). The first min(length, cap) slots of every row are kept.
-    const re = <T extends Float32Array | Int8Array>(old: T | undefined, rows: number, unit: number, make: (n: number) => T): T => {
+    const re = <T extends Float32Array | Int8Array | Int32Array>(old: T | undefined, rows: number, unit: number, make: (n: number) => T): T => {
       const next = make(rows * cap * unit);
       if (old && this.cap) {
         const keep = Math.min(this.length, cap) * unit;
@@ -100,6 +101,7 @@ export class KvCache {
       this.k[l] = re(this.k[l], c.n_kv_heads, c.head_dim, f32);
       this.v[l] = re(this.v[l], c.n_kv_heads, c.head_dim, f32);
       this.ik[l] = l === 0 ? new Int8Array(0) : re(this.ik[l], c.n_kv_heads * c.imp_dim, 1, (n) => new Int8Array(n));
+      this.ikSum[l] = l === 0 ? new Int32Array(0) : re(this.ikSum[l], c.n_kv_heads, 1, (n) => new Int32Array(n));
     }
     const ids = new BigInt64Array(cap);
     ids.set(this.idBuf.subarray(0, Math.min(this.length, cap)));
@@ -108,12 +110,12 @@ export class KvCache {
   }
 
   /** Appends S new rows per layer from the graph outputs ([Hkv, S, dim] each) and their token ids. */
-  append(ids: number[], newK: Float32Array[], newV: Float32Array[], newIk: (Int8Array | undefined)[]): void {
+  append(ids: number[], newK: Float32Array[], newV: Float32Array[], newIk: (Int8Array | undefined)[], newIkSum: (Int32Array | undefined)[] = []): void {
     const c = this.c;
     const S = ids.length;
     const P = this.length;
     this.ensure(P + S);
-    const put = (dst: Float32Array, src: Float32Array, dim: number) => {
+    const put = <T extends Float32Array | Int32Array>(dst: T, src: T, dim: number) => {
       for (let h = 0; h < c.n_kv_heads; h++) dst.set(src.subarray(h * S * dim, (h + 1) * S * dim), (h * this.cap + P) * dim);
     };
     const putT = (dst: Int8Array, src: Int8Array, dim: number) => {
@@ -127,6 +129,8 @@ export class KvCache {
       put(this.v[l], newV[l], c.head_dim);
       const ik = newIk[l];
       if (l > 0 && ik) putT(this.ik[l], ik, c.imp_dim);
+      const sum = newIkSum[l];
+      if (l > 0 && sum) put(this.ikSum[l], sum, 1);
     }
     for (let i = 0; i < S; i++) this.idBuf[P + i] = BigInt(ids[i]);
     for (const id of ids) this.ids.push(id);

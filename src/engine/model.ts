@@ -90,7 +90,7 @@ function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, spars
   const want = ['input_ids', 'prev_id', 'start_pos'];
   for (let l = 0; l < c.n_layers; l++) want.push(`past_k.${l}`, `past_v.${l}`);
   if (sparse) {
-    for (let l = 1; l < c.n_layers; l++) want.push(`past_ik_t.${l}`); // [Hkv, E, C] (until session 10: past_ik, [Hkv, C, E])
+    for (let l = 1; l < c.n_layers; l++) want.push(`past_ik_t.${l}`, `past_iksum.${l}`); // [Hkv, E, C] int8 (until session 10: past_ik, [Hkv, C, E]; until 12: float32, no sums)
     want.push('budget', 'sinks', 'recent');
   }
   const optional = sparse ? ['reuse_selection', 'prev_selected'] : []; // prediction interval (graphs since session 2)

@@ -25,6 +25,7 @@ class OrtRunner:
         self.k = [np.zeros((c.n_kv_heads, cap, c.head_dim), np.float32) for _ in range(c.n_layers)]
         self.v = [np.zeros_like(self.k[0]) for _ in range(c.n_layers)]
         self.ik = [np.zeros((c.n_kv_heads, c.imp_dim, cap), np.int8) for _ in range(c.n_layers)]  # int8, transposed, as the graphs read them
+        self.iksum = [np.zeros((c.n_kv_heads, cap), np.int32) for _ in range(c.n_layers)]
         self.ids = np.full(cap, 7, np.int64)
 
     def run(self, ids, sparse=False, budget=0, sinks=8, recent=16):
@@ -41,6 +42,7 @@ class OrtRunner:
             sess = self.sparse
             for l in range(1, c.n_layers):
                 feeds[f"past_ik_t.{l}"] = self.ik[l]
+                feeds[f"past_iksum.{l}"] = self.iksum[l]
             feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
             feeds.update(fresh_selection_feeds(self.cfg))
         names = [o.name for o in sess.get_outputs()]
@@ -51,6 +53,7 @@ class OrtRunner:
             self.v[l][:, self.P:self.P + S] = out[f"new_v.{l}"]
             if l >= 1:
                 self.ik[l][:, :, self.P:self.P + S] = out[f"new_ik.{l}"].transpose(0, 2, 1)
+                self.iksum[l][:, self.P:self.P + S] = out[f"new_iksum.{l}"]
         self.ids[self.P:self.P + S] = ids
         self.P += S; self.prev = ids[-1]
         return out

@@ -41,17 +41,20 @@ describe('KvCache importance keys', () => {
   // int8, stored transposed, [Hkv, E, cap] (what the sparse graph reads as past_ik_t): slot j of (head h, dim e) at (h*E + e)*cap + j
   const cfg2: ModelConfig = { ...cfg, n_kv_heads: 2, imp_dim: 3 };
   const ikOf = (id: number, h: number, e: number) => ((id * 37 + h * 11 + e * 3) % 255) - 127; // distinct per (id, h, e) here, within [-127, 127]
+  const sumOf = (id: number, h: number) => -64 * (id * 3 + h); // the key sums: [Hkv, cap] Int32, slot j of head h at h*cap + j
   function put(c: KvCache, ids: number[]): void {
     const S = ids.length, H = 2, E = 3, D = 4;
     const ik = new Int8Array(H * S * E); // graph output layout [Hkv, S, E]
     for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) for (let e = 0; e < E; e++) ik[(h * S + s) * E + e] = ikOf(ids[s], h, e);
     const kv = () => [new Float32Array(H * S * D), new Float32Array(H * S * D)];
-    c.append(ids, kv(), kv(), [undefined, ik]);
+    const sum = Int32Array.from({ length: H * S }, (_, i) => sumOf(ids[i % S], Math.floor(i / S))); // [Hkv, S]
+    c.append(ids, kv(), kv(), [undefined, ik], [undefined, sum]);
   }
   const check = (c: KvCache, ids: number[]) => {
     for (let h = 0; h < 2; h++)
       for (let e = 0; e < 3; e++)
         for (let j = 0; j < ids.length; j++) expect(c.ik[1][(h * 3 + e) * c.cap + j]).toBe(ikOf(ids[j], h, e));
+    for (let h = 0; h < 2; h++) for (let j = 0; j < ids.length; j++) expect(c.ikSum[1][h * c.cap + j]).toBe(sumOf(ids[j], h));
   };
   it('lands each slot in its (head, dim) row and survives growth, truncation and shrinking', () => {
     const c = new KvCache(cfg2, 4);
@@ -69,6 +72,7 @@ describe('KvCache importance keys', () => {
     check(c, [...all.slice(0, 25), 7, 8]);
     c.shrinkTo(20, 24);
     expect(c.ik[1].length).toBe(2 * 3 * 24);
+    expect(c.ikSum[1].length).toBe(2 * 24);
     check(c, all.slice(0, 20));
   });
 });
