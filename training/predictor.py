@@ -106,7 +106,7 @@ class Predictor(nn.Module):
         divided by each row's query step (a positive per-row factor: the same top-k): qi . ki + w * log(dist) / step.
         dist [R, T] (query position - key position)."""
         qi, step = self.quant_queries(q, layer)
-        s = qi @ ik_int.transpose(-1, -2)  # exact: |s| <= d' * 127 * 127 < 2^24
+        s = qi @ ik_int.transpose(-1, -2)  # exact in fp32: |s| <= d' * 63 * 127 < 2^24
         if self.dist_w is None:
             return s
         d = torch.log(dist.clamp_min(1).float())
@@ -304,7 +304,7 @@ def pre_rope_keys(lm: LM, x_norm, layer: int):
 
 
 class Cache:
-    """Reference KV cache: what the engine holds (head-major, post-RoPE keys, importance keys)."""
+    """Reference KV cache: what the engine holds (head-major, post-RoPE keys, int8 importance keys as floats)."""
 
     def __init__(self, cfg: Config):
         self.cfg = cfg

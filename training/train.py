@@ -211,6 +211,7 @@ def main():
     ap.add_argument("--ngram", type=int, default=0, help="with --init: add the n-gram lookup component (model.ngram_lookup) matching up to N tokens")
     ap.add_argument("--gate-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the pointer/lookup gate (copy_gate*)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rewarm-steps", type=int, default=0, help="ramp the LR up over this run's first N steps (a run from --init weights starts with fresh optimizer moments)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = pathlib.Path(args.work)
@@ -290,13 +291,15 @@ def main():
                      "tokens": tokens, "step": step, "rng": sampler.rng.bit_generator.state, "cpu_seconds": cpu_seconds,
                      "args": vars(args)}, path or ckdir / "lm.pt")
 
-    t0 = time.time(); last_ck = last_eval = t0; run_tokens = 0; tick = time.time()
+    t0 = time.time(); last_ck = last_eval = t0; run_tokens = 0; tick = time.time(); step0 = step
     if state is None:
         m = evaluator(ema); m.update(tokens=tokens, step=step); log.write(json.dumps(m) + "\n"); log.flush(); print(m)
     while time.time() - t0 < args.minutes * 60 and tokens < args.max_tokens:
         prev, rows = sampler.batch(args.batch)
         x = torch.from_numpy(rows[:, :-1]); y = torch.from_numpy(rows[:, 1:]); prev = torch.from_numpy(prev)
         lr = lr_at(tokens, args)
+        if args.rewarm_steps:
+            lr *= min(1.0, (step - step0 + 1) / args.rewarm_steps)
         if args.decay_last_min:
             left = args.minutes * 60 - (time.time() - t0)
             if left < args.decay_last_min * 60:
