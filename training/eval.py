@@ -122,11 +122,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
                 sel = topk_mask(torch.rand(c.n_kv_heads, T, T, generator=g), E, k_sel)
             elif policy in ("tokenbutler", "tokenbutler-l0w"):
                 ik = pred.keys(pre_rope_keys(lm, xn, l), l)[0]  # [Hkv, T, E]
-                if INT8_KEYS:  # what the graphs score: int8 keys and per-row int8 queries
-                    sc = pred.int8_scores(qimp[l], pred.quant_keys(ik, l), l, i_idx - j_idx)
-                else:
-                    sc = qimp[l] @ ik.transpose(1, 2) + pred.dist_bias(l, i_idx - j_idx)
-                sel = topk_mask(sc, E, k_sel)
+                sel = topk_mask(pred.scores(qimp[l], ik, l, i_idx - j_idx, INT8_KEYS), E, k_sel)
                 if interval > 1:  # as the engine: re-read the selection of the last prediction row (the window moves on)
                     sel = sel[:, (torch.arange(T) // interval) * interval] & E
             elif policy == "quest":

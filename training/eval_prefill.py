@@ -13,63 +13,11 @@ from __future__ import annotations
 import argparse, json, pathlib, time
 
 import numpy as np
-import onnxruntime as ort
 
 from data import Sampler
-from export import fresh_selection_feeds
-from model import Config
+from ort_runner import GraphRunner
 
 HERE = pathlib.Path(__file__).parent
-
-
-class Runner:
-    def __init__(self, model_dir: pathlib.Path, cap: int):
-        man = json.loads((model_dir / "manifest.json").read_text())
-        self.cfg = c = Config(**man["config"])
-        self.L, self.H, self.D, self.E = c.n_layers, c.n_kv_heads, c.head_dim, c.imp_dim
-        o = ort.SessionOptions(); o.intra_op_num_threads = 1
-        o.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.dense = ort.InferenceSession(str(model_dir / man["graphs"]["dense"]), o)
-        self.sparse = ort.InferenceSession(str(model_dir / man["graphs"]["sparse"]), o)
-        self.cap = cap
-        self.k = [np.zeros((self.H, cap, self.D), np.float32) for _ in range(self.L)]
-        self.v = [np.zeros((self.H, cap, self.D), np.float32) for _ in range(self.L)]
-        self.ik = [np.zeros((self.H, self.E, cap), np.int8) for _ in range(self.L)]  # int8 importance keys, transposed
-        self.iksum = [np.zeros((self.H, cap), np.int32) for _ in range(self.L)]  # 64 x their dim sums
-        self.ids: list[int] = []
-
-    def snapshot(self):
-        return tuple([a.copy() for a in arrs] for arrs in (self.k, self.v, self.ik, self.iksum)) + (list(self.ids),)
-
-    def restore(self, snap):
-        self.k, self.v, self.ik, self.iksum = ([a.copy() for a in arrs] for arrs in snap[:4])
-        self.ids = list(snap[4])
-
-    def run(self, ids: list[int], sparse: bool = False, budget: int = 512, sinks: int = 8, recent: int = 128):
-        P = len(self.ids)
-        feeds = {"input_ids": np.array([ids], np.int64), "prev_id": np.array([self.ids[-1] if P else 0], np.int64),
-                 "start_pos": np.array([P], np.int64)}
-        if self.cfg.copy_heads:
-            feeds["ctx_ids"] = np.array(self.ids + [0] * (self.cap - P), np.int64)
-        for l in range(self.L):
-            feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = self.k[l], self.v[l]
-        if sparse:
-            for l in range(1, self.L):
-                feeds[f"past_ik_t.{l}"] = self.ik[l]
-                feeds[f"past_iksum.{l}"] = self.iksum[l]
-            feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
-            feeds.update(fresh_selection_feeds(self.cfg))
-        s = self.sparse if sparse else self.dense
-        names = [o.name for o in s.get_outputs()]
-        out = dict(zip(names, s.run(None, feeds)))
-        S = len(ids)
-        for l in range(self.L):
-            self.k[l][:, P:P + S] = out[f"new_k.{l}"]; self.v[l][:, P:P + S] = out[f"new_v.{l}"]
-            if l:
-                self.ik[l][:, :, P:P + S] = out[f"new_ik.{l}"].transpose(0, 2, 1)
-                self.iksum[l][:, P:P + S] = out[f"new_iksum.{l}"]
-        self.ids += ids
-        return out["logits"][0]
 
 
 def main():
@@ -88,7 +36,7 @@ def main():
     budgets = [int(b) for b in a.budgets.split(",")]
     n = a.ctx + a.tail + a.follow
     smp = Sampler(pathlib.Path(a.work) / "tokens", "valid", n, fim_rate=0.0, seed=99)
-    r = Runner(pathlib.Path(a.model), n + 8)
+    r = GraphRunner(a.model, n + 8)
     res = {"dense": {"nats": [], "top1": []}}
     for b in budgets:
         res[f"sparse@{b}"] = {"nats": [], "top1": [], "ms": []}
@@ -96,7 +44,7 @@ def main():
     for w in range(a.windows):
         _, row = smp.sample()
         ids = row.tolist()
-        r.ids = []
+        r.reset()
         for at in range(0, a.ctx, 256):
             r.run(ids[at:min(a.ctx, at + 256)])
         base = r.snapshot()
@@ -113,7 +61,7 @@ def main():
             res[name]["ms"].append((time.perf_counter() - t0) * 1000)
             nats, preds = 0.0, []
             for t in range(a.ctx + a.tail, n):
-                lg = r.run([ids[t]])  # token t at position t; the logits predict token t+1
+                lg = r.run([ids[t]])["logits"][0]  # token t at position t; the logits predict token t+1
                 if t + 1 < len(ids):
                     lg = lg.astype(np.float64)
                     nats += float(np.log(np.exp(lg - lg.max()).sum()) + lg.max() - lg[ids[t + 1]])

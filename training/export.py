@@ -500,10 +500,15 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     return manifest
 
 
+def folder_config(path) -> Config:
+    """A model folder's manifest config."""
+    cfg = json.loads((pathlib.Path(path) / "manifest.json").read_text())["config"]
+    return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k in Config.__dataclass_fields__})
+
+
 def lm_from_folder(path) -> LM:
     """The LM of a model folder: its manifest's config and fp16 training weights (not in eval mode)."""
-    cfg = json.loads((pathlib.Path(path) / "manifest.json").read_text())["config"]
-    lm = LM(Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k in Config.__dataclass_fields__}))
+    lm = LM(folder_config(path))
     lm.load_state_dict(load_weights(path))
     return lm
 

@@ -112,6 +112,14 @@ class Predictor(nn.Module):
         d = torch.log(dist.clamp_min(1).float())
         return s + (self.dist_w[layer - 1].view(-1, 1, 1) / step) * d
 
+    def scores(self, q, ik, layer: int, dist, int8: bool = True):
+        """Selection scores of queries q [Hkv, R, d'] against importance keys ik [Hkv, T, d'] (pred.keys) of
+        consumer `layer`, dist [R, T]: the graphs' int8 scores (int8_scores of quant_keys), or (int8=False)
+        the fp32 ones, q . k + w * log(dist), which training fits."""
+        if int8:
+            return self.int8_scores(q, self.quant_keys(ik, layer), layer, dist)
+        return q @ ik.transpose(-1, -2) + self.dist_bias(layer, dist)
+
     def full_key_proj(self) -> torch.Tensor:
         """[L-1, Hkv, D, d']: the learned content projection, then for rotary pair j the LM's own pre-RoPE
         key dims (i, i + D/2) of head pair i = rot_pairs[.., j], as they are: a fixed selection, not

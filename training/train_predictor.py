@@ -86,10 +86,7 @@ def importance(pred: Predictor, tap: dict, rows):
 def scores(pred: Predictor, qimp: dict, kpre, l: int, rows, T: int, int8: bool = False):
     """Predicted importance logits [Hkv, R, T] of consumer layer l (content score + distance prior);
     int8: the graphs' integer scores (int8 keys and queries, predictor.int8_scores), a per-row rescaling."""
-    dist = rows[:, None] - torch.arange(T)[None, :]
-    if int8:
-        return pred.int8_scores(qimp[l], pred.quant_keys(pred.keys(kpre, l)[0], l), l, dist)
-    return qimp[l] @ pred.keys(kpre, l)[0].transpose(1, 2) + pred.dist_bias(l, dist)
+    return pred.scores(qimp[l], pred.keys(kpre, l)[0], l, rows[:, None] - torch.arange(T)[None, :], int8)
 
 
 def step_loss(pred: Predictor, tap, per_layer, rows, sinks, recent, temp: float = 1.0, mass_weight: bool = True):

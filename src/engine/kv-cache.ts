@@ -96,8 +96,8 @@ export class KvCache {
       }
       return next;
     };
+    const f32 = (n: number) => new Float32Array(n);
     for (let l = 0; l < c.n_layers; l++) {
-      const f32 = (n: number) => new Float32Array(n);
       this.k[l] = re(this.k[l], c.n_kv_heads, c.head_dim, f32);
       this.v[l] = re(this.v[l], c.n_kv_heads, c.head_dim, f32);
       this.ik[l] = l === 0 ? new Int8Array(0) : re(this.ik[l], c.n_kv_heads * c.imp_dim, 1, (n) => new Int8Array(n));
@@ -110,7 +110,7 @@ export class KvCache {
   }
 
   /** Appends S new rows per layer from the graph outputs ([Hkv, S, dim] each) and their token ids. */
-  append(ids: number[], newK: Float32Array[], newV: Float32Array[], newIk: (Int8Array | undefined)[], newIkSum: (Int32Array | undefined)[] = []): void {
+  append(ids: number[], newK: Float32Array[], newV: Float32Array[], newIk: (Int8Array | undefined)[], newIkSum: (Int32Array | undefined)[]): void {
     const c = this.c;
     const S = ids.length;
     const P = this.length;

@@ -98,12 +98,8 @@ function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, spars
   const missing = want.filter((n) => !s.inputNames.includes(n));
   const extra = s.inputNames.filter((n) => !want.includes(n) && !optional.includes(n));
   if (missing.length || extra.length || !s.outputNames.includes('logits')) {
-    throw new ModelError(`graph ${name} does not match manifest config (missing inputs: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'})`);
-  }
-  // int8 importance keys (graphs since session 12; before: float32, which the cache no longer holds)
-  const ik = s.inputMetadata.find((m) => m.name === 'past_ik_t.1');
-  if (ik?.isTensor && ik.type !== 'int8') {
-    throw new ModelError(`graph ${name} reads ${ik.type} importance keys; this engine caches int8 ones (re-export the model with training/export.py)`);
+    // graphs from an older contract land here too (e.g. float32 importance keys without past_iksum, before session 12)
+    throw new ModelError(`graph ${name} does not match manifest config (missing inputs: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'}); re-export the model with training/export.py`);
   }
 }
 

@@ -2,61 +2,15 @@
 import pathlib, sys, tempfile, unittest
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from export import export, fresh_selection_feeds  # noqa: E402
+from export import export  # noqa: E402
 from model import LM, Config  # noqa: E402
+from ort_runner import GraphRunner  # noqa: E402
 from predictor import Cache, Predictor, step  # noqa: E402
 
 TOK = pathlib.Path(__file__).resolve().parents[2] / "models/default/tokenizer.json"
-
-
-class OrtRunner:
-    """Holds caches the way the engine does (head-major, spare capacity) and runs the graphs."""
-
-    def __init__(self, d: pathlib.Path, cfg: Config, cap: int):
-        o = ort.SessionOptions(); o.intra_op_num_threads = 1
-        self.dense = ort.InferenceSession(str(d / "dense.onnx"), o)
-        self.sparse = ort.InferenceSession(str(d / "sparse.onnx"), o)
-        self.cfg, self.P, self.prev = cfg, 0, 0
-        c = cfg
-        self.k = [np.zeros((c.n_kv_heads, cap, c.head_dim), np.float32) for _ in range(c.n_layers)]
-        self.v = [np.zeros_like(self.k[0]) for _ in range(c.n_layers)]
-        self.ik = [np.zeros((c.n_kv_heads, c.imp_dim, cap), np.int8) for _ in range(c.n_layers)]  # int8, transposed, as the graphs read them
-        self.iksum = [np.zeros((c.n_kv_heads, cap), np.int32) for _ in range(c.n_layers)]
-        self.ids = np.full(cap, 7, np.int64)
-
-    def run(self, ids, sparse=False, budget=0, sinks=8, recent=16):
-        c, feeds = self.cfg, {}
-        feeds["input_ids"] = np.array([ids], np.int64)
-        feeds["prev_id"] = np.array([self.prev], np.int64)
-        feeds["start_pos"] = np.array([self.P], np.int64)
-        if self.cfg.copy_heads:  # the engine's token-id buffer: capacity-long, stale beyond P
-            feeds["ctx_ids"] = self.ids
-        for l in range(c.n_layers):
-            feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = self.k[l], self.v[l]
-        sess = self.dense
-        if sparse:
-            sess = self.sparse
-            for l in range(1, c.n_layers):
-                feeds[f"past_ik_t.{l}"] = self.ik[l]
-                feeds[f"past_iksum.{l}"] = self.iksum[l]
-            feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
-            feeds.update(fresh_selection_feeds(self.cfg))
-        names = [o.name for o in sess.get_outputs()]
-        out = dict(zip(names, sess.run(None, feeds)))
-        S = len(ids)
-        for l in range(c.n_layers):
-            self.k[l][:, self.P:self.P + S] = out[f"new_k.{l}"]
-            self.v[l][:, self.P:self.P + S] = out[f"new_v.{l}"]
-            if l >= 1:
-                self.ik[l][:, :, self.P:self.P + S] = out[f"new_ik.{l}"].transpose(0, 2, 1)
-                self.iksum[l][:, self.P:self.P + S] = out[f"new_iksum.{l}"]
-        self.ids[self.P:self.P + S] = ids
-        self.P += S; self.prev = ids[-1]
-        return out
 
 
 class ExportParity(unittest.TestCase):
@@ -86,7 +40,7 @@ class ExportParity(unittest.TestCase):
     def test_dense_chunked_prefill_matches_full_forward(self):
         ids = torch.randint(5, self.id_high, (1, 70))
         ref = self.lm(ids, torch.tensor([0]))[0]
-        r = OrtRunner(self.dir, self.cfg, cap=96)
+        r = GraphRunner(self.dir, cap=96, cfg=self.cfg)
         for a, b in ((0, 32), (32, 64), (64, 69)):
             out = r.run(ids[0, a:b].tolist())
             np.testing.assert_allclose(out["logits"][0], ref[b - 1].detach().numpy(), atol=2e-4, rtol=1e-3)
@@ -221,7 +175,7 @@ class ExportParity(unittest.TestCase):
 
     def check_sparse_parity(self, d, pred):
         ids = torch.randint(5, self.id_high, (60,)).tolist()
-        r = OrtRunner(d, self.cfg, cap=80)
+        r = GraphRunner(d, cap=80, cfg=self.cfg)
         r.run(ids[:50])
         cache = Cache(self.cfg)
         step(self.lm, pred, cache, ids[:50])
@@ -240,7 +194,7 @@ class ExportParity(unittest.TestCase):
         d = pathlib.Path(tempfile.mkdtemp())
         export(self.lm, self.pred, d, TOK, layer0="window")
         ids = torch.randint(5, self.id_high, (60,)).tolist()
-        r = OrtRunner(d, self.cfg, cap=64)
+        r = GraphRunner(d, cap=64, cfg=self.cfg)
         r.run(ids[:50])
         cache = Cache(self.cfg)
         step(self.lm, self.pred, cache, ids[:50])
@@ -251,14 +205,14 @@ class ExportParity(unittest.TestCase):
 
     def test_sparse_with_full_budget_equals_dense(self):
         ids = torch.randint(5, self.id_high, (40,)).tolist()
-        a, b = OrtRunner(self.dir, self.cfg, 64), OrtRunner(self.dir, self.cfg, 64)
+        a, b = GraphRunner(self.dir, cap=64, cfg=self.cfg), GraphRunner(self.dir, cap=64, cfg=self.cfg)
         a.run(ids[:39]); b.run(ids[:39])
-        da = a.run([ids[39]])["logits"]; sb = b.run([ids[39]], sparse=True, budget=1000)["logits"]
+        da = a.run([ids[39]])["logits"]; sb = b.run([ids[39]], sparse=True, budget=1000, sinks=8, recent=16)["logits"]
         np.testing.assert_allclose(da, sb, atol=1e-4)
 
     def test_window_policy_changes_logits_at_long_context(self):
         ids = torch.randint(5, self.id_high, (64,)).tolist()
-        a, b = OrtRunner(self.dir, self.cfg, 64), OrtRunner(self.dir, self.cfg, 64)
+        a, b = GraphRunner(self.dir, cap=64, cfg=self.cfg), GraphRunner(self.dir, cap=64, cfg=self.cfg)
         a.run(ids[:63]); b.run(ids[:63])
         dense = a.run([ids[63]])["logits"]; win = b.run([ids[63]], sparse=True, budget=0, sinks=2, recent=4)
         self.assertEqual(win["selected.1"].shape, (self.cfg.n_kv_heads, 6))
@@ -308,7 +262,7 @@ class NgramExportParity(PointerExportParity):
             lm.copy_gate.weight.copy_(gw); lm.copy_gate.bias.copy_(gb); lm.copy_gate_f.weight.copy_(fw)
         self.assertGreater(float(p[span[6]]), 0.99)
         # and the ONNX decode graph agrees with the reference on it
-        r = OrtRunner(self.dir, self.cfg, cap=64)
+        r = GraphRunner(self.dir, cap=64, cfg=self.cfg)
         out = r.run(ids[0].tolist())
         np.testing.assert_allclose(out["logits"][0], lm(ids, torch.tensor([0]))[0, -1].detach().numpy(), atol=2e-4, rtol=1e-3)
         # the highlight outputs: where it copied from (span[6] at position 6) and the mixture's mass from there
@@ -329,7 +283,7 @@ class NgramExportParity(PointerExportParity):
         matched = set()
         for ids in cases:
             w, f = ngram_lookup_last(torch.tensor(ids), self.cfg.ngram_max, self.cfg.ngram_tau)
-            out = OrtRunner(self.dir, self.cfg, cap=48).run(ids)
+            out = GraphRunner(self.dir, cap=48, cfg=self.cfg).run(ids)
             self.assertEqual(out["lookup_pos"].tolist(), torch.nonzero(w).flatten().tolist(), ids)
             ref = self.lm(torch.tensor([ids]), torch.tensor([0]))[0, -1].detach().numpy()
             np.testing.assert_allclose(out["logits"][0], ref, atol=2e-4, rtol=1e-3)

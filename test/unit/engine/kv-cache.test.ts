@@ -12,7 +12,7 @@ function rows(S: number, dim: number, base: number): Float32Array {
 
 function append(c: KvCache, ids: number[]): void {
   const S = ids.length;
-  c.append(ids, [rows(S, 4, ids[0]), rows(S, 4, ids[0])], [rows(S, 4, ids[0]), rows(S, 4, ids[0])], [undefined, new Int8Array(S * 2)]);
+  c.append(ids, [rows(S, 4, ids[0]), rows(S, 4, ids[0])], [rows(S, 4, ids[0]), rows(S, 4, ids[0])], [undefined, new Int8Array(S * 2)], [undefined, new Int32Array(S)]);
 }
 
 describe('KvCache token ids', () => {
