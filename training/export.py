@@ -568,7 +568,7 @@ def main():
                                                             "def_ratio", "dep_ident_ratio", "dep_def_first_nats", "dep_def_later_nats",
                                                             "dep_def_ratio", "dep_def_pairs", "dep_def_later_tok1_nats", "dep_def_later_rest_nats",
                                                             "copy_near_nats", "copy_far_nats", "rand_copy1_nats", "rand_copy2_nats") if k in last})
-            extra["training"]["curve"] = [[e["tokens"], round(e["val_bpb"], 4)] for e in evals]
+            extra["training"]["curve"] = st.get("prior_curve", []) + [[e["tokens"], round(e["val_bpb"], 4)] for e in evals]
     else:
         cfg = Config(); lm = LM(cfg)
         extra["training"] = {"tokens": 0, "note": "random weights"}

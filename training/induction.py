@@ -151,6 +151,121 @@ class NameCopy:
         return rows, mask
 
 
+class KeyValue:
+    """Synthetic rows for recalling a *value by its key*, the two-hop copy that plain copying does not
+    teach (eval.py's value co-reference: dense 0/10 before this task existed).
+
+    Real code with planted definitions, `export const settings = {\n  retryLabel: "cursor-ledger",\n ...}`
+    (also enums, JSON objects and single constants), and later use sites in real call forms,
+    `assert.equal(settings.retryLabel, "` then the value. The key is tokenized differently at the two
+    places (`Ġretry Label` after a space, `ret ry Label` after a dot) and followed by other punctuation
+    (`: "` vs `, "`), so a single-token match on the text before the value does not find it: the model must
+    match the key, then copy what followed it. The loss counts the value's tokens and the closing quote
+    at every use site, the first value token included (that is the recall).
+
+    Keys and values are built from common identifier words minus eval.py's co-reference words, so the
+    evaluation's values are never trained on."""
+
+    OBJS = ["config", "settings", "options", "defaults", "constants", "env", "theme", "routes", "labels", "flags",
+            "limits", "paths", "messages", "names", "ids", "keys", "params", "meta", "info", "values"]
+    USES = [("assert.equal({o}.{k}, {q}", ");"), ("assert.strictEqual({o}.{k}, {q}", ");"), ("expect({o}.{k}).toBe({q}", ");"),
+            ("expect({o}.{k}).toEqual({q}", ");"), ("if ({o}.{k} === {q}", ") {{"), ("console.log({o}.{k}); // {q}", ""),
+            ("const {k} = {o}.{k} ?? {q}", ";"), ("assert.equal({o}[\"{k}\"], {q}", ");"), ("{k}: {o}.{k} || {q}", ",")]
+    CONST_USES = [("assert.equal({k}, {q}", ");"), ("assert.strictEqual({k}, {q}", ");"), ("expect({k}).toBe({q}", ");"),
+                  ("if (value === {k}) return {q}", ";")]
+
+    def __init__(self, tok, words: list[str], rng: np.random.Generator, exclude: set[str] = frozenset()):
+        self.tok, self.rng = tok, rng
+        self.words = [w for w in words if w.isalpha() and len(w) >= 3 and w not in exclude]
+
+    def _key(self, style: str) -> str:
+        n = int(self.rng.choice([1, 2, 2, 3]))
+        return join_words([self.words[i] for i in self.rng.integers(0, len(self.words), n)], style)
+
+    def _value(self) -> tuple[str, str]:
+        """(value text without quotes, quote char; '' for a number)."""
+        r = self.rng.random()
+        if r < 0.15:
+            return str(int(self.rng.integers(2, 100000))), ""
+        w = [self.words[i] for i in self.rng.integers(0, len(self.words), int(self.rng.integers(1, 4)))]
+        sep = str(self.rng.choice(["-", "-", "_", ".", "/", " ", ":"]))
+        text = join_words(w, "camel") if self.rng.random() < 0.2 else sep.join(w)
+        return text, ('"' if self.rng.random() < 0.7 else "'")
+
+    def _object(self):
+        """(definition text, object name, [(key, value, quote)], key style)."""
+        kind = int(self.rng.choice(4, p=[0.5, 0.15, 0.15, 0.2]))
+        n = int(self.rng.integers(3, 9))
+        style = {0: "camel", 1: "pascal", 2: "camel", 3: "upper"}[kind]
+        keys = list(dict.fromkeys(self._key(style) for _ in range(n)))
+        items = [(k, *self._value()) for k in keys]
+        if kind == 0:  # object literal
+            o = str(self.rng.choice(self.OBJS))
+            body = "".join(f"  {k}: {q}{v}{q},\n" for k, v, q in items)
+            return f"export const {o} = {{\n{body}}};\n", o, items
+        if kind == 1:  # enum
+            o = join_words([self.words[int(self.rng.integers(len(self.words)))]], "pascal")
+            items = [(k, v, q or '"') for k, v, q in items]
+            body = "".join(f"  {k} = {q}{v}{q},\n" for k, v, q in items)
+            return f"export enum {o} {{\n{body}}}\n", o, items
+        if kind == 2:  # JSON
+            o = str(self.rng.choice(self.OBJS))
+            body = ",\n".join(f'  "{k}": ' + (f'"{v}"' if q else v) for k, v, q in items)
+            return "{\n" + body + "\n}\n", o, [(k, v, '"' if q else "") for k, v, q in items]
+        body = "".join(f"export const {k} = {q}{v}{q};\n" for k, v, q in items)  # constants
+        return body, None, items
+
+    def _use(self, o, k, v, q) -> tuple[str, str, str]:
+        """(use-site line up to the cursor, the answer, the rest of the line): a number follows a space,
+        a string its opening quote."""
+        form, tail = self.CONST_USES[int(self.rng.integers(len(self.CONST_USES)))] if o is None else \
+            self.USES[int(self.rng.integers(len(self.USES)))]
+        text = form.format(o=o, k=k, q=q)
+        return (text, v + q, tail + "\n") if q else (text.rstrip(" "), " " + v, tail + "\n")
+
+    def batch(self, B: int, T: int, code: np.ndarray):
+        rows = np.zeros((B, T + 1), np.int64)
+        mask = np.zeros((B, T), bool)
+        enc = lambda s: self.tok.encode(s).ids
+        if not hasattr(self, "line_end"):  # tokens ending a line: pieces are planted at line starts of the filler
+            self.line_end = np.array([self.tok.id_to_token(i).endswith("Ċ") for i in range(self.tok.get_vocab_size())])
+        for b in range(B):
+            defs, uses, names = [], [], set()
+            for _ in range(int(self.rng.integers(1, 4))):
+                text, o, items = self._object()
+                if o in names:
+                    continue
+                names.add(o)
+                path = f"src/{o or self._key('camel')}.{'json' if text.startswith('{') else 'ts'}\n"
+                defs.append([4] + enc(path) + enc(text))  # 4: <|file_sep|>
+                for i in self.rng.permutation(len(items))[:int(self.rng.integers(2, 5))]:
+                    text, answer, tail = self._use(o, *items[i])
+                    uses.append((enc(text), enc(answer), enc(tail)))
+            self.rng.shuffle(uses)
+            size = lambda u: sum(map(len, u))
+            fixed = sum(map(len, defs)) + sum(map(size, uses))
+            while uses and T - fixed < T // 3:
+                fixed -= size(uses.pop())
+            room = T - fixed
+            body = filler(self.rng, room, 0, code)
+            starts = np.flatnonzero(self.line_end[body[:-1]]) + 1  # filler positions at a line start
+            cuts = np.sort(self.rng.choice(starts, len(defs) + len(uses))) if len(starts) else \
+                np.sort(self.rng.integers(0, room + 1, len(defs) + len(uses)))
+            out, spans, prev = [], [], 0
+            for j, piece in enumerate(defs + uses):
+                out.extend(body[prev:cuts[j]].tolist()); prev = cuts[j]
+                if j < len(defs):
+                    out.extend(piece)
+                else:
+                    p, a, t = piece
+                    out.extend(p); spans.append((len(out), len(out) + len(a))); out.extend(a); out.extend(t)
+            out.extend(body[prev:].tolist())
+            rows[b, 1:] = np.asarray(out[:T])
+            for s, e in spans:
+                mask[b, s:min(e, T)] = True
+        return rows, mask
+
+
 @torch.no_grad()
 def probe(model: LM, vocab: int, seed=7):
     g = torch.Generator().manual_seed(seed)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from data import EOT, Sampler, newline_table
-from induction import NameCopy, copy_batch, spread_batch
+from induction import KeyValue, NameCopy, copy_batch, spread_batch
 from model import LM, Config, autocast
 from rename import Renamer, load_idents
 
@@ -207,6 +207,7 @@ def main():
     ap.add_argument("--dep-rate", type=float, default=0.0, help="share of samples in dependency order (imported files first; needs tokens/train.deps.json)")
     ap.add_argument("--rename-rate", type=float, default=0.0, help="share of samples whose rare identifiers get invented names (rename.py; needs tokens/idents.json)")
     ap.add_argument("--name-copy-rate", type=float, default=0.0, help="share of synthetic copy batches that copy invented names over real code (induction.NameCopy; needs tokens/idents.json)")
+    ap.add_argument("--kv-rate", type=float, default=0.0, help="share of synthetic copy batches that recall a value by its key (induction.KeyValue; needs tokens/idents.json)")
     ap.add_argument("--copy-heads", default="", help="with --init: make these heads (layer*n_heads+head, e.g. 5,8,11) pointer heads (model.LM.head)")
     ap.add_argument("--ngram", type=int, default=0, help="with --init: add the n-gram lookup component (model.ngram_lookup) matching up to N tokens")
     ap.add_argument("--gate-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the pointer/lookup gate (copy_gate*)")
@@ -219,6 +220,7 @@ def main():
     ckdir.mkdir(parents=True, exist_ok=True)
     tok = Tokenizer.from_file(str(work / "tokenizer.json"))
     state = init_state = None
+    init_record: dict = {}  # a model folder's training record, carried on (--init DIR)
     if args.resume and (ckdir / "lm.pt").exists():
         state = torch.load(ckdir / "lm.pt", weights_only=False)
         cfg = Config(**state["config"])
@@ -248,7 +250,7 @@ def main():
     opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.95), foreach=True)
     ema = copy.deepcopy(model).requires_grad_(False)
     tokens, step, cpu_seconds = 0.0, 0, 0.0
-    idents = load_idents(work) if args.rename_rate or args.name_copy_rate else None
+    idents = load_idents(work) if args.rename_rate or args.name_copy_rate or args.kv_rate else None
     renamer = Renamer(tok, idents, np.random.default_rng(args.seed + 2)) if args.rename_rate else None
     sampler = Sampler(work / "tokens", "train", args.seq, args.fim_rate, seed=args.seed, newline_ids=newline_table(tok),
                       repeat_rate=args.repeat_rate, dep_rate=args.dep_rate, renamer=renamer, rename_rate=args.rename_rate)
@@ -273,23 +275,29 @@ def main():
         from export import load_weights
         sd = load_weights(args.init)
         model.load_state_dict(sd, strict=False); ema.load_state_dict(model.state_dict())
-        if (pathlib.Path(args.init) / "manifest.json").exists():  # continue the token count (LR schedule)
-            tokens = float(json.loads((pathlib.Path(args.init) / "manifest.json").read_text()).get("training", {}).get("tokens", 0))
+        if (pathlib.Path(args.init) / "manifest.json").exists():  # continue the training record (LR schedule, cost, curve)
+            rec = json.loads((pathlib.Path(args.init) / "manifest.json").read_text()).get("training", {})
+            tokens, step = float(rec.get("tokens", 0)), int(rec.get("steps", 0))
+            cpu_seconds = float(rec.get("cpuHours", 0)) * 3600
+            init_record = {"synthetic_tokens": float(rec.get("syntheticCopyTokens", 0)), "prior_curve": rec.get("curve", [])}
         print(f"initialised from {args.init} at {tokens/1e6:.1f}M tokens")
     print(f"params {model.num_params()/1e6:.2f}M (non-embedding {model.num_params(True)/1e6:.2f}M) cfg {cfg}")
     evaluator = Evaluator(work / "tokens", tok, args.eval_seq)
     log = open(ckdir / "log.jsonl", "a")
 
     decaying = False
-    synthetic = float((state or init_state or {}).get("synthetic_tokens", 0))  # carried over from --init .pt too
+    synthetic = float((state or init_state or init_record).get("synthetic_tokens", 0))  # carried over from --init too
+    prior_curve = (state or init_record).get("prior_curve", [])  # the held-out curve before an --init DIR run
     copy_rng = np.random.default_rng(args.seed + 1)
     code_tokens = sampler.data if args.copy_every else None
     namecopy = NameCopy(tok, idents["words"], np.random.default_rng(args.seed + 3)) if args.name_copy_rate else None
+    from eval import WORDS as EVAL_WORDS  # eval.py's co-reference values are never trained on
+    keyvalue = KeyValue(tok, idents["words"], np.random.default_rng(args.seed + 4), set(EVAL_WORDS)) if args.kv_rate else None
 
     def checkpoint(path=None):
         save_atomic({"synthetic_tokens": synthetic, "config": cfg.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                      "tokens": tokens, "step": step, "rng": sampler.rng.bit_generator.state, "cpu_seconds": cpu_seconds,
-                     "args": vars(args)}, path or ckdir / "lm.pt")
+                     "args": vars(args), "prior_curve": prior_curve}, path or ckdir / "lm.pt")
 
     t0 = time.time(); last_ck = last_eval = t0; run_tokens = 0; tick = time.time(); step0 = step
     if state is None:
@@ -313,7 +321,10 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.copy_every and step % args.copy_every == 0:
-            if namecopy and copy_rng.random() < args.name_copy_rate:
+            r = copy_rng.random()
+            if keyvalue and r < args.kv_rate:
+                crow, cmask = keyvalue.batch(args.copy_batch, args.copy_seq, code_tokens)
+            elif namecopy and r < args.kv_rate + args.name_copy_rate:
                 crow, cmask = namecopy.batch(args.copy_batch, args.copy_seq, code_tokens)
             else:
                 crow, cmask = copy_batch(copy_rng, args.copy_batch, args.copy_seq, cfg.vocab_size,

@@ -194,6 +194,32 @@ class TokenizerAndData(unittest.TestCase):
                 before = self.tok.decode(body[:a - 1])
                 self.assertIn(name, before)  # declared earlier: the scored tokens are copyable
 
+    def test_key_value_rows_score_values_determined_by_their_key(self):
+        """Each scored span is a value whose key the use-site line names and which an earlier definition
+        gave that key; excluded words never occur in values; at least two uses per row."""
+        import re
+        from induction import KeyValue
+        words = ["amber", "cargo", "delta", "ember", "falcon", "glacier", "harbor", "island", "jasper", "kernel", "lagoon", "maple"]
+        code = np.concatenate([self.tok.encode(TS).ids] * 60).astype(np.uint16)
+        kv = KeyValue(self.tok, words, np.random.default_rng(5), exclude={"ember", "maple"})
+        rows, mask = kv.batch(4, 1024, code)
+        self.assertEqual(rows.shape, (4, 1025))
+        for r, m in zip(rows, mask):
+            body = r[1:].tolist()
+            idx = np.flatnonzero(m)
+            spans = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+            self.assertGreaterEqual(len(spans), 2)
+            for sp in spans:
+                a, b = int(sp[0]), int(sp[-1]) + 1
+                answer = self.tok.decode(body[a:b]).strip().strip("\"'")
+                self.assertRegex(answer, r"^[A-Za-z0-9_./: -]+$")
+                self.assertNotIn("ember", answer); self.assertNotIn("maple", answer)
+                before = self.tok.decode(body[:a])
+                line = before[before.rindex("\n") + 1:]
+                defined = [k for k in re.findall(r"[A-Za-z_]\w*", line)
+                           if re.search(re.escape(k) + r'"?\s*[:=]\s*["\']?' + re.escape(answer) + r"\b", before[:-len(line)])]
+                self.assertTrue(defined, f"{answer!r} is not the value of a key named in {line!r}")
+
     def test_a_few_training_steps_reduce_loss(self):
         torch.manual_seed(0)
         cfg = Config(vocab_size=self.tok.get_vocab_size(), d_model=32, n_layers=2, n_heads=2, n_kv_heads=2, head_dim=16, ffn_dim=64)
