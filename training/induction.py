@@ -158,7 +158,7 @@ class KeyValue:
     Real code with planted definitions, `export const settings = {\n  retryLabel: "cursor-ledger",\n ...}`
     (also enums, JSON objects and single constants), and later use sites in real call forms,
     `assert.equal(settings.retryLabel, "` then the value. The key is tokenized differently at the two
-    places (`Ġretry Label` after a space, `ret ry Label` after a dot) and followed by other punctuation
+    places (`serviceName`: `Ġservice Name` after a space, `ser vice Name` after a dot) and followed by other punctuation
     (`: "` vs `, "`), so a single-token match on the text before the value does not find it: the model must
     match the key, then copy what followed it. The loss counts the value's tokens and the closing quote
     at every use site, the first value token included (that is the recall).
@@ -193,7 +193,7 @@ class KeyValue:
         return text, ('"' if self.rng.random() < 0.7 else "'")
 
     def _object(self):
-        """(definition text, object name, [(key, value, quote)], key style)."""
+        """(definition text, object name (None for constants, used by their own name), [(key, value, quote)])."""
         kind = int(self.rng.choice(4, p=[0.5, 0.15, 0.15, 0.2]))
         n = int(self.rng.integers(3, 9))
         style = {0: "camel", 1: "pascal", 2: "camel", 3: "upper"}[kind]
@@ -233,7 +233,7 @@ class KeyValue:
             defs, uses, names = [], [], set()
             for _ in range(int(self.rng.integers(1, 4))):
                 text, o, items = self._object()
-                if o in names:
+                if o in names:  # one definition per object name (and one group of constants) in a row
                     continue
                 names.add(o)
                 path = f"src/{o or self._key('camel')}.{'json' if text.startswith('{') else 'ts'}\n"
