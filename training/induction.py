@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from data import newline_table
 from model import LM, Config, autocast
 from rename import STYLES, join_words
 
@@ -174,9 +175,14 @@ class KeyValue:
     CONST_USES = [("assert.equal({k}, {q}", ");"), ("assert.strictEqual({k}, {q}", ");"), ("expect({k}).toBe({q}", ");"),
                   ("if (value === {k}) return {q}", ";")]
 
-    def __init__(self, tok, words: list[str], rng: np.random.Generator, exclude: set[str] = frozenset()):
+    def __init__(self, tok, words: list[str], rng: np.random.Generator, exclude: set[str] | None = None):
+        """exclude: words never used (default: eval.py's co-reference words)."""
+        if exclude is None:
+            from eval import WORDS  # late: eval.py loads the predictor and the training code
+            exclude = set(WORDS)
         self.tok, self.rng = tok, rng
         self.words = [w for w in words if w.isalpha() and len(w) >= 3 and w not in exclude]
+        self.newline = newline_table(tok)  # pieces are planted after a token with a line break in the filler
 
     def _key(self, style: str) -> str:
         n = int(self.rng.choice([1, 2, 2, 3]))
@@ -227,8 +233,6 @@ class KeyValue:
         rows = np.zeros((B, T + 1), np.int64)
         mask = np.zeros((B, T), bool)
         enc = lambda s: self.tok.encode(s).ids
-        if not hasattr(self, "line_end"):  # tokens ending a line: pieces are planted at line starts of the filler
-            self.line_end = np.array([self.tok.id_to_token(i).endswith("Ċ") for i in range(self.tok.get_vocab_size())])
         for b in range(B):
             defs, uses, names = [], [], set()
             for _ in range(int(self.rng.integers(1, 4))):
@@ -248,7 +252,7 @@ class KeyValue:
                 fixed -= size(uses.pop())
             room = T - fixed
             body = filler(self.rng, room, 0, code)
-            starts = np.flatnonzero(self.line_end[body[:-1]]) + 1  # filler positions at a line start
+            starts = np.flatnonzero(self.newline[body[:-1]]) + 1  # filler positions after a line break
             cuts = np.sort(self.rng.choice(starts, len(defs) + len(uses))) if len(starts) else \
                 np.sort(self.rng.integers(0, room + 1, len(defs) + len(uses)))
             out, spans, prev = [], [], 0

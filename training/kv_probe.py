@@ -23,8 +23,8 @@ HERE = pathlib.Path(__file__).parent
 
 
 @torch.no_grad()
-def kv_metrics(lm, tok, code: np.ndarray, words: list[str], exclude: set[str], rows: int = 32, seq: int = 1024, seed: int = 999) -> dict:
-    kv = KeyValue(tok, words, np.random.default_rng(seed), exclude)
+def kv_metrics(lm, tok, code: np.ndarray, words: list[str], rows: int = 32, seq: int = 1024, seed: int = 999) -> dict:
+    kv = KeyValue(tok, words, np.random.default_rng(seed))  # without eval.py's co-reference words, as in training
     first_nll, first_ok, rest_ok, whole_ok = [], [], [], []
     for _ in range(rows // 8):
         r, m = kv.batch(8, seq, code)
@@ -51,13 +51,12 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from eval import WORDS
     work = pathlib.Path(args.work)
     lm = load_lm(args.lm).eval()
     tok = Tokenizer.from_file(str(work / "tokenizer.json"))
     code = np.fromfile(work / "tokens/valid.bin", dtype=np.uint16)
     words = json.loads((work / "tokens/idents.json").read_text())["words"]
-    print(json.dumps(kv_metrics(lm, tok, code, words, set(WORDS), args.rows)))
+    print(json.dumps(kv_metrics(lm, tok, code, words, args.rows)))
 
 
 if __name__ == "__main__":

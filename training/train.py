@@ -291,8 +291,7 @@ def main():
     copy_rng = np.random.default_rng(args.seed + 1)
     code_tokens = sampler.data if args.copy_every else None
     namecopy = NameCopy(tok, idents["words"], np.random.default_rng(args.seed + 3)) if args.name_copy_rate else None
-    from eval import WORDS as EVAL_WORDS  # eval.py's co-reference values are never trained on
-    keyvalue = KeyValue(tok, idents["words"], np.random.default_rng(args.seed + 4), set(EVAL_WORDS)) if args.kv_rate else None
+    keyvalue = KeyValue(tok, idents["words"], np.random.default_rng(args.seed + 4)) if args.kv_rate else None  # never eval.py's words
 
     def checkpoint(path=None):
         save_atomic({"synthetic_tokens": synthetic, "config": cfg.to_dict(), "model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
@@ -321,7 +320,7 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if args.copy_every and step % args.copy_every == 0:
-            r = copy_rng.random()
+            r = copy_rng.random() if keyvalue or namecopy else 1.0  # without either, the copy stream is as before --kv-rate
             if keyvalue and r < args.kv_rate:
                 crow, cmask = keyvalue.batch(args.copy_batch, args.copy_seq, code_tokens)
             elif namecopy and r < args.kv_rate + args.name_copy_rate:
