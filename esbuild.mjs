@@ -28,6 +28,8 @@ const entries = [
   { in: 'src/engine/child.ts', out: 'dist/engine-child.js' },
   { in: 'src/engine/worker.ts', out: 'dist/engine-worker.js' },
   { in: 'src/engine/cli.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node' },
+  // benchmarks only (not packaged): next-identifier match and line completion on held-out code
+  { in: 'src/bench/names/main.ts', out: 'out/bench-names.js' },
 ];
 
 function testEntries() {
