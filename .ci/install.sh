@@ -23,6 +23,17 @@ without_npm_env() {
   )
 }
 
+# Waits for a background job, saying every 30 s that it is still running (the code-server install
+# is silent for minutes; its output goes to a log). Returns the job's exit status.
+with_progress() {
+  local pid=$1 start=$SECONDS next=$((SECONDS + 30))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ "$SECONDS" -ge "$next" ]; then ci_log "$2: still running ($((SECONDS - start)) s so far)"; next=$((next + 30)); fi
+  done
+  wait "$pid"
+}
+
 # ---- apt ------------------------------------------------------------------------------------
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -54,7 +65,8 @@ if [ ! -x "$CS_DIR/node_modules/.bin/code-server" ]; then
   # npm_config_nodedir: ~/.npmrc may point node-gyp at Node 20's headers (nodedir=/usr).
   (cd "$CS_DIR" && echo '{"private":true}' > package.json &&
     PATH=$NODE24_BIN:$PATH without_npm_env env npm_config_nodedir=$NODE24_HOME \
-      npm install --no-save --foreground-scripts code-server@$CS_VERSION > install.log 2>&1) ||
+      npm install --no-save --foreground-scripts code-server@$CS_VERSION > install.log 2>&1) &
+  with_progress $! "installing code-server $CS_VERSION" ||
     { tail -40 "$CS_DIR/install.log"; rm -rf "$CS_DIR/node_modules/.bin/code-server"
       echo "Could not install code-server $CS_VERSION (last lines of its log above). It needs the npm registry, and apt's libkrb5-dev and a C++ compiler for its native addons." >&2; exit 1; }
 fi
