@@ -1,81 +1,43 @@
-// VS Code glob patterns (files.exclude) → matcher over workspace-relative paths.
-// Supports **, *, ?, {a,b}, [abc]/[!abc]. A pattern that matches a folder excludes what is in it,
-// as in VS Code (`**/build` hides build/x.js).
+// VS Code glob patterns (files.exclude) → matcher over workspace-relative paths, by picomatch.
+// VS Code's glob dialect: patterns are relative to the workspace folder (`*.log` matches at the
+// root only, `**/*.log` anywhere), `*` and `?` stay inside one path segment, `**` spans any number
+// of segments, `{a,b}` alternates, `[abc]`/`[!abc]` are character classes, and wildcards match
+// dotfiles too. It has no extglobs (`+(a|b)`), no regex groups and no leading-`!` negation, so
+// those characters match literally here (`app/(site)/**` is a folder named `(site)`). A pattern
+// that matches a folder excludes what is in it, as in VS Code (`**/build` hides build/x.js).
+import picomatch from 'picomatch/posix';
 import { ancestorDirs } from './paths';
 
-export function globToRegExp(glob: string): RegExp {
-  const g = glob.replace(/\\/g, '/').replace(/^\.?\//, '');
-  return new RegExp(`^${translate(g)}$`);
+export interface GlobOptions {
+  /** Default: true on Windows and macOS, whose file systems ignore case (so `Build/` is `build/`). */
+  ignoreCase?: boolean;
 }
 
-function translate(g: string): string {
-  let out = '';
-  for (let i = 0; i < g.length; i++) {
-    const c = g[i];
-    if (c === '*') {
-      if (g[i + 1] === '*') {
-        // '**/' matches zero or more folders; a bare '**' matches anything.
-        if (g[i + 2] === '/') {
-          out += '(?:.*/)?';
-          i += 2;
-        } else {
-          out += '.*';
-          i += 1;
-        }
-      } else out += '[^/]*';
-    } else if (c === '?') out += '[^/]';
-    else if (c === '{') {
-      const close = matchingBrace(g, i);
-      if (close < 0) out += '\\{';
-      else {
-        out += `(?:${splitTopLevel(g.slice(i + 1, close)).map(translate).join('|')})`;
-        i = close;
-      }
-    } else if (c === '[') {
-      const close = g.indexOf(']', i + 2);
-      if (close < 0) out += '\\[';
-      else {
-        let body = g.slice(i + 1, close);
-        if (body.startsWith('!')) body = '^' + body.slice(1);
-        out += `[${body.replace(/\\/g, '\\\\')}]`;
-        i = close;
-      }
-    } else out += c.replace(/[.+^$()|\\\]]/g, '\\$&');
-  }
-  return out;
+const caseInsensitiveFs = process.platform === 'win32' || process.platform === 'darwin';
+
+function picomatchOptions(opts: GlobOptions): picomatch.PicomatchOptions {
+  // posix: picomatch reads `[!abc]` as a negated class only in its POSIX bracket mode.
+  return { dot: true, noextglob: true, nonegate: true, posix: true, nocase: opts.ignoreCase ?? caseInsensitiveFs };
 }
 
-function matchingBrace(s: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < s.length; i++) {
-    if (s[i] === '{') depth++;
-    else if (s[i] === '}' && --depth === 0) return i;
-  }
-  return -1;
+/** Settings written on Windows may use `\` as the separator; a leading `./` or `/` means the folder
+ *  root; picomatch would read `(a|b)` as a regex group, so those characters are escaped. */
+function normalizeGlob(glob: string): string {
+  return glob
+    .trim()
+    .replace(/\\/g, '/')
+    .replace(/^\.?\//, '')
+    .replace(/[()|]/g, '\\$&');
 }
 
-function splitTopLevel(s: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '{') depth++;
-    else if (s[i] === '}') depth--;
-    else if (s[i] === ',' && depth === 0) {
-      parts.push(s.slice(start, i));
-      start = i + 1;
-    }
-  }
-  parts.push(s.slice(start));
-  return parts;
+export function globToRegExp(glob: string, opts: GlobOptions = {}): RegExp {
+  return picomatch.makeRe(normalizeGlob(glob), picomatchOptions(opts));
 }
 
 /** Compile patterns once; the matcher tests the path and each folder above it. */
-export function compileGlobs(globs: readonly string[] | undefined): (rel: string) => boolean {
-  const res = (globs ?? []).filter((g) => g.trim() !== '').map(globToRegExp);
-  if (res.length === 0) return () => false;
-  return (rel) => {
-    const paths = [...ancestorDirs(rel).slice(1), rel];
-    return paths.some((p) => res.some((r) => r.test(p)));
-  };
+export function compileGlobs(globs: readonly string[] | undefined, opts: GlobOptions = {}): (rel: string) => boolean {
+  const patterns = (globs ?? []).filter((g) => g.trim() !== '').map(normalizeGlob);
+  if (patterns.length === 0) return () => false;
+  const isMatch = picomatch(patterns, picomatchOptions(opts));
+  return (rel) => ancestorDirs(rel).slice(1).some(isMatch) || isMatch(rel);
 }
