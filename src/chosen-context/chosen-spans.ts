@@ -1,9 +1,11 @@
 // The engine reports chosen context as char offsets into each file's placed text; for the current
-// file the offsets run over payload.current.prefix then .suffix. The mapping to document ranges
-// and the importance levels come from completion-logic; what this adds is the text left out
-// between prefix and suffix (the selection, for Explain), which shifts suffix offsets, and a cap
-// on how many spans one result may draw. No vscode import: unit-tested directly.
-import { bucketScores, spansToDocument, type DocRange, type PlacedSegment, type ScoreLevel } from '../completion-logic';
+// file the offsets run over payload.current.prefix then .suffix. This turns them into spans of
+// document offsets a person can read: the text left out between prefix and suffix (the selection,
+// for Explain) shifts suffix offsets, spans grow to whole words on single lines, and one result
+// draws at most MAX_SPANS spans, each with an importance level.
+import { spansToDocument, type DocRange, type PlacedSegment } from './document-ranges';
+import { bucketScores, type ScoreLevel } from './levels';
+import { wholeWords } from './words';
 import type { ChosenSpan, ContextPayload } from '../shared/protocol';
 
 /** Where the current file's placed text sits in its document. */
@@ -28,7 +30,7 @@ export type DocSpan = DocRange & { level: ScoreLevel };
 /** Most spans kept from one result (the engine sends at most 64; a split at the selection adds some). */
 export const MAX_SPANS = 80;
 
-/** Strongest first, at most `max`, in document offsets. */
+/** Strongest first, at most `max`, in document offsets, grown to whole words. */
 export function toDocumentSpans(chosen: readonly ChosenSpan[], placed: PlacedContext, max = MAX_SPANS): DocSpan[] {
   const { payload, origin, documentText } = placed;
   const segments: PlacedSegment[] = [
@@ -36,8 +38,40 @@ export function toDocumentSpans(chosen: readonly ChosenSpan[], placed: PlacedCon
     { file: origin.currentFile, text: documentText.slice(origin.prefixStart), docStart: origin.prefixStart },
   ];
   const shifted = origin.gap > 0 ? chosen.flatMap((s) => (s.file === origin.currentFile ? skipGap(s, origin) : [s])) : chosen;
-  const ranges = spansToDocument(segments, shifted).sort((a, b) => b.score - a.score);
-  return bucketScores(ranges.slice(0, max));
+  const ranges = spansToDocument(segments, shifted);
+  const words = contextParts(placed).flatMap((part) =>
+    wholeWords(
+      part.text,
+      ranges.filter((r) => r.file === part.file && r.start >= part.start && r.end <= part.end),
+      part,
+    ),
+  );
+  return bucketScores(words.sort((a, b) => b.score - a.score).slice(0, max));
+}
+
+/** A stretch of a document that was placed in the context whole; words grow only inside one. */
+interface ContextPart {
+  file: string;
+  text: string; // the document's text (for a related file: as placed)
+  start: number;
+  end: number;
+}
+
+/** Related files whole; the current file from its prefix start to its suffix end, cut at the gap. */
+function contextParts({ payload, origin, documentText }: PlacedContext): ContextPart[] {
+  const related = payload.files.map((f) => ({ file: f.file, text: f.text, start: 0, end: f.text.length }));
+  const prefixEnd = origin.prefixStart + origin.prefixLength;
+  const suffixStart = prefixEnd + origin.gap;
+  const suffixEnd = Math.min(documentText.length, suffixStart + payload.current.suffix.length);
+  const current = { file: origin.currentFile, text: documentText };
+  const parts =
+    origin.gap > 0
+      ? [
+          { ...current, start: origin.prefixStart, end: prefixEnd },
+          { ...current, start: suffixStart, end: suffixEnd },
+        ]
+      : [{ ...current, start: origin.prefixStart, end: suffixEnd }];
+  return [...related, ...parts];
 }
 
 /** Offsets at or past the prefix end belong to the suffix, which starts `gap` chars later. */

@@ -1,7 +1,7 @@
 // From "which context text did the model attend to" to "which document ranges to highlight".
 // Segments are the texts as placed in the context (related files whole, the current file from
 // its capped prefix start); ranges are char offsets (UTF-16) into their concatenation or into one
-// segment. Output ranges are in document offsets, merged and bucketed for a few decoration types.
+// segment. Output ranges are in document offsets.
 import type { ChosenSpan, ContextPayload } from '../shared/protocol';
 
 export interface PlacedSegment {
@@ -17,8 +17,6 @@ export interface DocRange {
   score: number;
   heads?: number;
 }
-
-export type ScoreLevel = 0 | 1 | 2; // low, medium, high
 
 /** The payload's segments in placement order; prefixStart from the assembler (capped prefix). */
 export function segmentsOf(payload: ContextPayload, prefixStart = 0): PlacedSegment[] {
@@ -73,16 +71,4 @@ export function mergeRanges(ranges: readonly DocRange[], maxGap = 0): DocRange[]
     } else out.push({ ...r });
   }
   return out;
-}
-
-/** Three levels relative to the strongest score, so the heatmap uses its whole range. */
-export function scoreLevel(score: number, maxScore: number): ScoreLevel {
-  if (!(maxScore > 0)) return 0;
-  const r = score / maxScore;
-  return r >= 2 / 3 ? 2 : r >= 1 / 3 ? 1 : 0;
-}
-
-export function bucketScores<T extends { score: number }>(ranges: readonly T[]): (T & { level: ScoreLevel })[] {
-  const max = ranges.reduce((m, r) => Math.max(m, r.score), 0);
-  return ranges.map((r) => ({ ...r, level: scoreLevel(r.score, max) }));
 }

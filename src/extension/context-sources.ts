@@ -12,7 +12,7 @@ import * as vscode from 'vscode';
 import { assembleContext, type AssembleResult, type FileSystemLike, type OpenDocument } from '../context';
 import { normalizeRel } from '../context/paths';
 import { MruList } from './mru-list';
-import type { SpanOrigin } from './chosen-spans';
+import type { SpanOrigin } from '../chosen-context';
 
 /** One assembly, with what is needed to map the engine's chosen spans back to documents. */
 export interface AssembledContext extends AssembleResult {

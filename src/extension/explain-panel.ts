@@ -4,7 +4,7 @@
 // chosen spans are also highlighted in the editors.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { toDocumentSpans } from './chosen-spans';
+import { toDocumentSpans } from '../chosen-context';
 import type { AssembledContext } from './context-sources';
 import { CancelledError, describeState, type EngineClientState } from './engine-client';
 import { locateSpans, renderExplainHtml, type ExplainViewModel, type LocatedSpan } from './explain-view';

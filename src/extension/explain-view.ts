@@ -5,7 +5,7 @@
 // strict CSP. No vscode import: unit-tested directly.
 import { offsetToLineCol } from '../context';
 import type { ExplainResult, ExplainToken } from '../shared/protocol';
-import type { DocSpan } from './chosen-spans';
+import type { DocSpan } from '../chosen-context';
 
 export interface LocatedSpan extends DocSpan {
   line: number; // 1-based

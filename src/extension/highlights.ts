@@ -1,18 +1,18 @@
 // Chosen-context highlights: after a completion (when switched on) or an Explain (always), the
 // context tokens the engine's selection read are decorated in every visible editor that holds
-// them, in three importance buckets, with the score and head count in the hover.
+// them, as whole words in three importance levels, with the score, head count and what the levels
+// mean in the hover. The spans come from src/chosen-context (pure); this file only draws them.
 //
 // Decorations are not tracked through edits (vscode#48364), so a document's highlights are
 // dropped as soon as it changes, and a file is only decorated if its text still equals what was
 // placed in the context. The on/off state lives in globalState (default off: painting the code
 // around the cursor after every keystroke distracts; it is an inspection tool you switch on).
 import * as vscode from 'vscode';
-import { groupByFile, toDocumentSpans, type DocSpan } from './chosen-spans';
+import { groupByFile, LEVEL_LEGEND, LEVEL_NAMES, toDocumentSpans, type DocSpan } from '../chosen-context';
 import type { AssembledContext } from './context-sources';
 import type { ChosenSpan } from '../shared/protocol';
 
 const STATE_KEY = 'tokenbutler.contextHighlight.enabled';
-const BUCKET_NAMES = ['low', 'medium', 'high'] as const;
 
 /** What one result needs to be drawn: the spans and the context they point into. */
 interface Shown {
@@ -36,7 +36,7 @@ export interface DecoratedEditor {
 }
 
 function createTypes(): vscode.TextEditorDecorationType[] {
-  return BUCKET_NAMES.map((name) =>
+  return LEVEL_NAMES.map((name) =>
     vscode.window.createTextEditorDecorationType({
       backgroundColor: new vscode.ThemeColor(`tokenbutler.contextHighlight.${name}Background`),
       overviewRulerColor: new vscode.ThemeColor(`tokenbutler.contextHighlight.${name}Ruler`),
@@ -167,8 +167,11 @@ export class ContextHighlights implements vscode.Disposable {
 
 function hover(s: DocSpan, origin: Shown['origin']): vscode.MarkdownString {
   const md = new vscode.MarkdownString();
-  md.appendMarkdown(`**TokenButler context** (${BUCKET_NAMES[s.level]} importance)\n\n`);
+  md.appendMarkdown(`**TokenButler context** (${LEVEL_NAMES[s.level]} importance)\n\n`);
   md.appendMarkdown(`score ${s.score.toFixed(2)} · chosen ${s.heads ?? 0}× by (layer, KV head) selections\n\n`);
-  md.appendMarkdown(origin === 'explain' ? '_read while explaining the selection_' : '_read while generating the last completion_');
+  md.appendMarkdown(origin === 'explain' ? '_Read while explaining the selection:_ ' : '_Read while generating the last completion:_ ');
+  md.appendMarkdown('the highlights are the context tokens that got most of the attention of the (layer, KV head) selections; ');
+  md.appendMarkdown("a score is that attention relative to the most-read context token's (1.00).\n\n");
+  md.appendMarkdown(`Levels: ${LEVEL_LEGEND}.`);
   return md;
 }

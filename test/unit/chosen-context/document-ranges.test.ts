@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketScores, locateRange, mergeRanges, scoreLevel, segmentsOf, spansToDocument } from '../../../src/completion-logic/context-mapping';
+import { locateRange, mergeRanges, segmentsOf, spansToDocument } from '../../../src/chosen-context/document-ranges';
 import type { ContextPayload } from '../../../src/shared/protocol';
 
 const payload: ContextPayload = {
@@ -65,13 +65,5 @@ describe('mergeRanges', () => {
     expect(mergeRanges([{ file: 'a', start: 0, end: 3, score: 1, heads: 2 }, { file: 'a', start: 4, end: 6, score: 0.5, heads: 5 }], 1)).toEqual([
       { file: 'a', start: 0, end: 6, score: 1, heads: 5 },
     ]);
-  });
-});
-
-describe('score buckets', () => {
-  it('three levels relative to the strongest score', () => {
-    expect([0.9, 0.6, 0.5, 0.2, 0].map((s) => scoreLevel(s, 0.9))).toEqual([2, 2, 1, 0, 0]);
-    expect(scoreLevel(0.5, 0)).toBe(0);
-    expect(bucketScores([{ score: 0.3 }, { score: 0.05 }, { score: 0.15 }]).map((r) => r.level)).toEqual([2, 0, 1]);
   });
 });
