@@ -8,7 +8,7 @@
 // taken), TOKENBUTLER_CI_CACHE (where code-server lives), TOKENBUTLER_USE_CODE_SERVER=1 (even
 // when `code` is on PATH).
 // Every failure ends in one sentence saying what failed and what to do, never a stack trace.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -41,14 +41,45 @@ function chosenFolder() {
   return abs;
 }
 
+/**
+ * Passes a child's output through line by line, leaving out Node's report of an uncaught error:
+ * from its "file:line" header to its closing "Node.js vX" line. A failing build tool has already
+ * said what is wrong (esbuild's and vsce's own messages stay); the stack behind it helps nobody.
+ */
+function withoutNodeTraces(out) {
+  let buf = '';
+  let inTrace = false;
+  const line = (l) => {
+    if (!inTrace && /^(node:\S+|file:\/\/\S+|\/\S+|\[eval\]):\d+$/.test(l)) inTrace = true;
+    if (!inTrace) out.write(`${l}\n`);
+    else if (/^Node\.js v\d/.test(l)) inTrace = false;
+  };
+  return {
+    write: (chunk) => {
+      const lines = (buf + chunk.toString()).split('\n');
+      buf = lines.pop();
+      lines.forEach(line);
+    },
+    end: () => buf && line(buf),
+  };
+}
+
 /** Runs a step whose own output streams to the terminal; its failure becomes one sentence. */
 function step(what, cmd, args, opts = {}) {
-  try {
-    execFileSync(cmd, args, { stdio: 'inherit', ...opts });
-  } catch (e) {
-    const how = e.code === 'ENOENT' ? `${cmd} was not found` : e.signal ? `it was stopped by ${e.signal}` : `exit code ${e.status}`;
-    throw new StartError(`${what} failed (${how})${e.code === 'ENOENT' ? '' : '; its messages are above'}.`);
-  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['inherit', 'pipe', 'pipe'] });
+    const out = withoutNodeTraces(process.stdout);
+    const err = withoutNodeTraces(process.stderr);
+    child.stdout.on('data', out.write);
+    child.stderr.on('data', err.write);
+    child.on('error', (e) => reject(new StartError(`${what} failed (${e.code === 'ENOENT' ? `${cmd} was not found` : e.message}).`)));
+    child.on('close', (code, signal) => {
+      out.end();
+      err.end();
+      if (code === 0) resolve();
+      else reject(new StartError(`${what} failed (${signal ? `stopped by ${signal}` : `exit code ${code}`}); its messages are above.`));
+    });
+  });
 }
 
 const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
@@ -64,12 +95,12 @@ async function main() {
   if (!Number.isInteger(wanted) || wanted < 1 || wanted > 65535) throw new StartError(`PORT=${process.env.PORT} is not a port number (1-65535); unset it or pick another.`);
 
   console.log('[start] building and packaging the extension');
-  step('building and packaging the extension (npm run package)', process.execPath, [path.join(root, 'scripts/package.mjs'), '--no-check']);
+  await step('building and packaging the extension (npm run package)', process.execPath, [path.join(root, 'scripts/package.mjs'), '--no-check']);
 
   if (onPath('code') && !process.env.TOKENBUTLER_USE_CODE_SERVER) {
     const folder = userFolder ?? sample;
-    step(`installing ${path.basename(vsix)} into VS Code (code --install-extension)`, 'code', ['--install-extension', vsix, '--force']);
-    step(`opening ${folder} in VS Code`, 'code', [folder]);
+    await step(`installing ${path.basename(vsix)} into VS Code (code --install-extension)`, 'code', ['--install-extension', vsix, '--force']);
+    await step(`opening ${folder} in VS Code`, 'code', [folder]);
     console.log(`Installed ${path.basename(vsix)} into VS Code and opened ${folder}.`);
     return;
   }
@@ -78,7 +109,7 @@ async function main() {
   if (t.missing) {
     console.log(`[start] no \`code\` on PATH, so TokenButler runs in code-server (VS Code in the browser); ${t.missing.replace(/: run .*/, '')}.`);
     console.log(`[start] installing them once into ${cs.CACHE}: about 3-4 minutes (code-server compiles native addons)`);
-    step(`installing Node 24 + code-server (.ci/install.sh; log: ${path.join(cs.CACHE, 'code-server-*/install.log')})`, 'bash', [path.join(root, '.ci/install.sh')], {
+    await step(`installing Node 24 + code-server (.ci/install.sh; log: ${path.join(cs.CACHE, 'code-server-*/install.log')})`, 'bash', [path.join(root, '.ci/install.sh')], {
       env: { ...process.env, TOKENBUTLER_CI_CACHE: cs.CACHE, TOKENBUTLER_SKIP_PYTHON: '1' },
     });
     t = cs.tools();
