@@ -39,5 +39,5 @@ export function compileGlobs(globs: readonly string[] | undefined, opts: GlobOpt
   const patterns = (globs ?? []).filter((g) => g.trim() !== '').map(normalizeGlob);
   if (patterns.length === 0) return () => false;
   const isMatch = picomatch(patterns, picomatchOptions(opts));
-  return (rel) => ancestorDirs(rel).slice(1).some(isMatch) || isMatch(rel);
+  return (rel) => ancestorDirs(rel).slice(1).some((dir) => isMatch(dir)) || isMatch(rel);
 }
