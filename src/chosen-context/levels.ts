@@ -14,7 +14,7 @@ export const HIGH_FROM = 2 / 3;
 
 /** What the levels mean, in one line of Markdown (for the hover). */
 export const LEVEL_LEGEND =
-  `**high**: score ≥ ${frac(HIGH_FROM)} of this result's strongest span's; ` +
+  `**high**: score ≥ ${frac(HIGH_FROM)} of the top score of this result; ` +
   `**medium**: ≥ ${frac(MEDIUM_FROM)}; **low**: below ${frac(MEDIUM_FROM)}`;
 
 function frac(f: number): string {
