@@ -1,48 +1,134 @@
 // Messages between the extension host (or the CLI) and the engine child process.
 // Everything here is JSON-serialisable and has no vscode import: the CLI and the extension share it.
+//
+// Each message either end receives is declared once, as a valibot schema; its TypeScript type is
+// inferred from the schema, so the type and the runtime check (protocol-guards.ts) cannot drift.
+// A new optional field is one entry in its object, e.g. `monitors: v.optional(v.boolean())`; a
+// field without its own message is reported as "<path> must be a boolean" (see protocol-guards).
+// Results (CompleteResult, ExplainResult) come from the engine of the same build and are not
+// re-checked, so they stay plain interfaces.
+import * as v from 'valibot';
 
-export type Policy = 'tokenbutler' | 'dense' | 'window';
-export type ExecutionProvider = 'auto' | 'cpu' | 'cuda' | 'webgpu';
+// Bounds on what one request may ask of the engine, so a bad message costs an error, not minutes
+// of work or gigabytes of cache. The extension's settings stay inside them.
+export const LIMITS = {
+  maxContextTokens: { min: 256, max: 131_072 },
+  maxNewTokens: { min: 1, max: 1024 },
+  budget: { min: 1, max: 1 << 20 },
+  /** Explain teacher-forces the selection token by token; the extension sends at most 4,000 chars. */
+  selectionChars: 16_000,
+} as const;
+
+// Schema builders whose messages are phrases; the guard puts the field's path in front.
+const oneOf = <const T extends readonly string[]>(options: T) => v.picklist(options, `must be ${options.join('|')}`);
+const finite = (message = 'must be a number') => v.pipe(v.number(message), v.finite(message));
+const intIn = (min: number, max: number) => {
+  const message = `must be an integer from ${min} to ${max}`;
+  return v.pipe(v.number(message), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
+};
+const limit = (name: 'maxContextTokens' | 'maxNewTokens' | 'budget') => intIn(LIMITS[name].min, LIMITS[name].max);
+const id = finite('must be a finite number');
+
+export const PolicySchema = oneOf(['tokenbutler', 'dense', 'window']);
+export type Policy = v.InferOutput<typeof PolicySchema>;
+export const ExecutionProviderSchema = oneOf(['auto', 'cpu', 'cuda', 'webgpu']);
+export type ExecutionProvider = v.InferOutput<typeof ExecutionProviderSchema>;
+export const PrefillModeSchema = oneOf(['dense', 'sparse']);
+export type PrefillMode = v.InferOutput<typeof PrefillModeSchema>;
 
 /** A workspace file placed in the context, in order. `text` is the exact text placed. */
-export interface ContextFile {
-  file: string; // workspace-relative path, '/'-separated
-  text: string;
-}
+export const ContextFileSchema = v.object({
+  file: v.string(), // workspace-relative path, '/'-separated
+  text: v.string(),
+});
+export type ContextFile = v.InferOutput<typeof ContextFileSchema>;
 
 /** The assembled context: related files first (append-only order), the current file last. */
-export interface ContextPayload {
-  files: ContextFile[];
-  current: {
-    file: string;
-    prefix: string; // text of the current file before the cursor
-    suffix: string; // text after the cursor (the engine caps it)
-  };
-}
+export const ContextPayloadSchema = v.object({
+  files: v.array(ContextFileSchema),
+  current: v.object({
+    file: v.string(),
+    prefix: v.string(), // text of the current file before the cursor
+    suffix: v.string(), // text after the cursor (the engine caps it)
+  }),
+});
+export type ContextPayload = v.InferOutput<typeof ContextPayloadSchema>;
 
 /** Greedy when absent or temperature 0; otherwise temperature + nucleus (top-p) sampling, seeded. */
-export interface Sampling {
-  temperature: number;
-  topP?: number;
-  seed?: number;
-}
+export const SamplingSchema = v.object({
+  temperature: v.pipe(finite('must be a number >= 0'), v.minValue(0, 'must be a number >= 0')),
+  topP: v.optional(v.pipe(finite('must be in (0, 1]'), v.gtValue(0, 'must be in (0, 1]'), v.maxValue(1, 'must be in (0, 1]'))),
+  seed: v.optional(finite()),
+});
+export type Sampling = v.InferOutput<typeof SamplingSchema>;
 
-export interface EngineConfig {
-  modelDir: string;
-  executionProvider: ExecutionProvider;
-  policy: Policy;
-  budget: number;
-  maxContextTokens: number;
-  maxNewTokens: number;
+export const EngineConfigSchema = v.object({
+  modelDir: v.string(),
+  executionProvider: ExecutionProviderSchema,
+  policy: PolicySchema,
+  budget: limit('budget'),
+  maxContextTokens: limit('maxContextTokens'),
+  maxNewTokens: limit('maxNewTokens'),
   /** How context beyond SPARSE_PREFILL_FROM cached tokens is prefilled: `dense` (exact) or
    *  `sparse` (the TokenButler graph on 128-token chunks, budget SPARSE_PREFILL_BUDGET). Default dense. */
-  prefill?: PrefillMode;
+  prefill: v.optional(PrefillModeSchema),
   /** Decode steps per fresh selection (1 = select every step); in between, a step re-reads the
    *  previous step's selection with the recent window moved on. Default 1. */
-  predictionInterval?: number;
-}
+  predictionInterval: v.optional(intIn(1, 16)),
+});
+export type EngineConfig = v.InferOutput<typeof EngineConfigSchema>;
 
-export type PrefillMode = 'dense' | 'sparse';
+// Fields are checked in the order written, and the first problem is the one reported.
+export const RequestSchema = v.variant('type', [
+  v.object({ id, type: v.literal('configure'), config: EngineConfigSchema }),
+  v.object({
+    id,
+    type: v.literal('complete'),
+    documentKey: v.string(),
+    context: ContextPayloadSchema,
+    policy: v.optional(PolicySchema),
+    budget: v.optional(limit('budget')),
+    maxNewTokens: v.optional(limit('maxNewTokens')),
+    multiline: v.optional(v.boolean()),
+    sampling: v.optional(SamplingSchema),
+  }),
+  v.object({
+    id,
+    type: v.literal('explain'),
+    selection: v.pipe(
+      v.string(),
+      v.maxLength(LIMITS.selectionChars, (issue) => `too long (${issue.received} chars; at most ${LIMITS.selectionChars})`),
+    ),
+    context: ContextPayloadSchema,
+    policy: v.optional(PolicySchema),
+    budget: v.optional(limit('budget')),
+  }),
+  v.object({ id, type: v.literal('warmup'), context: ContextPayloadSchema }),
+  v.object({ id, type: v.literal('cancel'), target: finite() }),
+  v.object({ id, type: v.literal('shutdown') }),
+]);
+export type Request = v.InferOutput<typeof RequestSchema>;
+export const REQUEST_TYPES: readonly string[] = RequestSchema.options.map((o) => o.entries.type.literal);
+
+export const EngineStateSchema = oneOf(['loading', 'prefilling', 'ready', 'error']);
+export type EngineState = v.InferOutput<typeof EngineStateSchema>;
+
+export const EngineEventSchema = v.variant('type', [
+  v.object({ type: v.literal('state'), state: EngineStateSchema, detail: v.optional(v.string()) }),
+  v.object({ type: v.literal('progress'), done: v.number(), total: v.number() }),
+  /** The child's job queue changed: jobs running (0/1) and waiting, and the most completions held
+   *  for one document (at most one running plus one queued). */
+  v.object({ type: v.literal('queue'), running: v.number(), queued: v.number(), perDocument: v.number() }),
+  v.object({ type: v.literal('log'), level: oneOf(['info', 'warn', 'error']), message: v.string() }),
+]);
+export type EngineEvent = v.InferOutput<typeof EngineEventSchema>;
+
+export const ResponseSchema = v.variant('type', [
+  v.object({ id, type: v.literal('result'), result: v.optional(v.unknown()) }),
+  v.object({ id, type: v.literal('error'), message: v.string(), cancelled: v.optional(v.boolean()) }),
+  v.object({ type: v.literal('event'), event: EngineEventSchema }),
+]);
+export type Response = v.InferOutput<typeof ResponseSchema>;
 
 /** A span of context the selection chose: char offsets into that file's placed text, or into the current file. */
 export interface ChosenSpan {
@@ -90,26 +176,3 @@ export interface ExplainResult {
   budget: number;
   chosen: ChosenSpan[];
 }
-
-export type Request =
-  | { id: number; type: 'configure'; config: EngineConfig }
-  | { id: number; type: 'complete'; context: ContextPayload; documentKey: string; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; sampling?: Sampling }
-  | { id: number; type: 'explain'; context: ContextPayload; selection: string; policy?: Policy; budget?: number }
-  | { id: number; type: 'warmup'; context: ContextPayload }
-  | { id: number; type: 'cancel'; target: number }
-  | { id: number; type: 'shutdown' };
-
-export type EngineState = 'loading' | 'prefilling' | 'ready' | 'error';
-
-export type EngineEvent =
-  | { type: 'state'; state: EngineState; detail?: string }
-  | { type: 'progress'; done: number; total: number }
-  /** The child's job queue changed: jobs running (0/1) and waiting, and the most completions held
-   *  for one document (at most one running plus one queued). */
-  | { type: 'queue'; running: number; queued: number; perDocument: number }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
-
-export type Response =
-  | { id: number; type: 'result'; result: unknown }
-  | { id: number; type: 'error'; message: string; cancelled?: boolean }
-  | { type: 'event'; event: EngineEvent };
