@@ -2,9 +2,9 @@
 // assembler as the extension, in-process. With --json it prints exactly one JSON object on stdout.
 import * as path from 'path';
 import { version } from '../../package.json';
-import type { ChosenSpan, ContextPayload, EngineConfig, Policy } from '../shared/protocol';
+import type { ChosenSpan, ContextPayload, EngineConfig } from '../shared/protocol';
 import { assembleContext, offsetToLineCol } from '../context';
-import { commandUsage, Document, parseArgs, positionOffset, readDocument, selectionOffsets, UsageError, usage, usageHint } from './cli-args';
+import { commandUsage, Document, OptionsOf, parseArgs, positionOffset, readDocument, selectionOffsets, UsageError, usage, usageHint } from './cli-args';
 // The engine and the bench load onnxruntime; they are imported when a command runs, so --help,
 // --version and argument errors answer without loading the native runtime.
 import type { Engine, Hooks } from './engine';
@@ -23,32 +23,23 @@ const quietHooks = (verbose: boolean): Hooks => ({
 /** explain and bench generate nothing, but the engine's cache cap counts a completion's room. */
 const DEFAULT_MAX_NEW_TOKENS = 64;
 
-/** The engine settings every command shares; `policy` and the rest are per command. */
-interface RunSettings {
-  model?: string;
-  policy: Policy;
-  budget: number;
-  maxNewTokens: number;
-  'max-context-tokens': number;
-  prefill: 'sparse' | 'dense';
-  interval: number;
-  verbose: boolean;
-}
+/** The options that configure the engine, as the commands' tables name them. */
+type EngineOptions = Pick<OptionsOf<'complete'>, 'model' | 'policy' | 'budget' | 'max-new-tokens' | 'max-context-tokens' | 'prefill' | 'interval' | 'verbose'>;
 
-async function engineFor(s: RunSettings): Promise<{ engine: Engine; loadMs: number }> {
+async function engineFor(o: EngineOptions): Promise<{ engine: Engine; loadMs: number }> {
   const cfg: EngineConfig = {
-    modelDir: path.resolve(s.model ?? defaultModelDir()),
+    modelDir: path.resolve(o.model ?? defaultModelDir()),
     executionProvider: 'cpu',
-    policy: s.policy,
-    budget: s.budget,
-    maxContextTokens: s['max-context-tokens'],
-    maxNewTokens: s.maxNewTokens,
-    prefill: s.prefill,
-    predictionInterval: s.interval,
+    policy: o.policy,
+    budget: o.budget,
+    maxContextTokens: o['max-context-tokens'],
+    maxNewTokens: o['max-new-tokens'],
+    prefill: o.prefill,
+    predictionInterval: o.interval,
   };
   const { Engine } = await import('./engine');
   const engine = new Engine();
-  const r = await engine.configure(cfg, quietHooks(s.verbose));
+  const r = await engine.configure(cfg, quietHooks(o.verbose));
   return { engine, loadMs: r.loadMs };
 }
 
@@ -103,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
       const doc = readDocument(o.workspace, o.file);
       const at = positionOffset(doc, o.line, o.column);
       const a = await assemble(doc, at, at, o['max-context-tokens']);
-      const { engine, loadMs } = await engineFor({ ...o, maxNewTokens: o['max-new-tokens'] });
+      const { engine, loadMs } = await engineFor(o);
       const r = await engine.complete({ context: a.payload, policy: o.policy, multiline: true }, quietHooks(verbose));
       const out = {
         completion: r.completion, policy: r.policy, budget: r.budget, contextTokens: r.contextTokens, reusedTokens: r.reusedTokens,
@@ -119,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
       const doc = readDocument(o.workspace, o.file);
       const sel = selectionOffsets(doc, o);
       const a = await assemble(doc, sel.start, sel.end, o['max-context-tokens']);
-      const { engine } = await engineFor({ ...o, maxNewTokens: DEFAULT_MAX_NEW_TOKENS });
+      const { engine } = await engineFor({ ...o, 'max-new-tokens': DEFAULT_MAX_NEW_TOKENS });
       const r = await engine.explain({ context: a.payload, selection: doc.text.slice(sel.start, sel.end), policy: o.policy }, quietHooks(verbose));
       const out = { ...r, chosen: toLineCol(r.chosen, a) };
       const human = r.tokens.map((t) => `${JSON.stringify(t.text)}\t${(-t.logprob / Math.LN2).toFixed(2)} bits${t.top1 ? '\ttop1' : ''}`).join('\n');
@@ -127,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const o = parsed.opts;
-    const { engine } = await engineFor({ ...o, policy: 'dense', maxNewTokens: DEFAULT_MAX_NEW_TOKENS });
+    const { engine } = await engineFor({ ...o, policy: 'dense', 'max-new-tokens': DEFAULT_MAX_NEW_TOKENS });
     const { runBench } = await import('./bench');
     const r = await runBench(engine, {
       contexts: o.context, policies: o.policies, budget: o.budget, steps: o.steps, warm: !o['no-warm'],
