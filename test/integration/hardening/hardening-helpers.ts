@@ -1,4 +1,5 @@
 // Helpers for the hardening integration tests (they run inside the real VS Code extension host).
+import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as inspector from 'node:inspector';
 import * as path from 'node:path';
@@ -13,6 +14,11 @@ import * as vscode from 'vscode';
  *   samples form busy stretches (between idle samples, i.e. uninterrupted event-loop work), and the
  *   samples in a stretch whose stack passes through our bundle (dist/extension.js) are our work.
  *   `maxOursMs` is the most of our work in one stretch: the stall we would cause on an idle machine.
+ * The promise is 50 ms (docs/hardening.md); on an idle machine our longest stretch measures 4-9 ms
+ * in every scenario. Samples are CPU time, which a loaded machine still stretches (56 ms was seen
+ * on a busy fresh-clone run), so `check()` prints the numbers and asserts only OUR_STALL_LIMIT_MS:
+ * 4x the promise, 20x what is measured, and still below the stalls the context fixes removed
+ * (a 10 MB document: 324 ms in one stretch; its imports alone ~1 s; regex backtracking ~1.5 s).
  */
 export class StallMonitor {
   private timer: NodeJS.Timeout | undefined;
@@ -65,6 +71,12 @@ export class StallMonitor {
     return Math.round(Math.max(0, ...this.stretches.map((s) => s.totalMs)));
   }
 
+  /** Prints the measurements under `label` and fails only on a stall far beyond what load explains. */
+  check(label: string): void {
+    console.log(`    ${label}: ${this.summary()}`);
+    assert.ok(this.maxOursMs <= OUR_STALL_LIMIT_MS, `${label}: our work blocked the event loop for ${this.maxOursMs} ms in one stretch (limit ${OUR_STALL_LIMIT_MS} ms; promise 50 ms): ${this.summary()}`);
+  }
+
   summary(): string {
     const top = [...this.gaps].sort((a, b) => b - a).slice(0, 3);
     return `event loop: longest stretch of our work ${this.maxOursMs} ms; longest busy stretch (anyone's) ${this.maxBusyMs} ms; timer gaps max ${this.maxGapMs} ms (top ${top.join(', ') || '-'})`;
@@ -72,6 +84,8 @@ export class StallMonitor {
 }
 
 const SAMPLE_US = 500;
+/** See the class comment: a stated wide margin over the 50 ms promise, not the promise itself. */
+export const OUR_STALL_LIMIT_MS = 200;
 
 interface Profile {
   nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];

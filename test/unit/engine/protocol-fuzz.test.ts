@@ -235,7 +235,6 @@ describe(`engine child protocol fuzz (seed ${SEED})`, () => {
       const done = await c.request({ id: 3, type: 'complete', documentKey: 'final', context: { files: [], current: { file: 'a.ts', prefix: 'const a = ', suffix: '' } } }, 60_000);
       expect(done).toMatchObject({ type: 'result', result: { completion: expect.any(String) } });
       expect(c.exited).toBeUndefined();
-      expect(Date.now() - t0).toBeLessThan(300_000);
     } finally {
       c.child.kill('SIGKILL');
     }

@@ -71,7 +71,10 @@ describe('load: 1,000 rapid edits', () => {
     }
     const results = await Promise.all(outcomes);
     const ms = Date.now() - t0;
-    await new Promise((r) => setTimeout(r, 200)); // the child's last queue report
+    // The child's last queue report (an event after the last answer): waited for, not slept for.
+    for (const until = Date.now() + 30_000; Date.now() < until && !(queue.at(-1)?.running === 0 && queue.at(-1)?.queued === 0); ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
 
     const done = results.filter((r) => r.startsWith('done'));
     const errors = results.filter((r) => r.startsWith('error'));
