@@ -1,6 +1,7 @@
 // Bundles the extension, the engine child, its inference worker and the CLI into dist/.
-// onnxruntime-node stays external everywhere (native binding, shipped as a pruned node_modules
-// copy in the VSIX); vscode is provided by the extension host.
+// onnxruntime-node (native binding) and typescript (the language service reads its lib .d.ts files
+// next to itself) stay external everywhere, shipped as pruned node_modules copies in the VSIX;
+// vscode is provided by the extension host.
 //   node esbuild.mjs            build dist/
 //   node esbuild.mjs --watch    rebuild on change
 //   node esbuild.mjs --tests    also bundle test/integration/**/*.test.ts (helpers are bundled into each) to out/test/integration/
@@ -10,7 +11,7 @@ import path from 'node:path';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
 const args = new Set(process.argv.slice(2));
-const external = ['vscode', 'onnxruntime-node'];
+const external = ['vscode', 'onnxruntime-node', 'typescript'];
 
 const common = {
   bundle: true,
@@ -27,6 +28,9 @@ const entries = [
   { in: 'src/extension/extension.ts', out: 'dist/extension.js' },
   { in: 'src/engine/child.ts', out: 'dist/engine-child.js' },
   { in: 'src/engine/worker.ts', out: 'dist/engine-worker.js' },
+  // the monitors' TypeScript language service (its own thread); typescript stays external so it
+  // finds its lib declarations next to itself (shipped in the VSIX as node_modules/typescript/lib)
+  { in: 'src/engine/monitors/ts-worker.ts', out: 'dist/engine-ts-worker.js' },
   { in: 'src/engine/cli.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node' },
   // benchmarks only (not packaged): next-identifier match and line completion on held-out code
   { in: 'src/bench/names/main.ts', out: 'out/bench-names.js' },

@@ -20,6 +20,9 @@ const quietHooks = (verbose: boolean): Hooks => ({
   cancelled: () => false,
 });
 
+/** How long a one-shot command waits for the language service's cold start (about 1-3 s). */
+const MONITOR_WAIT_MS = 15_000;
+
 /** explain and bench generate nothing, but the engine's cache cap counts a completion's room. */
 const DEFAULT_MAX_NEW_TOKENS = 64;
 
@@ -95,12 +98,16 @@ async function main(argv: string[]): Promise<number> {
       const at = positionOffset(doc, o.line, o.column);
       const a = await assemble(doc, at, at, o['max-context-tokens']);
       const { engine, loadMs } = await engineFor(o);
-      const r = await engine.complete({ context: a.payload, policy: o.policy, multiline: true }, quietHooks(verbose));
+      const monitors = !o['no-monitors'];
+      // one-shot: wait for the language service here (the extension loads it in the background at warmup)
+      if (monitors) await engine.prepareMonitors(a.payload, MONITOR_WAIT_MS);
+      const r = await engine.complete({ context: a.payload, policy: o.policy, multiline: true, monitors }, quietHooks(verbose));
       const out = {
         completion: r.completion, policy: r.policy, budget: r.budget, contextTokens: r.contextTokens, reusedTokens: r.reusedTokens,
         contextFiles: [...a.files, a.payload.current.file],
         timings: { ...r.timings, loadMs },
         chosen: toLineCol(r.chosen, a),
+        ...(r.monitor ? { monitor: r.monitor } : {}),
       };
       print(out, r.completion);
       return 0;
@@ -111,7 +118,9 @@ async function main(argv: string[]): Promise<number> {
       const sel = selectionOffsets(doc, o);
       const a = await assemble(doc, sel.start, sel.end, o['max-context-tokens']);
       const { engine } = await engineFor({ ...o, 'max-new-tokens': DEFAULT_MAX_NEW_TOKENS });
-      const r = await engine.explain({ context: a.payload, selection: doc.text.slice(sel.start, sel.end), policy: o.policy }, quietHooks(verbose));
+      const monitors = !o['no-monitors'];
+      if (monitors) await engine.prepareMonitors(a.payload, MONITOR_WAIT_MS);
+      const r = await engine.explain({ context: a.payload, selection: doc.text.slice(sel.start, sel.end), policy: o.policy, monitors }, quietHooks(verbose));
       const out = { ...r, chosen: toLineCol(r.chosen, a) };
       const human = r.tokens.map((t) => `${JSON.stringify(t.text)}\t${(-t.logprob / Math.LN2).toFixed(2)} bits${t.top1 ? '\ttop1' : ''}`).join('\n');
       print(out, `${human}\nmean surprisal ${r.meanSurprisalBits.toFixed(2)} bits/token`);

@@ -1,15 +1,23 @@
 // The engine: one resident context (KV cache) reused across requests; chunked dense prefill of
 // only the changed tail; greedy decode where each step either attends densely or lets the
 // TokenButler predictor choose, per layer and KV head, which cached tokens to read.
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type {
-  ChosenSpan, CompleteResult, ContextPayload, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode, Sampling,
+  CompleteResult, ContextPayload, ExplainMonitor, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode, Sampling,
 } from '../shared/protocol';
+import { accumulate, newAttribution, spans } from './attribution';
+import { argmax, logSoftmaxAt, pick } from './decode/sampling';
+import { indentOf, lastLine, lineStop, repeats, repetitionBans, trimAtStop } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
+import { Monitors, tokenTexts, type MonitorSession } from './monitors/monitor';
+import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
+import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
 import { SPECIAL } from './tokenizer';
 import { mulberry32 } from '../shared/random';
+
+export { selectionOf, type StepOut } from './step';
 
 export const PREFILL_CHUNK = 256;
 /** Sparse prefill (EngineConfig.prefill = 'sparse'): chunks that start after this many cached
@@ -32,19 +40,6 @@ export class CancelledError extends Error {
   }
 }
 
-export interface StepOut {
-  logits: Float32Array;
-  selected?: { idx: BigInt64Array; w: Float32Array; k: number }[]; // per consumer layer (index l-1)
-  /** n-gram lookup models: the positions the lookup copied from and the probability mass from each. */
-  lookup?: { pos: BigInt64Array; w: Float32Array };
-}
-
-interface Attribution {
-  score: Float64Array; // per cached token: attention weight received through selection (+ mass the n-gram lookup copied from it)
-  heads: Uint16Array; // per cached token: (step, layer, head) selections
-  steps: number;
-}
-
 export interface StepTimes {
   prefillMs: number;
   prefilled: number;
@@ -57,6 +52,9 @@ export class Engine {
   private cache?: KvCache;
   private enc?: EncodingCache;
   private lastStream?: Stream;
+  private monitors?: Monitors;
+  private ts?: TsService;
+  private log?: (message: string) => void;
 
   get loaded(): LoadedModel | undefined {
     return this.model;
@@ -69,6 +67,7 @@ export class Engine {
   async configure(cfg: EngineConfig, hooks: Hooks): Promise<{ executionProvider: string; loadMs: number; model: string }> {
     const reload = !this.model || !this.cfg || this.cfg.modelDir !== cfg.modelDir || this.cfg.executionProvider !== cfg.executionProvider;
     this.cfg = cfg;
+    this.log = (message) => hooks.emit({ type: 'log', level: 'info', message });
     if (reload) {
       hooks.emit({ type: 'state', state: 'loading', detail: cfg.modelDir });
       const old = this.model;
@@ -105,74 +104,13 @@ export class Engine {
   /** The graph and inputs for running `ids` after the cache under `policy` (the bench profiles these). */
   feedsFor(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
     const { m, cache } = this.need();
-    const c = m.config;
-    const P = cache.length;
-    const sinks = m.manifest.selection?.sinks ?? 8;
-    const recent = m.manifest.selection?.recent ?? 128;
-    const effBudget = policy === 'window' ? 0 : budget;
-    const sparse = policy !== 'dense' && P > sinks + recent + effBudget;
-    cache.ensure(P + ids.length);
-    const C = cache.cap;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
-      prev_id: new ort.Tensor('int64', BigInt64Array.of(BigInt(P ? cache.ids[P - 1] : SPECIAL.eot)), [1]),
-      start_pos: new ort.Tensor('int64', BigInt64Array.of(BigInt(P)), [1]),
-    };
-    if (m.pointer) feeds.ctx_ids = new ort.Tensor('int64', cache.idBuf, [C]);
-    for (let l = 0; l < c.n_layers; l++) {
-      feeds[`past_k.${l}`] = new ort.Tensor('float32', cache.k[l], [c.n_kv_heads, C, c.head_dim]);
-      feeds[`past_v.${l}`] = new ort.Tensor('float32', cache.v[l], [c.n_kv_heads, C, c.head_dim]);
-    }
-    if (sparse) {
-      for (let l = 1; l < c.n_layers; l++) {
-        feeds[`past_ik_t.${l}`] = new ort.Tensor('int8', cache.ik[l], [c.n_kv_heads, c.imp_dim, C]);
-        feeds[`past_iksum.${l}`] = new ort.Tensor('int32', cache.ikSum[l], [c.n_kv_heads, C]);
-      }
-      feeds.budget = new ort.Tensor('int64', BigInt64Array.of(BigInt(effBudget)), [1]);
-      feeds.sinks = new ort.Tensor('int64', BigInt64Array.of(BigInt(sinks)), [1]);
-      feeds.recent = new ort.Tensor('int64', BigInt64Array.of(BigInt(recent)), [1]);
-      if (m.sparseChunks) {
-        const rows = (c.n_layers - 1) * c.n_kv_heads;
-        const use = reuse !== undefined && ids.length === 1 && reuse.length === rows * Math.min(P - 1, sinks + recent + effBudget);
-        feeds.reuse_selection = new ort.Tensor('bool', Uint8Array.of(use ? 1 : 0), [1]);
-        feeds.prev_selected = use ? new ort.Tensor('int64', reuse!, [rows, reuse!.length / rows]) : new ort.Tensor('int64', new BigInt64Array(0), [rows, 0]);
-      }
-    }
-    return { sparse, feeds };
+    return graphFeeds(m, cache, ids, policy, budget, reuse);
   }
 
-  /** One graph run over `ids` appended after the cache; appends their K/V. */
-  /** reuse: the previous decode step's selection (selectionOf) to attend again instead of
-   *  selecting afresh (prediction interval > 1); ignored unless it fits this step. */
-  async step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): Promise<StepOut> {
+  /** One graph run over `ids` appended after the cache (step.ts). */
+  step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): Promise<StepOut> {
     const { m, cache } = this.need();
-    const c = m.config;
-    const { sparse, feeds } = this.feedsFor(ids, policy, budget, reuse);
-    const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
-    const newK: Float32Array[] = [];
-    const newV: Float32Array[] = [];
-    const newIk: (Int8Array | undefined)[] = [undefined];
-    const newIkSum: (Int32Array | undefined)[] = [undefined];
-    for (let l = 0; l < c.n_layers; l++) {
-      newK.push(out[`new_k.${l}`].data as Float32Array);
-      newV.push(out[`new_v.${l}`].data as Float32Array);
-      if (l > 0) {
-        newIk.push(out[`new_ik.${l}`].data as Int8Array);
-        newIkSum.push(out[`new_iksum.${l}`].data as Int32Array);
-      }
-    }
-    cache.append(ids, newK, newV, newIk, newIkSum);
-    const result: StepOut = { logits: out.logits.data as Float32Array };
-    if (out.lookup_pos) result.lookup = { pos: out.lookup_pos.data as BigInt64Array, w: out.lookup_w.data as Float32Array };
-    if (sparse) {
-      result.selected = [];
-      for (let l = 1; l < c.n_layers; l++) {
-        const t = out[`selected.${l}`];
-        result.selected.push({ idx: t.data as BigInt64Array, w: out[`selected_w.${l}`].data as Float32Array, k: t.dims[1] as number });
-      }
-    }
-    cache.remember(cache.length, result.logits);
-    return result;
+    return runStep(m, cache, ids, policy, budget, reuse);
   }
 
   /** Makes the cache hold exactly `ids` (reusing the longest common prefix); returns the logits
@@ -215,6 +153,7 @@ export class Engine {
 
   async warmup(ctx: ContextPayload, hooks: Hooks): Promise<{ contextTokens: number; prefilledTokens: number; prefillMs: number }> {
     const s = this.stream(ctx);
+    this.preloadMonitors(ctx); // the language service loads in its own thread while this prefills
     // prefill everything but the current file's prefix tail: that part changes with each keystroke
     hooks.emit({ type: 'state', state: 'prefilling' });
     try {
@@ -226,11 +165,45 @@ export class Engine {
     }
   }
 
-  async complete(
-    req: { context: ContextPayload; policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; sampling?: Sampling; prefill?: PrefillMode;
-      predictionInterval?: number },
-    hooks: Hooks,
-  ): Promise<CompleteResult> {
+  /** The monitors of this model's tokenizer; the language-service worker starts on first use. */
+  private monitorsFor(m: LoadedModel): Monitors {
+    if (!this.monitors || this.monitors.tokenText.length !== m.tokenizer.vocabSize) {
+      this.ts ??= new TsService(undefined, (msg) => this.log?.(msg));
+      const specials = Object.values(SPECIAL) as number[];
+      this.monitors = new Monitors(tokenTexts((ids) => m.tokenizer.decode(ids), m.tokenizer.vocabSize), this.ts, specials);
+    }
+    return this.monitors;
+  }
+
+  /** Language-service state for the status line and the bench (undefined until first used). */
+  get languageService(): TsStats | undefined {
+    return this.ts?.stats;
+  }
+
+  /** Loads the context files into the language service and waits (at most `waitMs`) until it
+   *  answers: for one-shot runs (CLI, benchmarks); the extension preloads it at warmup instead. */
+  async prepareMonitors(ctx: ContextPayload, waitMs: number): Promise<boolean> {
+    this.preloadMonitors(ctx);
+    return (await this.ts?.whenReady(waitMs)) ?? false;
+  }
+
+  /** Loads the context files into the language service in the background (warmup, file focus). */
+  private preloadMonitors(ctx: ContextPayload): void {
+    const { m, cfg } = this.need();
+    if (cfg.monitors === false || !TS_EXTENSIONS.test(ctx.current.file)) return;
+    const files = ctx.files.map((f) => ({ name: f.file, text: f.text }));
+    files.push({ name: ctx.current.file, text: ctx.current.prefix + ctx.current.suffix }); // the first query then reuses the program
+    this.monitorsFor(m).ts?.setFiles(files);
+  }
+
+  private monitorSession(req: CompleteRequest): MonitorSession | undefined {
+    const { m, cfg } = this.need();
+    if (!(req.monitors ?? cfg.monitors ?? true)) return undefined;
+    const c = req.context;
+    return this.monitorsFor(m).session({ file: c.current.file, prefix: c.current.prefix, suffix: c.current.suffix, files: c.files, editorNames: req.editorNames });
+  }
+
+  async complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {
     const { m, cfg, cache } = this.need();
     const t0 = performance.now();
     const policy = req.policy ?? cfg.policy;
@@ -238,6 +211,8 @@ export class Engine {
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
     const multiline = req.multiline ?? true;
     const s = this.stream(req.context);
+    const monitor = this.monitorSession(req);
+    monitor?.prefetch(); // the language-service query at the cursor runs while the context is prefilled
     const prefillMode = prefillModeFor(policy, req.prefill ?? cfg.prefill);
     const pre = await this.prefill(s.ids, hooks, prefillMode);
     const firstTokenMs = performance.now() - t0;
@@ -246,9 +221,9 @@ export class Engine {
     let logits = pre.logits;
     let stopReason: CompleteResult['stopReason'] = 'max-tokens';
     let text = '';
+    let lineFrom = 0; // index in `out` of the current line's first token
     const baseIndent = indentOf(lastLine(req.context.current.prefix));
-    const sinks = m.manifest.selection?.sinks ?? 8;
-    const recent = m.manifest.selection?.recent ?? 128;
+    const { sinks, recent } = m.selection;
     const tDecode = performance.now();
     const rand = mulberry32(req.sampling?.seed ?? 0);
     const interval = Math.max(1, Math.floor(req.predictionInterval ?? cfg.predictionInterval ?? 1));
@@ -256,13 +231,16 @@ export class Engine {
     let lastSelection: BigInt64Array | undefined;
     let attended = 0;
     for (let i = 0; i < maxNew; i++) {
-      const next = pick(logits, req.sampling, rand);
+      const constraint = monitor ? await monitor.next(text) : undefined;
+      const next = pick(logits, req.sampling, rand, { ...constraint, banned: repetitionBans(out, lineFrom) });
       if (next === SPECIAL.eot || next === SPECIAL.fileSep || next === SPECIAL.fimPrefix || next === SPECIAL.fimSuffix || next === SPECIAL.fimMiddle) {
         stopReason = 'eot';
         break;
       }
       out.push(next);
       text = m.tokenizer.decode(out);
+      if (monitor && m.tokenizer.decode([next]).includes('\n')) lineFrom = out.length;
+      else if (!monitor && text.endsWith('\n')) lineFrom = out.length;
       const stop = lineStop(text, multiline, baseIndent);
       if (stop) {
         stopReason = stop;
@@ -285,6 +263,9 @@ export class Engine {
       }
     }
     if (stopReason === 'cancelled') throw new CancelledError();
+    text = trimAtStop(text, stopReason);
+    const syntax = monitor ? await this.syntaxCut(req.context, text, out) : undefined;
+    if (syntax) text = syntax.text;
     const decodeMs = performance.now() - tDecode;
     return {
       completion: text,
@@ -305,10 +286,30 @@ export class Engine {
       },
       chosen: spans(attr, s),
       stopReason,
+      ...(monitor ? { monitor: { events: monitor.events, syntaxCut: syntax?.cutAt ?? -1 } } : {}),
     };
   }
 
-  async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number }, hooks: Hooks): Promise<ExplainResult> {
+  /** TS/JS: the completion cut before the first token that adds a parse error (language service,
+   *  parse only). Cut at a token boundary; undefined when nothing is cut or the service is unavailable. */
+  private async syntaxCut(ctx: ContextPayload, text: string, out: number[]): Promise<{ text: string; cutAt: number } | undefined> {
+    const ts = this.ts;
+    if (!text || !ts?.ready || !TS_EXTENSIONS.test(ctx.current.file)) return undefined;
+    const { prefix, suffix } = ctx.current;
+    const at = await ts.firstNewSyntaxError(ctx.current.file, prefix + text + suffix, prefix.length, prefix.length + text.length, prefix + suffix, SYNTAX_TIMEOUT_MS);
+    if (at === undefined || at < 0) return undefined;
+    const limit = at - prefix.length;
+    const { m } = this.need();
+    let keep = '';
+    for (let j = 1; j <= out.length; j++) {
+      const t = m.tokenizer.decode(out.slice(0, j));
+      if (t.length > limit) break;
+      keep = t;
+    }
+    return { text: keep.replace(/[ \t]+$/, ''), cutAt: limit };
+  }
+
+  async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {
     const { m, cfg } = this.need();
     const policy = req.policy ?? cfg.policy;
     const budget = req.budget ?? cfg.budget;
@@ -316,186 +317,57 @@ export class Engine {
     const sel = m.tokenizer.encode(req.selection);
     if (sel.ids.length > MAX_EXPLAIN_TOKENS) throw new Error(`selection too long to explain (${sel.ids.length} tokens; at most ${MAX_EXPLAIN_TOKENS})`);
     const s = this.stream(req.context);
+    const monitor = this.monitorSession({ context: req.context, monitors: req.monitors });
+    monitor?.prefetch();
     let logits = (await this.prefill(s.ids, hooks)).logits;
     const attr = newAttribution(s.ids.length);
     const tokens: ExplainToken[] = [];
+    const constrained: ExplainMonitor[] = [];
     let bits = 0;
+    const { sinks, recent } = m.selection;
     for (let i = 0; i < sel.ids.length; i++) {
       if (hooks.cancelled()) throw new CancelledError();
       const id = sel.ids[i];
       const lp = logSoftmaxAt(logits, id);
       tokens.push({ text: req.selection.slice(sel.offsets[i], sel.offsets[i + 1]), logprob: lp, top1: argmax(logits) === id });
+      if (monitor) {
+        // what the monitors would have done at this token: which source, how many names, whether the real token was allowed
+        const c = await monitor.next(req.selection.slice(0, sel.offsets[i]));
+        const ev = monitor.events.at(-1);
+        if (c?.allowed && ev) constrained.push({ token: i, source: ev.source, candidates: ev.candidates, allowed: c.allowed[id] === 1 });
+        else if (c?.bias && ev) constrained.push({ token: i, source: 'context', candidates: ev.candidates, allowed: true });
+      }
       bits += -lp / Math.LN2;
       if (i < sel.ids.length - 1) {
         const r = await this.step([id], policy, budget);
         logits = r.logits;
-        accumulate(attr, r, s.ids.length, m.manifest.selection?.sinks ?? 8, m.manifest.selection?.recent ?? 128);
+        accumulate(attr, r, s.ids.length, sinks, recent);
       }
     }
-    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s) };
+    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}) };
   }
 }
 
-function newAttribution(n: number): Attribution {
-  return { score: new Float64Array(n), heads: new Uint16Array(n), steps: 0 };
+/** A completion request as the engine takes it (the IPC request's fields, plus what the CLI sets). */
+export interface CompleteRequest {
+  context: ContextPayload;
+  policy?: Policy;
+  budget?: number;
+  maxNewTokens?: number;
+  multiline?: boolean;
+  sampling?: Sampling;
+  prefill?: PrefillMode;
+  predictionInterval?: number;
+  /** monitor-guided decoding (default: the configuration's `monitors`, on) */
+  monitors?: boolean;
+  /** names from the editor's completion provider at the cursor (languages the engine has no service for) */
+  editorNames?: string[];
 }
 
-/** Adds one sparse step's selection to the per-token attribution; returns tokens attended per head. */
-function accumulate(a: Attribution, r: StepOut, contextLen: number, sinks: number, recent: number): number | undefined {
-  if (r.lookup) {
-    // what the n-gram lookup copied from counts as chosen context too (any position: it reads the whole context)
-    for (let i = 0; i < r.lookup.pos.length; i++) {
-      const j = Number(r.lookup.pos[i]);
-      if (j < contextLen) a.score[j] += r.lookup.w[i];
-    }
-    if (!r.selected) a.steps++;
-  }
-  if (!r.selected) return undefined;
-  const windowFrom = contextLen - recent; // the recent window is forced in, not chosen
-  a.steps++;
-  let k = 0;
-  for (const sel of r.selected) {
-    k = sel.k;
-    for (let i = 0; i < sel.idx.length; i++) {
-      const j = Number(sel.idx[i]);
-      if (j < sinks || j >= windowFrom) continue; // sinks and the window are forced; generated tokens are not context
-      a.score[j] += sel.w[i];
-      if (a.heads[j] < 65535) a.heads[j]++;
-    }
-  }
-  return k;
-}
-
-/** The tokens that received most of the attention the selection gave to context (up to 60% of it,
- *  at most MAX_CHOSEN tokens), merged into file spans, strongest first. */
-const MAX_CHOSEN = 64;
-function spans(a: Attribution, s: Stream): ChosenSpan[] {
-  if (!a.steps) return [];
-  const order: number[] = [];
-  let total = 0;
-  for (let j = 0; j < a.score.length; j++) {
-    if (a.score[j] > 0 && s.fileOf[j] >= 0) {
-      order.push(j);
-      total += a.score[j];
-    }
-  }
-  if (!order.length) return [];
-  order.sort((x, y) => a.score[y] - a.score[x]);
-  const max = a.score[order[0]];
-  const keep: number[] = [];
-  let mass = 0;
-  for (const j of order) {
-    if (keep.length >= MAX_CHOSEN || mass >= 0.6 * total) break;
-    keep.push(j);
-    mass += a.score[j];
-  }
-  keep.sort((x, y) => x - y);
-  const out: ChosenSpan[] = [];
-  let cur: ChosenSpan | undefined;
-  let last = -2;
-  for (const j of keep) {
-    const file = s.files[s.fileOf[j]];
-    const score = a.score[j] / max;
-    if (cur && cur.file === file && j === last + 1) {
-      cur.end = s.end[j];
-      cur.score = Math.max(cur.score, score);
-      cur.heads = Math.max(cur.heads, a.heads[j]);
-    } else {
-      cur = { file, start: s.start[j], end: s.end[j], score, heads: a.heads[j] };
-      out.push(cur);
-    }
-    last = j;
-  }
-  return out.sort((x, y) => y.score - x.score);
-}
-
-/** Greedy decoding of a small model can loop; stop when the last 4..12 tokens repeat 3 times. */
-function repeats(out: number[]): boolean {
-  for (let n = 4; n <= 12; n++) {
-    if (out.length < 3 * n) return false;
-    let same = true;
-    for (let i = 1; i <= n && same; i++) {
-      const a = out[out.length - i];
-      same = a === out[out.length - i - n] && a === out[out.length - i - 2 * n];
-    }
-    if (same) return true;
-  }
-  return false;
-}
-
-/** Greedy unless sampling asks for a temperature; then nucleus sampling over the top-p mass. */
-function pick(logits: Float32Array, s: Sampling | undefined, rand: () => number): number {
-  if (!s || !(s.temperature > 0)) return argmax(logits);
-  const max = logits[argmax(logits)];
-  const ids = Array.from(logits.keys());
-  const p = ids.map((i) => Math.exp((logits[i] - max) / s.temperature));
-  ids.sort((a, b) => p[b] - p[a]);
-  const total = p.reduce((x, y) => x + y, 0);
-  const cut = (s.topP ?? 1) * total;
-  let acc = 0;
-  let n = 0;
-  while (n < ids.length && acc < cut) acc += p[ids[n++]];
-  let r = rand() * acc;
-  for (let i = 0; i < n; i++) {
-    r -= p[ids[i]];
-    if (r <= 0) return ids[i];
-  }
-  return ids[n - 1];
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
-  return best;
-}
-
-function logSoftmaxAt(x: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < x.length; i++) if (x[i] > max) max = x[i];
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) sum += Math.exp(x[i] - max);
-  return x[id] - max - Math.log(sum);
-}
-
-function lastLine(text: string): string {
-  return text.slice(text.lastIndexOf('\n') + 1);
-}
-
-function indentOf(line: string): number {
-  return line.length - line.trimStart().length;
-}
-
-const MAX_LINES = 16;
-
-/** Stop rules on the decoded text: single-line mode ends at the first newline after content;
- *  multi-line ends after MAX_LINES or when a finished line dedents below the cursor's block. */
-function lineStop(text: string, multiline: boolean, baseIndent: number): CompleteResult['stopReason'] | undefined {
-  const nl = text.indexOf('\n');
-  if (nl < 0) return undefined;
-  if (!multiline) return text.slice(0, nl).trim() ? 'max-lines' : undefined;
-  const lines = text.split('\n');
-  if (lines.length > MAX_LINES) return 'max-lines';
-  for (let i = 1; i < lines.length - 1; i++) {
-    const l = lines[i];
-    if (l.trim() && indentOf(l) < baseIndent) return 'block-end';
-  }
-  return undefined;
-}
+const SYNTAX_TIMEOUT_MS = 30;
 
 /** Sparse prefill only serves the tokenbutler policy (dense and window are the exact and the
  *  baseline paths); `requested` defaults to dense. */
 function prefillModeFor(policy: Policy, requested: PrefillMode | undefined): PrefillMode {
   return policy === 'tokenbutler' ? requested ?? 'dense' : 'dense';
-}
-
-/** A sparse step's selection as the graph's `prev_selected` input ([(L-1)·Hkv, k], layer-major). */
-export function selectionOf(r: StepOut): BigInt64Array | undefined {
-  if (!r.selected?.length) return undefined;
-  const out = new BigInt64Array(r.selected.reduce((n, s) => n + s.idx.length, 0));
-  let at = 0;
-  for (const s of r.selected) {
-    out.set(s.idx, at);
-    at += s.idx.length;
-  }
-  return out;
 }

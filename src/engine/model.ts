@@ -41,6 +41,9 @@ export interface LoadedModel {
    *  `prev_selected`); graphs exported before session 2 take one token and select every step. */
   sparseChunks: boolean;
   tokenizer: BpeTokenizer;
+  /** Forced part of every sparse read: the first `sinks` and the last `recent` cached tokens
+   *  (manifest.selection; 8 and 128 when an older manifest lacks them). */
+  selection: { sinks: number; recent: number };
   executionProvider: string;
   loadMs: number;
 }
@@ -125,7 +128,8 @@ export async function loadModel(dir: string, ep: ExecutionProvider, log: (msg: s
       checkGraph(manifest.graphs.dense, dense, config, false);
       checkGraph(manifest.graphs.sparse, sparse, config, true);
       if (candidate !== candidates(ep)[0]) log(`execution provider: using ${candidate}`);
-      return { dir, manifest, config, dense, sparse, sparseChunks: sparse.inputNames.includes('reuse_selection'), pointer: dense.inputNames.includes('ctx_ids'), tokenizer, executionProvider: candidate, loadMs: performance.now() - t0 };
+      const selection = { sinks: manifest.selection?.sinks ?? 8, recent: manifest.selection?.recent ?? 128 };
+      return { dir, manifest, config, dense, sparse, selection, sparseChunks: sparse.inputNames.includes('reuse_selection'), pointer: dense.inputNames.includes('ctx_ids'), tokenizer, executionProvider: candidate, loadMs: performance.now() - t0 };
     } catch (e) {
       if (e instanceof ModelError) throw e;
       lastErr = e;

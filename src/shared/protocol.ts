@@ -75,6 +75,8 @@ export const EngineConfigSchema = v.object({
   /** Decode steps per fresh selection (1 = select every step); in between, a step re-reads the
    *  previous step's selection with the recent window moved on. Default 1. */
   predictionInterval: v.optional(intIn(1, 16)),
+  /** Monitor-guided decoding (language service, editor names, context prior). Default on. */
+  monitors: v.optional(v.boolean()),
 });
 export type EngineConfig = v.InferOutput<typeof EngineConfigSchema>;
 
@@ -91,6 +93,9 @@ export const RequestSchema = v.variant('type', [
     maxNewTokens: v.optional(limit('maxNewTokens')),
     multiline: v.optional(v.boolean()),
     sampling: v.optional(SamplingSchema),
+    monitors: v.optional(v.boolean()),
+    /** Names the editor's completion provider offers at the cursor (languages the engine has no service for). */
+    editorNames: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(256, 'must be names of at most 256 chars'))), v.maxLength(5000, 'at most 5000 names'))),
   }),
   v.object({
     id,
@@ -102,6 +107,7 @@ export const RequestSchema = v.variant('type', [
     context: ContextPayloadSchema,
     policy: v.optional(PolicySchema),
     budget: v.optional(limit('budget')),
+    monitors: v.optional(v.boolean()),
   }),
   v.object({ id, type: v.literal('warmup'), context: ContextPayloadSchema }),
   v.object({ id, type: v.literal('cancel'), target: finite() }),
@@ -161,6 +167,38 @@ export interface CompleteResult {
   timings: Timings;
   chosen: ChosenSpan[];
   stopReason: 'eot' | 'max-tokens' | 'max-lines' | 'block-end' | 'repetition' | 'cancelled';
+  /** what the monitors did (absent when they are off) */
+  monitor?: MonitorReport;
+}
+
+export type MonitorSource = 'typescript' | 'editor' | 'context';
+
+/** One constrained identifier of a completion. */
+export interface MonitorEvent {
+  /** offset in the completion text where the identifier begins */
+  at: number;
+  /** where the names came from: a hard mask (typescript, editor) or the context prior's bias only */
+  source: MonitorSource;
+  candidates: number;
+  /** the context prior's bias applied too */
+  prior: boolean;
+  /** time to get the names (language-service query or prior) */
+  ms: number;
+}
+
+export interface MonitorReport {
+  events: MonitorEvent[];
+  /** char offset in the completion where a parse error the completion added was cut off; -1 if none */
+  syntaxCut: number;
+}
+
+/** Explain: a selection token at which a monitor applied. */
+export interface ExplainMonitor {
+  token: number;
+  source: MonitorSource;
+  candidates: number;
+  /** the selection's real token was among the names' tokens */
+  allowed: boolean;
 }
 
 export interface ExplainToken {
@@ -175,4 +213,6 @@ export interface ExplainResult {
   policy: Policy;
   budget: number;
   chosen: ChosenSpan[];
+  /** the tokens where a monitor applied (absent when they are off) */
+  monitor?: ExplainMonitor[];
 }

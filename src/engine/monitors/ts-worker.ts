@@ -1,0 +1,124 @@
+// The TypeScript language service of the monitors, in its own worker thread (dist/engine-ts-worker.js)
+// so that its cold start (parsing the lib declarations, ~1 s) and its queries never block the
+// engine. One long-lived service over an in-memory map of the files the context assembler placed
+// (plus TypeScript's lib declarations); an edit is a new text and a bumped version, so a query
+// re-checks incrementally. It reads no other workspace file.
+import { parentPort } from 'node:worker_threads';
+import * as path from 'node:path';
+import * as ts from 'typescript';
+import { TS_EXTENSIONS, type TsRequest, type TsResponse } from './ts-protocol';
+
+const ROOT = '/__tokenbutler_ws__/';
+const files = new Map<string, { text: string; version: number; snapshot: ts.IScriptSnapshot }>();
+let deadline = Infinity;
+let current = ''; // the file of the last query: kept when the context files change
+
+const options: ts.CompilerOptions = {
+  allowJs: true,
+  checkJs: false,
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.ESNext,
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
+  jsx: ts.JsxEmit.Preserve,
+  // no DOM: it triples the cold start; names it would add are taken from the context instead
+  lib: ['lib.es2022.d.ts'],
+  skipLibCheck: true,
+  types: [],
+  noEmit: true,
+  allowImportingTsExtensions: true,
+};
+const libDir = path.dirname(ts.getDefaultLibFilePath(options));
+const libCache = new Map<string, ts.IScriptSnapshot | undefined>();
+
+function libSnapshot(fileName: string): ts.IScriptSnapshot | undefined {
+  if (!libCache.has(fileName)) {
+    const text = path.dirname(fileName) === libDir ? ts.sys.readFile(fileName) : undefined;
+    libCache.set(fileName, text === undefined ? undefined : ts.ScriptSnapshot.fromString(text));
+  }
+  return libCache.get(fileName);
+}
+
+const host: ts.LanguageServiceHost = {
+  getCompilationSettings: () => options,
+  getScriptFileNames: () => [...files.keys()].filter((f) => TS_EXTENSIONS.test(f)),
+  getScriptVersion: (f) => String(files.get(f)?.version ?? 0),
+  getScriptSnapshot: (f) => files.get(f)?.snapshot ?? libSnapshot(f),
+  getCurrentDirectory: () => ROOT,
+  getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+  fileExists: (f) => files.has(f) || libSnapshot(f) !== undefined,
+  readFile: (f) => files.get(f)?.text ?? (path.dirname(f) === libDir ? ts.sys.readFile(f) : undefined),
+  directoryExists: (d) => d === libDir || d.startsWith(ROOT),
+  getDirectories: () => [],
+  getCancellationToken: () => ({ isCancellationRequested: () => performance.now() > deadline }),
+};
+const service = ts.createLanguageService(host, ts.createDocumentRegistry());
+
+// A small file always in the program, queried once per file set to warm the service up.
+const WARM_FILE = '__tokenbutler_warm__.ts';
+const WARM_TEXT = 'class W { a = 1; b(): number { return this.a; } }\nconst w = new W();\nw.b();\nfunction f(x: number) { return x; }\nf(w.a);\n';
+const WARM_POSITIONS = [WARM_TEXT.indexOf('this.') + 5, WARM_TEXT.indexOf('w.b') + 2, WARM_TEXT.indexOf('f(w') + 2];
+files.set(ROOT + WARM_FILE, { text: WARM_TEXT, version: 1, snapshot: ts.ScriptSnapshot.fromString(WARM_TEXT) });
+
+function setFile(name: string, text: string): void {
+  const key = ROOT + name;
+  const old = files.get(key);
+  if (old && old.text === text) return;
+  files.set(key, { text, version: (old?.version ?? 0) + 1, snapshot: ts.ScriptSnapshot.fromString(text) });
+}
+
+/** Entries that name something that exists (JS files without types give `warning` entries: any
+ *  word of the file, which is no evidence that the member exists). */
+const SKIP_KINDS = new Set<string>([ts.ScriptElementKind.warning, ts.ScriptElementKind.string]);
+
+function names(file: string, text: string, pos: number): TsResponse & { type: 'names' } {
+  const t0 = performance.now();
+  current = file;
+  setFile(file, text);
+  const info = service.getCompletionsAtPosition(ROOT + file, pos, { includeCompletionsWithInsertText: false, includeExternalModuleExports: false, includeAutomaticOptionalChainCompletions: false });
+  const out = info ? [...new Set(info.entries.filter((e) => !SKIP_KINDS.has(e.kind) && !e.insertText).map((e) => e.name))] : [];
+  return { id: 0, type: 'names', result: { names: out, member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+}
+
+function parseErrorsAfter(file: string, text: string, from: number): number[] {
+  const sf = ts.createSourceFile(ROOT + file, text, ts.ScriptTarget.Latest, false, /\.(tsx|jsx)$/.test(file) ? ts.ScriptKind.TSX : /\.(js|mjs|cjs)$/.test(file) ? ts.ScriptKind.JS : ts.ScriptKind.TS);
+  const diags = (sf as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics ?? [];
+  return diags.map((d) => d.start ?? 0).filter((s) => s >= from);
+}
+
+function syntax(req: TsRequest & { type: 'syntax' }): TsResponse {
+  const t0 = performance.now();
+  const added = req.to - req.from;
+  const before = new Set(parseErrorsAfter(req.file, req.base, req.from).map((s) => s + added));
+  const fresh = parseErrorsAfter(req.file, req.text, req.from).filter((s) => !before.has(s) && s < req.to);
+  return { id: req.id, type: 'syntax', offset: fresh.length ? Math.min(...fresh) : -1, ms: performance.now() - t0 };
+}
+
+parentPort!.on('message', (req: TsRequest) => {
+  try {
+    if (req.type === 'files') {
+      const t0 = performance.now();
+      const keep = new Set(req.files.map((f) => ROOT + f.name));
+      for (const k of [...files.keys()]) if (!keep.has(k) && k !== ROOT + current && k !== ROOT + WARM_FILE) files.delete(k);
+      for (const f of req.files) setFile(f.name, f.text);
+      // warm the program (lib declarations, the files) so the first query is fast
+      deadline = Infinity;
+      service.getProgram();
+      // and the checker (lib globals) and the completion code paths (V8 compiles them on first
+      // use: the first member query costs ~100x a later one)
+      for (const pos of WARM_POSITIONS) service.getCompletionsAtPosition(ROOT + WARM_FILE, pos, {});
+      parentPort!.postMessage({ type: 'ready', ms: performance.now() - t0, heapMb: process.memoryUsage().heapUsed / 2 ** 20, files: files.size } satisfies TsResponse);
+      return;
+    }
+    if (req.type === 'names') {
+      deadline = performance.now() + Math.max(0, req.deadline - Date.now());
+      parentPort!.postMessage({ ...names(req.file, req.text, req.pos), id: req.id });
+      return;
+    }
+    if (req.type === 'syntax') parentPort!.postMessage(syntax(req));
+  } catch (e) {
+    const id = 'id' in req ? req.id : 0;
+    parentPort!.postMessage({ id, type: req.type === 'syntax' ? 'syntax' : 'names', offset: -1, ms: 0, error: (e as Error).message.split('\n')[0] } as TsResponse);
+  } finally {
+    deadline = Infinity;
+  }
+});
