@@ -48,6 +48,10 @@ try {
     'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1',
     'node_modules/onnxruntime-common/dist/cjs/index.js',
     'node_modules/onnxruntime-common/dist/cjs/package.json',
+    'dist/engine-ts-worker.js',
+    'node_modules/typescript/package.json',
+    'node_modules/typescript/lib/typescript.js',
+    'node_modules/typescript/lib/lib.es2022.d.ts',
   ]) {
     check(`contains ${f}`, has(f));
   }
@@ -65,9 +69,10 @@ try {
   }
   const forbidden = files.filter((f) =>
     /^(src|test|training|bench|scripts|\.ci|out)\//.test(f) ||
-    /\.(map|ts|safetensors|pt)$/.test(f) ||
+    (/\.(map|ts|safetensors|pt)$/.test(f) && !/^node_modules\/typescript\/lib\/lib\.[\w.]+\.d\.ts$/.test(f)) ||
     f === '.vscode-test.mjs' ||
-    (f.startsWith('node_modules/') && !/^node_modules\/onnxruntime-(node|common)\//.test(f)) ||
+    (f.startsWith('node_modules/') && !/^node_modules\/(onnxruntime-(node|common)|typescript)\//.test(f)) ||
+    (f.startsWith('node_modules/typescript/') && !/^node_modules\/typescript\/(package\.json|LICENSE\.txt|lib\/typescript\.js|lib\/lib\.[\w.]+\.d\.ts)$/.test(f)) ||
     (f.startsWith('node_modules/onnxruntime-node/bin/') && !f.startsWith('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/')),
   );
   check('no sources, tests, maps, other platforms or other node_modules', forbidden.length === 0, forbidden.slice(0, 10).join(', '));
@@ -101,7 +106,7 @@ try {
   // The real engine from the unpacked VSIX: child → worker → bundled model → a completion.
   if (has('dist/engine-worker.js') && has('models/default/manifest.json')) {
     const r = await engineRoundTrip(ext);
-    check('engine from the VSIX loads the bundled model and completes', r.ok, r.detail);
+    check('engine from the VSIX loads the bundled model and completes `this.` with a member named by the language service', r.ok, r.detail);
   }
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -123,13 +128,21 @@ function engineRoundTrip(ext) {
     const timer = setTimeout(() => finish(false, `no answer within 120 s ${stderr.slice(-300)}`), 120_000);
     child.on('exit', (code) => finish(false, `engine child exited (${code}) ${stderr.slice(-300)}`));
     const config = { modelDir: path.join(ext, 'models/default'), executionProvider: 'cpu', policy: 'tokenbutler', budget: 64, maxContextTokens: 2048, maxNewTokens: 8 };
-    const context = { files: [], current: { file: 'a.ts', prefix: 'export function add(a: number, b: number): number {\n  return ', suffix: '\n}\n' } };
+    // `this.` in a class: once the language service (from the VSIX's typescript) has loaded, the
+    // completion is held to the class's members
+    const context = { files: [], current: { file: 'a.ts', prefix: 'export class Counter {\n  private total = 0;\n  add(n: number): number {\n    return this.', suffix: '\n  }\n}\n' } };
+    let tries = 0;
+    const ask = () => child.send({ id: 10 + tries, type: 'complete', documentKey: 'a.ts', context });
     child.on('message', (m) => {
       if (m.type === 'error') finish(false, m.message);
-      else if (m.type === 'result' && m.id === 1) child.send({ id: 2, type: 'complete', documentKey: 'a.ts', context });
-      else if (m.type === 'result' && m.id === 2) {
+      else if (m.type === 'result' && m.id === 1) child.send({ id: 2, type: 'warmup', context });
+      else if (m.type === 'result' && m.id === 2) ask();
+      else if (m.type === 'result' && m.id >= 10) {
+        const sources = (m.result?.monitor?.events ?? []).map((e) => e.source);
+        if (!sources.includes('typescript') && ++tries < 40) return void setTimeout(ask, 500);
         child.removeAllListeners('exit');
-        finish(typeof m.result?.completion === 'string', `completion ${JSON.stringify(m.result?.completion)}, ${m.result?.generatedTokens} tokens`);
+        const ok = typeof m.result?.completion === 'string' && sources.includes('typescript') && /^(total|add)\b/.test(m.result.completion);
+        finish(ok, `completion ${JSON.stringify(m.result?.completion)}, ${m.result?.generatedTokens} tokens, monitor sources ${sources.join(',') || 'none'} after ${tries + 1} requests`);
       }
     });
     child.send({ id: 1, type: 'configure', config });
