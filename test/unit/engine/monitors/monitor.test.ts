@@ -1,0 +1,126 @@
+// Monitor sessions over a made-up vocabulary, and every failure path of the language service
+// (a missing worker, a worker that errors, one that never answers): each means plain decoding or
+// the context prior alone, never an exception or a wait past the deadline.
+import { mkdtempSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import * as path from 'path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MONITOR_OPTIONS, Monitors } from '../../../../src/engine/monitors/monitor';
+import { TsService } from '../../../../src/engine/monitors/ts-service';
+
+const VOCAB = ['<eot>', 'al', 'alpha', 'pha', ' x', 'be', 'ta', 'gamma', '(', 'alpha(', 'z', ' alpha', ')', 'beta'];
+const id = (t: string) => VOCAB.indexOf(t);
+const allowedTexts = (a: Uint8Array | undefined) => (a ? VOCAB.filter((_, i) => a[i]) : undefined);
+
+const dir = mkdtempSync(path.join(tmpdir(), 'tb-monitor-'));
+function fakeWorker(name: string, body: string): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, `const { parentPort } = require('worker_threads');\nparentPort.on('message', (m) => {\n${body}\n});\n`);
+  return file;
+}
+const services: TsService[] = [];
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.close()));
+});
+function service(workerPath: string): TsService {
+  const s = new TsService(workerPath);
+  services.push(s);
+  return s;
+}
+
+describe('monitor sessions', () => {
+  it('editor names at the cursor: a hard mask that lets a name span tokens and a token run past it', async () => {
+    const m = new Monitors(VOCAB, undefined, [0]);
+    const s = m.session({ file: 'a.py', prefix: 'x = obj.', suffix: '\n', files: [], editorNames: ['alpha', 'beta'] });
+    const c = await s.next('');
+    expect(allowedTexts(c?.allowed)).toEqual(['al', 'alpha', 'be', 'alpha(', 'beta']);
+    const c2 = await s.next('al');
+    expect(allowedTexts(c2?.allowed)).toEqual(['pha']);
+    const c3 = await s.next('alpha');
+    // the name is whole: it may end (any non-identifier token, or end of text) but not go on as another name
+    expect(c3?.allowed?.[id('(')]).toBe(1);
+    expect(c3?.allowed?.[id('<eot>')]).toBe(1);
+    expect(c3?.allowed?.[id('z')]).toBe(0);
+    expect(await s.next('alpha(')).toBeUndefined(); // past the identifier: no constraint
+    expect(s.events).toMatchObject([{ at: 0, source: 'editor', candidates: 2 }]);
+  });
+
+  it('in an expression position a token may also start something that is not a name', async () => {
+    const m = new Monitors(VOCAB, undefined, [0]);
+    const s = m.session({ file: 'a.py', prefix: 'f(', suffix: '\n', files: [], editorNames: ['alpha'] });
+    const allowed = allowedTexts((await s.next(''))?.allowed)!;
+    expect(allowed).toContain(' alpha'); // spacing before the name
+    expect(allowed).toContain(')');
+    expect(allowed).not.toContain('gamma');
+    expect(allowed).not.toContain('be');
+  });
+
+  it('the context prior biases toward what followed the same receiver, without masking', async () => {
+    const m = new Monitors(VOCAB, undefined, [0], { ...DEFAULT_MONITOR_OPTIONS, priorBias: 5 });
+    const s = m.session({ file: 'a.rb', prefix: 'obj.beta\nobj.', suffix: '\n', files: [] });
+    const c = await s.next('');
+    expect(c?.allowed).toBeUndefined();
+    expect(c?.bias?.[id('beta')]).toBe(5);
+    expect(c?.bias?.[id('be')]).toBe(5);
+    expect(c?.bias?.[id('al')]).toBe(0);
+    expect(s.events).toMatchObject([{ source: 'context', prior: true }]);
+  });
+
+  it('an unknown language with no editor names and no receiver history: plain decoding', async () => {
+    const m = new Monitors(VOCAB, undefined, [0]);
+    const s = m.session({ file: 'a.rb', prefix: 'x = obj.', suffix: '\n', files: [] });
+    expect(await s.next('')).toBeUndefined();
+    expect(s.events).toEqual([]);
+  });
+});
+
+describe('language-service failures fail soft', () => {
+  const input = { file: 'a.ts', prefix: 'obj.beta;\nobj.', suffix: '\n', files: [] };
+
+  it('a worker that is not there: the service is off and only the prior applies', async () => {
+    const ts = service(path.join(dir, 'missing.js'));
+    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
+    expect(ts.available).toBe(false);
+    const s = new Monitors(VOCAB, ts, [0]).session(input);
+    s.prefetch();
+    const c = await s.next('');
+    expect(c?.allowed).toBeUndefined();
+    expect(c?.bias).toBeDefined();
+  });
+
+  it('a service that throws: no names, no exception', async () => {
+    const ts = service(fakeWorker('throws.js', `if (m.type === 'files') parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 });
+      else parentPort.postMessage({ id: m.id, type: m.type, offset: -1, ms: 0, error: 'boom' });`));
+    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
+    expect(await ts.whenReady(5000)).toBe(true);
+    expect(await ts.names('a.ts', 'obj.', 4, 1000)).toBeUndefined();
+    const s = new Monitors(VOCAB, ts, [0]).session(input);
+    s.prefetch();
+    expect((await s.next(''))?.allowed).toBeUndefined();
+  });
+
+  it('a service that never answers: the query gives up at its deadline', async () => {
+    const ts = service(fakeWorker('silent.js', `if (m.type === 'files') parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 });`));
+    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
+    await ts.whenReady(5000);
+    const t0 = performance.now();
+    expect(await ts.names('a.ts', 'obj.', 4, 50)).toBeUndefined();
+    expect(performance.now() - t0).toBeLessThan(5000); // bounded by the deadline (50 ms) with a wide margin for load
+    expect(ts.stats.timeouts).toBe(1);
+  });
+
+  it('a service still loading: no query is made (a cold start never delays a suggestion)', async () => {
+    const ts = service(fakeWorker('slow.js', `if (m.type === 'files') setTimeout(() => parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 }), 60000);`));
+    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
+    expect(await ts.names('a.ts', 'obj.', 4, 1000)).toBeUndefined();
+    expect(ts.stats.queries).toBe(0);
+  });
+
+  it('a worker that dies: the monitor turns itself off', async () => {
+    const ts = service(fakeWorker('dies.js', `process.exit(3);`));
+    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
+    for (let i = 0; i < 100 && ts.available; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(ts.available).toBe(false);
+    expect(ts.stats.failed).toMatch(/exited \(3\)/);
+  });
+});
