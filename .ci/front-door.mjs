@@ -115,7 +115,8 @@ async function check() {
   log('npm ci');
   await run('npm ci', 'npm', ['ci', '--no-fund', '--no-audit'], { cwd: clone, env: userEnv() });
 
-  // ---- npm start -- FOLDER, through npm; wait for the URL it prints
+  // ---- npm start -- FOLDER, through npm; wait for the URL it prints. (TOKENBUTLER_USE_CODE_SERVER:
+  // the browser path even where a desktop `code` is on PATH, since only that path can be checked.)
   const port = await cs.freePort();
   log(`npm start -- ${folder} (PORT=${port}, TOKENBUTLER_CI_CACHE=${cache})`);
   start = spawn('npm', ['start', '--', folder], {
