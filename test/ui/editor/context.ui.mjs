@@ -14,6 +14,31 @@ const norm = (s) => (s || '').replace(/\u00a0/g, ' '); // Monaco renders spaces 
 const TYPED = 'const moved = trans';
 const IMPORTED = 'translate';
 const GHOST = '.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text';
+const LEVELS = ['low', 'medium', 'high'];
+// A highlighted character's background against a plain one's, as a WCAG contrast ratio of the
+// colours the browser composites; the lowest level has to be visible, and each level apart from
+// its neighbour, in the default dark and light themes.
+const MIN_CONTRAST = 1.2;
+const MIN_LEVEL_STEP = 1.15;
+
+/** 'rgb(r, g, b)' / 'rgba(r, g, b, a)' / '#rrggbb[aa]' → [r, g, b, a]. */
+function parseColour(css) {
+  const s = (css || '').trim();
+  const hex = s.match(/^#([0-9a-f]{6})([0-9a-f]{2})?$/i);
+  if (hex) return [0, 2, 4].map((i) => parseInt(hex[1].slice(i, i + 2), 16)).concat(hex[2] ? parseInt(hex[2], 16) / 255 : 1);
+  const m = s.match(/^rgba?\(([^)]+)\)$/);
+  if (!m) return undefined;
+  const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+  return [r, g, b, a];
+}
+/** `fg` composited over the opaque `bg`, as the browser paints it (in sRGB). */
+const over = (fg, bg) => [0, 1, 2].map((i) => fg[3] * fg[i] + (1 - fg[3]) * bg[i]);
+const luminance = (rgb) =>
+  rgb.slice(0, 3).map((c) => ((c /= 255) <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4)).reduce((s, c, i) => s + c * [0.2126, 0.7152, 0.0722][i], 0);
+function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
 
 /**
  * @param {{ page: import('playwright-core').Page, baseUrl: string, folder: string,
@@ -107,6 +132,30 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
   check('editor: overview ruler present for the highlighted file', ruler > 0);
   await shot('editor-highlight-on.png');
 
+  // The highlight levels are visible, and apart from each other, in the default dark and light
+  // themes: the workspace is switched to each in turn, then back to the theme it had.
+  const settingsFile = path.join(folder, '.vscode/settings.json');
+  const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8'));
+  const plainNow = () => other.evaluate((g) => getComputedStyle(g.querySelector('.monaco-editor-background')).backgroundColor);
+  const untilPlain = (want) =>
+    page
+      .waitForFunction((w) => getComputedStyle(document.querySelectorAll('.editor-group-container')[1].querySelector('.monaco-editor-background')).backgroundColor === w, want, { timeout: 20_000 })
+      .then(() => true, () => false);
+  const initial = await plainNow();
+  for (const [theme, plain] of [
+    ['Default Dark Modern', 'rgb(31, 31, 31)'],
+    ['Default Light Modern', 'rgb(255, 255, 255)'],
+  ]) {
+    fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': theme }, null, 2));
+    if (await untilPlain(plain)) {
+      await page.waitForTimeout(300); // decorations restyle with the theme
+      await highlightContrast(other, theme, check, log);
+      await shot(`editor-highlight-${theme.split(' ')[1].toLowerCase()}.png`);
+    } else check(`editor: ${theme}: highlight contrast`, false, `the editor background never became ${plain} (${await plainNow()})`);
+  }
+  fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+  if (!(await untilPlain(initial))) log(`the theme did not switch back: editor background ${await plainNow()}, was ${initial}`);
+
   // Hovering a highlighted range tells its score and how many heads chose it.
   const box = await other.locator('.view-overlays [class*="TextEditorDecorationType"]').first().boundingBox();
   if (box) await page.mouse.move(box.x + Math.min(box.width / 2, 20), box.y + box.height / 2);
@@ -114,6 +163,7 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
   const hovered = await hover.waitFor({ timeout: 10_000 }).then(() => true, () => false);
   const hoverText = hovered ? norm(await hover.textContent()) : '';
   check('editor: a highlighted range hovers with its score and heads', /score \d\.\d\d · chosen \d+× by \(layer, KV head\) selections/.test(hoverText), hoverText.slice(0, 120));
+  check('editor: the hover says what the levels mean', /Levels: high: score ≥ 2\/3 .*medium: ≥ 1\/3.*low: below 1\/3/.test(hoverText), hoverText.slice(hoverText.indexOf('Levels')));
   await shot('editor-highlight-hover.png');
   await page.mouse.move(5, 450);
   await page.keyboard.press('Escape');
@@ -162,6 +212,60 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
   } else {
     check('editor: clicking a context link opens the file', false, 'no links');
   }
+}
+
+/**
+ * Checks the contrast of the highlight colours in the theme shown: each level's background (the
+ * theme's colour, as the workbench resolved it) composited over the editor's plain background,
+ * against that plain background and against the neighbouring level; and every drawn decoration's
+ * computed background is one of those levels.
+ */
+async function highlightContrast(group, theme, check, log) {
+  const seen = await group.evaluate((g) => {
+    const workbench = document.querySelector('.monaco-workbench');
+    const css = getComputedStyle(workbench);
+    return {
+      plain: getComputedStyle(g.querySelector('.monaco-editor-background')).backgroundColor,
+      levels: ['low', 'medium', 'high'].map((l) => css.getPropertyValue(`--vscode-tokenbutler-contextHighlight-${l}Background`).trim()),
+      drawn: [
+        ...new Set(
+          [...g.querySelectorAll('.view-overlays [class*="TextEditorDecorationType"]')]
+            .map((e) => getComputedStyle(e).backgroundColor)
+            .filter((c) => !/rgba\(0, 0, 0, 0\)|transparent/.test(c)),
+        ),
+      ],
+    };
+  });
+  const plain = parseColour(seen.plain);
+  const levels = seen.levels.map(parseColour);
+  if (!plain || levels.some((l) => !l)) {
+    check(`editor: ${theme}: highlight colours resolved`, false, JSON.stringify(seen));
+    return;
+  }
+  const painted = levels.map((l) => over(l, plain));
+  const vsPlain = painted.map((p) => contrast(p, plain));
+  const steps = [1, 2].map((i) => contrast(painted[i], painted[i - 1]));
+  const fmt = (xs) => xs.map((x) => x.toFixed(3)).join(' / ');
+  log(`${theme}: plain ${seen.plain}; levels ${seen.levels.join(' ')}; drawn ${seen.drawn.join(' ')}`);
+  check(
+    `editor: ${theme}: every highlight level stands out from the plain background (contrast ≥ ${MIN_CONTRAST})`,
+    vsPlain.every((c) => c >= MIN_CONTRAST),
+    `${LEVELS.join(' / ')} vs plain ${fmt(vsPlain)}`,
+  );
+  check(
+    `editor: ${theme}: neighbouring levels differ (contrast ≥ ${MIN_LEVEL_STEP})`,
+    steps.every((c) => c >= MIN_LEVEL_STEP),
+    `medium vs low, high vs medium: ${fmt(steps)}`,
+  );
+  // the decorations on screen use these colours: a highlighted character's background
+  const drawn = seen.drawn.map(parseColour).filter(Boolean);
+  const same = (a, b) => a.every((x, i) => Math.abs(x - b[i]) < (i === 3 ? 0.01 : 1.5));
+  const drawnVsPlain = drawn.map((d) => contrast(over(d, plain), plain));
+  check(
+    `editor: ${theme}: highlighted characters' backgrounds are the level colours and stand out (contrast ≥ ${MIN_CONTRAST})`,
+    drawn.length > 0 && drawn.every((d) => levels.some((l) => same(d, l))) && drawnVsPlain.every((c) => c >= MIN_CONTRAST),
+    `${drawn.length} colours drawn, contrast vs plain ${fmt(drawnVsPlain)}`,
+  );
 }
 
 /**
