@@ -16,7 +16,7 @@ import * as vscode from 'vscode';
  *   `maxOursMs` is the most of our work in one stretch: the stall we would cause on an idle machine.
  * The promise is 50 ms (docs/hardening.md); on an idle machine our longest stretch measures 4-9 ms
  * in every scenario. Samples are CPU time, which a loaded machine still stretches (56 ms was seen
- * on a busy fresh-clone run), so `check()` prints the numbers and asserts only OUR_STALL_LIMIT_MS:
+ * on a busy fresh-clone run), so the tests print the numbers and `check()` asserts only OUR_STALL_LIMIT_MS:
  * 4x the promise, 20x what is measured, and still below the stalls the context fixes removed
  * (a 10 MB document: 324 ms in one stretch; its imports alone ~1 s; regex backtracking ~1.5 s).
  */
@@ -71,9 +71,8 @@ export class StallMonitor {
     return Math.round(Math.max(0, ...this.stretches.map((s) => s.totalMs)));
   }
 
-  /** Prints the measurements under `label` and fails only on a stall far beyond what load explains. */
+  /** Fails only on a stall far beyond what load explains (callers print `summary()`). */
   check(label: string): void {
-    console.log(`    ${label}: ${this.summary()}`);
     assert.ok(this.maxOursMs <= OUR_STALL_LIMIT_MS, `${label}: our work blocked the event loop for ${this.maxOursMs} ms in one stretch (limit ${OUR_STALL_LIMIT_MS} ms; promise 50 ms): ${this.summary()}`);
   }
 
