@@ -91,10 +91,16 @@ const kinds = [
   },
   {
     kind: 'python',
-    title: 'training tests (Python)',
+    title: 'training tests (Python) + ruff',
     async run() {
+      // training/ is the top-level directory: the tests import the tbtrain library as installed code would
+      // (pytest reads `pythonpath` from training/pyproject.toml; unittest's -t puts training/ on sys.path)
       const dir = path.join(root, 'training/tests');
       if (!fs.existsSync(dir)) return { passed: 0, failed: 0, note: 'training/tests not present' };
+      // the linter (training/pyproject.toml [tool.ruff]) counts as one more test
+      const lint = await exec('python-ruff', 'python3', ['-m', 'ruff', 'check', 'training'], { show: /^[^ ].*:\d+:\d+:|Found|All checks|No module/ });
+      const ruff = lint.code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
+      const add = (c) => ({ passed: c.passed + ruff.passed, failed: c.failed + ruff.failed });
       const hasPytest = spawnSync('python3', ['-m', 'pytest', '--version'], { stdio: 'ignore' }).status === 0;
       if (hasPytest) {
         const xml = path.join(results, 'pytest.xml');
@@ -109,16 +115,16 @@ const kinds = [
           const failed = attr('failures') + attr('errors');
           counts = { passed: attr('tests') - failed - attr('skipped'), failed };
         } else if (/no tests ran/.test(output)) counts = { passed: 0, failed: 0 };
-        return settle(counts, code === 5 ? 0 : code); // 5 = no tests collected
+        return add(settle(counts, code === 5 ? 0 : code)); // 5 = no tests collected
       }
-      const { code, output } = await exec('python', 'python3', ['-m', 'unittest', 'discover', '-s', 'training/tests', '-t', '.'], {
+      const { code, output } = await exec('python', 'python3', ['-m', 'unittest', 'discover', '-s', 'training/tests', '-t', 'training'], {
         show: /^(Ran |OK|FAILED|ERROR:|FAIL:)/,
       });
       const ran = Number(output.match(/^Ran (\d+) tests?/m)?.[1] ?? 0);
       const f = output.match(/^FAILED \(([^)]*)\)/m)?.[1] ?? '';
       const failed = [...f.matchAll(/(?:failures|errors)=(\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);
       const skipped = Number(f.match(/skipped=(\d+)/)?.[1] ?? output.match(/^OK \(skipped=(\d+)\)/m)?.[1] ?? 0);
-      return settle({ passed: ran - failed - skipped, failed }, code);
+      return add(settle({ passed: ran - failed - skipped, failed }, code));
     },
   },
   {

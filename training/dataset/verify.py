@@ -1,5 +1,8 @@
 """Checks each pinned tarball's sha512 against packages.pinned.txt; exits 1 on a mismatch."""
-import base64, hashlib, pathlib, sys
+import base64
+import hashlib
+import pathlib
+import sys
 
 here = pathlib.Path(__file__).parent
 out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else here / "../work/tarballs")

@@ -2,20 +2,24 @@
 (test/unit/engine/parity.test.ts): dense chunked prefill logits, sparse decode logits and selected
 indices, and tokenizer ids for sample texts.
 
-python training/tests/make_parity_fixture.py OUT_DIR [--pointer]   (--pointer: with pointer heads in every layer and the n-gram lookup,
+python3 training/tests/make_parity_fixture.py OUT_DIR [--pointer]   (--pointer: with pointer heads in every layer and the n-gram lookup,
 on ids from a 35-token range so that the lookup matches, and rotary pairs at per-head LM frequencies, `pred_rot_pairs`, as
 the default model; without it: rotary importance queries and keys, `pred_rope`)
 """
-import copy, json, pathlib, sys
+import copy
+import json
+import pathlib
+import sys
 
 import torch
 from tokenizers import Tokenizer
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "training"))
-from export import export  # noqa: E402
-from model import LM, Config  # noqa: E402
-from predictor import Cache, Predictor, step  # noqa: E402
+sys.path.insert(0, str(ROOT / "training"))  # a script (test/unit/engine/parity.test.ts runs it): training/, the tbtrain library
+from tbtrain.model import LM, Config
+from tbtrain.model_folder import export
+from tbtrain.predictor import Predictor
+from tbtrain.selection import Cache, step
 
 SAMPLES = [
     "export function add(a: number, b: number): number {\n  return a + b;\n}\n",

@@ -1,15 +1,18 @@
 """The co-reference generator poses determined questions, and the simulation's policies behave."""
-import pathlib, sys, unittest
+import pathlib
+import tempfile
+import unittest
 
 import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-import eval as ev  # noqa: E402
-from eval import coref_examples, coref_score, margin_lines, simulate  # noqa: E402
-from model import LM, Config  # noqa: E402
-from predictor import Predictor  # noqa: E402
+from tbtrain import policies
+from tbtrain.coref import coref_examples, coref_score
+from tbtrain.model import LM, Config
+from tbtrain.policies import simulate
+from tbtrain.predictor import Predictor
+from tbtrain.report import margin_lines, write_report
 
 TOK = Tokenizer.from_file(str(pathlib.Path(__file__).resolve().parents[2] / "models/default/tokenizer.json"))
 
@@ -63,7 +66,6 @@ class CorefTasks(unittest.TestCase):
     def test_lookup_copies_past_the_window_and_switches_off(self):
         """With the n-gram lookup, a window policy still copies a span repeated from beyond its window;
         eval's --no-lookup (LOOKUP = False) takes that away."""
-        import eval as ev
         torch.manual_seed(0)
         cfg = Config(vocab_size=TOK.get_vocab_size(), d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
                      copy_heads=(5,), ngram_max=4)
@@ -75,10 +77,10 @@ class CorefTasks(unittest.TestCase):
         ids = torch.cat([span, distinct[24:], span])[None]
         try:
             on = simulate(lm, pred, ids, torch.tensor([0]), "window", 16)
-            ev.LOOKUP = False
+            policies.LOOKUP = False
             off = simulate(lm, pred, ids, torch.tensor([0]), "window", 16)
         finally:
-            ev.LOOKUP = True
+            policies.LOOKUP = True
         self.assertLess(float(on[-18:].mean()), 0.5)          # the repeat's tail: copied
         self.assertGreater(float(off[-18:].mean()), 5.0)      # attention alone, window 16: not
         torch.testing.assert_close(on[:60], off[:60])          # nothing to look up before the repeat (random ids)
@@ -90,13 +92,13 @@ class RecentRule(unittest.TestCase):
         cfg = Config(vocab_size=TOK.get_vocab_size(), d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128)
         lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
         ids = torch.randint(5, 4000, (1, 160))
-        out, orig = {}, ev.RECENT_RULE
+        out, orig = {}, policies.RECENT_RULE
         try:
             for rule in ((8.0, 8, 64), (8.0, 0, 64), (8.0, 8, 8)):
-                ev.RECENT_RULE = rule
+                policies.RECENT_RULE = rule
                 out[rule] = simulate(lm, pred, ids, torch.tensor([0]), "oracle", 0.1)
         finally:
-            ev.RECENT_RULE = orig
+            policies.RECENT_RULE = orig
         # budget 12 (4 sinks + 8 recent) on the first 120 rows: a window of 8 leaves no choice; a window of 0 lets the oracle choose
         self.assertFalse(torch.allclose(out[(8.0, 8, 64)][20:120], out[(8.0, 0, 64)][20:120], atol=1e-4))
         torch.testing.assert_close(out[(8.0, 8, 64)], out[(8.0, 8, 8)])  # budget // 8 < 8 on every row here: the upper bound never binds
@@ -120,15 +122,16 @@ class Margins(unittest.TestCase):
         self.assertTrue(any("rows from 512 on" in l for l in lines))
         row = [l for l in lines if l.startswith("| 0.1")][0]
         self.assertEqual([c.strip() for c in row.strip("|").split("|")][1:4], ["+0.0%", "window 1.0000", "10.0%"])
-        self.assertEqual(margin_lines({"bpb": r["bpb"]}, [0.1], ["dense", "tokenbutler", "window"], late=True), [])  # older results: no table
+        self.assertEqual(
+            margin_lines({"bpb": r["bpb"]}, [0.1], ["dense", "tokenbutler", "window"], late=True), []
+        )  # older results: no table
 
 
 class Report(unittest.TestCase):
     def test_token_count_budgets_alone_write_the_report_without_a_plot(self):
-        import tempfile
         r = {"seq": 4096, "bpb": {"dense": 1.0, "tokenbutler@648": 1.001}, "coref": {}, "recall": {}, "ablation": {}}
         out = pathlib.Path(tempfile.mkdtemp())
-        ev.write_report(r, [648], ["dense", "tokenbutler"], out)  # used to fail: a log axis over no fractional budgets
+        write_report(r, [648], ["dense", "tokenbutler"], out)  # used to fail: a log axis over no fractional budgets
         self.assertIn("| tokenbutler | 1.0010 |", (out / "quality.md").read_text())
         self.assertFalse((out / "quality.png").exists())
 

@@ -1,14 +1,18 @@
 """The ONNX graphs equal the PyTorch reference: dense prefill/decode logits and sparse selections."""
-import pathlib, sys, tempfile, unittest
+import pathlib
+import tempfile
+import unittest
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from export import export  # noqa: E402
-from model import LM, Config  # noqa: E402
-from ort_runner import GraphRunner  # noqa: E402
-from predictor import Cache, Predictor, step  # noqa: E402
+from tbtrain.distill import warm_start
+from tbtrain.model import LM, Config, apply_rope, rope_tables
+from tbtrain.model_folder import export
+from tbtrain.ngram import ngram_lookup_last
+from tbtrain.ort_runner import GraphRunner
+from tbtrain.predictor import Predictor, choose_rot_pairs, pre_rope_keys
+from tbtrain.selection import Cache, step
 
 TOK = pathlib.Path(__file__).resolve().parents[2] / "models/default/tokenizer.json"
 
@@ -58,7 +62,6 @@ class ExportParity(unittest.TestCase):
         self.check_sparse_parity(d, pred)
 
     def test_warm_start_into_a_layout_with_a_distance_prior_keeps_the_scores(self):
-        from train_predictor import warm_start
         plain = Predictor(Config(**{**self.cfg.to_dict(), "pred_taps": (), "pred_dist": False})).eval()
         with_dist = Predictor(Config(**{**self.cfg.to_dict(), "pred_taps": (), "pred_dist": True})).eval()
         self.assertEqual(warm_start(with_dist, plain.state_dict()), ["dist_w"])
@@ -68,7 +71,9 @@ class ExportParity(unittest.TestCase):
             for a, b in zip(plain.queries(1, x).values(), with_dist.queries(1, x).values()):
                 torch.testing.assert_close(a, b)
             torch.testing.assert_close(plain.keys(kpre, 2), with_dist.keys(kpre, 2))
-            torch.testing.assert_close(with_dist.dist_bias(2, torch.arange(1, 5)), torch.zeros(self.cfg.n_kv_heads, 4))  # the new prior starts at 0
+            torch.testing.assert_close(
+                with_dist.dist_bias(2, torch.arange(1, 5)), torch.zeros(self.cfg.n_kv_heads, 4)
+            )  # the new prior starts at 0
 
     def test_rotary_importance_matches_reference(self):
         """pred_rope: importance queries and keys rotated in the d' space, in the graphs as in the reference."""
@@ -120,8 +125,6 @@ class ExportParity(unittest.TestCase):
         """choose_rot_pairs picks pairs that turn; each rotary importance key is the LM's post-RoPE key
         pair it turns with, so with the LM's query pair the score is that pair's exact share of q.k at
         any distance."""
-        from model import apply_rope, rope_tables
-        from predictor import choose_rot_pairs, pre_rope_keys
         c, r, E = self.cfg, 2, self.cfg.imp_dim + 4
         pred = Predictor(Config(**{**c.to_dict(), "imp_dim": E, "pred_rot_pairs": r})).eval()
         ids = torch.randint(5, self.id_high, (1, 400))
@@ -140,7 +143,6 @@ class ExportParity(unittest.TestCase):
                     torch.testing.assert_close(ik[h, :, E - r + j], krot[h, :, i + half])
 
     def test_warm_start_into_wider_importance_space_keeps_the_scores(self):
-        from train_predictor import warm_start
         plain = Predictor(Config(**{**self.cfg.to_dict(), "pred_taps": ()})).eval()
         with torch.no_grad():
             plain.dist_w.normal_(0, 1.0)
@@ -274,9 +276,8 @@ class NgramExportParity(PointerExportParity):
 
     def test_lookup_matches_reference_on_short_and_repetitive_sequences(self):
         """The graph's lookup (candidates by the last token, longer matches checked on them) keys the
-        same positions as model.ngram_lookup_last, with no match, with one, at every length, and on
+        same positions as ngram.ngram_lookup_last, with no match, with one, at every length, and on
         sequences shorter than ngram_max."""
-        from model import ngram_lookup_last
         g = torch.Generator().manual_seed(3)
         cases = [[7], [7, 7], [5, 6, 5], [5, 6, 7, 8, 9, 10], [8, 9, 8, 9, 8, 9, 8]]
         cases += [torch.randint(5, hi, (n,), generator=g).tolist() for hi in (7, 12, 4096) for n in (5, 17, 40)]

@@ -1,19 +1,24 @@
 """Corpus filters, tokenizer, multi-file FIM samples and a few real training steps, on tiny data."""
-import json, pathlib, sys, tempfile, unittest
+import json
+import pathlib
+import re
+import tempfile
+import unittest
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "dataset"))
-import build as corpus  # noqa: E402
-from data import EOT, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, Sampler, dependencies, newline_table, prepare  # noqa: E402
-from model import LM, Config  # noqa: E402
-from rename import Renamer  # noqa: E402
-from tokenizer import SPECIALS, build_empty  # noqa: E402
-from tokenizers import Tokenizer, pre_tokenizers, trainers  # noqa: E402
+from tokenizers import Tokenizer, pre_tokenizers, trainers
+
+from tbtrain import corpus
+from tbtrain.data import EOT, FILE_SEP, FIM_PREFIX, FIM_SUFFIX, Sampler, dependencies, newline_table, prepare
+from tbtrain.model import LM, Config
+from tbtrain.ngram import ngram_lookup, ngram_lookup_last
+from tbtrain.rename import Renamer
+from tbtrain.synthetic import KeyValue, NameCopy, copy_batch
+from tbtrain.tokenizer import SPECIALS, build_empty
 
 TS = """import { helper } from './helper';
 
@@ -46,14 +51,12 @@ class CopyBatches(unittest.TestCase):
         return dists
 
     def test_planted_copies(self):
-        from induction import copy_batch
         rng = np.random.default_rng(0)
         rows, mask = copy_batch(rng, 4, 512, 4096, None)
         self.assertGreater(mask.sum(), 50)
         self.check(rows, mask)
 
     def test_spread_copies_reach_far(self):
-        from induction import copy_batch
         rng = np.random.default_rng(1)
         rows, mask = copy_batch(rng, 2, 2048, 4096, None, spread=8)
         self.assertTrue((mask[:, :1024] == False).all())  # noqa: E712  copies only in the second half
@@ -125,12 +128,19 @@ class TokenizerAndData(unittest.TestCase):
             self.assertGreater(int(np.flatnonzero(row[i_suf:] == EOT)[0]) if (row[i_suf:] == EOT).any() else 10**9, int(nxt[0]))
 
     def test_dependency_resolution(self):
-        rows = [{"pkg": "a", "path": p, "text": t} for p, t in (
-            ("src/index.ts", "export * from './util';\nimport { b } from \"./lib/b.js\";\nconst c = require('../c');\nimport x from 'react';"),
-            ("src/lib/b.ts", "import './side';\nexport const b = await import('./missing');"),
-            ("src/util/index.ts", "export const u = 1;"),
-            ("c.js", "module.exports = 1;"),
-            ("src/lib/side.tsx", ""))]
+        rows = [
+            {"pkg": "a", "path": p, "text": t}
+            for p, t in (
+                (
+                    "src/index.ts",
+                    "export * from './util';\nimport { b } from \"./lib/b.js\";\nconst c = require('../c');\nimport x from 'react';",
+                ),
+                ("src/lib/b.ts", "import './side';\nexport const b = await import('./missing');"),
+                ("src/util/index.ts", "export const u = 1;"),
+                ("c.js", "module.exports = 1;"),
+                ("src/lib/side.tsx", ""),
+            )
+        ]
         rows += [{"pkg": "b", "path": "src/lib/b.ts", "text": ""}]  # same path in another package: never a dependency
         deps = dependencies(rows)
         self.assertEqual(sorted(deps[0]), [1, 2, 3])  # ./util -> util/index.ts, ./lib/b.js -> b.ts, ../c -> c.js; bare 'react' ignored
@@ -174,7 +184,6 @@ class TokenizerAndData(unittest.TestCase):
             self.assertEqual(new_name[0].isupper(), old[0].isupper())  # case style kept
 
     def test_name_copies_are_reuses_of_earlier_names(self):
-        from induction import NameCopy
         words = ["amber", "cargo", "delta", "ember", "falcon", "glacier", "harbor", "island"]
         code = np.concatenate([self.tok.encode(TS).ids] * 40).astype(np.uint16)
         nc = NameCopy(self.tok, words, np.random.default_rng(3), names=12, family=3)
@@ -197,8 +206,7 @@ class TokenizerAndData(unittest.TestCase):
     def test_key_value_rows_score_values_determined_by_their_key(self):
         """Each scored span is a value whose key the use-site line names and which an earlier definition
         gave that key; excluded words never occur in values; at least two uses per row."""
-        import re
-        from induction import KeyValue
+
         words = ["amber", "cargo", "delta", "ember", "falcon", "glacier", "harbor", "island", "jasper", "kernel", "lagoon", "maple"]
         code = np.concatenate([self.tok.encode(TS).ids] * 60).astype(np.uint16)
         kv = KeyValue(self.tok, words, np.random.default_rng(5), exclude={"ember", "maple"})
@@ -244,8 +252,7 @@ class TokenizerAndData(unittest.TestCase):
         self.check_training_path(ngram=4)
 
     def test_ngram_lookup_all_positions_equals_last_position(self):
-        """model.ngram_lookup (training, every position) and ngram_lookup_last (the graphs' form)."""
-        from model import ngram_lookup, ngram_lookup_last
+        """ngram.ngram_lookup (training, every position) and ngram_lookup_last (the graphs' form)."""
         g = torch.Generator().manual_seed(0)
         for T in (1, 2, 7, 80):
             ids = torch.randint(0, 5, (1, T), generator=g)

@@ -1,0 +1,74 @@
+"""The engine's cache around the exported graphs, in Python (docs/graph-contract.md): head-major K/V,
+int8 importance keys stored transposed with their dim sums, and a capacity-long token-id buffer,
+all with spare capacity; each run appends the graph's new rows. Used by the ONNX parity tests
+(training/tests/test_export.py) and the sparse-prefill quality measurement (eval_prefill.py)."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import onnxruntime as ort
+
+from tbtrain.checkpoints import folder_config
+from tbtrain.graph_select import fresh_selection_feeds
+from tbtrain.model import Config
+from tbtrain.selection import ENGINE_RECENT, ENGINE_SINKS
+
+STALE_ID = 7  # what the token-id buffer holds beyond the cached length: the graphs must ignore it
+
+
+class GraphRunner:
+    def __init__(self, model_dir, cap: int, cfg: Config | None = None):
+        model_dir = pathlib.Path(model_dir)
+        graphs = json.loads((model_dir / "manifest.json").read_text())["graphs"]
+        self.cfg = c = cfg or folder_config(model_dir)
+        o = ort.SessionOptions(); o.intra_op_num_threads = 1
+        o.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.dense = ort.InferenceSession(str(model_dir / graphs["dense"]), o)
+        self.sparse = ort.InferenceSession(str(model_dir / graphs["sparse"]), o)
+        H, D, E = c.n_kv_heads, c.head_dim, c.imp_dim
+        self.k = [np.zeros((H, cap, D), np.float32) for _ in range(c.n_layers)]
+        self.v = [np.zeros((H, cap, D), np.float32) for _ in range(c.n_layers)]
+        self.ik = [np.zeros((H, E, cap), np.int8) for _ in range(c.n_layers)]  # int8, transposed, as the graphs read them
+        self.iksum = [np.zeros((H, cap), np.int32) for _ in range(c.n_layers)]  # 64 x their dim sums
+        self.ids = np.full(cap, STALE_ID, np.int64)
+        self.P, self.prev = 0, 0
+
+    def reset(self):
+        """Forgets the cached tokens (the arrays keep their stale contents, as the engine's do)."""
+        self.P, self.prev = 0, 0
+
+    def snapshot(self):
+        return [[a.copy() for a in arrs] for arrs in (self.k, self.v, self.ik, self.iksum)], self.ids.copy(), self.P, self.prev
+
+    def restore(self, snap):
+        arrays, ids, self.P, self.prev = snap
+        self.k, self.v, self.ik, self.iksum = ([a.copy() for a in arrs] for arrs in arrays)
+        self.ids = ids.copy()
+
+    def run(self, ids: list[int], sparse: bool = False, budget: int = 512, sinks: int = ENGINE_SINKS, recent: int = ENGINE_RECENT) -> dict:
+        """Runs `ids` after the cached tokens through the dense or the sparse graph; appends their rows; returns the outputs."""
+        c, P, S = self.cfg, self.P, len(ids)
+        feeds = {"input_ids": np.array([ids], np.int64), "prev_id": np.array([self.prev], np.int64), "start_pos": np.array([P], np.int64)}
+        if c.copy_heads:
+            feeds["ctx_ids"] = self.ids
+        for l in range(c.n_layers):
+            feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = self.k[l], self.v[l]
+        sess = self.dense
+        if sparse:
+            sess = self.sparse
+            for l in range(1, c.n_layers):
+                feeds[f"past_ik_t.{l}"], feeds[f"past_iksum.{l}"] = self.ik[l], self.iksum[l]
+            feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
+            feeds.update(fresh_selection_feeds(c))
+        out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+        for l in range(c.n_layers):
+            self.k[l][:, P:P + S] = out[f"new_k.{l}"]
+            self.v[l][:, P:P + S] = out[f"new_v.{l}"]
+            if l >= 1:
+                self.ik[l][:, :, P:P + S] = out[f"new_ik.{l}"].transpose(0, 2, 1)
+                self.iksum[l][:, P:P + S] = out[f"new_iksum.{l}"]
+        self.ids[P:P + S] = ids
+        self.P += S; self.prev = ids[-1]
+        return out
