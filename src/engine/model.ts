@@ -102,7 +102,7 @@ function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, spars
   const extra = s.inputNames.filter((n) => !want.includes(n) && !optional.includes(n));
   if (missing.length || extra.length || !s.outputNames.includes('logits')) {
     // graphs from an older contract land here too (e.g. float32 importance keys without past_iksum, before session 12)
-    throw new ModelError(`graph ${name} does not match manifest config (missing inputs: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'}); re-export the model with training/export.py`);
+    throw new ModelError(`graph ${name} does not match manifest config (missing inputs: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'}); re-export the model with training/pipeline/export.py`);
   }
 }
 

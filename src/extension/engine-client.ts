@@ -162,7 +162,7 @@ export class EngineClient implements Disposable {
   complete(
     context: ContextPayload,
     documentKey: string,
-    extra: { policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean } = {},
+    extra: { policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; editorNames?: string[] } = {},
     options?: RequestOptions,
   ): Promise<CompleteResult> {
     return this.request({ type: 'complete', context, documentKey, ...extra }, options) as Promise<CompleteResult>;

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { registerFeatureCommands } from './commands';
 import { AcceptTracker } from './completion/accept';
 import { COMPLETION_SCHEMES, CompletionProvider } from './completion/provider';
+import { editorNamesAt } from './completion/editor-names';
 import { ContextSources } from './context-sources';
 import { EngineClient } from './engine-client';
 import { ExplainPanel } from './explain-panel';
@@ -63,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
     complete: (payload, key, extra, token) => engine.complete(payload, key, extra, { token }),
     accept,
     logger: output,
+    editorNames: editorNamesAt,
   });
   const explain = new ExplainPanel({ engine, assemble, highlights, settings: () => settings, extensionUri: context.extensionUri, logger: output });
   context.subscriptions.push(

@@ -20,6 +20,8 @@ export interface Settings {
   maxNewTokens: number;
   prefill: PrefillMode;
   predictionInterval: number;
+  /** monitor-guided decoding: names from the language service / the editor, the context prior */
+  monitors: boolean;
   /** 0 = adaptive. */
   debounceMs: number;
 }
@@ -55,6 +57,7 @@ export function readSettings(): Settings {
     debounceMs: int(c.get('debounceMs'), 0, 0),
     prefill: oneOf(c.get('prefill'), PREFILL_MODES, DEFAULT_PREFILL),
     predictionInterval: int(c.get('predictionInterval'), 1, 1, 16),
+    monitors: c.get<boolean>('monitors', true) !== false,
   };
 }
 
@@ -84,6 +87,7 @@ export function engineConfig(settings: Settings, extensionPath: string): EngineC
     maxNewTokens: settings.maxNewTokens,
     prefill: settings.prefill,
     predictionInterval: settings.predictionInterval,
+    monitors: settings.monitors,
   };
 }
 

@@ -41,11 +41,13 @@ export interface ProviderDeps {
   complete(
     context: AssembledContext['payload'],
     documentKey: string,
-    extra: { policy: Policy; budget: number; maxNewTokens: number; multiline: boolean },
+    extra: { policy: Policy; budget: number; maxNewTokens: number; multiline: boolean; editorNames?: string[] },
     token: vscode.CancellationToken,
   ): Promise<CompleteResult>;
   accept: Pick<AcceptTracker, 'commandFor'>;
   logger: vscode.LogOutputChannel;
+  /** Names the editor's completion providers offer at the cursor, under a time cap (editor-names.ts). */
+  editorNames?(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<string[] | undefined>;
 }
 
 export class CompletionProvider implements vscode.InlineCompletionItemProvider, vscode.Disposable {
@@ -140,14 +142,17 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
       if (!waited || token.isCancellationRequested) return undefined;
     }
 
+    // The editor's names (languages the engine has no service for) are asked while the context is assembled.
+    const names = settings.monitors ? this.deps.editorNames?.(document, position, token) : undefined;
     const assembled = await this.deps.assemble(document, offset, offset);
     if (token.isCancellationRequested || assembled.currentSkipped) return undefined;
+    const editorNames = await names;
     const multiline = decideMultiline(linePrefix, lineSuffix, document.languageId);
     const t0 = Date.now();
     const result = await this.deps.complete(
       assembled.payload,
       key,
-      { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline },
+      { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline, ...(editorNames?.length ? { editorNames } : {}) },
       token,
     );
     this.debouncer.recordLatency(Date.now() - t0);
