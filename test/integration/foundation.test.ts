@@ -45,6 +45,7 @@ suite('Foundation', () => {
       maxNewTokens: 64,
       prefill: 'sparse',
       predictionInterval: 1,
+      monitors: true,
       debounceMs: 0,
     };
     const properties = extension.packageJSON.contributes.configuration.properties as Record<string, { default: unknown; markdownDescription?: string }>;
