@@ -38,7 +38,7 @@ export interface LoadedModel {
   /** The graphs take the cache's token ids (`ctx_ids`): the model has pointer heads. */
   pointer: boolean;
   /** The sparse graph takes chunks (S > 1) and a previous selection to re-read (`reuse_selection`,
-   *  `prev_selected`); graphs exported before session 2 take one token and select every step. */
+   *  `prev_selected`); older graphs take one token and select every step. */
   sparseChunks: boolean;
   tokenizer: BpeTokenizer;
   /** Forced part of every sparse read: the first `sinks` and the last `recent` cached tokens
@@ -93,15 +93,15 @@ function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, spars
   const want = ['input_ids', 'prev_id', 'start_pos'];
   for (let l = 0; l < c.n_layers; l++) want.push(`past_k.${l}`, `past_v.${l}`);
   if (sparse) {
-    for (let l = 1; l < c.n_layers; l++) want.push(`past_ik_t.${l}`, `past_iksum.${l}`); // [Hkv, E, C] int8 (until session 10: past_ik, [Hkv, C, E]; until 12: float32, no sums)
+    for (let l = 1; l < c.n_layers; l++) want.push(`past_ik_t.${l}`, `past_iksum.${l}`); // [Hkv, E, C] int8 importance keys and their dim sums
     want.push('budget', 'sinks', 'recent');
   }
-  const optional = sparse ? ['reuse_selection', 'prev_selected'] : []; // prediction interval (graphs since session 2)
-  optional.push('ctx_ids'); // pointer heads (graphs since session 6)
+  const optional = sparse ? ['reuse_selection', 'prev_selected'] : []; // prediction interval
+  optional.push('ctx_ids'); // pointer heads
   const missing = want.filter((n) => !s.inputNames.includes(n));
   const extra = s.inputNames.filter((n) => !want.includes(n) && !optional.includes(n));
   if (missing.length || extra.length || !s.outputNames.includes('logits')) {
-    // graphs from an older contract land here too (e.g. float32 importance keys without past_iksum, before session 12)
+    // graphs of an older contract land here too (e.g. float32 importance keys without past_iksum)
     throw new ModelError(`graph ${name} does not match manifest config (missing inputs: ${missing.join(', ') || 'none'}; unexpected: ${extra.join(', ') || 'none'}); re-export the model with training/pipeline/export.py`);
   }
 }
