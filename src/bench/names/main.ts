@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { ContextPayload, EngineConfig, Policy } from '../../shared/protocol';
 import { assembleContext, offsetToLineCol } from '../../context';
 import { Engine, type Hooks } from '../../engine/engine';
+import { DEFAULT_MONITOR_OPTIONS } from '../../engine/monitors/monitor';
 import { type Half, PACKAGES, packStem, pinnedVersions, prepareWorkspace } from './heldout';
 import { copyGuess, editSimilarity, exactMatch, nimHit, recencyGuess, repeatedSpan } from './metrics';
 import { containsIdentifier, draw, linePositions, nimPositions, type NimPosition, type LinePosition, seeded, visibleBefore } from './positions';
@@ -51,9 +52,12 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['prior-bias', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
+  // tuning only: the context prior's bias in nats (monitor.ts DEFAULT_MONITOR_OPTIONS.priorBias)
+  const bias = o.get('prior-bias');
+  if (typeof bias === 'string') DEFAULT_MONITOR_OPTIONS.priorBias = Number(bias);
   const str = (k: string, def: string) => {
     const v = o.get(k);
     if (v === true) throw new UsageError(`--${k} needs a value`);
@@ -245,6 +249,8 @@ async function main(argv: string[]): Promise<number> {
     // rows take turns running first, so no row always pays (or always skips) the cold prefill
     const order = rows.map((_, j) => rows[(i + j) % rows.length]);
     let sharedPrefillMs: number | undefined;
+    // as the extension's warmup does on opening a file: the language service holds this document
+    if (rows.some((r) => r.monitors)) await engine.prepareMonitors(ctx, 15_000);
     for (const row of order) {
       const req = {
         context: ctx,

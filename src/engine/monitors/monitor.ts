@@ -7,10 +7,13 @@
 //   - the context prior (names that followed the same receiver in the context): a soft bias.
 // Every source fails soft: no names, an error or a timeout means plain decoding for that step.
 import type { MonitorEvent, MonitorSource } from '../../shared/protocol';
-import { contextPrior } from './context-prior';
+import { contextPrior, keyPrior } from './context-prior';
 import { NameSet, isIdentChar } from './names';
 import { TS_EXTENSIONS, type TsService } from './ts-service';
 import { triggerAt, type Trigger } from './triggers';
+
+/** The key prior's bias relative to the receiver prior's (tuned on the tuning half: bench/names.md). */
+const KEY_PRIOR_SHARE = 0.5;
 
 const isIdentStart = (ch: string) => /[A-Za-z_$]/.test(ch);
 
@@ -35,7 +38,7 @@ export interface MonitorOptions {
   stepIdentTriggers: boolean;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { priorBias: 4, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { priorBias: 20, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false };
 
 export interface MonitorInput {
   file: string;
@@ -131,9 +134,11 @@ export class MonitorSession {
       if (set.size && (trig.typed === '' || set.hasPrefix(trig.typed))) ep.hard = set;
       else ep.source = undefined;
     }
-    if (trig.kind === 'member' && trig.receiver) {
-      const full = this.input.prefix + generated;
-      const weight = contextPrior({ receiver: trig.receiver, before: full.slice(0, trig.start), after: this.input.suffix, files: this.input.files });
+    const before = (this.input.prefix + generated).slice(0, trig.start);
+    const weight = trig.kind === 'member' && trig.receiver
+      ? contextPrior({ receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files })
+      : trig.kind === 'ident' ? keyPrior(before, this.input.files) : undefined;
+    if (weight) {
       if (ep.hard) for (const k of [...weight.keys()]) if (!ep.hard.has(k)) weight.delete(k);
       if (weight.size) ep.prior = { set: new NameSet(weight.keys()), weight };
     }
@@ -186,7 +191,8 @@ export class MonitorSession {
       const names = ep.prior.set.withPrefix(typed);
       if (names.length) {
         const bias = new Float32Array(V);
-        const beta = this.m.opts.priorBias;
+        // the key prior (identifier starts) is weaker evidence than a receiver's history
+        const beta = ep.trigger.kind === 'member' ? this.m.opts.priorBias : this.m.opts.priorBias * KEY_PRIOR_SHARE;
         for (let t = 0; t < V; t++) {
           const piece = texts[t];
           if (!isIdentChar(piece[0]) && !(typed && piece.length)) continue;
