@@ -97,13 +97,15 @@ export function contextPrior(p: PriorInput): Map<string, number> {
  *  `x =`, `a, `). Name -> weight in (0, 1], the nearest occurrence strongest (1 / (1 + rank)). */
 export function keyPrior(before: string, files: { text: string }[]): Map<string, number> {
   const w = new Map<string, number>();
-  const m = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(before);
+  // on the tail only: an end-anchored regex over a long line retries every start (quadratic)
+  const tail = before.slice(-256);
+  const m = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(tail);
   if (!m) return w;
   const punct = m[2].replace(/\s+/g, '');
   if (!punct) return w;
   const re = new RegExp(`(?<![\\w$])${escapeRe(m[1])}\\s*${[...punct].map(escapeRe).join('\\s*')}\\s*([A-Za-z_$][\\w$]*)`, 'g');
   const hits: string[] = [];
-  for (const t of [...files.map((f) => f.text), before.slice(0, m.index)]) for (const h of t.matchAll(re)) hits.push(h[1]);
+  for (const t of [...files.map((f) => f.text), before.slice(0, before.length - tail.length + m.index)]) for (const h of t.matchAll(re)) hits.push(h[1]);
   hits.reverse().forEach((name, rank) => w.set(name, (w.get(name) ?? 0) + 1 / (1 + rank)));
   const max = Math.max(0, ...w.values());
   if (max > 0) for (const [k, v] of w) w.set(k, v / max);
