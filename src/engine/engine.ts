@@ -239,8 +239,7 @@ export class Engine {
       }
       out.push(next);
       text = m.tokenizer.decode(out);
-      if (monitor && m.tokenizer.decode([next]).includes('\n')) lineFrom = out.length;
-      else if (!monitor && text.endsWith('\n')) lineFrom = out.length;
+      if (m.tokenizer.decode([next]).includes('\n')) lineFrom = out.length;
       const stop = lineStop(text, multiline, baseIndent);
       if (stop) {
         stopReason = stop;

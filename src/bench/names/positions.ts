@@ -2,6 +2,7 @@
 // start of a call argument or of the value after `=`) and line-completion cuts (mid-line, at a
 // token boundary). Pure: text in, positions out; the runner decides which ones it keeps.
 import ts from 'typescript';
+import { mulberry32 } from '../../shared/random';
 
 export type NimKind = 'dot' | 'arg';
 /** `arg` covers both call arguments and the value after `=` (declaration, assignment, default). */
@@ -178,17 +179,8 @@ export function visibleBefore(ctx: { files: { text: string }[]; current: { prefi
   return ctx.files.map((f) => f.text).join('\n') + '\n' + ctx.current.prefix;
 }
 
-/** Seeded PRNG (mulberry32): the same seed gives the same positions on every machine. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: the same seed gives the same positions on every machine. */
+export const seeded = mulberry32;
 
 export function shuffle<T>(items: readonly T[], rand: () => number): T[] {
   const a = [...items];

@@ -6,9 +6,9 @@ export interface TsFile {
 }
 
 export type TsRequest =
-  /** Replace the files the service sees (a file absent here is dropped); texts are compared, so
-   *  unchanged files keep their version and the next query re-checks incrementally. */
-  | { type: 'files'; files: TsFile[] }
+  /** The files the service sees are `names`: `files` holds the new or changed ones, a file not in
+   *  `names` is dropped; unchanged files keep their version, so the next query re-checks incrementally. */
+  | { type: 'files'; files: TsFile[]; names: string[] }
   /** The names valid at `pos` of `file` whose text is `text` (the document with generated text applied). */
   | { id: number; type: 'names'; file: string; text: string; pos: number; deadline: number }
   /** The first offset in [from, to) of `text` where a parse error appears that `base` (the same

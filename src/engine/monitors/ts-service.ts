@@ -81,15 +81,17 @@ export class TsService {
     }
   }
 
-  /** Gives the service the context files (TS/JS ones; others are ignored); sends only on change. */
+  /** Gives the service the context files (TS/JS ones; others are ignored). Only files whose text
+   *  changed travel (per request that is the current document), with the names of all, so the
+   *  service drops the files no longer in context. */
   setFiles(files: TsFile[]): void {
     const ts = files.filter((f) => TS_EXTENSIONS.test(f.name));
-    const same = ts.length === this.sent.size && ts.every((f) => this.sent.get(f.name) === f.text);
-    if (same && this.worker) return;
+    const changed = ts.filter((f) => this.sent.get(f.name) !== f.text);
+    if (!changed.length && ts.length === this.sent.size && this.worker) return;
     const w = this.start();
     if (!w) return;
     this.sent = new Map(ts.map((f) => [f.name, f.text]));
-    w.postMessage({ type: 'files', files: ts } satisfies TsRequest);
+    w.postMessage({ type: 'files', files: changed, names: ts.map((f) => f.name) } satisfies TsRequest);
   }
 
   /** Resolves once the first file set is loaded (or after `ms`). */

@@ -12,6 +12,7 @@ const ROOT = '/__tokenbutler_ws__/';
 const files = new Map<string, { text: string; version: number; snapshot: ts.IScriptSnapshot }>();
 let deadline = Infinity;
 let current = ''; // the file of the last query: kept when the context files change
+let warmed = false;
 
 const options: ts.CompilerOptions = {
   allowJs: true,
@@ -97,14 +98,15 @@ parentPort!.on('message', (req: TsRequest) => {
   try {
     if (req.type === 'files') {
       const t0 = performance.now();
-      const keep = new Set(req.files.map((f) => ROOT + f.name));
+      const keep = new Set(req.names.map((n) => ROOT + n));
       for (const k of [...files.keys()]) if (!keep.has(k) && k !== ROOT + current && k !== ROOT + WARM_FILE) files.delete(k);
       for (const f of req.files) setFile(f.name, f.text);
-      // warm the program (lib declarations, the files) so the first query is fast
+      if (warmed) return;
+      // once: build the program (lib declarations, the files), the checker (lib globals) and the
+      // completion code paths (V8 compiles them on first use: the first member query costs ~100x a later one)
+      warmed = true;
       deadline = Infinity;
       service.getProgram();
-      // and the checker (lib globals) and the completion code paths (V8 compiles them on first
-      // use: the first member query costs ~100x a later one)
       for (const pos of WARM_POSITIONS) service.getCompletionsAtPosition(ROOT + WARM_FILE, pos, {});
       parentPort!.postMessage({ type: 'ready', ms: performance.now() - t0, heapMb: process.memoryUsage().heapUsed / 2 ** 20, files: files.size } satisfies TsResponse);
       return;
