@@ -1,8 +1,8 @@
 // npm test: runs every test kind, collects the counts and prints one "N passed, N failed" line.
-//   typecheck → vitest units → Python training tests → build + package (+ VSIX check)
+//   typecheck → lint (eslint) → vitest units → Python training tests → build + package (+ VSIX check)
 //   → integration tests in real VS Code (vscode-test) → Playwright UI test
 // Each kind's full output goes to test-results/<kind>.log; the console shows its key lines.
-// Usage: node test/run-all.mjs [--only typecheck,unit,python,package,integration,ui]
+// Usage: node test/run-all.mjs [--only typecheck,lint,unit,python,package,integration,ui]
 // Exits non-zero if anything failed.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -68,6 +68,15 @@ const kinds = [
     title: 'typecheck (tsc --noEmit)',
     async run() {
       const { code } = await exec('typecheck', bin('tsc'), ['-p', '.', '--noEmit'], { show: /error TS/ });
+      return code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
+    },
+  },
+  {
+    kind: 'lint',
+    title: 'lint (eslint, eslint.config.mjs)',
+    async run() {
+      // one test; the console shows each problem (file, then "line:col error message rule") and the total
+      const { code } = await exec('lint', bin('eslint'), ['.'], { show: /^\/|^\s+\d+:\d+\s|problems?/ });
       return code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
     },
   },

@@ -11,7 +11,6 @@
 // When the tests settle, the extension host exits and the workbench calls
 // window.codeAutomationExit(code), exposed here through Playwright.
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
 const cs = require('./code-server');

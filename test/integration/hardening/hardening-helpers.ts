@@ -168,7 +168,7 @@ export function inetSockets(pid: number): string[] {
   }
   const found: string[] = [];
   for (const table of ['tcp', 'tcp6', 'udp', 'udp6']) {
-    let text = '';
+    let text: string;
     try {
       text = fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
     } catch {

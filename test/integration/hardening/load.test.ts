@@ -66,7 +66,7 @@ suite('Hardening: 1,000 rapid edits', () => {
     const monitor = await new StallMonitor().start();
     await setup.inlineSuggest(true);
     const t0 = Date.now();
-    let ms = 0;
+    let ms: number;
     try {
       for (const ch of typed) await vscode.commands.executeCommand('type', { text: ch });
       ms = Date.now() - t0;

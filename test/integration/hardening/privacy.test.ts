@@ -27,6 +27,7 @@ function watchNetwork(marker: RegExp): { calls: string[]; restore(): void } {
   const calls: string[] = [];
   const restores: (() => void)[] = [];
   // The modules themselves (shared with every caller), not a bundler's read-only namespace copies.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the mutable modules, which `import` would not give
   const [net, tls, http, https, dns, dgram] = ['net', 'tls', 'http', 'https', 'dns', 'dgram'].map((m) => require(`node:${m}`));
   const wrap = (owner: Record<string, unknown>, name: string, label: string) => {
     const original = owner[name];

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, chmodSync } from 'node:fs';
 import * as path from 'node:path';
 import { assembleContext } from '../../../src/context/assemble';
 import { GitignoreCache } from '../../../src/context/gitignore';

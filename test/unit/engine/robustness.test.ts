@@ -1,7 +1,8 @@
 // The engine CLI and the engine itself against bad input: broken model folders give one clear
 // line and a non-zero exit; hostile documents complete without crashing; nothing touches the network.
 import { execFile } from 'child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
+import { createHash } from 'crypto';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
@@ -84,7 +85,6 @@ describe('bad model folders give one clear line and exit non-zero', () => {
       const m = JSON.parse(readFileSync(p, 'utf8'));
       const f = path.join(d, m.graphs.sparse);
       writeFileSync(f, readFileSync(f).subarray(0, 1000));
-      const { createHash } = require('crypto') as typeof import('crypto');
       m.files[m.graphs.sparse] = createHash('sha256').update(readFileSync(f)).digest('hex');
       writeFileSync(p, JSON.stringify(m));
     });

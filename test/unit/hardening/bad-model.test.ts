@@ -25,7 +25,10 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.shutdown()));
 });
 
-function brokenModel(mutate: (dir: string, manifest: Record<string, any>) => void): string {
+/** The parts of manifest.json the cases below change. */
+type ManifestJson = { graphs: { dense: string; sparse: string }; config: { n_layers: number } };
+
+function brokenModel(mutate: (dir: string, manifest: ManifestJson) => void): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'tb-bad-model-'));
   dirs.push(dir);
   cpSync(modelDir, dir, { recursive: true });
