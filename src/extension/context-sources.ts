@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { assembleContext, type AssembleResult, type FileSystemLike, type OpenDocument } from '../context';
 import { normalizeRel } from '../context/paths';
-import { MruList } from './mru-list';
+import { MruList } from '../context/mru-list';
 import type { SpanOrigin } from '../chosen-context';
 
 /** One assembly, with what is needed to map the engine's chosen spans back to documents. */

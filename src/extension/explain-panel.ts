@@ -1,13 +1,13 @@
 // TokenButler: Explain Selection. The context is assembled around the selection (prefix = the
 // text before it, suffix = the text after it), the engine teacher-forces the selected text through
-// the same sparse decode path, and a webview panel shows the result (see explain-view.ts). The
+// the same sparse decode path, and a webview panel shows the result (see src/views/explain-view.ts). The
 // chosen spans are also highlighted in the editors.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import { toDocumentSpans } from '../chosen-context';
 import type { AssembledContext } from './context-sources';
-import { CancelledError, describeState, type EngineClientState } from './engine-client';
-import { locateSpans, renderExplainHtml, type ExplainViewModel, type LocatedSpan } from './explain-view';
+import { CancelledError, describeState, type EngineClientState } from '../engine-client';
+import { locateSpans, renderExplainHtml, type ExplainViewModel, type LocatedSpan } from '../views/explain-view';
 import type { Settings } from './settings';
 import type { ExplainResult, Policy } from '../shared/protocol';
 

@@ -5,11 +5,10 @@ import { AcceptTracker } from './completion/accept';
 import { COMPLETION_SCHEMES, CompletionProvider } from './completion/provider';
 import { editorNamesAt } from './completion/editor-names';
 import { ContextSources } from './context-sources';
-import { EngineClient } from './engine-client';
+import { EngineClient, RecentLog } from '../engine-client';
 import { ExplainPanel } from './explain-panel';
 import { ContextHighlights } from './highlights';
 import { EngineNotices } from './notices';
-import { RecentLog } from './recent-log';
 import { engineConfig, onDidChangeSettings, readSettings, sameEngineConfig } from './settings';
 import { createStatusBar } from './status-bar';
 

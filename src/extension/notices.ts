@@ -4,7 +4,7 @@
 // state all along; the notification says why and offers the way out. What was shown is kept
 // (`shown`) for the integration tests.
 import * as vscode from 'vscode';
-import type { EngineClientState } from './engine-client';
+import type { EngineClientState } from '../engine-client';
 
 interface EngineLike {
   onDidChangeState(listener: (state: EngineClientState) => void): { dispose(): void };

@@ -1,8 +1,8 @@
 // Status bar item showing the engine state, with the last completion's stats in the tooltip.
 // Clicking it opens the TokenButler menu (status-menu.ts).
 import * as vscode from 'vscode';
-import { describeState, type EngineClientState } from './engine-client';
-import { statsMarkdown } from './stats';
+import { describeState, type EngineClientState } from '../engine-client';
+import { statsMarkdown } from '../views/stats';
 import type { CompleteResult } from '../shared/protocol';
 
 interface EngineStateSource {

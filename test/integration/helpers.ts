@@ -1,6 +1,6 @@
 // Shared by the integration tests (they run inside the real VS Code extension host).
 import * as vscode from 'vscode';
-import type { EngineClientState } from '../../src/extension/engine-client';
+import type { EngineClientState } from '../../src/engine-client';
 import type { TokenButlerApi } from '../../src/extension/extension';
 
 export const EXTENSION_ID = 'tokenbutler.tokenbutler-code';

@@ -16,7 +16,7 @@ import {
 import { postprocess } from '../../postprocess';
 import type { CompleteResult, Policy } from '../../shared/protocol';
 import type { AssembledContext } from '../context-sources';
-import { CancelledError } from '../engine-client';
+import { CancelledError } from '../../engine-client';
 import { isLanguageEnabled, type Settings } from '../settings';
 import type { AcceptTracker } from './accept';
 

@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EngineClient, type EngineClientState } from '../../../src/extension/engine-client';
+import { EngineClient, type EngineClientState } from '../../../src/engine-client';
 import { buildEngine, memoryLogger, modelDir, realConfig, removeBuild, waitForState } from './real-engine';
 
 let childPath: string;

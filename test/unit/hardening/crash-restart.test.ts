@@ -6,7 +6,7 @@
 // How long that takes is printed (docs/hardening.md promises 5 s; a loaded machine takes longer,
 // so the time is a measurement). Repeated crashes end in the `failed` state with the reason.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EngineClient, EngineError, type EngineClientState } from '../../../src/extension/engine-client';
+import { EngineClient, EngineError, type EngineClientState } from '../../../src/engine-client';
 import type { ContextPayload } from '../../../src/shared/protocol';
 import { bigContext, buildEngine, memoryLogger, realConfig, removeBuild, waitForState } from './real-engine';
 

@@ -5,7 +5,7 @@
 // settled, the last one is answered for the last text, and the child's memory stays flat.
 import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CancelledError, EngineClient, type CancellationTokenLike } from '../../../src/extension/engine-client';
+import { CancelledError, EngineClient, type CancellationTokenLike } from '../../../src/engine-client';
 import type { ContextPayload, EngineEvent } from '../../../src/shared/protocol';
 import { buildEngine, memoryLogger, realConfig, removeBuild, waitForState } from './real-engine';
 

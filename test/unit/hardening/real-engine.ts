@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
-import type { EngineClientState, Logger } from '../../../src/extension/engine-client';
-import type { EngineClient } from '../../../src/extension/engine-client';
+import type { EngineClientState, Logger } from '../../../src/engine-client';
+import type { EngineClient } from '../../../src/engine-client';
 import type { ContextPayload, EngineConfig } from '../../../src/shared/protocol';
 
 export const root = path.resolve(__dirname, '../../..');

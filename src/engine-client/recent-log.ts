@@ -2,7 +2,7 @@
 // memory. An output channel cannot be read back, and the integration tests need to see what the
 // user would (the execution-provider fallback reason, the engine's stderr) through the extension's
 // API.
-import type { Logger } from './engine-client';
+import type { Logger } from './host-types';
 
 export class RecentLog implements Logger {
   private readonly recent: string[] = [];

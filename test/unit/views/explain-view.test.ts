@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, locateSpans, renderExplainHtml, renderTokens, surprisalLevel, type ExplainViewModel } from '../../../src/extension/explain-view';
+import { escapeHtml, locateSpans, renderExplainHtml, renderTokens, surprisalLevel, type ExplainViewModel } from '../../../src/views/explain-view';
 import type { ExplainResult } from '../../../src/shared/protocol';
 
 const result: ExplainResult = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MruList } from '../../../src/extension/mru-list';
+import { MruList } from '../../../src/context/mru-list';
 
 describe('MruList', () => {
   it('moves touched items to the front and keeps at most capacity', () => {

@@ -13,10 +13,10 @@ import {
   EngineTimeoutError,
   type EngineClientOptions,
   type EngineClientState,
-} from '../../src/extension/engine-client';
-import type { ContextPayload, EngineConfig, Response } from '../../src/shared/protocol';
+} from '../../../src/engine-client';
+import type { ContextPayload, EngineConfig, Response } from '../../../src/shared/protocol';
 
-const root = path.resolve(__dirname, '../..');
+const root = path.resolve(__dirname, '../../..');
 const fakeWorker = path.join(root, 'test/fixtures/engine/fake-worker.js');
 let tmp: string;
 let childPath: string;

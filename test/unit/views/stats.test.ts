@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { statRows, statsMarkdown } from '../../../src/extension/stats';
+import { statRows, statsMarkdown } from '../../../src/views/stats';
 import type { CompleteResult } from '../../../src/shared/protocol';
 
 const result = (o: Partial<CompleteResult> = {}): CompleteResult => ({
