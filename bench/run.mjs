@@ -1,6 +1,7 @@
 // npm run bench: builds, runs `cli bench --json` (dense, window and tokenbutler measured side by
 // side in one run) and writes bench/results.md and bench/speed.svg.
-//   node bench/run.mjs [--context 2048,8192,16384,32768] [--budget 512] [--steps 24]
+//   node bench/run.mjs [--context 2048,8192,16384,32768] [--budget 512] [--steps 24] [--peer f16[,q8_0]|none]
+// The llama.cpp peer rows (default --peer f16) run node-llama-cpp on a GGUF of the same weights.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,11 +15,12 @@ const opt = (name, def) => {
 };
 execFileSync(process.execPath, [path.join(root, 'esbuild.mjs')], { stdio: 'inherit' });
 const cliArgs = ['bench', '--json', '--context', opt('context', '2048,8192,16384,32768'), '--budget', opt('budget', '512'), '--steps', opt('steps', '24'), '--max-context-tokens', '40000'];
+if (opt('peer', 'f16') !== 'none') cliArgs.push('--peer', opt('peer', 'f16'));
 const started = new Date();
 const out = execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), ...cliArgs], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
 const r = JSON.parse(out.toString());
 
-const colors = { dense: '#d1495b', window: '#8d99ae', tokenbutler: '#00798c', 'tokenbutler-i2': '#66a182' };
+const colors = { dense: '#d1495b', window: '#8d99ae', tokenbutler: '#00798c', 'tokenbutler-i2': '#66a182', 'llama.cpp-f16': '#edae49', 'llama.cpp-q8_0': '#9c6644' };
 function svg(rows) {
   const W = 640, H = 360, m = { l: 60, r: 130, t: 30, b: 50 };
   const xs = [...new Set(rows.map((x) => x.context))].sort((a, b) => a - b);
@@ -47,7 +49,7 @@ const md = [
   '# Speed benchmark',
   '',
   `Run ${started.toISOString()} on ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'} (load average at start ${os.loadavg()[0].toFixed(1)}), model \`models/default\`, command \`npm run bench\` (= \`node dist/cli.js ${cliArgs.join(' ')}\`).`,
-  'Policies run interleaved round by round in one process, so the ratios are comparable even on a shared machine; absolute times are not.',
+  'Policies run interleaved round by round in one process, so the ratios are comparable even on a shared machine; absolute times are not. The llama.cpp rows (node-llama-cpp, a GGUF of the same weights written by training/pipeline/export_gguf.py) take their turn in the same rounds; every row names its settings.',
   '',
   r.table,
   '',

@@ -1,7 +1,8 @@
 // Speed benchmark: dense vs window vs tokenbutler decode measured side by side, in one run, over
 // growing context lengths; prefill throughput; warm-completion latency after a one-line edit with
 // 16k tokens cached; cache memory per token. Ratios, not absolute times, are the result: the
-// machines are shared and noisy, so policies are interleaved round by round.
+// machines are shared and noisy, so policies are interleaved round by round. The peer, llama.cpp
+// on a GGUF of the same weights (bench-peer.ts), takes its turn in the same rounds.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
@@ -10,6 +11,7 @@ import { sessionOptions } from './model';
 import { mulberry32 } from '../shared/random';
 import type { ContextPayload, Policy } from '../shared/protocol';
 import { Engine, Hooks, SPARSE_PREFILL_BUDGET, SPARSE_PREFILL_CHUNK, SPARSE_PREFILL_FROM, selectionOf } from './engine';
+import { GGUF_OMITS, LlamaPeer, type GgufType } from './bench-peer';
 
 export interface BenchOptions {
   contexts: number[];
@@ -17,12 +19,15 @@ export interface BenchOptions {
   budget: number;
   steps: number;
   warm: boolean;
+  /** llama.cpp rows: the GGUF weight types to run (none: no peer row) */
+  peer?: GgufType[];
   log: (m: string) => void;
 }
 
 export interface BenchRow {
   context: number;
-  policy: string; // a Policy, or tokenbutler-i2 (prediction interval 2)
+  policy: string; // a Policy, tokenbutler-i2 (prediction interval 2), or llama.cpp-<type> (the peer)
+  settings: string; // what produced the row: runtime, threads, KV type, budget
   msPerToken: number; // median over interleaved rounds
   p90MsPerToken: number;
   prefillTokensPerSec: number;
@@ -62,6 +67,9 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   if (o.policies.includes('tokenbutler')) variants.push({ label: 'tokenbutler-i2', policy: 'tokenbutler', interval: 2 });
   const breakdowns: Record<number, Record<string, number>> = {};
   let peakBytes = 0;
+  const ours = (label: string, interval: number) =>
+    `ORT ${m.executionProvider} 1 thread, KV f32${label === 'dense' ? '' : `, budget ${label === 'window' ? 0 : o.budget} + ${m.selection.sinks} sinks + ${m.selection.recent} recent`}${interval > 1 ? `, interval ${interval}` : ''}`;
+  const { peers, notes } = await openPeers(m.dir, o, Math.max(...o.contexts) + Math.ceil(o.steps / 3) + 8);
   for (const T of [...o.contexts].sort((a, b) => a - b)) {
     const before = ids.length;
     while (ids.length < T) ids.push(5 + Math.floor(rand() * (V - 5)));
@@ -70,7 +78,14 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     await engine.prefill(ids, hooks, 'sparse');
     const prefillTps = ((T - before) / (performance.now() - t0)) * 1000;
     o.log(`context ${T}: prefilled ${T - before} tokens at ${prefillTps.toFixed(0)} tok/s`);
-    const times = new Map<string, number[]>(variants.map((v) => [v.label, []]));
+    const peerTps = new Map<string, number>();
+    for (const p of peers) {
+      const t1 = performance.now();
+      await p.peer.extendTo(ids, T);
+      peerTps.set(p.label, ((T - before) / (performance.now() - t1)) * 1000);
+      o.log(`  ${p.label}: prefilled ${T - before} tokens at ${peerTps.get(p.label)!.toFixed(0)} tok/s`);
+    }
+    const times = new Map<string, number[]>([...variants, ...peers].map((v) => [v.label, []]));
     for (let round = 0; round < 3; round++) {
       for (const v of variants) {
         engine.kv!.truncate(T);
@@ -83,6 +98,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
           if (v.interval > 1) last = selectionOf(r);
         }
       }
+      for (const p of peers) times.get(p.label)!.push(...await p.peer.decode(ids[T % ids.length], Math.ceil(o.steps / 3)));
     }
     if (o.policies.includes('tokenbutler')) {
       const b = await breakdown(engine, ids[T % ids.length], o.budget);
@@ -91,26 +107,34 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     }
     peakBytes = Math.max(peakBytes, engine.kv!.bytes);
     engine.kv!.truncate(T);
-    for (const v of variants) {
+    for (const v of [...variants.map((x) => ({ ...x, settings: ours(x.label, x.interval), tps: prefillTps })), ...peers.map((p) => ({ ...p, tps: peerTps.get(p.label)! }))]) {
       const ts = times.get(v.label)!;
-      rows.push({ context: T, policy: v.label, msPerToken: quantile(ts, 0.5), p90MsPerToken: quantile(ts, 0.9), prefillTokensPerSec: prefillTps });
+      rows.push({ context: T, policy: v.label, settings: v.settings, msPerToken: quantile(ts, 0.5), p90MsPerToken: quantile(ts, 0.9), prefillTokensPerSec: v.tps });
       o.log(`  ${v.label.padEnd(11)} ${quantile(ts, 0.5).toFixed(2)} ms/token (p90 ${quantile(ts, 0.9).toFixed(2)})`);
     }
   }
+  for (const p of peers) await p.peer.dispose();
   const ratios: Record<string, number> = {};
   for (const T of o.contexts) {
     const d = rows.find((r) => r.context === T && r.policy === 'dense');
-    for (const r of rows.filter((x) => x.context === T && x.policy !== 'dense')) {
+    for (const r of rows.filter((x) => x.context === T && x.policy !== 'dense' && !x.policy.startsWith('llama.cpp'))) {
       if (d) ratios[`dense/${r.policy}@${T}`] = Number((d.msPerToken / r.msPerToken).toFixed(2));
+    }
+    for (const p of peers) { // how much faster each of ours is than the peer (> 1: ours is faster)
+      const pr = rows.find((r) => r.context === T && r.policy === p.label);
+      for (const r of rows.filter((x) => x.context === T && !x.policy.startsWith('llama.cpp'))) {
+        if (pr) ratios[`${p.label}/${r.policy}@${T}`] = Number((pr.msPerToken / r.msPerToken).toFixed(2));
+      }
     }
   }
   const warm = o.warm ? await warmCompletion(engine, o) : undefined;
   const bytesPerToken = engine.kv!.bytesPerToken;
   const table = [
-    '| context | policy | ms/token (p50) | p90 | prefill tok/s (to this context, sparse prefill) |',
-    '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} | ${r.prefillTokensPerSec.toFixed(0)} |`),
+    '| context | policy | ms/token (p50) | p90 | prefill tok/s (to this context; ours: sparse prefill) | settings |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} | ${r.prefillTokensPerSec.toFixed(0)} | ${r.settings} |`),
     '',
+    ...notes.map((n) => `- ${n}`),
     ...Object.entries(ratios).map(([k, v]) => `- ${k}: ${v}x`),
     `- cache memory: ${bytesPerToken} bytes/token; peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB at ${Math.max(...o.contexts)} tokens`,
     ...Object.entries(breakdowns).map(([T, b]) => `- tokenbutler step at ${T} (ORT profile, ms): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`),
@@ -121,7 +145,27 @@ export async function runBench(engine: Engine, o: BenchOptions) {
       `- warm completion, one-line edit 20 lines above the cursor, sparse prefill: first token p50 ${warm.editAboveSparse.p50.toFixed(0)} ms, p95 ${warm.editAboveSparse.p95.toFixed(0)} ms; re-prefilled tokens p50 ${warm.editAboveSparse.prefilledP50} (max ${warm.editAboveSparse.prefilledMax})`,
     ] : []),
   ].join('\n');
-  return { rows, ratios, budget: o.budget, bytesPerToken, peakCacheBytes: peakBytes, breakdowns, warm, table };
+  return { rows, ratios, budget: o.budget, bytesPerToken, peakCacheBytes: peakBytes, breakdowns, warm, peer: notes, table };
+}
+
+/** The llama.cpp rows that can run here (1 thread as our ORT session, flash attention on: its best
+ *  setting at long context on this CPU), and a note for each: what it is, or why it did not run. */
+async function openPeers(modelDir: string, o: BenchOptions, contextSize: number) {
+  const peers: { label: string; settings: string; peer: LlamaPeer }[] = [];
+  const notes: string[] = [];
+  const root = path.resolve(__dirname, '..');
+  for (const type of o.peer ?? []) {
+    const label = `llama.cpp-${type}`;
+    try {
+      const peer = await LlamaPeer.open({ root, modelDir, type, threads: 1, flashAttention: true, contextSize, log: o.log });
+      peers.push({ label, settings: peer.settings, peer });
+      notes.push(`${label}: the same weights as a plain llama GGUF (without ${GGUF_OMITS}), the same token ids, greedy decode (each step one evaluation + sampling); ratios ${label}/P > 1 mean P is faster`);
+    } catch (e) {
+      notes.push(`${label}: not run: ${(e as Error).message.split('\n')[0]}`);
+      o.log(`llama.cpp peer ${type} not run: ${(e as Error).message}`);
+    }
+  }
+  return { peers, notes };
 }
 
 /** Where a tokenbutler step's time goes: a profiled copy of the sparse graph run on the engine's

@@ -7,6 +7,7 @@ import * as path from 'path';
 import { lineColToOffset } from '../context/positions';
 import { isInside, normalizeRel } from '../context/paths';
 import { LIMITS, type Policy } from '../shared/protocol';
+import { GGUF_TYPES, type GgufType } from './bench-peer';
 
 /** A mistake in the command line: the CLI prints its message as one line and exits 2. */
 export class UsageError extends Error {
@@ -167,6 +168,11 @@ export const COMMANDS = {
       budget,
       steps: int('timed decode steps per context and policy', { min: 1, default: 16 }),
       'no-warm': flag('skip the warm-completion measurements'),
+      peer: listOf<GgufType>('T,T,...', `llama.cpp rows (node-llama-cpp, 1 thread) on a GGUF of the model with these weight types (${GGUF_TYPES.join(', ')})`, [],
+        (s, name) => {
+          if (!(GGUF_TYPES as readonly string[]).includes(s)) throw new UsageError(`${name} takes ${orList(GGUF_TYPES)}, got ${show(s)}`);
+          return s as GgufType;
+        }),
       ...common,
     },
   },

@@ -68,8 +68,14 @@ describe('parseArgs: values', () => {
   });
 
   it('the arguments bench/run.mjs passes are accepted', () => {
-    const b = run(['bench', '--json', '--context', '2048,8192,16384,32768', '--budget', '512', '--steps', '24', '--max-context-tokens', '40000']);
-    expect(b.opts).toMatchObject({ json: true, budget: 512, steps: 24, 'max-context-tokens': 40000 });
+    const b = run(['bench', '--json', '--context', '2048,8192,16384,32768', '--budget', '512', '--steps', '24', '--max-context-tokens', '40000', '--peer', 'f16']);
+    expect(b.opts).toMatchObject({ json: true, budget: 512, steps: 24, 'max-context-tokens': 40000, peer: ['f16'] });
+  });
+
+  it('bench --peer takes GGUF weight types; none by default', () => {
+    expect(run(['bench']).opts.peer).toEqual([]);
+    expect(run(['bench', '--peer', 'f16,q8_0']).opts.peer).toEqual(['f16', 'q8_0']);
+    expect(() => parseArgs(['bench', '--peer', 'q4_k'])).toThrow(/--peer takes f16, q8_0 or f32, got "q4_k"/);
   });
 });
 
