@@ -73,8 +73,8 @@ describe('parseArgs: values', () => {
   });
 
   it('bench --peer takes GGUF weight types; none by default', () => {
-    expect(run(['bench']).opts.peer).toEqual([]);
-    expect(run(['bench', '--peer', 'f16,q8_0']).opts.peer).toEqual(['f16', 'q8_0']);
+    expect(run(['bench']).opts).toMatchObject({ peer: [] });
+    expect(run(['bench', '--peer', 'f16,q8_0']).opts).toMatchObject({ peer: ['f16', 'q8_0'] });
     expect(() => parseArgs(['bench', '--peer', 'q4_k'])).toThrow(/--peer takes f16, q8_0 or f32, got "q4_k"/);
   });
 });
