@@ -1,4 +1,4 @@
-// Command-line interface (docs: design.md "Engine CLI"). Runs the same engine and the same context
+// Command-line interface (docs: README.md "Command line"). Runs the same engine and the same context
 // assembler as the extension, in-process. With --json it prints exactly one JSON object on stdout.
 import * as path from 'path';
 import { version } from '../../package.json';
