@@ -30,6 +30,10 @@ export default defineConfig(
     files: ['**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: { globals: nodeGlobals },
+    rules: {
+      // a name starting with _ is unused on purpose (`for await (const _ of ...)` to drive an iterator)
+      '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^_', argsIgnorePattern: '^_' }],
+    },
   },
   {
     files: ['**/*.mjs'],

@@ -63,7 +63,7 @@ export function ensureGguf(root: string, modelDir: string, type: GgufType, log: 
       execFileSync(process.env.PYTHON ?? 'python3', [script, '--model', modelDir, '--out', out, '--type', type], { stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
       const err = (e as { stderr?: Buffer }).stderr?.toString().trim().split('\n').at(-1);
-      throw new Error(`GGUF export failed (${err ?? (e as Error).message}); pip install -r training/requirements.txt`);
+      throw new Error(`GGUF export failed (${err ?? (e as Error).message}); pip install -r training/requirements.txt`, { cause: e });
     }
   }
   return out;
