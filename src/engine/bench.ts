@@ -12,6 +12,7 @@ import { mulberry32 } from '../shared/random';
 import type { ContextPayload, Policy } from '../shared/protocol';
 import { Engine, Hooks, SPARSE_PREFILL_BUDGET, SPARSE_PREFILL_CHUNK, SPARSE_PREFILL_FROM, selectionOf } from './engine';
 import { GGUF_OMITS, LlamaPeer, type GgufType } from './bench-peer';
+import { denseBelow, setDenseBelow } from './crossover';
 
 export interface BenchOptions {
   contexts: number[];
@@ -21,6 +22,8 @@ export interface BenchOptions {
   warm: boolean;
   /** llama.cpp rows: the GGUF weight types to run (none: no peer row) */
   peer?: GgufType[];
+  /** overrides the model's crossover (cached tokens below which tokenbutler decodes dense; 0: never) */
+  denseBelow?: number;
   log: (m: string) => void;
 }
 
@@ -63,12 +66,26 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const ids: number[] = [];
   const rows: BenchRow[] = [];
   // each policy, plus tokenbutler with prediction interval 2 (every other step re-reads the last selection)
-  const variants: { label: string; policy: Policy; interval: number }[] = o.policies.map((p) => ({ label: p, policy: p, interval: 1 }));
+  setDenseBelow(m, o.denseBelow);
+  const crossover = denseBelow(m);
+  // below the crossover the tokenbutler rows run dense (crossover.ts); tokenbutler-sparse forces the sparse step there
+  type Variant = { label: string; policy: Policy; interval: number; forceSparse?: boolean };
+  const variants: Variant[] = o.policies.map((p) => ({ label: p, policy: p, interval: 1 }));
   if (o.policies.includes('tokenbutler')) variants.push({ label: 'tokenbutler-i2', policy: 'tokenbutler', interval: 2 });
+  if (o.policies.includes('tokenbutler') && crossover > 0) variants.push({ label: 'tokenbutler-sparse', policy: 'tokenbutler', interval: 1, forceSparse: true });
+  const forced = <T>(on: boolean | undefined, f: () => Promise<T>): Promise<T> => {
+    if (!on) return f();
+    setDenseBelow(m, 0);
+    return f().finally(() => setDenseBelow(m, o.denseBelow));
+  };
   const breakdowns: Record<number, Record<string, number>> = {};
   let peakBytes = 0;
-  const ours = (label: string, interval: number) =>
-    `ORT ${m.executionProvider} 1 thread, KV f32${label === 'dense' ? '' : `, budget ${label === 'window' ? 0 : o.budget} + ${m.selection.sinks} sinks + ${m.selection.recent} recent`}${interval > 1 ? `, interval ${interval}` : ''}`;
+  const ours = (v: Variant, T: number) => {
+    const auto = v.policy === 'tokenbutler' && !v.forceSparse && T < crossover;
+    return `ORT ${m.executionProvider} 1 thread, KV f32${v.label === 'dense' ? '' : `, budget ${v.label === 'window' ? 0 : o.budget} + ${m.selection.sinks} sinks + ${m.selection.recent} recent`}` +
+      `${v.interval > 1 ? `, interval ${v.interval}` : ''}${auto ? `; runs dense (below the crossover, ${crossover} cached tokens)` : ''}`;
+  };
+  const active = (T: number) => variants.filter((v) => !v.forceSparse || T < crossover);
   const { peers, notes } = await openPeers(m.dir, o, Math.max(...o.contexts) + Math.ceil(o.steps / 3) + 8);
   for (const T of [...o.contexts].sort((a, b) => a - b)) {
     const before = ids.length;
@@ -85,29 +102,31 @@ export async function runBench(engine: Engine, o: BenchOptions) {
       peerTps.set(p.label, ((T - before) / (performance.now() - t1)) * 1000);
       o.log(`  ${p.label}: prefilled ${T - before} tokens at ${peerTps.get(p.label)!.toFixed(0)} tok/s`);
     }
-    const times = new Map<string, number[]>([...variants, ...peers].map((v) => [v.label, []]));
+    const times = new Map<string, number[]>([...active(T), ...peers].map((v) => [v.label, []]));
     for (let round = 0; round < 3; round++) {
-      for (const v of variants) {
+      for (const v of active(T)) {
         engine.kv!.truncate(T);
         const ts = times.get(v.label)!;
         let last: BigInt64Array | undefined;
-        for (let s = 0; s < Math.ceil(o.steps / 3); s++) {
-          const t = performance.now();
-          const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, s % v.interval !== 0 ? last : undefined);
-          ts.push(performance.now() - t);
-          if (v.interval > 1) last = selectionOf(r);
-        }
+        await forced(v.forceSparse, async () => {
+          for (let s = 0; s < Math.ceil(o.steps / 3); s++) {
+            const t = performance.now();
+            const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, s % v.interval !== 0 ? last : undefined);
+            ts.push(performance.now() - t);
+            if (v.interval > 1) last = selectionOf(r);
+          }
+        });
       }
       for (const p of peers) times.get(p.label)!.push(...await p.peer.decode(ids[T % ids.length], Math.ceil(o.steps / 3)));
     }
     if (o.policies.includes('tokenbutler')) {
-      const b = await breakdown(engine, ids[T % ids.length], o.budget);
+      const b = await forced(true, () => breakdown(engine, ids[T % ids.length], o.budget)); // the sparse step, also below the crossover
       breakdowns[T] = b;
       o.log(`  tokenbutler breakdown (ORT profile): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms`);
     }
     peakBytes = Math.max(peakBytes, engine.kv!.bytes);
     engine.kv!.truncate(T);
-    for (const v of [...variants.map((x) => ({ ...x, settings: ours(x.label, x.interval), tps: prefillTps })), ...peers.map((p) => ({ ...p, tps: peerTps.get(p.label)! }))]) {
+    for (const v of [...active(T).map((x) => ({ ...x, settings: ours(x, T), tps: prefillTps })), ...peers.map((p) => ({ ...p, tps: peerTps.get(p.label)! }))]) {
       const ts = times.get(v.label)!;
       rows.push({ context: T, policy: v.label, settings: v.settings, msPerToken: quantile(ts, 0.5), p90MsPerToken: quantile(ts, 0.9), prefillTokensPerSec: v.tps });
       o.log(`  ${v.label.padEnd(11)} ${quantile(ts, 0.5).toFixed(2)} ms/token (p90 ${quantile(ts, 0.9).toFixed(2)})`);
@@ -135,6 +154,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} | ${r.prefillTokensPerSec.toFixed(0)} | ${r.settings} |`),
     '',
     ...notes.map((n) => `- ${n}`),
+    ...(crossover > 0 && o.policies.includes('tokenbutler') ? [`- crossover: tokenbutler decode steps run dense below ${crossover} cached tokens (manifest selection.denseBelow${o.denseBelow !== undefined ? ', overridden by --dense-below' : ''}); tokenbutler-sparse is the sparse step forced there`] : []),
     ...Object.entries(ratios).map(([k, v]) => `- ${k}: ${v}x`),
     `- cache memory: ${bytesPerToken} bytes/token; peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB at ${Math.max(...o.contexts)} tokens`,
     ...Object.entries(breakdowns).map(([T, b]) => `- tokenbutler step at ${T} (ORT profile, ms): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`),

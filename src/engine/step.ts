@@ -3,6 +3,7 @@
 // cache, logits of the last position, the selection each (layer, KV head) read).
 import * as ort from 'onnxruntime-node';
 import type { Policy } from '../shared/protocol';
+import { stepPolicy } from './crossover';
 import type { KvCache } from './kv-cache';
 import type { LoadedModel } from './model';
 import { SPECIAL } from './tokenizer';
@@ -19,6 +20,7 @@ export interface StepOut {
 export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
   const c = m.config;
   const P = cache.length;
+  policy = stepPolicy(m, policy, P, ids.length); // tokenbutler below the crossover runs dense (crossover.ts)
   const { sinks, recent } = m.selection;
   const effBudget = policy === 'window' ? 0 : budget;
   const sparse = policy !== 'dense' && P > sinks + recent + effBudget;

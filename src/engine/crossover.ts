@@ -1,0 +1,41 @@
+// Tokenbutler is never slower than dense: below the context where a sparse step (scoring, top-k,
+// gathers) costs more than reading the whole cache, a tokenbutler decode step runs the dense graph,
+// which is also exact. The crossover is the model's (manifest.selection.denseBelow, measured with
+// `node dist/cli.js bench --dense-below 0 --policies dense,tokenbutler --context 1024,...`, see
+// bench/results.md); manifests without it get the default model's measured value. Chunks (prefill)
+// keep their policy: sparse prefill starts past SPARSE_PREFILL_FROM and has its own trade-off.
+import type { Policy } from '../shared/protocol';
+import type { LoadedModel } from './model';
+
+/** Cached tokens below which the default model's tokenbutler decode step is slower than dense
+ *  (bench/results.md, "crossover"). */
+export const DEFAULT_DENSE_BELOW = 4096;
+
+type WithManifest = Pick<LoadedModel, 'manifest'>;
+const overrides = new WeakMap<object, number>();
+
+/** The crossover of a loaded model, in cached tokens (0: tokenbutler always selects). */
+export function denseBelow(m: WithManifest): number {
+  const o = overrides.get(m);
+  if (o !== undefined) return o;
+  const v = (m.manifest.selection as { denseBelow?: unknown } | undefined)?.denseBelow;
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : DEFAULT_DENSE_BELOW;
+}
+
+/** Overrides the crossover for this loaded model (the speed bench measures the raw sparse step with 0). */
+export function setDenseBelow(m: WithManifest, tokens: number | undefined): void {
+  if (tokens === undefined) overrides.delete(m);
+  else overrides.set(m, tokens);
+}
+
+/** The policy a step over `chunk` new tokens after `cached` ones runs: tokenbutler decode steps
+ *  below the crossover run dense. */
+export function stepPolicy(m: WithManifest, policy: Policy, cached: number, chunk = 1): Policy {
+  return policy === 'tokenbutler' && chunk === 1 && cached < denseBelow(m) ? 'dense' : policy;
+}
+
+/** The policy a completion or an explanation over `contextTokens` reports: the one its first
+ *  decode step runs (the context grows by at most a completion's length while it decodes). */
+export function policyUsed(m: WithManifest, policy: Policy, contextTokens: number): Policy {
+  return stepPolicy(m, policy, contextTokens);
+}

@@ -1,0 +1,64 @@
+// Tokenbutler never slower than dense: below the model's crossover (manifest selection.denseBelow)
+// a tokenbutler decode step runs the dense graph; at and above it, the sparse one.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DENSE_BELOW, denseBelow, policyUsed, setDenseBelow, stepPolicy } from '../../../src/engine/crossover';
+import { KvCache } from '../../../src/engine/kv-cache';
+import type { LoadedModel, ModelConfig } from '../../../src/engine/model';
+import { graphFeeds } from '../../../src/engine/step';
+
+const config: ModelConfig = { vocab_size: 64, d_model: 8, n_layers: 2, n_heads: 1, n_kv_heads: 1, head_dim: 4, imp_dim: 2, producer_layer: 1 };
+
+function model(selection: Record<string, unknown>): LoadedModel {
+  return {
+    manifest: { selection }, config, selection: { sinks: 4, recent: 8 }, pointer: false, sparseChunks: true, specials: { eot: 0 },
+  } as unknown as LoadedModel;
+}
+
+function cacheOf(n: number): KvCache {
+  const c = new KvCache(config, 16);
+  c.ensure(n + 1);
+  const rows = (w: number) => Array.from({ length: config.n_layers }, () => new Float32Array(config.n_kv_heads * n * w));
+  const ik = [undefined, ...Array.from({ length: config.n_layers - 1 }, () => new Int8Array(config.n_kv_heads * n * config.imp_dim))];
+  const iks = [undefined, ...Array.from({ length: config.n_layers - 1 }, () => new Int32Array(config.n_kv_heads * n))];
+  c.append(Array.from({ length: n }, (_, i) => 5 + (i % 50)), rows(config.head_dim), rows(config.head_dim), ik, iks);
+  return c;
+}
+
+describe('crossover: tokenbutler runs dense below it', () => {
+  it('the manifest value, else the default model\'s measured one', () => {
+    expect(denseBelow(model({ denseBelow: 3000 }))).toBe(3000);
+    expect(denseBelow(model({ denseBelow: 0 }))).toBe(0);
+    expect(denseBelow(model({}))).toBe(DEFAULT_DENSE_BELOW);
+    expect(denseBelow(model({ denseBelow: 'x' }))).toBe(DEFAULT_DENSE_BELOW);
+  });
+
+  it('switches tokenbutler decode steps at the crossover; chunks and other policies keep theirs', () => {
+    const m = model({ denseBelow: 3000 });
+    expect(stepPolicy(m, 'tokenbutler', 2999)).toBe('dense');
+    expect(stepPolicy(m, 'tokenbutler', 3000)).toBe('tokenbutler');
+    expect(stepPolicy(m, 'tokenbutler', 100, 128)).toBe('tokenbutler'); // a prefill chunk
+    expect(stepPolicy(m, 'window', 10)).toBe('window');
+    expect(stepPolicy(m, 'dense', 1e6)).toBe('dense');
+    expect(policyUsed(m, 'tokenbutler', 1200)).toBe('dense');
+    expect(policyUsed(m, 'tokenbutler', 30000)).toBe('tokenbutler');
+  });
+
+  it('an override (the bench forcing the sparse step) wins until cleared', () => {
+    const m = model({ denseBelow: 3000 });
+    setDenseBelow(m, 0);
+    expect(stepPolicy(m, 'tokenbutler', 10)).toBe('tokenbutler');
+    setDenseBelow(m, undefined);
+    expect(stepPolicy(m, 'tokenbutler', 10)).toBe('dense');
+  });
+
+  it('graphFeeds picks the dense graph below the crossover and the sparse one from it', () => {
+    const m = model({ denseBelow: 40 });
+    const below = graphFeeds(m, cacheOf(39), [7], 'tokenbutler', 16);
+    expect(below.sparse).toBe(false);
+    expect(below.feeds.budget).toBeUndefined();
+    const at = graphFeeds(m, cacheOf(40), [7], 'tokenbutler', 16);
+    expect(at.sparse).toBe(true);
+    expect(Number((at.feeds.budget.data as BigInt64Array)[0])).toBe(16);
+    expect(graphFeeds(m, cacheOf(39), [7, 8], 'tokenbutler', 16).sparse).toBe(true); // chunks keep the sparse graph
+  });
+});
