@@ -14,7 +14,6 @@ import { LoadedModel, loadModel } from './model';
 import { Monitors, tokenTexts, type MonitorSession } from './monitors/monitor';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
-import { SPECIAL } from './tokenizer';
 import { mulberry32 } from '../shared/random';
 
 export { selectionOf, type StepOut } from './step';
@@ -96,6 +95,21 @@ export class Engine {
     }
   }
 
+  private noPredictorNoticed?: string;
+
+  /** The policy a request runs under: tokenbutler needs a trained predictor; a model folder whose
+   *  manifest says it has none (an imported checkpoint before distillation) runs it as dense, with one
+   *  notice in the log per model. Engine.step keeps the requested graph (the speed bench measures it). */
+  policyFor(policy: Policy): Policy {
+    const m = this.model;
+    if (policy !== 'tokenbutler' || !m || m.predictorTrained) return policy;
+    if (this.noPredictorNoticed !== m.dir) {
+      this.noPredictorNoticed = m.dir;
+      this.log?.(`model ${m.manifest.name} has no trained TokenButler predictor yet: the tokenbutler policy runs as dense (window works; distill a predictor with training/pipeline/train_predictor.py)`);
+    }
+    return 'dense';
+  }
+
   private need(): { m: LoadedModel; cache: KvCache; cfg: EngineConfig; enc: EncodingCache } {
     if (!this.model || !this.cache || !this.cfg || !this.enc) throw new Error('engine is not configured (no model loaded)');
     return { m: this.model, cache: this.cache, cfg: this.cfg, enc: this.enc };
@@ -146,7 +160,7 @@ export class Engine {
 
   private stream(ctx: ContextPayload): Stream {
     const { m, cfg, enc } = this.need();
-    const s = buildStream(ctx, m.tokenizer, enc, cfg.maxContextTokens);
+    const s = buildStream(ctx, m.tokenizer, enc, cfg.maxContextTokens, m.specials);
     this.lastStream = s;
     return s;
   }
@@ -158,7 +172,7 @@ export class Engine {
     hooks.emit({ type: 'state', state: 'prefilling' });
     try {
       const { cfg } = this.need();
-      const r = await this.prefill(s.ids, hooks, prefillModeFor(cfg.policy, cfg.prefill));
+      const r = await this.prefill(s.ids, hooks, prefillModeFor(this.policyFor(cfg.policy), cfg.prefill));
       return { contextTokens: s.ids.length, prefilledTokens: r.prefilled, prefillMs: r.prefillMs };
     } finally {
       hooks.emit({ type: 'state', state: 'ready' });
@@ -169,7 +183,8 @@ export class Engine {
   private monitorsFor(m: LoadedModel): Monitors {
     if (!this.monitors || this.monitors.tokenText.length !== m.tokenizer.vocabSize) {
       this.ts ??= new TsService(undefined, (msg) => this.log?.(msg));
-      const specials = Object.values(SPECIAL) as number[];
+      const sp = m.specials;
+      const specials = [...new Set([...sp.stop, ...[sp.bos, sp.fimPrefix, sp.fimMiddle, sp.fimSuffix, sp.fileSep].filter((v): v is number => v !== undefined)])];
       this.monitors = new Monitors(tokenTexts((ids) => m.tokenizer.decode(ids), m.tokenizer.vocabSize), this.ts, specials);
     }
     return this.monitors;
@@ -206,7 +221,7 @@ export class Engine {
   async complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {
     const { m, cfg, cache } = this.need();
     const t0 = performance.now();
-    const policy = req.policy ?? cfg.policy;
+    const policy = this.policyFor(req.policy ?? cfg.policy);
     const budget = req.budget ?? cfg.budget;
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
     const multiline = req.multiline ?? true;
@@ -233,7 +248,7 @@ export class Engine {
     for (let i = 0; i < maxNew; i++) {
       const constraint = monitor ? await monitor.next(text) : undefined;
       const next = pick(logits, req.sampling, rand, { ...constraint, banned: repetitionBans(out, lineFrom) });
-      if (next === SPECIAL.eot || next === SPECIAL.fileSep || next === SPECIAL.fimPrefix || next === SPECIAL.fimSuffix || next === SPECIAL.fimMiddle) {
+      if (m.specials.stop.has(next)) {
         stopReason = 'eot';
         break;
       }
@@ -310,7 +325,7 @@ export class Engine {
 
   async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {
     const { m, cfg } = this.need();
-    const policy = req.policy ?? cfg.policy;
+    const policy = this.policyFor(req.policy ?? cfg.policy);
     const budget = req.budget ?? cfg.budget;
     // Each selection token is one decode step and one cache row: bound both before any work.
     const sel = m.tokenizer.encode(req.selection);

@@ -3,7 +3,16 @@
 // Tokenizing 16k tokens costs ~100 ms in JS, so each file's encoding is cached and re-encoded
 // incrementally from the last line that is certainly a pre-token boundary.
 import type { ContextPayload } from '../shared/protocol';
+import type { Specials } from './model';
 import { BpeTokenizer, Encoded, SPECIAL } from './tokenizer';
+
+/** The default model's specials and layout (suffix first, then the prefix: typing only appends). */
+export const DEFAULT_SPECIALS: Specials = { ...SPECIAL, stop: new Set(Object.values(SPECIAL)), fim: 'spm' };
+
+/** A file header without a file-separator token: a comment line in the file's own syntax. */
+export function plainHeader(file: string): string {
+  return /\.(py|sh|rb|ya?ml|toml|r|pl|jl|ex|exs|nim|cmake)$/i.test(file) ? `# ${file}\n` : `// ${file}\n`;
+}
 
 export const SUFFIX_TOKENS = 256;
 const SUFFIX_CHARS = 2000;
@@ -82,8 +91,11 @@ function lowerBound(a: number[], x: number): number {
   return lo;
 }
 
-/** Builds the stream; `maxTokens` drops related files from the end (never the current file). */
-export function buildStream(ctx: ContextPayload, tok: BpeTokenizer, cache: EncodingCache, maxTokens: number): Stream {
+/** Builds the stream; `maxTokens` drops related files from the end (never the current file).
+ *  `sp.fim`: `spm` (default model) `<fim_suffix>` suffix `<fim_prefix>` prefix; `psm` `<fim_prefix>` prefix
+ *  `<fim_suffix>` suffix `<fim_middle>` (imported models; the suffix and the marker after the prefix are
+ *  re-run on each keystroke); `none` the prefix alone. */
+export function buildStream(ctx: ContextPayload, tok: BpeTokenizer, cache: EncodingCache, maxTokens: number, sp: Specials = DEFAULT_SPECIALS): Stream {
   const ids: number[] = [];
   const fileOf: number[] = [];
   const start: number[] = [];
@@ -105,12 +117,17 @@ export function buildStream(ctx: ContextPayload, tok: BpeTokenizer, cache: Encod
     end.push(0);
   };
   const header = (file: string) => {
-    special(SPECIAL.fileSep);
+    if (sp.fileSep === undefined) {
+      push(cache.encode(`plain-header:${file}`, plainHeader(file)), -1, 0);
+      return;
+    }
+    special(sp.fileSep);
     push(cache.encode(`header:${file}`, file + '\n'), -1, 0);
   };
+  if (sp.bos !== undefined) special(sp.bos);
 
   const cur = ctx.current;
-  const suffixText = cur.suffix.slice(0, SUFFIX_CHARS);
+  const suffixText = sp.fim === 'none' ? '' : cur.suffix.slice(0, SUFFIX_CHARS);
   const suffix = suffixText ? cache.encode(`suffix:${cur.file}`, suffixText) : { ids: [], offsets: [0] };
   // Never tokenize far more text than can fit (a 1 MB line would block the engine for seconds).
   // The cut moves in 4 KB steps so that typing keeps the incremental encoding of the prefix.
@@ -134,12 +151,22 @@ export function buildStream(ctx: ContextPayload, tok: BpeTokenizer, cache: Encod
   files.push(cur.file);
   const ci = files.length - 1;
   header(cur.file);
-  special(SPECIAL.fimSuffix);
-  push(suffix, ci, cur.prefix.length, SUFFIX_TOKENS);
-  special(SPECIAL.fimPrefix);
+  if (sp.fim === 'spm') {
+    special(sp.fimSuffix!);
+    push(suffix, ci, cur.prefix.length, SUFFIX_TOKENS);
+    special(sp.fimPrefix!);
+  } else if (sp.fim === 'psm') {
+    special(sp.fimPrefix!);
+  }
   const prefixStart = ids.length;
   // a prefix longer than the whole budget keeps its end (the text nearest the cursor)
-  const over = Math.max(0, prefix.ids.length - Math.max(256, maxTokens - (ids.length - currentStart) - 16));
+  const after = sp.fim === 'psm' ? 2 + Math.min(suffix.ids.length, SUFFIX_TOKENS) : 0;
+  const over = Math.max(0, prefix.ids.length - Math.max(256, maxTokens - (ids.length - currentStart) - after - 16));
   push({ ids: prefix.ids.slice(over), offsets: prefix.offsets.slice(over) }, ci, cut);
+  if (sp.fim === 'psm') {
+    special(sp.fimSuffix!);
+    push(suffix, ci, cur.prefix.length, SUFFIX_TOKENS);
+    special(sp.fimMiddle!);
+  }
   return { ids, fileOf: Int32Array.from(fileOf), start: Int32Array.from(start), end: Int32Array.from(end), files, currentStart, prefixStart };
 }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../shared/protocol';
-import { BpeTokenizer } from './tokenizer';
+import { BpeTokenizer, SPECIAL } from './tokenizer';
 
 export interface ModelConfig {
   vocab_size: number;
@@ -29,6 +29,23 @@ export interface Manifest {
   [k: string]: unknown;
 }
 
+/** The token stream's special tokens (manifest.specialTokens). The default model's are ids 0-4 and its
+ *  stream is suffix-first (`spm`); an imported model (training/pipeline/import_hf.py) names its own, and
+ *  `fim` says how the current file is laid out: `psm` (`<fim_prefix>` prefix `<fim_suffix>` suffix
+ *  `<fim_middle>`, as the checkpoints were trained), or `none` (no FIM tokens: plain prefix completion). */
+export interface Specials {
+  eot: number;
+  bos?: number;
+  fimPrefix?: number;
+  fimMiddle?: number;
+  fimSuffix?: number;
+  /** absent: file headers are plain text */
+  fileSep?: number;
+  /** every id that ends a completion */
+  stop: Set<number>;
+  fim: 'spm' | 'psm' | 'none';
+}
+
 export interface LoadedModel {
   dir: string;
   manifest: Manifest;
@@ -41,6 +58,10 @@ export interface LoadedModel {
    *  `prev_selected`); older graphs take one token and select every step. */
   sparseChunks: boolean;
   tokenizer: BpeTokenizer;
+  specials: Specials;
+  /** false when the manifest says the predictor is untrained (an imported model before distillation):
+   *  the engine then runs the tokenbutler policy as dense. */
+  predictorTrained: boolean;
   /** Forced part of every sparse read: the first `sinks` and the last `recent` cached tokens
    *  (manifest.selection; 8 and 128 when an older manifest lacks them). */
   selection: { sinks: number; recent: number };
@@ -116,9 +137,13 @@ export async function loadModel(dir: string, ep: ExecutionProvider, log: (msg: s
   } catch (e) {
     throw new ModelError(`tokenizer ${manifest.tokenizer} could not be loaded: ${(e as Error).message}`);
   }
-  if (tokenizer.vocabSize !== config.vocab_size) {
+  // imported checkpoints may pad the embedding past the tokenizer (Qwen2: 151,936 rows for 151,665 tokens)
+  const padded = manifest.source !== undefined && tokenizer.vocabSize < config.vocab_size;
+  if (tokenizer.vocabSize !== config.vocab_size && !padded) {
     throw new ModelError(`tokenizer has ${tokenizer.vocabSize} tokens but the model expects ${config.vocab_size}`);
   }
+  const specials = specialsOf(manifest, tokenizer.vocabSize);
+  const predictorTrained = (manifest.predictor as { trained?: boolean } | undefined)?.trained !== false;
   let lastErr: unknown;
   for (const candidate of candidates(ep)) {
     try {
@@ -129,7 +154,7 @@ export async function loadModel(dir: string, ep: ExecutionProvider, log: (msg: s
       checkGraph(manifest.graphs.sparse, sparse, config, true);
       if (candidate !== candidates(ep)[0]) log(`execution provider: using ${candidate}`);
       const selection = { sinks: manifest.selection?.sinks ?? 8, recent: manifest.selection?.recent ?? 128 };
-      return { dir, manifest, config, dense, sparse, selection, sparseChunks: sparse.inputNames.includes('reuse_selection'), pointer: dense.inputNames.includes('ctx_ids'), tokenizer, executionProvider: candidate, loadMs: performance.now() - t0 };
+      return { dir, manifest, config, dense, sparse, selection, sparseChunks: sparse.inputNames.includes('reuse_selection'), pointer: dense.inputNames.includes('ctx_ids'), tokenizer, specials, predictorTrained, executionProvider: candidate, loadMs: performance.now() - t0 };
     } catch (e) {
       if (e instanceof ModelError) throw e;
       lastErr = e;
@@ -139,4 +164,32 @@ export async function loadModel(dir: string, ep: ExecutionProvider, log: (msg: s
     }
   }
   throw new ModelError(`could not load the model graphs in ${dir}: ${(lastErr as Error)?.message?.split('\n')[0]}`);
+}
+
+/** The manifest's special tokens (ids 0-4 and the suffix-first layout when it names none). */
+export function specialsOf(manifest: Manifest, vocabSize: number): Specials {
+  const st = (manifest.specialTokens ?? {}) as Record<string, number | number[] | null | undefined>;
+  const id = (k: string, dflt?: number): number | undefined => {
+    const v = st[k] === undefined ? dflt : st[k];
+    if (v === null || v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vocabSize) throw new ModelError(`manifest specialTokens.${k} is not a token id of the tokenizer`);
+    return v;
+  };
+  const imported = manifest.specialTokens !== undefined && (manifest.fim !== undefined || manifest.source !== undefined);
+  const dflt = imported ? {} : SPECIAL;
+  const s = {
+    eot: id('eot', SPECIAL.eot)!,
+    bos: id('bos'),
+    fimPrefix: id('fimPrefix', (dflt as Partial<typeof SPECIAL>).fimPrefix),
+    fimMiddle: id('fimMiddle', (dflt as Partial<typeof SPECIAL>).fimMiddle),
+    fimSuffix: id('fimSuffix', (dflt as Partial<typeof SPECIAL>).fimSuffix),
+    fileSep: id('fileSep', (dflt as Partial<typeof SPECIAL>).fileSep),
+  };
+  let fim = (manifest.fim as Specials['fim'] | undefined) ?? 'spm';
+  if (!['spm', 'psm', 'none'].includes(fim)) throw new ModelError(`manifest fim ${JSON.stringify(manifest.fim)} is not spm, psm or none`);
+  if (fim !== 'none' && (s.fimPrefix === undefined || s.fimSuffix === undefined || (fim === 'psm' && s.fimMiddle === undefined))) fim = 'none';
+  const stop = new Set<number>([s.eot]);
+  for (const v of [s.fileSep, s.fimPrefix, s.fimMiddle, s.fimSuffix]) if (v !== undefined) stop.add(v);
+  if (Array.isArray(st.stop)) for (const v of st.stop) if (Number.isInteger(v)) stop.add(v);
+  return { ...s, stop, fim };
 }

@@ -6,7 +6,6 @@ import type { Policy } from '../shared/protocol';
 import { stepPolicy } from './crossover';
 import type { KvCache } from './kv-cache';
 import type { LoadedModel } from './model';
-import { SPECIAL } from './tokenizer';
 
 export interface StepOut {
   logits: Float32Array;
@@ -28,7 +27,7 @@ export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy
   const C = cache.cap;
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
-    prev_id: new ort.Tensor('int64', BigInt64Array.of(BigInt(P ? cache.ids[P - 1] : SPECIAL.eot)), [1]),
+    prev_id: new ort.Tensor('int64', BigInt64Array.of(BigInt(P ? cache.ids[P - 1] : m.specials.eot)), [1]),
     start_pos: new ort.Tensor('int64', BigInt64Array.of(BigInt(P)), [1]),
   };
   if (m.pointer) feeds.ctx_ids = new ort.Tensor('int64', cache.idBuf, [C]);

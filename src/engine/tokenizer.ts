@@ -22,15 +22,19 @@ export class BpeTokenizer {
   private readonly tok: Tokenizer;
   private readonly byteLen: Uint16Array;
   private readonly specialStrings: string[];
+  /** the distinct first two chars of the special strings: a text without any of them has none */
+  private readonly specialHeads: string[];
   readonly vocabSize: number;
 
-  constructor(json: { model: { vocab: Record<string, number> }; added_tokens?: { id: number; content: string }[] }) {
+  constructor(json: { model: { vocab: Record<string, number> }; added_tokens?: { id: number; content: string; special?: boolean }[] }) {
     this.tok = new Tokenizer(json, { clean_up_tokenization_spaces: false });
     const added = json.added_tokens ?? [];
     this.vocabSize = Math.max(Object.keys(json.model.vocab).length, ...added.map((t) => t.id + 1));
     const specials = new Set(added.map((t) => t.id));
     this.byteLen = tokenByteLengths(json.model.vocab, this.vocabSize, specials);
-    this.specialStrings = added.map((t) => t.content);
+    // special added tokens only (a tokenizer may add plain ones, e.g. runs of spaces, that code should use)
+    this.specialStrings = added.filter((t) => t.special !== false && t.content.length > 1).map((t) => t.content);
+    this.specialHeads = [...new Set(this.specialStrings.map((c) => c.slice(0, 2)))];
   }
 
   /** Encodes user text. Special-token strings that appear literally in code are encoded as plain
@@ -57,7 +61,7 @@ export class BpeTokenizer {
   }
 
   private literalSpecialCuts(text: string): number[] {
-    if (!text.includes('<|')) return [];
+    if (!this.specialHeads.some((h) => text.includes(h))) return [];
     const cuts: number[] = [];
     for (const s of this.specialStrings) {
       for (let i = text.indexOf(s); i >= 0; i = text.indexOf(s, i + 1)) cuts.push(i + 1);

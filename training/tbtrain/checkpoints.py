@@ -43,7 +43,7 @@ def load_weights(path: str) -> dict:
     if p.suffix == ".safetensors":
         from safetensors.torch import load_file
         sd = {k: v.float() for k, v in load_file(str(p)).items() if not k.startswith("predictor.")}
-        sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
+        sd.setdefault("lm_head.weight", sd["model.embed_tokens.weight"])  # tied (an untied head is stored)
         return sd
     st = torch.load(p, weights_only=False)
     return st.get("ema", st.get("model", st))
@@ -53,6 +53,6 @@ def save_fp16(lm: LM, pred: Predictor, path: pathlib.Path):
     """fp16 copy of the weights (Hugging Face Llama names, tied head stored once) so training can
     continue from a committed model when the checkpoint folder is gone."""
     from safetensors.torch import save_file
-    sd = {k: v.half().contiguous() for k, v in lm.state_dict().items() if k != "lm_head.weight"}
+    sd = {k: v.half().contiguous() for k, v in lm.state_dict().items() if k != "lm_head.weight" or not lm.cfg.tie_embeddings}
     sd.update({f"predictor.{k}": v.half().contiguous() for k, v in pred.state_dict().items()})
     save_file(sd, str(path), metadata={"config": json.dumps(lm.cfg.to_dict())})

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 import onnx
+import torch
 from onnx import TensorProto, helper
 
 from tbtrain.graph_attention import block
@@ -27,13 +28,15 @@ from tbtrain.graph_embed import embed, inputs, masks, rotations
 from tbtrain.graph_ops import G, Shared, assemble
 from tbtrain.graph_pointer import head
 from tbtrain.graph_select import layer_selection, selection_inputs, slot_ranges
-from tbtrain.model import LM, Config, inv_freq
+from tbtrain.model import LM, Config, inv_freq, lm_inv_freq
 from tbtrain.predictor import Predictor, tap_groups
 
 
 def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
     c = lm.cfg
     W = {k: v.detach().float().numpy() for k, v in lm.state_dict().items() if k != "lm_head.weight"}
+    if not c.tie_embeddings:  # an untied output head, [d, V] like the other linears
+        W["lm_head.weight_t"] = lm.lm_head.weight.detach().float().numpy().T
     for t, prod in pred.producers.items():  # one producer per tap layer t
         W[f"predictor.{t}.norm.weight"] = prod.norm.weight.detach().numpy()
         W[f"predictor.{t}.fc1.weight"] = prod.fc1.weight.detach().numpy()
@@ -54,6 +57,8 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
         if k.endswith("_proj.weight") or (k.startswith("predictor.") and (k.endswith(".fc1.weight") or k.endswith(".fc2.weight"))):
             W[k] = W[k].T
     inv = 1.0 / (c.rope_theta ** (np.arange(0, c.head_dim, 2, dtype=np.float64) / c.head_dim))
+    if c.rope_scaling:
+        inv = lm_inv_freq(c, torch.float64).numpy()
     W["rope.inv_freq"] = inv.astype(np.float32)
     if pred.cfg.pred_rot_pairs:
         W["predictor.rot_inv_freq"] = pred.rot_inv_freq().numpy()  # [L-1, Hkv, r], as the reference computes it

@@ -18,10 +18,13 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
     p = f"model.layers.{l}."
     g.scope = "model"
     xn = rms(g, x, p + "input_layernorm.weight", c.norm_eps)
-    q = sh.rope(heads(g, linear(g, xn, p + "self_attn.q_proj.weight"), H, D))
-    kpre = heads(g, linear(g, xn, p + "self_attn.k_proj.weight"), Hkv, D)
+    def proj(name, bias):  # a linear, + its bias (Qwen2's q/k/v)
+        y = linear(g, xn, p + name + ".weight")
+        return g.op("Add", y, p + name + ".bias") if bias else y
+    q = sh.rope(heads(g, proj("self_attn.q_proj", c.attn_bias), H, D))
+    kpre = heads(g, proj("self_attn.k_proj", c.attn_bias), Hkv, D)
     k = sh.rope(kpre)
-    v = heads(g, linear(g, xn, p + "self_attn.v_proj.weight"), Hkv, D)
+    v = heads(g, proj("self_attn.v_proj", c.attn_bias), Hkv, D)
     g.rename(k, f"new_k.{l}"); g.rename(v, f"new_v.{l}")
     sh.outs += [helper.make_tensor_value_info(f"new_k.{l}", TensorProto.FLOAT, [Hkv, "S", D]),
                 helper.make_tensor_value_info(f"new_v.{l}", TensorProto.FLOAT, [Hkv, "S", D])]
@@ -65,7 +68,10 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
     o = g.op("Add", g.op("MatMul", p_past, Vp), g.op("MatMul", p_new, v))     # [Hkv, rep*S, D]
     o = g.op("Reshape", g.op("Transpose", g.op("Reshape", o, g.const([H, -1, D])), perm=[1, 0, 2]), g.const([-1, H * D]))
     g.scope = "model"
-    x = g.op("Add", x, linear(g, o, p + "self_attn.o_proj.weight"))
+    o = linear(g, o, p + "self_attn.o_proj.weight")
+    if c.o_bias:
+        o = g.op("Add", o, p + "self_attn.o_proj.bias")
+    x = g.op("Add", x, o)
     xn = rms(g, x, p + "post_attention_layernorm.weight", c.norm_eps)
     gate = linear(g, xn, p + "mlp.gate_proj.weight")
     hmid = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), linear(g, xn, p + "mlp.up_proj.weight"))

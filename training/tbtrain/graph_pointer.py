@@ -15,7 +15,7 @@ def head(g: G, c: Config, sh: Shared, x, separate_head: bool):
     last = g.op("Slice", x, g.op("Sub", sh.S, g.const([1])), sh.S, g.const([0]))       # [1, d]
     hn = rms(g, last, "model.norm.weight", c.norm_eps)
     head_out = "lm_logits" if c.copy_heads else "logits"
-    if separate_head:
+    if separate_head or not c.tie_embeddings:  # the int8 graphs' own copy of the tied table, or an untied head
         g.nodes.append(helper.make_node("MatMul", [hn, "lm_head.weight_t"], [head_out], name="lm_head"))
     else:
         g.nodes.append(helper.make_node("Gemm", [hn, "model.embed_tokens.weight"], [head_out], transB=1, name="lm_head"))

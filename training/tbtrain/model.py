@@ -54,6 +54,11 @@ class Config:
     copy_heads: tuple = ()     # pointer heads (flat index layer*n_heads + head): their attention also copies tokens
     ngram_max: int = 0         # n-gram lookup component (longest suffix match up to this many tokens; needs copy_heads)
     ngram_tau: float = 2000.0  # its recency scale: match at key j weighs exp((j - latest match) / tau)
+    # imported checkpoints (pipeline/import_hf.py); the defaults are the default model's layout
+    attn_bias: bool = False    # q/k/v projections have biases (Qwen2)
+    o_bias: bool = False       # o_proj has a bias (Llama with attention_bias)
+    tie_embeddings: bool = True  # False: lm_head.weight is its own matrix
+    rope_scaling: tuple = ()   # () none; ("linear", factor); ("llama3", factor, low_freq_factor, high_freq_factor, original_max_positions)
 
     def to_dict(self):
         return asdict(self)
@@ -97,9 +102,31 @@ def inv_freq(theta: float, dim: int) -> torch.Tensor:
     return 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
 
 
+def lm_inv_freq(cfg: Config, dtype=torch.float32) -> torch.Tensor:
+    """[head_dim/2] the LM's own RoPE frequencies: theta^(-2i/D), scaled as cfg.rope_scaling says
+    (Hugging Face's "linear" and "llama3" rope types)."""
+    work = torch.float64 if dtype == torch.float64 else torch.float32
+    f = 1.0 / (cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2, dtype=work) / cfg.head_dim))
+    if not cfg.rope_scaling:
+        return f.to(dtype)
+    kind, factor = cfg.rope_scaling[0], float(cfg.rope_scaling[1])
+    if kind == "linear":
+        return (f / factor).to(dtype)
+    if kind == "llama3":
+        low, high, orig = (float(v) for v in cfg.rope_scaling[2:5])
+        wavelen = 2 * math.pi / f
+        smooth = (orig / wavelen - low) / (high - low)
+        mid = (1 - smooth) * f / factor + smooth * f
+        out = torch.where(wavelen > orig / low, f / factor, f)
+        is_mid = (wavelen <= orig / low) & (wavelen >= orig / high)
+        return torch.where(is_mid, mid, out).to(dtype)
+    raise ValueError(f"unsupported rope scaling {kind!r}")
+
+
 def rope_tables(cfg: Config, positions: torch.Tensor, theta: float | None = None, dim: int | None = None):
     """cos/sin [.., T, dim] in the HF rotate_half layout (default: the LM's rope_theta and head_dim)."""
-    f = positions.float()[..., None] * inv_freq(theta or cfg.rope_theta, dim or cfg.head_dim)
+    freqs = lm_inv_freq(cfg) if theta is None and dim is None else inv_freq(theta or cfg.rope_theta, dim or cfg.head_dim)
+    f = positions.float()[..., None] * freqs
     emb = torch.cat([f, f], -1)
     return emb.cos(), emb.sin()
 
@@ -117,10 +144,10 @@ class Attention(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
-        self.q_proj = nn.Linear(cfg.d_model, cfg.n_heads * cfg.head_dim, bias=False)
-        self.k_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=False)
-        self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=False)
-        self.o_proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=False)
+        self.q_proj = nn.Linear(cfg.d_model, cfg.n_heads * cfg.head_dim, bias=cfg.attn_bias)
+        self.k_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=cfg.attn_bias)
+        self.v_proj = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=cfg.attn_bias)
+        self.o_proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=cfg.o_bias)
 
     def qkv(self, x, cos, sin):
         B, T, _ = x.shape
@@ -192,7 +219,8 @@ class LM(nn.Module):
         self.cfg = cfg
         self.model = Backbone(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
-        self.lm_head.weight = self.model.embed_tokens.weight  # tied
+        if cfg.tie_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight  # tied
         # pointer: a gate over [vocabulary head, pointer head 1, ...] from the final hidden state
         self.copy_gate = nn.Linear(cfg.d_model, len(cfg.copy_heads) + 1 + (cfg.ngram_max > 0)) if cfg.copy_heads else None
         self.copy_gate_f = nn.Linear(ngram_features(cfg), len(cfg.copy_heads) + 2, bias=False) if cfg.copy_heads and cfg.ngram_max else None
@@ -325,7 +353,7 @@ def load_hf_state_dict(sd: dict, cfg: Config) -> LM:
     cfg.prev_token = "model.prev_token_proj.weight" in sd
     lm = LM(cfg)
     sd = {k: v for k, v in sd.items() if not k.endswith("rotary_emb.inv_freq")}
-    if "lm_head.weight" not in sd:
+    if "lm_head.weight" not in sd or cfg.tie_embeddings:
         sd["lm_head.weight"] = sd["model.embed_tokens.weight"]
     missing, unexpected = lm.load_state_dict(sd, strict=False)
     if [m for m in missing if not m.startswith("predictor")] or unexpected:

@@ -100,7 +100,8 @@ def quantize_int8(cfg: Config, W: dict[str, np.ndarray], out: pathlib.Path, laye
     import tempfile
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    W = dict(W, **{"lm_head.weight_t": np.ascontiguousarray(W["model.embed_tokens.weight"].T)})
+    if "lm_head.weight_t" not in W:  # tied: the head's own copy of the embedding (untied: weights_of wrote it)
+        W = dict(W, **{"lm_head.weight_t": np.ascontiguousarray(W["model.embed_tokens.weight"].T)})
     names = {}
     for name, sparse in (("dense", False), ("sparse", True)):
         with tempfile.TemporaryDirectory() as tmp:
