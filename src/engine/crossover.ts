@@ -2,14 +2,14 @@
 // gathers) costs more than reading the whole cache, a tokenbutler decode step runs the dense graph,
 // which is also exact. The crossover is the model's (manifest.selection.denseBelow, measured with
 // `node dist/cli.js bench --dense-below 0 --policies dense,tokenbutler --context 1024,...`, see
-// bench/results.md); manifests without it get the default model's measured value. Chunks (prefill)
+// bench/results.md); a manifest without it has no measured crossover and always selects (the
+// parity fixtures, older exports). Chunks (prefill)
 // keep their policy: sparse prefill starts past SPARSE_PREFILL_FROM and has its own trade-off.
 import type { Policy } from '../shared/protocol';
 import type { LoadedModel } from './model';
 
-/** Cached tokens below which the default model's tokenbutler decode step is slower than dense
- *  (bench/results.md, "crossover"). */
-export const DEFAULT_DENSE_BELOW = 4096;
+/** The crossover of a manifest that names none: tokenbutler always selects. */
+export const DEFAULT_DENSE_BELOW = 0;
 
 type WithManifest = Pick<LoadedModel, 'manifest'>;
 const overrides = new WeakMap<object, number>();

@@ -25,11 +25,13 @@ function cacheOf(n: number): KvCache {
 }
 
 describe('crossover: tokenbutler runs dense below it', () => {
-  it('the manifest value, else the default model\'s measured one', () => {
+  it('the manifest value; none (or a bad one): always select', () => {
     expect(denseBelow(model({ denseBelow: 3000 }))).toBe(3000);
     expect(denseBelow(model({ denseBelow: 0 }))).toBe(0);
     expect(denseBelow(model({}))).toBe(DEFAULT_DENSE_BELOW);
     expect(denseBelow(model({ denseBelow: 'x' }))).toBe(DEFAULT_DENSE_BELOW);
+    expect(DEFAULT_DENSE_BELOW).toBe(0);
+    expect(stepPolicy(model({}), 'tokenbutler', 700)).toBe('tokenbutler');
   });
 
   it('switches tokenbutler decode steps at the crossover; chunks and other policies keep theirs', () => {
