@@ -1,0 +1,147 @@
+"""Puts the current graph builder's fresh-selection branches (tbtrain/graph_select.py) into a model
+folder's sparse int8 graph, keeping the graph's own weights: for models/default, whose graphs were
+exported from an fp32 checkpoint that is not in the repository (a full re-export from the fp16
+training weights would change the weights). The rest of the graph is untouched; the result must give
+the same outputs, bit for bit, as the folder's graph on random caches (chunks, reuse, short and long
+contexts), or nothing is written. Updates the manifest's sha256.
+
+python3 training/pipeline/graft_selection.py --model models/default
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pathlib
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+from safetensors.torch import load_file
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library
+from tbtrain.checkpoints import lm_from_folder
+from tbtrain.graph import weights_of
+from tbtrain.model_folder import quantize_int8
+from tbtrain.predictor import Predictor
+
+
+def built_sparse(folder: pathlib.Path, tmp: pathlib.Path, layer0: str) -> onnx.ModelProto:
+    """The folder's sparse int8 graph as the current builder writes it (from the fp16 weights)."""
+    lm = lm_from_folder(folder).eval()
+    pred = Predictor(lm.cfg)
+    pred.load_state_dict({k[len("predictor."):]: v.float() for k, v in load_file(str(folder / "lm.fp16.safetensors")).items()
+                          if k.startswith("predictor.")})
+    quantize_int8(lm.cfg, weights_of(lm, pred.eval()), tmp, layer0)
+    return onnx.load(str(tmp / "sparse.int8.onnx"))
+
+
+def refs(g: onnx.GraphProto, acc: set) -> set:
+    for n in g.node:
+        acc.update(n.input)
+        for a in n.attribute:
+            if a.g.node:
+                refs(a.g, acc)
+    acc.update(o.name for o in g.output)
+    return acc
+
+
+def graft(old: onnx.ModelProto, new: onnx.ModelProto) -> onnx.ModelProto:
+    """old with each If node's else branch (fresh selection) replaced by new's; the branch's own
+    constants are copied under fresh names; names it reads from the outer graph must exist in old."""
+    out = onnx.ModelProto(); out.CopyFrom(old)
+    names = {i.name for i in out.graph.input} | {i.name for i in out.graph.initializer} | {o for n in out.graph.node for o in n.output}
+    old_init = {i.name: i for i in out.graph.initializer}
+    new_init = {i.name: i for i in new.graph.initializer}
+    ifs = lambda m: [n for n in m.graph.node if n.op_type == "If"]
+    assert len(ifs(out)) == len(ifs(new)) > 0
+    added = []
+    for oi, ni in zip(ifs(out), ifs(new)):
+        oel = next(a for a in oi.attribute if a.name == "else_branch").g
+        br = onnx.GraphProto(); br.CopyFrom(next(a for a in ni.attribute if a.name == "else_branch").g)
+        assert oel.name == br.name, (oel.name, br.name)
+        inner = {o for n in br.node for o in n.output}
+        res, keep_name = br.output[0].name, oel.output[0].name
+        local = lambda x, res=res, keep_name=keep_name: keep_name if x == res else "graft_" + x
+        for n in br.node:
+            n.name = n.name.replace("/", "/graft_", 1)
+            for i, x in enumerate(n.input):
+                if x in inner:
+                    n.input[i] = local(x)
+                elif x.startswith("c_") and x in new_init and not (x in old_init and np.array_equal(
+                        numpy_helper.to_array(old_init[x]), numpy_helper.to_array(new_init[x]))):
+                    t = onnx.TensorProto(); t.CopyFrom(new_init[x]); t.name = "graft_" + x
+                    if t.name not in {a.name for a in added}:
+                        added.append(t)
+                    n.input[i] = t.name
+                else:
+                    assert x == "" or x in names, f"the new branch reads {x}, which the folder's graph lacks"
+            for i, x in enumerate(n.output):
+                n.output[i] = local(x)
+        br.output[0].name = oel.output[0].name
+        oel.CopyFrom(br)
+    out.graph.initializer.extend(added)
+    used = refs(out.graph, set())
+    keep = [i for i in out.graph.initializer if i.name in used]
+    del out.graph.initializer[:]
+    out.graph.initializer.extend(keep)
+    return out
+
+
+def same_outputs(a: str, b: str, cfg: dict) -> bool:
+    """Both graphs on random caches: fresh decode steps short and long, a prefill chunk, a reuse step."""
+    H, D, E, L = cfg["n_kv_heads"], cfg["head_dim"], cfg["imp_dim"], cfg["n_layers"]
+    rng = np.random.default_rng(0)
+    sa, sb = ort.InferenceSession(a), ort.InferenceSession(b)
+    names = [o.name for o in sa.get_outputs()]
+    cases = ((20, 1, 4, False), (300, 1, 64, False), (1000, 1, 2000, False), (5000, 1, 512, True),  # (P, S, budget, reuse)
+             (8192, 128, 2048, False), (32768, 1, 512, False))
+    for P, S, budget, reuse in cases:
+        cap = P + 200
+        i64 = lambda *v: np.array(v, np.int64)
+        f = {"input_ids": rng.integers(5, cfg["vocab_size"], (1, S)), "prev_id": i64(9), "start_pos": i64(P), "budget": i64(budget),
+             "ctx_ids": rng.integers(5, cfg["vocab_size"], cap), "sinks": i64(8), "recent": i64(128),
+             "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64)}
+        for l in range(L):
+            f[f"past_k.{l}"] = rng.standard_normal((H, cap, D)).astype(np.float32)
+            f[f"past_v.{l}"] = rng.standard_normal((H, cap, D)).astype(np.float32)
+            if l:
+                ik = rng.integers(-63, 64, (H, E, cap)).astype(np.int8)
+                f[f"past_ik_t.{l}"], f[f"past_iksum.{l}"] = ik, (64 * ik.astype(np.int32).sum(1)).astype(np.int32)
+        f = {k: v for k, v in f.items() if k in {i.name for i in sa.get_inputs()}}
+        if reuse:
+            first = dict(zip(names, sa.run(None, f)))
+            f["reuse_selection"] = np.array([True])
+            f["prev_selected"] = np.concatenate([first[f"selected.{l}"] for l in range(1, L)], 0)
+        oa, ob = sa.run(None, f), sb.run(None, f)
+        if not all(np.array_equal(x, y) for x, y in zip(oa, ob)):
+            print(f"outputs differ at P={P} S={S} budget={budget} reuse={reuse}")
+            return False
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="models/default")
+    args = ap.parse_args()
+    folder = pathlib.Path(args.model)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    name = manifest["graphs"]["sparse"]
+    with tempfile.TemporaryDirectory() as tmp:
+        new = built_sparse(folder, pathlib.Path(tmp), manifest.get("selection", {}).get("layer0", "dense"))
+        grafted = graft(onnx.load(str(folder / name)), new)
+        cand = pathlib.Path(tmp) / "grafted.onnx"
+        onnx.save(grafted, str(cand))
+        if not same_outputs(str(folder / name), str(cand), manifest["config"]):
+            sys.exit("not written: the grafted graph's outputs differ from the folder's")
+        (folder / name).write_bytes(cand.read_bytes())
+    manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"grafted the fresh selection into {folder / name}: outputs identical; manifest sha256 updated")
+
+
+if __name__ == "__main__":
+    main()
