@@ -56,8 +56,12 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     layout = write_weights(W, out / "weights.bin")
     for name, sparse in (("dense", False), ("sparse", True)):
         m = build(cfg, sparse, W, layer0=layer0)
-        onnx.checker.check_model(m)  # before externalising (the checker wants the data files beside it)
+        if not is_large(W):  # a protobuf over 2 GB cannot be checked in memory: checked from its file below
+            onnx.checker.check_model(m)  # before externalising (the checker wants the data files beside it)
         save_with_external(m, layout, out / f"{name}.onnx")
+        if is_large(W):
+            onnx.checker.check_model(str(out / f"{name}.onnx"))
+        del m
     graphs = {"dense": "dense.onnx", "sparse": "sparse.onnx"}
     precision = {"default": "fp32"}
     if int8:
@@ -94,6 +98,11 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     return manifest
 
 
+def is_large(W: dict[str, np.ndarray]) -> bool:
+    """Weights too big for one in-memory protobuf (2 GB) with the int8 graphs' extra head copy."""
+    return sum(v.nbytes for v in W.values()) > 1_500_000_000
+
+
 def quantize_int8(cfg: Config, W: dict[str, np.ndarray], out: pathlib.Path, layer0: str = "dense") -> dict[str, str]:
     """Dynamic int8 (per-channel weights, activations quantized at run time) copies of both
     graphs, self-contained; the embedding Gather stays fp32."""
@@ -107,8 +116,11 @@ def quantize_int8(cfg: Config, W: dict[str, np.ndarray], out: pathlib.Path, laye
         with tempfile.TemporaryDirectory() as tmp:
             src = pathlib.Path(tmp) / f"{name}.onnx"
             g = build(cfg, sparse, W, separate_head=True, layer0=layer0)
-            onnx.save_model(g, str(src))
+            # over protobuf's 2 GB (imported checkpoints of ~0.5B parameters and up): the fp32 source keeps its
+            # weights in a side file; the int8 result is a quarter of that and stays self-contained
+            onnx.save_model(g, str(src), save_as_external_data=is_large(W), all_tensors_to_one_file=True, location=f"{name}.data")
             keep = [n.name for n in g.graph.node if n.name.startswith("pointer/")]  # the pointer gate stays fp32
+            del g
             quantize_dynamic(str(src), str(out / f"{name}.int8.onnx"), per_channel=True, weight_type=QuantType.QInt8,
                              op_types_to_quantize=["MatMul"], nodes_to_exclude=keep, extra_options={"MatMulConstBOnly": True})
         q = onnx.load(str(out / f"{name}.int8.onnx"))
