@@ -189,8 +189,8 @@ async function openPeers(modelDir: string, o: BenchOptions, contextSize: number)
 }
 
 /** Where a tokenbutler step's time goes: a profiled copy of the sparse graph run on the engine's
- *  own inputs; kernel time summed per node-name scope (predictor / selection / attention / model,
- *  see training/export.py). */
+ *  own inputs; kernel time summed per node-name scope (predictor / selection = scoring + top-k /
+ *  kv gather = the selected K/V rows / attention / pointer / model, see tbtrain/graph*.py). */
 async function breakdown(engine: Engine, token: number, budget: number): Promise<Record<string, number>> {
   const m = engine.loaded!;
   const { sparse, feeds } = engine.feedsFor([token], 'tokenbutler', budget);
@@ -206,10 +206,14 @@ async function breakdown(engine: Engine, token: number, budget: number): Promise
     const file = readdirSync(dir).find((f) => f.endsWith('.json'));
     const out: Record<string, number> = {};
     if (!file) return out;
-    for (const e of JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[]) {
+    type Ev = { cat: string; name: string; dur: number; args?: { op_name?: string; output_type_shape?: Record<string, number[]>[] } };
+    for (const e of JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Ev[]) {
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
       if (e.args?.op_name === 'If') continue; // its branch's nodes are profiled (and counted) themselves
-      const scope = e.name.includes('/') ? e.name.split('/')[0] : 'model';
+      let scope = e.name.includes('/') ? e.name.split('/')[0] : 'model';
+      // the selected K/V rows' gathers ([Hkv, K, head_dim]) are the attention's reads, not scoring or top-k
+      const shape = Object.values(e.args?.output_type_shape?.[0] ?? {})[0];
+      if (scope === 'selection' && e.args?.op_name === 'Gather' && shape?.length === 3 && shape[2] === m.config.head_dim) scope = 'kv gather';
       out[scope] = (out[scope] ?? 0) + e.dur / 1000 / runs;
     }
     return out;
