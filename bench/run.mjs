@@ -3,7 +3,7 @@
 //   node bench/run.mjs [--context 2048,8192,16384,32768] [--budget 512] [--steps 24] [--peer f16[,q8_0]|none]
 // The llama.cpp peer rows (default --peer f16) run node-llama-cpp on a GGUF of the same weights.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -56,7 +56,11 @@ const md = [
   '![decode ms/token vs context](speed.svg)',
   '',
 ].join('\n');
-writeFileSync(path.join(root, 'bench/results.md'), md);
+// sections after the run's own (## headings: earlier side-by-side comparisons, notes) are kept
+const resultsFile = path.join(root, 'bench/results.md');
+const previous = existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8') : '';
+const kept = previous.indexOf('\n## ') >= 0 ? previous.slice(previous.indexOf('\n## ') + 1) : '';
+writeFileSync(resultsFile, kept ? `${md}\n${kept}` : md);
 writeFileSync(path.join(root, 'bench/speed.svg'), svg(r.rows));
 writeFileSync(path.join(root, 'bench/results.json'), JSON.stringify(r, null, 1) + '\n');
 console.log(md);

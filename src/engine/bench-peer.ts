@@ -7,7 +7,7 @@
 // (no node-llama-cpp, no prebuilt binary for this machine, no python/gguf) becomes the row's reason,
 // and the bench goes on without it.
 import { execFileSync } from 'child_process';
-import { existsSync, statSync } from 'fs';
+import { existsSync, readFileSync, statSync } from 'fs';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 
@@ -92,7 +92,8 @@ export class LlamaPeer {
       contextSize: o.contextSize, batchSize: 512, flashAttention: o.flashAttention, threads: { ideal: o.threads, min: o.threads }, sequences: 1,
     });
     const kv = `${lib.GgmlType[ctx.kvCacheKeyType] ?? ctx.kvCacheKeyType}/${lib.GgmlType[ctx.kvCacheValueType] ?? ctx.kvCacheValueType}`.toLowerCase();
-    const settings = `llama.cpp ${llama.llamaCppRelease.release} CPU, ${ctx.currentThreads} thread${ctx.currentThreads > 1 ? 's' : ''}, flash attention ${ctx.flashAttention ? 'on' : 'off'}, KV ${kv}, weights ${o.type} (${path.basename(gguf)})`;
+    const version = (JSON.parse(readFileSync(path.join(o.root, 'node_modules/node-llama-cpp/package.json'), 'utf8')) as { version: string }).version;
+    const settings = `node-llama-cpp ${version} (llama.cpp ${llama.llamaCppRelease.release}) CPU, ${ctx.currentThreads} thread${ctx.currentThreads > 1 ? 's' : ''}, flash attention ${ctx.flashAttention ? 'on' : 'off'}, KV ${kv}, weights ${o.type} (${path.basename(gguf)})`;
     const close = async () => {
       await ctx.dispose();
       await model.dispose();
