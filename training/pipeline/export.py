@@ -23,13 +23,15 @@ from tbtrain.model_folder import export
 from tbtrain.paths import TRAINING
 from tbtrain.predictor import Predictor, load_predictor
 
+DEFAULT_TOKENIZER = str(TRAINING / "work/tokenizer.json")
+
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt", default=None, help="LM checkpoint (train.py) or a model folder; omit for random weights")
     ap.add_argument("--predictor", default=None, help="predictor checkpoint (train_predictor.py)")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--tokenizer", default=str(TRAINING / "work/tokenizer.json"))
+    ap.add_argument("--tokenizer", default=DEFAULT_TOKENIZER)
     ap.add_argument("--metrics", default=None, help="JSON file merged into the manifest under 'training'")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--int8", action="store_true", help="ship int8 graphs (measured against fp32)")
@@ -41,7 +43,12 @@ def main():
     extra = {}
     if args.ckpt and pathlib.Path(args.ckpt).is_dir():  # a model folder: its fp16 LM weights and its manifest's training record
         lm = lm_from_folder(args.ckpt); cfg = lm.cfg
-        extra["training"] = json.loads((pathlib.Path(args.ckpt) / "manifest.json").read_text()).get("training", {})
+        folder_manifest = json.loads((pathlib.Path(args.ckpt) / "manifest.json").read_text())
+        extra["training"] = folder_manifest.get("training", {})
+        # an imported checkpoint's own tokenizer, special tokens, FIM layout and source stay with it
+        extra.update({k: folder_manifest[k] for k in ("name", "specialTokens", "fim", "source", "predictor") if k in folder_manifest})
+        if "source" in folder_manifest and args.tokenizer == DEFAULT_TOKENIZER:
+            args.tokenizer = str(pathlib.Path(args.ckpt) / "tokenizer.json")
     elif args.ckpt:
         st = torch.load(args.ckpt, weights_only=False)
         cfg = Config(**st["config"])
@@ -84,6 +91,8 @@ def main():
     if args.predictor:
         pred, cfg, ps = load_predictor(args.predictor, cfg)
         extra["predictorTraining"] = ps.get("metrics", {})
+        if "predictor" in extra:  # an imported model's first trained predictor: tokenbutler runs sparse from now on
+            extra["predictor"] = {"trained": True, "policies": ["dense", "window", "tokenbutler"]}
     if args.metrics:
         extra["training"].update(json.loads(pathlib.Path(args.metrics).read_text()))
     windows, tbytes = None, None

@@ -6,6 +6,11 @@ same keys are trained with cross-entropy against it. Sinks and the recent window
 both sides (the engine always keeps them), so the predictor spends its capacity on the far context.
 
 python3 training/pipeline/train_predictor.py --lm training/work/ckpt/lm.pt --minutes 20 [--resume]
+
+An imported model (pipeline/import_hf.py) on a folder of source files in its own tokenizer:
+python3 training/pipeline/train_predictor.py --lm MODEL_DIR --data SRC_DIR --out training/work/pred-MODEL --minutes 60 [--resume]
+then python3 training/pipeline/export.py --ckpt MODEL_DIR --predictor training/work/pred-MODEL/pred.pt --out MODEL_DIR \\
+       --int8 --drop-fp32 --measure 0
 """
 from __future__ import annotations
 
@@ -26,11 +31,13 @@ sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbt
 from tbtrain.checkpoints import load_lm
 from tbtrain.data import Sampler, newline_table
 from tbtrain.distill import lm_internals, recall_metrics, sample_rows, step_loss, summarize, warm_start
+from tbtrain.folder_data import FolderSampler, tokenize_folder
 from tbtrain.model import Config
 from tbtrain.paths import TRAINING
 from tbtrain.predictor import (
     PRED_FIELDS,
     Predictor,
+    calibrate_ik_scale,
     choose_rot_pairs,
     ensure_calibrated,
     load_predictor,
@@ -72,6 +79,8 @@ def main():
     )
     ap.add_argument("--temp", type=float, default=1.0, help="target temperature (>1 flattens the attention target)")
     ap.add_argument("--no-mass-weight", action="store_true", help="weight rows equally, not by their far attention mass")
+    ap.add_argument("--data", default=None, help="a folder of source files to train on in the --lm model folder's own tokenizer "
+                    "(imported models); tokenized once into --out")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)
@@ -93,7 +102,7 @@ def main():
         if init:
             print(f"init from {args.init}; new: {warm_start(pred, init['predictor'])}")
         if pc.pred_rot_pairs and "rot_pairs" not in init.get("predictor", {}):
-            prev, row = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.0, seed=99).sample()
+            prev, row = samplers(args, lm, 0)[0].sample()
             print(
                 "rotary pairs per (layer, KV head):",
                 choose_rot_pairs(lm, pred, torch.from_numpy(row[None, :-1]).long(), torch.tensor([prev])).tolist(),
@@ -110,10 +119,7 @@ def main():
             print("optimizer state has another parameter grouping: fresh moments")
         for g, mine in zip(opt.param_groups, groups):
             g["lr_mult"] = mine["lr_mult"]  # this run's multipliers, not the saved ones
-    tok = Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json"))
-    nl = newline_table(tok)
-    train = Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.5, seed=100 + step, newline_ids=nl)
-    valid = Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=4321, newline_ids=nl)
+    train, valid = samplers(args, lm, step)
     rng = np.random.default_rng(step)
     eval_set = []
     for _ in range(args.eval_windows):
@@ -133,7 +139,7 @@ def main():
         per = {k: {m: float(np.mean([x[m] for x in vs])) for m in vs[0]} for k, vs in per.items()}
         return summarize(per), per
 
-    t0 = time.time()
+    t0, start_step = time.time(), step
     print(f"predictor params {pred.num_params()} ({pred.num_params() / lm.num_params():.2%} of the LM)")
     while time.time() - t0 < args.minutes * 60 and step < args.max_steps:
         prev, row = train.sample()
@@ -149,7 +155,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(pred.parameters(), 5.0)
         opt.step(); step += 1
         if step % 10 == 0:
-            print(f"step {step} loss {loss.item():.4f} {time.time() - t0:.0f}s", flush=True)
+            print(progress(step, loss.item(), time.time() - t0, args, start_step), flush=True)
         if step % args.eval_every == 0:
             summary, _ = evaluate()
             summary.update(step=step, loss=loss.item()); print(summary, flush=True)
@@ -162,14 +168,49 @@ def main():
     if (args.sinks, args.recent) != (ENGINE_SINKS, ENGINE_RECENT):  # also among the tokens the engine chooses from
         summary["engine_8_128"] = evaluate(ENGINE_SINKS, ENGINE_RECENT)[0]
     with torch.no_grad():  # what the graphs score: int8 keys (steps calibrated on training windows) and queries
-        ensure_calibrated(lm, pred, pathlib.Path(args.work) / "tokens")
+        if args.data:  # on windows of the folder (the corpus's token files are in another vocabulary)
+            calibrate_ik_scale(lm, pred, [(p, r[:-1]) for p, r in (train.sample() for _ in range(4))])
+        else:
+            ensure_calibrated(lm, pred, pathlib.Path(args.work) / "tokens")
         summary["int8_keys"] = evaluate(int8=True)[0]
-    pred.ik_scale.zero_()  # saved uncalibrated: export calibrates the weights it ships
+    if not args.data:  # saved uncalibrated: export calibrates the weights it ships (--data: on the folder, as measured above)
+        pred.ik_scale.zero_()
     torch.save({"predictor": pred.state_dict(), "opt": opt.state_dict(), "step": step, "metrics": summary, "per_head": per_head,
                 "pred_cfg": pcfg}, out / "pred.tmp")
     os.replace(out / "pred.tmp", out / "pred.pt")
     log.write(json.dumps(summary) + "\n")
     print(json.dumps(summary))
+
+
+def samplers(args, lm, step: int):
+    """(train, valid) samplers: the corpus's token files in WORK, or (--data) the folder in the model's own tokenizer."""
+    if args.data:
+        folder = pathlib.Path(args.lm)
+        if not (folder / "manifest.json").exists():
+            raise SystemExit("--data needs --lm to be a model folder (its tokenizer.json and special tokens)")
+        special = json.loads((folder / "manifest.json").read_text()).get("specialTokens", {})
+        index = tokenize_folder(pathlib.Path(args.data), folder / "tokenizer.json", special.get("fileSep"), pathlib.Path(args.out))
+        print(f"--data: {len(index['files'])} files, {index['tokens'] / 1e6:.2f}M tokens", flush=True)
+        eot = special.get("eot", 0)
+        return (FolderSampler(pathlib.Path(args.out), index, "train", args.seq, eot, seed=100 + step),
+                FolderSampler(pathlib.Path(args.out), index, "valid", args.seq, eot, seed=4321))
+    nl = newline_table(Tokenizer.from_file(str(pathlib.Path(args.work) / "tokenizer.json")))
+    return (Sampler(pathlib.Path(args.work) / "tokens", "train", args.seq, 0.5, seed=100 + step, newline_ids=nl),
+            Sampler(pathlib.Path(args.work) / "tokens", "valid", args.seq, 0.0, seed=4321, newline_ids=nl))
+
+
+def progress(step: int, loss: float, elapsed: float, args, start_step: int) -> str:
+    """A progress bar with the estimated time left (by steps with --max-steps, else by the --minutes budget)."""
+    if args.max_steps < 100000:
+        frac = step / args.max_steps
+        done_here = max(1, step - start_step)
+        left = elapsed / done_here * (args.max_steps - step)
+    else:
+        frac = elapsed / (args.minutes * 60)
+        left = args.minutes * 60 - elapsed
+    frac = min(1.0, frac)
+    bar = "#" * int(frac * 20) + "." * (20 - int(frac * 20))
+    return f"[{bar}] {frac:5.1%} step {step} loss {loss:.4f} {elapsed:.0f}s elapsed, ~{max(0.0, left) / 60:.1f} min left"
 
 
 if __name__ == "__main__":

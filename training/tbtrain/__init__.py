@@ -18,7 +18,8 @@ No module here imports a script, and the modules import each other without cycle
                 graph_attention, graph_pointer over graph_ops)
   model_folder  writes a model folder: graphs, int8 copies, weights, manifest
   hf_import     a pretrained Hugging Face Llama / Qwen2 / Mistral checkpoint as this LM (config, weights,
-                special tokens); gguf_import: the same from a llama.cpp GGUF file
+                special tokens); gguf_import: the same from a llama.cpp GGUF file; folder_data: training
+                windows from a folder of source files in such a model's own tokenizer (train_predictor --data)
   ort_runner    the engine's cache around the graphs, in Python (parity tests, prefill quality)
   policies      sparse attention policies in a decode simulation; coref: co-reference tasks;
                 report: eval.py's markdown and plot

@@ -293,3 +293,31 @@ def test_the_engine_cli_completes_and_explains_with_an_imported_model(imported):
                        capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["tokens"]
+
+
+def test_a_predictor_distilled_on_a_folder_is_attached_and_resumes(imported, work):
+    arch, _, _, out, ids, _ = imported
+    if arch != "qwen2":
+        pytest.skip("one architecture is enough for distillation")
+    pred_dir = work / "pred-qwen2"
+    train = [sys.executable, str(ROOT / "training/pipeline/train_predictor.py"), "--lm", str(out),
+             "--data", str(ROOT / "test/fixtures/ws"), "--out", str(pred_dir), "--seq", "512", "--rows", "32",
+             "--eval-every", "2", "--eval-windows", "1", "--threads", "2"]
+    p = subprocess.run(train + ["--max-steps", "2"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "--data:" in p.stdout
+    p = subprocess.run(train + ["--max-steps", "4", "--resume"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    st = torch.load(pred_dir / "pred.pt", weights_only=False)
+    assert st["step"] == 4 and bool((st["predictor"]["ik_scale"] > 0).all())  # resumed at 2; calibrated on the folder
+    attached = work / "model-qwen2-pred"
+    p = subprocess.run([sys.executable, str(ROOT / "training/pipeline/export.py"), "--ckpt", str(out),
+                        "--predictor", str(pred_dir / "pred.pt"), "--out", str(attached), "--measure", "0"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    m, before = (json.loads((d / "manifest.json").read_text()) for d in (attached, out))
+    assert m["predictor"]["trained"] is True and "tokenbutler" in m["predictor"]["policies"]
+    assert (m["specialTokens"], m["fim"], m["source"]) == (before["specialTokens"], before["fim"], before["source"])
+    assert (attached / "tokenizer.json").read_bytes() == (out / "tokenizer.json").read_bytes()
+    a, b = graph_logits(attached, ids, chunk=50, sparse_from=290), graph_logits(out, ids, chunk=50)
+    np.testing.assert_allclose(a[299], b[299], atol=2e-2, rtol=0)  # fp16 copy of the weights; full budget = dense
