@@ -180,9 +180,11 @@ export interface MonitorEvent {
   /** where the names came from: a hard mask (typescript, editor) or the context prior's bias only */
   source: MonitorSource;
   candidates: number;
-  /** the context prior's bias applied too */
+  /** the ranking's bias applied too */
   prior: boolean;
-  /** time to get the names (language-service query or prior) */
+  /** the best-ranked names, best first (at most 3) */
+  top?: string[];
+  /** time to get the names (language-service query and ranking) */
   ms: number;
 }
 

@@ -12,6 +12,8 @@ import type { ContextPayload, EngineConfig, Policy } from '../../shared/protocol
 import { assembleContext, offsetToLineCol } from '../../context';
 import { Engine, type Hooks } from '../../engine/engine';
 import { DEFAULT_MONITOR_OPTIONS } from '../../engine/monitors/monitor';
+import { TsService } from '../../engine/monitors/ts-service';
+import { type CandidateRow, type LmScorer, candidates, summarizeCandidates } from './candidates';
 import { type Half, PACKAGES, packStem, pinnedVersions, prepareWorkspace } from './heldout';
 import { copyGuess, editSimilarity, exactMatch, nimHit, recencyGuess, repeatedSpan } from './metrics';
 import { containsIdentifier, draw, linePositions, nimPositions, type NimPosition, type LinePosition, seeded, visibleBefore } from './positions';
@@ -25,6 +27,10 @@ class UsageError extends Error {}
 
 interface Options {
   quick: boolean;
+  /** tuning aid: the names each source offers per position, no LM (candidates.ts) */
+  candidates: boolean;
+  features: boolean;
+  lmK: number;
   half: Half;
   policies: Policy[];
   monitors: boolean[];
@@ -52,12 +58,15 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['prior-bias', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'rank-scale', 'generated-ident-all', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
-  // tuning only: the context prior's bias in nats (monitor.ts DEFAULT_MONITOR_OPTIONS.priorBias)
-  const bias = o.get('prior-bias');
-  if (typeof bias === 'string') DEFAULT_MONITOR_OPTIONS.priorBias = Number(bias);
+  // tuning only (tuning half): the ranking's biases in nats (monitor.ts DEFAULT_MONITOR_OPTIONS)
+  for (const [flag, key] of [['member-bias', 'memberBias'], ['ident-bias', 'identBias'], ['rank-scale', 'rankScale']] as const) {
+    const v = o.get(flag);
+    if (typeof v === 'string') DEFAULT_MONITOR_OPTIONS[key] = Number(v);
+  }
+  if (o.has('generated-ident-all')) DEFAULT_MONITOR_OPTIONS.generatedIdentKeyedOnly = false;
   const str = (k: string, def: string) => {
     const v = o.get(k);
     if (v === true) throw new UsageError(`--${k} needs a value`);
@@ -78,6 +87,9 @@ function parseOptions(argv: string[]): Options {
   });
   return {
     quick,
+    candidates: o.has('candidates'),
+    features: o.has('features'),
+    lmK: int('lm-k', 0, 0),
     half,
     policies: policies as Policy[],
     monitors,
@@ -204,6 +216,7 @@ async function main(argv: string[]): Promise<number> {
   const t0 = Date.now();
   const targets = loadTargets(o.half);
   const drawn = await drawPositions(targets, o);
+  if (o.candidates) return candidateReport(drawn, o);
   const rows = o.policies.flatMap((p) => o.monitors.map((m) => ({ policy: p, monitors: m, name: rowName(p, m) })));
   process.stderr.write(
     `bench-names: ${o.half} half, ${targets.length} files; ${drawn.filter((d) => d.kind === 'dot').length} after-dot, ` +
@@ -309,6 +322,32 @@ async function main(argv: string[]): Promise<number> {
   writeFileSync(`${o.out}.md`, markdown(command, settings, summaries, samples, Date.now() - t0, `${path.basename(o.out)}.json`));
   process.stdout.write(table(summaries) + '\n');
   process.stderr.write(`bench-names: wrote ${path.relative(ROOT, o.out)}.md and .json in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  return 0;
+}
+
+async function candidateReport(drawn: Drawn[], o: Options): Promise<number> {
+  const ts = new TsService();
+  let lm: { scorer: LmScorer; k: number } | undefined;
+  if (o.lmK > 0) {
+    const engine = new Engine();
+    await engine.configure({ modelDir: o.modelDir, executionProvider: 'cpu', policy: 'tokenbutler', budget: o.budget, maxContextTokens: o.maxContextTokens, maxNewTokens: 8, prefill: 'dense', predictionInterval: 1 }, quiet);
+    lm = {
+      k: o.lmK,
+      scorer: async (ctx, name) => {
+        const r = await engine.explain({ context: ctx, selection: name, monitors: false }, quiet);
+        return { first: r.tokens[0]?.logprob ?? -Infinity, total: r.tokens.reduce((a, t) => a + t.logprob, 0), tokens: r.tokens.length };
+      },
+    };
+  }
+  const rows: CandidateRow[] = [];
+  let i = 0;
+  for (const d of drawn) {
+    if (d.kind !== 'line') rows.push(await candidates(ts, d.kind, d.id, d.payload!, d.target, o.features, lm));
+    if (++i % 50 === 0) process.stderr.write(`bench-names: ${i}/${drawn.length} positions\n`);
+  }
+  await ts.close();
+  writeFileSync(`${o.out}-candidates.json`, JSON.stringify(rows, null, 1) + '\n');
+  process.stdout.write(summarizeCandidates(rows) + '\n');
   return 0;
 }
 

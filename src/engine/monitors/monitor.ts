@@ -4,16 +4,18 @@
 // prefix of one of them; the LM chooses among those. Sources, strongest first:
 //   - the TypeScript language service (TS/JS files): a hard mask;
 //   - the editor's own completion provider at the cursor (other languages, sent by the extension): a hard mask;
-//   - the context prior (names that followed the same receiver in the context): a soft bias.
+//   - the ranking of the candidate names by what the context says about each (rank.ts): a soft bias.
 // Every source fails soft: no names, an error or a timeout means plain decoding for that step.
 import type { MonitorEvent, MonitorSource } from '../../shared/protocol';
-import { contextPrior, keyPrior } from './context-prior';
 import { NameSet, isIdentChar } from './names';
+import { rank } from './rank';
 import { TS_EXTENSIONS, type TsService } from './ts-service';
 import { triggerAt, type Trigger } from './triggers';
 
-/** The key prior's bias relative to the receiver prior's (tuned on the tuning half: bench/names.md). */
-const KEY_PRIOR_SHARE = 0.5;
+/** Only the best-ranked names get a bias: further down the scores are too low to matter. */
+const MAX_BIASED = 64;
+
+const JS_FILE = /\.(js|jsx|mjs|cjs)$/i;
 
 const isIdentStart = (ch: string) => /[A-Za-z_$]/.test(ch);
 
@@ -27,18 +29,25 @@ export interface Constraint {
 }
 
 export interface MonitorOptions {
-  /** Bias in nats for a token on the way to the context prior's strongest name (scaled by its weight). */
-  priorBias: number;
+  /** Bias in nats for a token on the way to the best-ranked name after `receiver.`; a token on the
+   *  way to another name gets this plus `rankScale` times that name's score (<= 0). */
+  memberBias: number;
+  /** The same at the start of an identifier in an expression (where a literal or a bracket may come instead). */
+  identBias: number;
+  /** Nats per unit of the ranking's score (1: the fitted log-probabilities as they are). */
+  rankScale: number;
   /** Deadline of the language-service query at the cursor, from the request's start (it runs during prefill). */
   cursorTimeoutMs: number;
   /** Deadline of each query on generated text, and their total per completion. */
   stepTimeoutMs: number;
   totalStepMs: number;
+  /** Inside generated text, bias an identifier start only toward names that followed the same key. */
+  generatedIdentKeyedOnly: boolean;
   /** Also query at identifier starts inside the generated text (after `(`, `,`, `=`), not only at generated `.`. */
   stepIdentTriggers: boolean;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { priorBias: 20, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false };
 
 export interface MonitorInput {
   file: string;
@@ -54,7 +63,8 @@ interface Episode {
   trigger: Trigger;
   hard?: NameSet;
   source?: MonitorSource;
-  prior?: { set: NameSet; weight: Map<string, number> };
+  /** the best-ranked names, their scores (nats, 0 for the best) */
+  prior?: { set: NameSet; score: Map<string, number> };
   event?: MonitorEvent;
 }
 
@@ -65,6 +75,13 @@ export class Monitors {
   session(input: MonitorInput): MonitorSession {
     return new MonitorSession(this, input);
   }
+}
+
+/** A service answer names what exists: a member list, or the names in scope at an identifier in an
+ *  expression (which the service calls a "new identifier location" too, as an arrow function's
+ *  parameter could start there); elsewhere a new-identifier location is a declaration's name. */
+function usable(r: { member: boolean; newIdentifier: boolean }, trig: Trigger): boolean {
+  return r.member || trig.kind === 'ident' || !r.newIdentifier;
 }
 
 export class MonitorSession {
@@ -80,12 +97,13 @@ export class MonitorSession {
 
   /** Starts the language-service query at the cursor (call before the prefill: they overlap). */
   prefetch(): void {
-    if (!this.isTs || !triggerAt(this.input.prefix)) return;
+    const trig = triggerAt(this.input.prefix);
+    if (!this.isTs || !trig) return;
     const ts = this.m.ts!;
     ts.setFiles([...this.input.files.map((f) => ({ name: f.file, text: f.text })), { name: this.input.file, text: this.input.prefix + this.input.suffix }]);
     const t0 = performance.now();
     this.cursorNames = ts.names(this.input.file, this.input.prefix + this.input.suffix, this.input.prefix.length, this.m.opts.cursorTimeoutMs)
-      .then((r) => ({ names: r && !(r.newIdentifier && !r.member) ? r.names : undefined, ms: performance.now() - t0 }));
+      .then((r) => ({ names: r && usable(r, trig) ? r.names : undefined, ms: performance.now() - t0 }));
   }
 
   /** The constraint for the next token after `generated` (the completion so far), if any. */
@@ -117,33 +135,37 @@ export class MonitorSession {
         const full = this.input.prefix + generated;
         const r = await this.m.ts!.names(this.input.file, full + this.input.suffix, full.length, this.m.opts.stepTimeoutMs);
         this.stepMs += performance.now() - t0;
-        if (r && !(r.newIdentifier && !r.member)) names = r.names;
+        if (r && usable(r, trig)) names = r.names;
       }
       if (names?.length) ep.source = 'typescript';
     } else if (atCursor && this.input.editorNames?.length) {
       names = this.input.editorNames;
       ep.source = 'editor';
     }
+    const offered = ep.source === 'typescript' || ep.source === 'editor' ? new Set(names) : undefined;
     if (names?.length && trig.kind === 'ident') {
       // In scope but unknown to the service (globals of @types packages it cannot see: `process`,
       // `Buffer`): any identifier written in the context counts as existing too.
       names = [...names, ...this.contextIdentifiers()];
     }
-    if (names?.length) {
+    // In JavaScript the service infers members from assignments it can see and misses the rest
+    // (measured on the tuning half: as a mask it lost 5 of 21 hits): there its names are evidence, not a mask.
+    if (names?.length && !(ep.source === 'typescript' && JS_FILE.test(this.input.file))) {
       const set = new NameSet(names);
       if (set.size && (trig.typed === '' || set.hasPrefix(trig.typed))) ep.hard = set;
       else ep.source = undefined;
     }
     const before = (this.input.prefix + generated).slice(0, trig.start);
-    const weight = trig.kind === 'member' && trig.receiver
-      ? contextPrior({ receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files })
-      : trig.kind === 'ident' ? keyPrior(before, this.input.files) : undefined;
-    if (weight) {
-      if (ep.hard) for (const k of [...weight.keys()]) if (!ep.hard.has(k)) weight.delete(k);
-      if (weight.size) ep.prior = { set: new NameSet(weight.keys()), weight };
-    }
+    // At the cursor the ranking speaks for every name; inside generated text an identifier start
+    // gets a bias only toward names that followed the same key (`f(` -> what `f(` took before), so
+    // the model stays free to write a literal or a bracket there.
+    const keyedOnly = trig.kind === 'ident' && !atCursor && this.m.opts.generatedIdentKeyedOnly;
+    const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined }, { keyedOnly });
+    if (ep.hard) for (const k of [...scores.keys()]) if (!ep.hard.has(k)) scores.delete(k);
+    const best = [...scores].sort((a, b) => b[1] - a[1]).slice(0, MAX_BIASED);
+    if (best.length) ep.prior = { set: new NameSet(best.map(([k]) => k)), score: new Map(best) };
     if (ep.hard || ep.prior) {
-      ep.event = { at: Math.max(0, trig.start - this.input.prefix.length), source: ep.source ?? 'context', candidates: ep.hard?.size ?? ep.prior!.set.size, prior: !!ep.prior, ms: performance.now() - t0 };
+      ep.event = { at: Math.max(0, trig.start - this.input.prefix.length), source: ep.source ?? 'context', candidates: ep.hard?.size ?? ep.prior!.set.size, prior: !!ep.prior, top: best.slice(0, 3).map(([k]) => k), ms: performance.now() - t0 };
       this.events.push(ep.event);
     }
     return ep;
@@ -191,19 +213,19 @@ export class MonitorSession {
       const names = ep.prior.set.withPrefix(typed);
       if (names.length) {
         const bias = new Float32Array(V);
-        // the key prior (identifier starts) is weaker evidence than a receiver's history
-        const beta = ep.trigger.kind === 'member' ? this.m.opts.priorBias : this.m.opts.priorBias * KEY_PRIOR_SHARE;
+        const { rankScale } = this.m.opts;
+        const beta = ep.trigger.kind === 'member' ? this.m.opts.memberBias : this.m.opts.identBias;
         for (let t = 0; t < V; t++) {
           const piece = texts[t];
           if (!isIdentChar(piece[0]) && !(typed && piece.length)) continue;
           const s = typed + piece;
-          let best = 0;
+          let best = -Infinity;
           for (const name of names) {
-            const w = ep.prior.weight.get(name)!;
-            if (w <= best) continue;
-            if (name.startsWith(s) || (s.startsWith(name) && s.length > name.length && !isIdentChar(s[name.length]))) best = w;
+            const sc = ep.prior.score.get(name)!;
+            if (sc <= best) continue;
+            if (name.startsWith(s) || (s.startsWith(name) && s.length > name.length && !isIdentChar(s[name.length]))) best = sc;
           }
-          if (best > 0) bias[t] = beta * best;
+          if (best > -Infinity) bias[t] = Math.max(0, beta + rankScale * best);
         }
         out.bias = bias;
       }

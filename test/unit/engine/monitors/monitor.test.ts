@@ -55,8 +55,8 @@ describe('monitor sessions', () => {
     expect(allowed).not.toContain('be');
   });
 
-  it('the context prior biases toward what followed the same receiver, without masking', async () => {
-    const m = new Monitors(VOCAB, undefined, [0], { ...DEFAULT_MONITOR_OPTIONS, priorBias: 5 });
+  it('the ranking biases toward what followed the same receiver, without masking', async () => {
+    const m = new Monitors(VOCAB, undefined, [0], { ...DEFAULT_MONITOR_OPTIONS, memberBias: 5 });
     const s = m.session({ file: 'a.rb', prefix: 'obj.beta\nobj.', suffix: '\n', files: [] });
     const c = await s.next('');
     expect(c?.allowed).toBeUndefined();

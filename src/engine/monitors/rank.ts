@@ -1,0 +1,262 @@
+// Ranking of the candidate names at a trigger point: a log-linear score over evidence the text
+// gives about each name (how often and how recently it followed the same receiver or key, in which
+// scope, whether the language service offers it, whether the code after the cursor uses it). The
+// weights are fitted on the tuning half of the held-out packages (training/evaluation/fit_rank.py on
+// `bench-names --candidates --features`); the decoder adds the score to the LM's logits on the way to
+// each name, so the LM still chooses where the evidence is even.
+
+export interface RankInput {
+  kind: 'member' | 'ident';
+  /** member: the receiver's text (`this`, `ps`, `this._cache`) */
+  receiver?: string;
+  /** the current file before the generation point (document prefix + generated text) */
+  before: string;
+  /** the current file after the cursor */
+  after: string;
+  /** other context files, in context order */
+  files: { text: string }[];
+  /** names the language service offers here (undefined: it did not answer) */
+  service?: ReadonlySet<string>;
+}
+
+export const MEMBER_FEATURES = ['block', 'file', 'other', 'nearest', 'last', 'offered', 'notOffered', 'dotFile', 'dotOther', 'suffix', 'line', 'recent', 'copy', 'lineWord', 'copySkip'] as const;
+export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local'] as const;
+
+/** Fitted weights (nats per unit feature), in the order of the feature lists above. */
+export const MEMBER_WEIGHTS: readonly number[] = [0.41, 0.79, 0.09, -0.03, 0.15, 0.19, -0.19, -0.37, 0.15, 0.66, -0.03, 0.71, 1.21, 1.15, 0.20];
+export const IDENT_WEIGHTS: readonly number[] = [0.20, 0.26, 0.36, 0.59, 0.62, 0.01, -0.32, 1.11, -1.11, 0.76, -0.54, 1.95, 1.38, 1.03, 0.77];
+
+const SELF = new Set(['this', 'self', 'cls', '@']);
+const WORD = /[A-Za-z_$][\w$]*/g;
+/** How far around the cursor the "recent" and "suffix" evidence looks (characters). */
+const NEAR_CHARS = 600;
+const SUFFIX_CHARS = 2000;
+/** At most this many candidates per trigger (the best by a cheap count first). */
+const MAX_CANDIDATES = 400;
+
+function indentOf(line: string): number {
+  return line.length - line.trimStart().length;
+}
+
+/** [start, end) of the class (for this/self) or function enclosing the end of `before`, found by
+ *  indentation: the nearest header line above with less indentation, to the next line after it
+ *  (in before + after) that is not deeper than the header. */
+export function enclosingBlock(before: string, after: string, classOnly: boolean): [number, number] | undefined {
+  const curLineStart = before.lastIndexOf('\n') + 1;
+  let indent = indentOf(before.slice(curLineStart));
+  const header = classOnly ? /^\s*(export\s+)?(default\s+)?(abstract\s+)?(class|struct|impl|object|interface)\b/ : /\b(function|def|fn|func|class)\b|=>\s*\{?\s*$|\)\s*(:\s*[^{]*)?\{\s*$/;
+  let end = curLineStart - 1;
+  while (end > 0) {
+    const start = before.lastIndexOf('\n', end - 1) + 1;
+    const line = before.slice(start, end);
+    if (line.trim()) {
+      const ind = indentOf(line);
+      if (ind < indent) {
+        if (header.test(line)) {
+          const text = before + after;
+          let stop = text.indexOf('\n', before.length);
+          while (stop >= 0) {
+            const next = text.indexOf('\n', stop + 1);
+            const l = text.slice(stop + 1, next < 0 ? text.length : next);
+            if (l.trim() && indentOf(l) <= ind) break;
+            stop = next;
+          }
+          return [start, stop < 0 ? text.length : stop];
+        }
+        indent = ind;
+      }
+    }
+    end = start - 1;
+  }
+  return undefined;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Counts over the other context files, computed once per file list (a session's triggers share it). */
+const fileCounts = new WeakMap<object, { words: Map<string, number>; dots: Map<string, number> }>();
+function countsOf(files: { text: string }[]): { words: Map<string, number>; dots: Map<string, number> } {
+  let c = fileCounts.get(files);
+  if (!c) {
+    c = { words: new Map(), dots: new Map() };
+    for (const file of files) {
+      for (const [w, n] of countWords(file.text)) c.words.set(w, (c.words.get(w) ?? 0) + n);
+      for (const m of file.text.matchAll(/\.([A-Za-z_$][\w$]*)/g)) c.dots.set(m[1], (c.dots.get(m[1]) ?? 0) + 1);
+    }
+    fileCounts.set(files, c);
+  }
+  return c;
+}
+
+function countWords(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const w of text.matchAll(WORD)) m.set(w[0], (m.get(w[0]) ?? 0) + 1);
+  return m;
+}
+
+/** Name -> feature vector for every candidate (names that followed the receiver or key, names the
+ *  service offers, and for identifiers the words of the enclosing block and the lines before). */
+export function features(p: RankInput): Map<string, number[]> {
+  return p.kind === 'member' ? memberFeatures(p) : identFeatures(p);
+}
+
+/** How many characters (at most COPY_MAX) before each earlier occurrence of a name equal the
+ *  characters before the generation point: the longest such match per name, as log(1 + length).
+ *  It is the copy an induction head makes (`a.clientX - b.` after `c.clientX - d.clientY`). */
+const COPY_MAX = 48;
+function copyFeature(texts: string[], before: string, re: RegExp, fromMatchStart = false): Map<string, number> {
+  const out = new Map<string, number>();
+  const n = before.length;
+  for (const t of texts) {
+    for (const m of t.matchAll(re)) {
+      const nameAt = fromMatchStart ? m.index! : m.index! + m[0].length - m[1].length;
+      if (t === before && nameAt >= n) continue;
+      let k = 0;
+      while (k < COPY_MAX && k < nameAt && t.charCodeAt(nameAt - 1 - k) === before.charCodeAt(n - 1 - k)) k++;
+      if (k > (out.get(m[1]) ?? 0)) out.set(m[1], k);
+    }
+  }
+  for (const [name, k] of out) out.set(name, Math.log1p(k));
+  return out;
+}
+
+function memberFeatures(p: RankInput): Map<string, number[]> {
+  const r = p.receiver ?? '';
+  const self = SELF.has(r);
+  const cursor = p.before.length;
+  const text = p.before + p.after;
+  const block = enclosingBlock(p.before, p.after, self);
+  const lineStart = p.before.lastIndexOf('\n') + 1;
+  const f = new Map<string, number[]>();
+  const get = (name: string) => f.get(name) ?? (f.set(name, new Array(MEMBER_FEATURES.length).fill(0)), f.get(name)!);
+  const occ: { name: string; dist: number }[] = [];
+  if (r) {
+    const re = new RegExp(`(?<![\\w$.])${escapeRe(r)}\\??\\.([A-Za-z_$][\\w$]*)`, 'g');
+    for (const m of text.matchAll(re)) {
+      const at = m.index!;
+      if (at < cursor && at + m[0].length >= cursor) continue;
+      const inBlock = block !== undefined && at >= block[0] && at < block[1];
+      if (self && block && !inBlock) continue;
+      const v = get(m[1]);
+      v[inBlock ? 0 : 1]++;
+      if (at < cursor) occ.push({ name: m[1], dist: cursor - at });
+      if (at >= lineStart && at < cursor) v[10] = 1;
+      if (Math.abs(at - cursor) < NEAR_CHARS) v[11] = 1;
+    }
+    if (!self) for (const file of p.files) for (const m of file.text.matchAll(re)) get(m[1])[2]++;
+  }
+  occ.sort((a, b) => a.dist - b.dist);
+  const seen = new Set<string>();
+  for (const o of occ) {
+    if (seen.has(o.name)) continue;
+    get(o.name)[3] = 1 / (1 + seen.size);
+    seen.add(o.name);
+  }
+  if (occ.length) get(occ[0].name)[4] = 1;
+  // `.name` after any receiver: members of the same type are often reached through other names
+  const dotFile = new Map<string, number>();
+  for (const m of text.matchAll(/\.([A-Za-z_$][\w$]*)/g)) if (m.index! + 1 !== cursor) dotFile.set(m[1], (dotFile.get(m[1]) ?? 0) + 1);
+  const dotOther = countsOf(p.files).dots;
+  if (p.service) for (const n of p.service) get(n);
+  else for (const [n, c] of [...dotFile].sort((a, b) => b[1] - a[1]).slice(0, MAX_CANDIDATES)) if (c > 0) get(n);
+  const suffixWords = countWords(p.after.slice(0, SUFFIX_CHARS));
+  const texts = [...p.files.map((x) => x.text), p.before];
+  const copy = copyFeature(texts, p.before, /\.([A-Za-z_$][\w$]*)/g);
+  // the same, comparing what precedes the receivers (`x = opts.` after `y = options.y`)
+  const beforeReceiver = p.before.slice(0, p.before.length - 1 - r.length);
+  const skip = r && !self ? copyFeature([...p.files.map((x) => x.text), beforeReceiver], beforeReceiver, /(?<![\w$.])[A-Za-z_$][\w$]*\.([A-Za-z_$][\w$]*)/g, true) : new Map<string, number>();
+  const lineWords = countWords(p.before.slice(lineStart, p.before.length - r.length - 1));
+  for (const [name, v] of f) {
+    v[12] = copy.get(name) ?? 0;
+    v[13] = lineWords.has(name) ? 1 : 0;
+    v[14] = skip.get(name) ?? 0;
+    v[0] = Math.log1p(v[0]);
+    v[1] = Math.log1p(v[1]);
+    v[2] = Math.log1p(v[2]);
+    v[5] = p.service?.has(name) ? 1 : 0;
+    v[6] = p.service && !p.service.has(name) ? 1 : 0;
+    v[7] = Math.log1p(dotFile.get(name) ?? 0);
+    v[8] = Math.log1p(dotOther.get(name) ?? 0);
+    v[9] = suffixWords.has(name) ? 1 : 0;
+  }
+  return f;
+}
+
+function identFeatures(p: RankInput): Map<string, number[]> {
+  const cursor = p.before.length;
+  const f = new Map<string, number[]>();
+  const get = (name: string) => f.get(name) ?? (f.set(name, new Array(IDENT_FEATURES.length).fill(0)), f.get(name)!);
+  // the key: the last identifier before the cursor and the punctuation after it (`foo(`, `x =`)
+  const tail = p.before.slice(-256);
+  const km = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(tail);
+  const punct = km ? km[2].replace(/\s+/g, '') : '';
+  if (km && punct) {
+    const re = new RegExp(`(?<![\\w$])${escapeRe(km[1])}\\s*${[...punct].map(escapeRe).join('\\s*')}\\s*([A-Za-z_$][\\w$]*)`, 'g');
+    const keyEnd = p.before.length - tail.length + km.index;
+    const hits: string[] = [];
+    for (const t of [...p.files.map((x) => x.text), p.before.slice(0, keyEnd)]) for (const h of t.matchAll(re)) hits.push(h[1]);
+    const order: string[] = [];
+    for (let i = hits.length - 1; i >= 0; i--) {
+      get(hits[i])[0]++;
+      if (!order.includes(hits[i])) order.push(hits[i]);
+    }
+    order.forEach((n, rank) => (get(n)[1] = 1 / (1 + rank)));
+    if (order.length) get(order[0])[2] = 1;
+  }
+  const block = enclosingBlock(p.before, p.after, false);
+  const blockText = block ? (p.before + p.after).slice(block[0], Math.max(block[0], Math.min(block[1], cursor))) : p.before.slice(-NEAR_CHARS * 4);
+  // the enclosing function's parameters (its header line) and the names declared in it so far
+  const header = block ? blockText.slice(0, (blockText + '\n').indexOf('\n')) : '';
+  const params = countWords(header.slice(Math.max(0, header.indexOf('('))));
+  const locals = new Set([...blockText.matchAll(/\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)/g)].map((m) => m[1]));
+  for (const [w, c] of countWords(blockText)) get(w)[3] = Math.log1p(c);
+  // distinct words by their last occurrence before the cursor, nearest first
+  const words = [...p.before.slice(-NEAR_CHARS * 4).matchAll(WORD)].map((m) => m[0]);
+  const seen = new Set<string>();
+  for (let i = words.length - 1; i >= 0 && seen.size < MAX_CANDIDATES; i--) {
+    if (seen.has(words[i])) continue;
+    get(words[i])[4] = 1 / (1 + seen.size);
+    seen.add(words[i]);
+  }
+  if (p.service) for (const n of p.service) if (f.has(n) || f.size < MAX_CANDIDATES) get(n);
+  const fileWords = countWords(p.before);
+  const otherWords = countsOf(p.files).words;
+  const suffixWords = countWords(p.after.slice(0, SUFFIX_CHARS));
+  const lineWords = countWords(p.before.slice(p.before.lastIndexOf('\n') + 1));
+  const recentWords = countWords(p.before.slice(-NEAR_CHARS));
+  const copy = copyFeature([...p.files.map((x) => x.text), p.before], p.before, /(?<![\w$])([A-Za-z_$][\w$]*)/g);
+  for (const [name, v] of f) {
+    v[12] = copy.get(name) ?? 0;
+    v[13] = params.has(name) ? 1 : 0;
+    v[14] = locals.has(name) ? 1 : 0;
+    v[0] = Math.log1p(v[0]);
+    v[5] = Math.log1p(fileWords.get(name) ?? 0);
+    v[6] = Math.log1p(otherWords.get(name) ?? 0);
+    v[7] = p.service?.has(name) ? 1 : 0;
+    v[8] = p.service && !p.service.has(name) ? 1 : 0;
+    v[9] = suffixWords.has(name) ? 1 : 0;
+    v[10] = lineWords.has(name) ? 1 : 0;
+    v[11] = recentWords.has(name) ? 1 : 0;
+  }
+  for (const k of ['return', 'const', 'let', 'var', 'function', 'new', 'await', 'typeof', 'if', 'else', 'for', 'while', 'of', 'in', 'this']) if (k !== 'this') f.delete(k);
+  return f;
+}
+
+/** Name -> score in nats relative to the best candidate (0 for the best, negative for the rest).
+ *  `keyedOnly` (identifier starts): only names that followed the same key before are candidates. */
+export function rank(p: RankInput, opts: { weights?: readonly number[]; keyedOnly?: boolean } = {}): Map<string, number> {
+  const w = opts.weights ?? (p.kind === 'member' ? MEMBER_WEIGHTS : IDENT_WEIGHTS);
+  const out = new Map<string, number>();
+  let best = -Infinity;
+  for (const [name, v] of features(p)) {
+    if (opts.keyedOnly && p.kind === 'ident' && v[0] === 0) continue;
+    let s = 0;
+    for (let i = 0; i < v.length; i++) s += w[i] * v[i];
+    out.set(name, s);
+    if (s > best) best = s;
+  }
+  for (const [k, s] of out) out.set(k, s - best);
+  return out;
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { IDENT_FEATURES, IDENT_WEIGHTS, MEMBER_FEATURES, MEMBER_WEIGHTS, enclosingBlock, rank } from '../../../../src/engine/monitors/rank';
+import { triggerAt, inStringOrComment } from '../../../../src/engine/monitors/triggers';
+
+const cls = (name: string, body: string) => `class ${name} {\n${body}\n}\n`;
+
+const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k]) => k);
+
+describe('ranking of candidate names by what the context says about them', () => {
+  it('has one fitted weight per feature', () => {
+    expect(MEMBER_WEIGHTS.length).toBe(MEMBER_FEATURES.length);
+    expect(IDENT_WEIGHTS.length).toBe(IDENT_FEATURES.length);
+    expect([...MEMBER_WEIGHTS, ...IDENT_WEIGHTS].every(Number.isFinite)).toBe(true);
+  });
+
+  it('scores are 0 for the best name and negative for the rest', () => {
+    const s = rank({ kind: 'member', receiver: 'ps', before: 'ps.prefix;\nps.suffix;\nps.suffix;\nx = ps.', after: '', files: [] });
+    expect(Math.max(...s.values())).toBe(0);
+    expect(top(s)[0]).toBe('suffix');
+    expect(s.get('prefix')!).toBeLessThan(0);
+  });
+
+  it('weights the enclosing class above `this` of another class in the same file', () => {
+    const before = cls('Other', '  f() { return this.foreign + this.foreign + this.foreign; }') +
+      'class Cache {\n  get(k) {\n    return this._cache.get(k);\n  }\n  has(k) {\n    return this.';
+    const s = rank({ kind: 'member', receiver: 'this', before, after: '\n  }\n}\n', files: [] });
+    expect(top(s)[0]).toBe('_cache');
+    expect(s.get('foreign') ?? -Infinity).toBeLessThan(s.get('_cache')!);
+  });
+
+  it('an occurrence in the enclosing function outweighs one elsewhere in the file', () => {
+    const s = rank({ kind: 'member', receiver: 'a', before: 'function f() {\n  g(a.near);\n  return a.', after: '\n}\n' + 'x;\n'.repeat(20) + 'h(a.far);\n', files: [] });
+    expect(top(s)[0]).toBe('near');
+  });
+
+  it('names in the current file outweigh names only in other files', () => {
+    const s = rank({ kind: 'member', receiver: 'api', before: 'api.get(1);\nreturn api.', after: '', files: [{ text: 'api.post(2); api.post(3); api.post(4);' }] });
+    expect(top(s)).toEqual(['get', 'post']);
+  });
+
+  it('copies what followed the same context before over what came last (`p.x = q.` after `p.x = q.left`)', () => {
+    const s = rank({ kind: 'member', receiver: 'q', before: 'p.x = q.left;\np.y = q.top;\np.x = q.', after: '', files: [] });
+    expect(top(s)[0]).toBe('left');
+  });
+
+  it('what the language service offers outweighs equal evidence for what it does not', () => {
+    const before = 'o.alpha;\no.beta;\nreturn o.';
+    expect(top(rank({ kind: 'member', receiver: 'o', before, after: '', files: [] }))[0]).toBe('beta'); // the nearest
+    expect(top(rank({ kind: 'member', receiver: 'o', before, after: '', files: [], service: new Set(['alpha']) }))[0]).toBe('alpha');
+  });
+
+  it('does not count the member access being generated, even when the suffix continues it', () => {
+    const s = rank({ kind: 'member', receiver: 'a', before: 'a.x;\nreturn a.', after: 'y;\n', files: [] });
+    expect(top(s)[0]).toBe('x');
+  });
+
+  it('at an identifier start: a parameter of the enclosing function above a word of another file', () => {
+    const before = 'function area(width, height) {\n  const w = Math.abs(';
+    const s = rank({ kind: 'ident', before, after: ');\n}\n', files: [{ text: 'elsewhere elsewhere elsewhere' }] });
+    expect(top(s)[0]).toBe('width');
+    expect(s.get('elsewhere') ?? -Infinity).toBeLessThan(s.get('height')!);
+    expect(s.has('const')).toBe(false); // keywords are no candidates
+  });
+
+  it('finds the enclosing class by indentation', () => {
+    const before = 'class A {\n  m() {\n    this.';
+    const [s, e] = enclosingBlock(before, '\n  }\n}\nconst z = 1;\n', true)!;
+    expect((before + '\n  }\n}\nconst z = 1;\n').slice(s, e)).toBe('class A {\n  m() {\n    this.\n  }'); // up to the line that closes it
+  });
+});
+
+describe('trigger points', () => {
+  it('member access with a plain receiver, mid-identifier too', () => {
+    expect(triggerAt('return this._cache.')).toMatchObject({ kind: 'member', typed: '', receiver: 'this._cache' });
+    expect(triggerAt('x = ps.pre')).toMatchObject({ kind: 'member', typed: 'pre', receiver: 'ps' });
+    expect(triggerAt('f(a).')).toMatchObject({ kind: 'member', receiver: undefined });
+  });
+  it('identifier starts in expression positions', () => {
+    expect(triggerAt('foo(a, ')).toMatchObject({ kind: 'ident', typed: '' });
+    expect(triggerAt('const x = ')).toMatchObject({ kind: 'ident' });
+    expect(triggerAt('  return va')).toMatchObject({ kind: 'ident', typed: 'va' });
+  });
+  it('no trigger in strings, comments, numbers, spreads or declarations', () => {
+    expect(triggerAt('s = "a.')).toBeUndefined();
+    expect(triggerAt('// see foo.')).toBeUndefined();
+    expect(triggerAt('x = 1.')).toBeUndefined();
+    expect(triggerAt('f(...')).toBeUndefined();
+    expect(triggerAt('const ')).toBeUndefined();
+    expect(inStringOrComment("a = 'it''s' + b")).toBe(false);
+  });
+});
