@@ -348,8 +348,8 @@ export class Engine {
         // what the monitors would have done at this token: which source, how many names, whether the real token was allowed
         const c = await monitor.next(req.selection.slice(0, sel.offsets[i]));
         const ev = monitor.events.at(-1);
-        if (c?.allowed && ev) constrained.push({ token: i, source: ev.source, candidates: ev.candidates, allowed: c.allowed[id] === 1 });
-        else if (c?.bias && ev) constrained.push({ token: i, source: 'context', candidates: ev.candidates, allowed: true });
+        if (c?.allowed && ev) constrained.push({ token: i, source: ev.source, candidates: ev.candidates, allowed: c.allowed[id] === 1, ...(ev.top ? { top: ev.top } : {}) });
+        else if (c?.bias && ev) constrained.push({ token: i, source: ev.source, candidates: ev.candidates, allowed: true, ...(ev.top ? { top: ev.top } : {}) });
       }
       bits += -lp / Math.LN2;
       if (i < sel.ids.length - 1) {

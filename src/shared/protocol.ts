@@ -201,6 +201,8 @@ export interface ExplainMonitor {
   candidates: number;
   /** the selection's real token was among the names' tokens */
   allowed: boolean;
+  /** the best-ranked names there, best first (at most 3) */
+  top?: string[];
 }
 
 export interface ExplainToken {

@@ -4,7 +4,7 @@
 // model or the workspace supplies is escaped; the page loads only media/explain.{css,js} under a
 // strict CSP. No vscode import: unit-tested directly.
 import { offsetToLineCol } from '../context';
-import type { ExplainResult, ExplainToken } from '../shared/protocol';
+import type { ExplainMonitor, ExplainResult, ExplainToken } from '../shared/protocol';
 import type { DocSpan } from '../chosen-context';
 
 export interface LocatedSpan extends DocSpan {
@@ -83,6 +83,26 @@ export function renderTokens(tokens: readonly ExplainToken[]): string {
     .join('');
 }
 
+const SOURCE_LABEL: Record<string, string> = {
+  typescript: 'TypeScript language service',
+  editor: "the editor's completion provider",
+  context: 'the context (names used before)',
+};
+
+/** Where the monitors supplied names: at which token, from which source, how many, the best
+ *  ranked, and whether the token written there was among the allowed ones. */
+export function renderMonitor(tokens: readonly ExplainToken[], monitor: readonly ExplainMonitor[] | undefined): string {
+  if (monitor === undefined) return '<p class="empty">Monitors are off (setting <code>tokenbutler.monitors</code>).</p>';
+  if (monitor.length === 0) return '<p class="empty">No token of the selection starts a name after <code>.</code> or in an expression: the model decoded it alone.</p>';
+  const items = monitor.map((m) => {
+    const tok = tokens[m.token]?.text ?? '';
+    const best = m.top?.length ? ` · best: ${m.top.map((n) => `<code>${escapeHtml(n)}</code>`).join(', ')}` : '';
+    const verdict = m.allowed ? 'the written token was allowed' : '<strong>the written token was not among the names</strong>';
+    return `<li class="monitor${m.allowed ? '' : ' outside'}"><code>${escapeHtml(JSON.stringify(tok))}</code> (token ${m.token + 1}) · ${escapeHtml(SOURCE_LABEL[m.source] ?? m.source)} · ${m.candidates} names${best} · ${verdict}</li>`;
+  });
+  return `<ul class="monitors">${items.join('')}</ul>`;
+}
+
 export function renderSpans(spans: readonly LocatedSpan[]): string {
   if (spans.length === 0) {
     return '<p class="empty">No context spans were reported: every head read the whole context (dense), or the context was within the always-kept sinks and recent window.</p>';
@@ -135,6 +155,10 @@ ${truncated}
 <p class="legend"><span class="tok s0">expected</span> <span class="tok s1">&lt;3 bits</span> <span class="tok s2">&lt;6</span> <span class="tok s3">&lt;10</span> <span class="tok s4">surprising</span> <span class="tok top1">top-1</span></p>
 <div id="tokens" class="tokens">${renderTokens(r.tokens)}</div>
 <p id="token-detail" class="detail" aria-live="polite">Hover a token for its probability.</p>
+</section>
+<section aria-labelledby="monitor-title">
+<h2 id="monitor-title">Names the monitors supplied</h2>
+${renderMonitor(r.tokens, r.monitor)}
 </section>
 <section aria-labelledby="spans-title">
 <h2 id="spans-title">Context the model relied on</h2>

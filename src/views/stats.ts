@@ -29,12 +29,28 @@ export function statRows(r: CompleteResult): StatRow[] {
     },
     { label: 'Time to first token', value: `${n(r.timings.firstTokenMs)} ms` },
   ];
+  const names = monitorRow(r);
+  if (names) rows.push(names);
   if (r.timings.decodeMsPerToken > 0) {
     rows.push({ label: 'Decode', value: `${(1000 / r.timings.decodeMsPerToken).toFixed(1)} tokens/s (${n(r.generatedTokens)} generated)` });
   } else {
     rows.push({ label: 'Decode', value: `${n(r.generatedTokens)} generated` });
   }
   return rows;
+}
+
+const SOURCE = { typescript: 'language service', editor: 'editor', context: 'context' } as const;
+
+/** What the monitors did for the completion's names: per name, where they came from, how many,
+ *  the best ranked (e.g. `this.` → language service, 12 names, best _cache). */
+function monitorRow(r: CompleteResult): StatRow | undefined {
+  const ev = r.monitor?.events;
+  if (!r.monitor) return undefined;
+  if (!ev?.length) return { label: 'Names', value: 'no name to guide (model alone)' };
+  const parts = ev.slice(0, 3).map((e) => `${SOURCE[e.source] ?? e.source}, ${n(e.candidates)} names${e.top?.length ? `, best ${e.top[0]}` : ''}`);
+  const more = ev.length > 3 ? ` (+${ev.length - 3} more)` : '';
+  const cut = r.monitor.syntaxCut >= 0 ? `; cut at a syntax error (char ${r.monitor.syntaxCut})` : '';
+  return { label: 'Names', value: parts.join('; ') + more + cut };
 }
 
 /** A two-column markdown table of the rows (values escaped for markdown). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, locateSpans, renderExplainHtml, renderTokens, surprisalLevel, type ExplainViewModel } from '../../../src/views/explain-view';
+import { escapeHtml, locateSpans, renderExplainHtml, renderMonitor, renderTokens, surprisalLevel, type ExplainViewModel } from '../../../src/views/explain-view';
 import type { ExplainResult } from '../../../src/shared/protocol';
 
 const result: ExplainResult = {
@@ -65,6 +65,19 @@ describe('explain view', () => {
     const html = renderExplainHtml({ result, file: 'a.ts', line: 1, contextFiles: 0, spans: [], truncated: { explained: 4000, total: 9000 } }, res);
     expect(html).toContain('No context spans were reported');
     expect(html).toContain("Only the first 4,000 of the selection's 9,000 characters");
+  });
+
+  it("shows the monitors' part: the token, the source, how many names, the best ones, whether the written token was allowed", () => {
+    const html = renderMonitor(result.tokens, [
+      { token: 1, source: 'typescript', candidates: 12, allowed: true, top: ['a', '<x>'] },
+      { token: 2, source: 'context', candidates: 3, allowed: false },
+    ]);
+    expect(html).toContain('(token 2) · TypeScript language service · 12 names · best: <code>a</code>, <code>&lt;x&gt;</code>');
+    expect(html).toContain('the written token was allowed');
+    expect(html).toMatch(/class="monitor outside">.*token 3.*the context \(names used before\) · 3 names · <strong>the written token was not among the names/);
+    expect(renderMonitor(result.tokens, undefined)).toContain('Monitors are off');
+    expect(renderMonitor(result.tokens, [])).toContain('decoded it alone');
+    expect(renderExplainHtml({ result: { ...result, monitor: [] }, file: 'a.ts', line: 1, contextFiles: 0, spans: [] }, res)).toContain('Names the monitors supplied');
   });
 
   it('escapes html', () => {

@@ -50,4 +50,10 @@ describe('statRows', () => {
     expect(md.split('\n')[0]).toBe('| Last completion | |');
     expect(md).toContain('| Attended per head | 648 of 8,000 (8%) |');
   });
+  it('names where the monitors took the names from, how many and the best (or that none applied)', () => {
+    const rows = statRows(result({ monitor: { events: [{ at: 0, source: 'typescript', candidates: 12, prior: true, top: ['_cache', 'size'], ms: 3 }], syntaxCut: 7 } }));
+    expect(rows.find((r) => r.label === 'Names')?.value).toBe('language service, 12 names, best _cache; cut at a syntax error (char 7)');
+    expect(statRows(result({ monitor: { events: [], syntaxCut: -1 } })).find((r) => r.label === 'Names')?.value).toBe('no name to guide (model alone)');
+    expect(statRows(result()).some((r) => r.label === 'Names')).toBe(false);
+  });
 });
