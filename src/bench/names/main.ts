@@ -12,10 +12,10 @@ import type { ContextPayload, EngineConfig, Policy } from '../../shared/protocol
 import { assembleContext, offsetToLineCol } from '../../context';
 import { Engine, type Hooks } from '../../engine/engine';
 import { DEFAULT_MONITOR_OPTIONS } from '../../engine/monitors/monitor';
-import { TsService } from '../../engine/monitors/ts-service';
+import { TS_HEAP_MB, TsService, type TsStats } from '../../engine/monitors/ts-service';
 import { type CandidateRow, type LmScorer, candidates, summarizeCandidates } from './candidates';
 import { type Half, PACKAGES, packStem, pinnedVersions, prepareWorkspace } from './heldout';
-import { copyGuess, editSimilarity, exactMatch, nimHit, recencyGuess, repeatedSpan } from './metrics';
+import { copyGuess, editSimilarity, exactMatch, nimHit, percentile, recencyGuess, repeatedSpan } from './metrics';
 import { containsIdentifier, draw, linePositions, nimPositions, type NimPosition, type LinePosition, seeded, visibleBefore } from './positions';
 import { FLOOR_ROW, type RowResult, type Sample, summarize, table } from './report';
 import { syntaxCheck } from './syntax';
@@ -201,12 +201,12 @@ function rowName(policy: Policy, monitors: boolean): string {
   return `${policy} · monitors ${monitors ? 'on' : 'off'}`;
 }
 
-function score(d: Drawn, completion: string): Pick<RowResult, 'hit' | 'em' | 'es' | 'repeated' | 'syntaxAdded' | 'newErrors'> {
+function score(d: Drawn, completion: string): Pick<RowResult, 'hit' | 'em' | 'es' | 'repeated' | 'syntaxAdded' | 'syntaxAddedSameCode' | 'newErrors'> {
   const prefix = d.t.text.slice(0, d.offset);
   const suffix = d.t.text.slice(d.lineEnd);
   const syn = syntaxCheck(d.t.rel, prefix, completion, suffix);
   const rep = repeatedSpan(completion);
-  const base = { repeated: rep ? rep.join(' ') : null, syntaxAdded: syn.added, newErrors: syn.newErrors };
+  const base = { repeated: rep ? rep.join(' ') : null, syntaxAdded: syn.added, syntaxAddedSameCode: syn.addedSameCode, newErrors: syn.newErrors };
   if (d.kind === 'line') return { ...base, em: exactMatch(completion, d.target), es: Number(editSimilarity(completion, d.target).toFixed(2)) };
   return { ...base, hit: nimHit(completion, d.target) };
 }
@@ -317,9 +317,10 @@ async function main(argv: string[]): Promise<number> {
     executionProvider: loaded.executionProvider,
     threads: `${os.cpus().length}x ${os.cpus()[0]?.model ?? 'cpu'}`,
   };
+  const cost = monitorCost(samples, engine.languageService);
   mkdirSync(path.dirname(o.out), { recursive: true });
-  writeFileSync(`${o.out}.json`, JSON.stringify({ command, started: new Date(t0).toISOString(), settings, summaries, samples }, null, 1) + '\n');
-  writeFileSync(`${o.out}.md`, markdown(command, settings, summaries, samples, Date.now() - t0, `${path.basename(o.out)}.json`));
+  writeFileSync(`${o.out}.json`, JSON.stringify({ command, started: new Date(t0).toISOString(), settings, summaries, cost, samples }, null, 1) + '\n');
+  writeFileSync(`${o.out}.md`, markdown(command, settings, summaries, samples, Date.now() - t0, `${path.basename(o.out)}.json`, cost));
   process.stdout.write(table(summaries) + '\n');
   process.stderr.write(`bench-names: wrote ${path.relative(ROOT, o.out)}.md and .json in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   return 0;
@@ -351,7 +352,29 @@ async function candidateReport(drawn: Drawn[], o: Options): Promise<number> {
   return 0;
 }
 
-function markdown(command: string, settings: Record<string, unknown>, summaries: Parameters<typeof table>[0], samples: Sample[], ms: number, jsonName: string): string {
+/** What the monitors cost: the time to open each name episode (at the cursor it includes waiting
+ *  for the language service's answer, which overlaps the prefill), by source, and the service's
+ *  start and memory. */
+function monitorCost(samples: Sample[], ls: TsStats | undefined): string {
+  const bySource = new Map<string, number[]>();
+  for (const s of samples) {
+    for (const [name, r] of Object.entries(s.rows)) {
+      if (!name.endsWith('monitors on')) continue;
+      for (const e of ((r as { monitor?: { events: { source: string; ms: number }[] } }).monitor?.events ?? [])) (bySource.get(e.source) ?? bySource.set(e.source, []).get(e.source)!).push(e.ms);
+    }
+  }
+  const strict = [...new Set(samples.flatMap((s) => Object.keys(s.rows)))].map((name) => {
+    const rs = samples.map((s) => s.rows[name]).filter((r) => r !== undefined);
+    return `${name} ${((100 * rs.filter((r) => r.syntaxAddedSameCode).length) / Math.max(1, rs.length)).toFixed(1)}%`;
+  });
+  const parts = [...bySource].map(([src, ms]) => `${src} ${percentile(ms, 50).toFixed(1)} / ${percentile(ms, 95).toFixed(1)} ms (n ${ms.length})`);
+  const service = ls
+    ? `language service: ready ${ls.readyMs?.toFixed(0) ?? '?'} ms after its first file set, heap ${ls.heapMb?.toFixed(0) ?? '?'} MB then (capped at ${TS_HEAP_MB} MB), ${ls.queries} queries, ${ls.timeouts} past their deadline${ls.failed ? `, ${ls.failed}` : ''}`
+    : 'language service: not started';
+  return `Monitors' cost per name episode, p50 / p95: ${parts.join('; ') || 'none'}. The ${service}.\n\nAdds a syntax error under the stricter rule (an error of another code where the file without the insertion had one counts as new): ${strict.join(', ')}.`;
+}
+
+function markdown(command: string, settings: Record<string, unknown>, summaries: Parameters<typeof table>[0], samples: Sample[], ms: number, jsonName: string, cost: string): string {
   const byFamily = new Map<string, number>();
   for (const s of samples) byFamily.set(s.family, (byFamily.get(s.family) ?? 0) + 1);
   const setting = Object.entries(settings).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -363,6 +386,8 @@ Held-out half: **${settings.half}** (families split in src/bench/names/heldout.t
 Positions per family: ${[...byFamily].map(([f, n]) => `${f} ${n}`).join(', ')}.
 
 ${table(summaries)}
+
+${cost}
 
 ## What is measured
 

@@ -10,6 +10,7 @@ export interface RowResult {
   es?: number;
   repeated: string | null; // the repeated span, tokens joined by spaces
   syntaxAdded: boolean;
+  syntaxAddedSameCode?: boolean;
   newErrors: string[];
   firstTokenMs?: number; // model rows only
   totalMs?: number;

@@ -205,6 +205,12 @@ describe('syntax check', () => {
     // the cut leaves `foo(` open; a completion that closes it removes an error and adds none
     expect(syntaxCheck('y.js', 'foo(', 'a, b);', '\nbar();\n').added).toBe(false);
   });
+
+  it('a completion that leaves a call the cut opened still open changes the message there, but adds no error', () => {
+    const open = syntaxCheck('y.js', 'function f() {\n  g(', 'a, b', '\n}\n');
+    expect(open.added).toBe(false);
+    expect(open.addedSameCode).toBe(true); // the stricter rule, reported beside it
+  });
 });
 
 describe('held-out packages', () => {
