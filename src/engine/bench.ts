@@ -12,7 +12,7 @@ import { mulberry32 } from '../shared/random';
 import type { ContextPayload, Policy } from '../shared/protocol';
 import { Engine, Hooks, SPARSE_PREFILL_BUDGET, SPARSE_PREFILL_CHUNK, SPARSE_PREFILL_FROM, selectionOf } from './engine';
 import { GGUF_OMITS, LlamaPeer, type GgufType } from './bench-peer';
-import { denseBelow, setDenseBelow } from './crossover';
+import { crossoverOn, denseBelow, setCrossover, setDenseBelow } from './crossover';
 
 export interface BenchOptions {
   contexts: number[];
@@ -22,7 +22,9 @@ export interface BenchOptions {
   warm: boolean;
   /** llama.cpp rows: the GGUF weight types to run (none: no peer row) */
   peer?: GgufType[];
-  /** overrides the model's crossover (cached tokens below which tokenbutler decodes dense; 0: never) */
+  /** turns the crossover switch on (crossover.ts) at the model's crossover ... */
+  autoDense?: boolean;
+  /** ... or at N cached tokens (tokenbutler decodes dense below it; 0: never) */
   denseBelow?: number;
   log: (m: string) => void;
 }
@@ -66,8 +68,10 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const ids: number[] = [];
   const rows: BenchRow[] = [];
   // each policy, plus tokenbutler with prediction interval 2 (every other step re-reads the last selection)
-  setDenseBelow(m, o.denseBelow);
-  const crossover = denseBelow(m);
+  const own = o.denseBelow;
+  if (o.autoDense || own !== undefined) setCrossover(m, true);
+  setDenseBelow(m, own);
+  const crossover = crossoverOn(m) ? denseBelow(m) : 0;
   // below the crossover the tokenbutler rows run dense (crossover.ts); tokenbutler-sparse forces the sparse step there
   type Variant = { label: string; policy: Policy; interval: number; forceSparse?: boolean };
   const variants: Variant[] = o.policies.map((p) => ({ label: p, policy: p, interval: 1 }));
@@ -76,7 +80,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const forced = <T>(on: boolean | undefined, f: () => Promise<T>): Promise<T> => {
     if (!on) return f();
     setDenseBelow(m, 0);
-    return f().finally(() => setDenseBelow(m, o.denseBelow));
+    return f().finally(() => setDenseBelow(m, own));
   };
   const breakdowns: Record<number, Record<string, number>> = {};
   let peakBytes = 0;
@@ -154,7 +158,9 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} | ${r.prefillTokensPerSec.toFixed(0)} | ${r.settings} |`),
     '',
     ...notes.map((n) => `- ${n}`),
-    ...(crossover > 0 && o.policies.includes('tokenbutler') ? [`- crossover: tokenbutler decode steps run dense below ${crossover} cached tokens (manifest selection.denseBelow${o.denseBelow !== undefined ? ', overridden by --dense-below' : ''}); tokenbutler-sparse is the sparse step forced there`] : []),
+    ...(o.policies.includes('tokenbutler') ? [crossover > 0
+      ? `- crossover on: tokenbutler decode steps run dense below ${crossover} cached tokens (${own === undefined ? 'manifest selection.denseBelow' : '--dense-below'}); tokenbutler-sparse is the sparse step forced there`
+      : `- crossover off (the engine's default, crossover.ts): tokenbutler selects at every context; the model's crossover is ${denseBelow(m)} cached tokens (manifest selection.denseBelow; --auto-dense runs with it on)`] : []),
     ...Object.entries(ratios).map(([k, v]) => `- ${k}: ${v}x`),
     `- cache memory: ${bytesPerToken} bytes/token; peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB at ${Math.max(...o.contexts)} tokens`,
     ...Object.entries(breakdowns).map(([T, b]) => `- tokenbutler step at ${T} (ORT profile, ms): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`),

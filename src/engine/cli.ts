@@ -130,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
     const { engine } = await engineFor({ ...o, policy: 'dense', 'max-new-tokens': DEFAULT_MAX_NEW_TOKENS });
     const { runBench } = await import('./bench');
     const r = await runBench(engine, {
-      contexts: o.context, policies: o.policies, budget: o.budget, steps: o.steps, warm: !o['no-warm'], peer: o.peer, denseBelow: o['dense-below'],
+      contexts: o.context, policies: o.policies, budget: o.budget, steps: o.steps, warm: !o['no-warm'], peer: o.peer, denseBelow: o['dense-below'], autoDense: o['auto-dense'],
       log: (m) => { if (!json || verbose) process.stderr.write(m + '\n'); },
     });
     print(r, r.table);

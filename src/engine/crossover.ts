@@ -5,6 +5,10 @@
 // bench/results.md); a manifest without it has no measured crossover and always selects (the
 // parity fixtures, older exports). Chunks (prefill)
 // keep their policy: sparse prefill starts past SPARSE_PREFILL_FROM and has its own trade-off.
+// The switch is off until enabled for a loaded model (setCrossover, or TOKENBUTLER_AUTO_DENSE=1 in
+// the engine's environment): below the crossover the context highlight and Explain would only show
+// what the n-gram lookup copied (a dense step has no selection to attribute), so whoever turns it on
+// decides that trade (engine.ts, when the highlight is off).
 import type { Policy } from '../shared/protocol';
 import type { LoadedModel } from './model';
 
@@ -13,6 +17,17 @@ export const DEFAULT_DENSE_BELOW = 0;
 
 type WithManifest = Pick<LoadedModel, 'manifest'>;
 const overrides = new WeakMap<object, number>();
+const enabled = new WeakMap<object, boolean>();
+
+/** Turns the dense-below-the-crossover switch on or off for this loaded model. */
+export function setCrossover(m: WithManifest, on: boolean): void {
+  enabled.set(m, on);
+}
+
+/** Whether the switch is on for this loaded model (default: TOKENBUTLER_AUTO_DENSE=1). */
+export function crossoverOn(m: WithManifest): boolean {
+  return enabled.get(m) ?? process.env.TOKENBUTLER_AUTO_DENSE === '1';
+}
 
 /** The crossover of a loaded model, in cached tokens (0: tokenbutler always selects). */
 export function denseBelow(m: WithManifest): number {
@@ -28,10 +43,10 @@ export function setDenseBelow(m: WithManifest, tokens: number | undefined): void
   else overrides.set(m, tokens);
 }
 
-/** The policy a step over `chunk` new tokens after `cached` ones runs: tokenbutler decode steps
- *  below the crossover run dense. */
+/** The policy a step over `chunk` new tokens after `cached` ones runs: with the switch on,
+ *  tokenbutler decode steps below the crossover run dense. */
 export function stepPolicy(m: WithManifest, policy: Policy, cached: number, chunk = 1): Policy {
-  return policy === 'tokenbutler' && chunk === 1 && cached < denseBelow(m) ? 'dense' : policy;
+  return policy === 'tokenbutler' && chunk === 1 && cached < denseBelow(m) && crossoverOn(m) ? 'dense' : policy;
 }
 
 /** The policy a completion or an explanation over `contextTokens` reports: the one its first

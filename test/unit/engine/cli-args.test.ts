@@ -77,6 +77,11 @@ describe('parseArgs: values', () => {
     expect(run(['bench', '--peer', 'f16,q8_0']).opts).toMatchObject({ peer: ['f16', 'q8_0'] });
     expect(() => parseArgs(['bench', '--peer', 'q4_k'])).toThrow(/--peer takes f16, q8_0 or f32, got "q4_k"/);
   });
+
+  it('bench --auto-dense and --dense-below N turn the crossover switch on', () => {
+    expect(run(['bench']).opts).toMatchObject({ 'auto-dense': false, 'dense-below': undefined });
+    expect(run(['bench', '--auto-dense', '--dense-below', '0']).opts).toMatchObject({ 'auto-dense': true, 'dense-below': 0 });
+  });
 });
 
 describe('parseArgs: help and version', () => {

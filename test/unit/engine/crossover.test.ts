@@ -1,17 +1,19 @@
 // Tokenbutler never slower than dense: below the model's crossover (manifest selection.denseBelow)
 // a tokenbutler decode step runs the dense graph; at and above it, the sparse one.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DENSE_BELOW, denseBelow, policyUsed, setDenseBelow, stepPolicy } from '../../../src/engine/crossover';
+import { DEFAULT_DENSE_BELOW, crossoverOn, denseBelow, policyUsed, setCrossover, setDenseBelow, stepPolicy } from '../../../src/engine/crossover';
 import { KvCache } from '../../../src/engine/kv-cache';
 import type { LoadedModel, ModelConfig } from '../../../src/engine/model';
 import { graphFeeds } from '../../../src/engine/step';
 
 const config: ModelConfig = { vocab_size: 64, d_model: 8, n_layers: 2, n_heads: 1, n_kv_heads: 1, head_dim: 4, imp_dim: 2, producer_layer: 1 };
 
-function model(selection: Record<string, unknown>): LoadedModel {
-  return {
+function model(selection: Record<string, unknown>, on = true): LoadedModel {
+  const m = {
     manifest: { selection }, config, selection: { sinks: 4, recent: 8 }, pointer: false, sparseChunks: true, specials: { eot: 0 },
   } as unknown as LoadedModel;
+  setCrossover(m, on);
+  return m;
 }
 
 function cacheOf(n: number): KvCache {
@@ -43,6 +45,14 @@ describe('crossover: tokenbutler runs dense below it', () => {
     expect(stepPolicy(m, 'dense', 1e6)).toBe('dense');
     expect(policyUsed(m, 'tokenbutler', 1200)).toBe('dense');
     expect(policyUsed(m, 'tokenbutler', 30000)).toBe('tokenbutler');
+  });
+
+  it('is off unless enabled (the highlight and Explain read the selection): then tokenbutler always selects', () => {
+    const off = model({ denseBelow: 3000 }, false);
+    expect(crossoverOn(off)).toBe(process.env.TOKENBUTLER_AUTO_DENSE === '1');
+    if (!crossoverOn(off)) expect(stepPolicy(off, 'tokenbutler', 10)).toBe('tokenbutler');
+    setCrossover(off, true);
+    expect(stepPolicy(off, 'tokenbutler', 10)).toBe('dense');
   });
 
   it('an override (the bench forcing the sparse step) wins until cleared', () => {
