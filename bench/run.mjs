@@ -48,7 +48,7 @@ function svg(rows) {
 const md = [
   '# Speed benchmark',
   '',
-  `Run ${started.toISOString()} on ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'} (load average at start ${os.loadavg()[0].toFixed(1)}), model \`models/default\`, command \`npm run bench\` (= \`node dist/cli.js ${cliArgs.join(' ')}\`).`,
+  `Run ${started.toISOString()} on ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'} (load average at start ${os.loadavg()[0].toFixed(1)}), model \`models/default\`, command \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\` (= \`node dist/cli.js ${cliArgs.join(' ')}\`).`,
   'Policies run interleaved round by round in one process, so the ratios are comparable even on a shared machine; absolute times are not. The llama.cpp rows (node-llama-cpp, a GGUF of the same weights written by training/pipeline/export_gguf.py) take their turn in the same rounds; every row names its settings.',
   '',
   r.table,
