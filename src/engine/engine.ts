@@ -247,7 +247,7 @@ export class Engine {
     let attended = 0;
     for (let i = 0; i < maxNew; i++) {
       const constraint = monitor ? await monitor.next(text) : undefined;
-      const next = pick(logits, req.sampling, rand, { ...constraint, banned: repetitionBans(out, lineFrom) });
+      const next = pick(noPadding(logits, m.tokenizer.vocabSize), req.sampling, rand, { ...constraint, banned: repetitionBans(out, lineFrom) });
       if (m.specials.stop.has(next)) {
         stopReason = 'eot';
         break;
@@ -342,7 +342,7 @@ export class Engine {
     for (let i = 0; i < sel.ids.length; i++) {
       if (hooks.cancelled()) throw new CancelledError();
       const id = sel.ids[i];
-      const lp = logSoftmaxAt(logits, id);
+      const lp = logSoftmaxAt(noPadding(logits, m.tokenizer.vocabSize), id);
       tokens.push({ text: req.selection.slice(sel.offsets[i], sel.offsets[i + 1]), logprob: lp, top1: argmax(logits) === id });
       if (monitor) {
         // what the monitors would have done at this token: which source, how many names, whether the real token was allowed
@@ -379,6 +379,13 @@ export interface CompleteRequest {
 }
 
 const SYNTAX_TIMEOUT_MS = 30;
+
+/** An imported model may have more output rows than its tokenizer has tokens (padded embeddings):
+ *  those ids can never be decoded, so they get no probability. */
+function noPadding(logits: Float32Array, vocabSize: number): Float32Array {
+  if (logits.length > vocabSize) logits.fill(-Infinity, vocabSize);
+  return logits;
+}
 
 /** Sparse prefill only serves the tokenbutler policy (dense and window are the exact and the
  *  baseline paths); `requested` defaults to dense. */
