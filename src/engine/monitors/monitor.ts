@@ -15,6 +15,9 @@ import { triggerAt, type Trigger } from './triggers';
 /** Only the best-ranked names get a bias: further down the scores are too low to matter. */
 const MAX_BIASED = 64;
 
+/** The bias at an identifier start inside generated text, relative to one at the cursor (tuning half). */
+const GENERATED_IDENT_SHARE = 0.4;
+
 const JS_FILE = /\.(js|jsx|mjs|cjs)$/i;
 
 const isIdentStart = (ch: string) => /[A-Za-z_$]/.test(ch);
@@ -214,17 +217,13 @@ export class MonitorSession {
       if (names.length) {
         const bias = new Float32Array(V);
         const { rankScale } = this.m.opts;
-        const beta = ep.trigger.kind === 'member' ? this.m.opts.memberBias : this.m.opts.identBias;
+        // inside generated text an identifier start is weaker evidence (the key's history alone)
+        const beta = ep.trigger.kind === 'member' ? this.m.opts.memberBias : ep.start > this.input.prefix.length ? this.m.opts.identBias * GENERATED_IDENT_SHARE : this.m.opts.identBias;
         for (let t = 0; t < V; t++) {
-          const piece = texts[t];
+          // spacing before a name (`f(a, ` + ` b`) leads to the name as well
+          const piece = typed === '' ? texts[t].replace(/^[ \t]+/, '') : texts[t];
           if (!isIdentChar(piece[0]) && !(typed && piece.length)) continue;
-          const s = typed + piece;
-          let best = -Infinity;
-          for (const name of names) {
-            const sc = ep.prior.score.get(name)!;
-            if (sc <= best) continue;
-            if (name.startsWith(s) || (s.startsWith(name) && s.length > name.length && !isIdentChar(s[name.length]))) best = sc;
-          }
+          const best = ep.prior.set.bestScore(typed, piece, ep.prior.score);
           if (best > -Infinity) bias[t] = Math.max(0, beta + rankScale * best);
         }
         out.bias = bias;

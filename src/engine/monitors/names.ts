@@ -45,6 +45,26 @@ export class NameSet {
     return lo < this.sorted.length && this.sorted[lo].startsWith(s);
   }
 
+  /** The highest `score` among the names a step may lead to with `typed + piece`: the names that
+   *  start with it, or the name it completes before a non-identifier character; -Infinity if none.
+   *  A binary search and a scan of the matching run only: this runs for every vocabulary token. */
+  bestScore(typed: string, piece: string, score: ReadonlyMap<string, number>): number {
+    const s = typed + piece;
+    const k = identRun(s);
+    if (k < typed.length) return -Infinity;
+    if (k < s.length) return k > 0 && this.set.has(s.slice(0, k)) ? score.get(s.slice(0, k)) ?? -Infinity : -Infinity;
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.sorted[mid] < s) lo = mid + 1;
+      else hi = mid;
+    }
+    let best = -Infinity;
+    for (let i = lo; i < this.sorted.length && this.sorted[i].startsWith(s); i++) best = Math.max(best, score.get(this.sorted[i]) ?? -Infinity);
+    return best;
+  }
+
   /** The names that start with `prefix`. */
   withPrefix(prefix: string): string[] {
     return this.sorted.filter((n) => n.startsWith(prefix));

@@ -38,4 +38,15 @@ describe('NameSet: which tokens keep an identifier on the way to a valid name', 
     expect(names.hasPrefix('per')).toBe(true);
     expect(names.hasPrefix('q')).toBe(false);
   });
+  it('bestScore: the best name a token leads to, by prefix or by completing a name before punctuation', () => {
+    const set = new NameSet(['length', 'left', 'lengthy', 'right']);
+    const score = new Map([['length', -1], ['left', 0], ['lengthy', -3], ['right', -0.5]]);
+    expect(set.bestScore('', 'le', score)).toBe(0); // left, length, lengthy
+    expect(set.bestScore('le', 'ng', score)).toBe(-1); // length, lengthy
+    expect(set.bestScore('', 'length)', score)).toBe(-1); // runs past the name
+    expect(set.bestScore('', 'lengt', score)).toBe(-1);
+    expect(set.bestScore('', 'x', score)).toBe(-Infinity);
+    expect(set.bestScore('', 'rig', score)).toBe(-0.5);
+    expect(set.bestScore('', 'lefty)', score)).toBe(-Infinity); // no name `lefty`
+  });
 });
