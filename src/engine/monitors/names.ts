@@ -33,8 +33,8 @@ export class NameSet {
     return this.set.has(name);
   }
 
-  /** Some name starts with `s` (binary search over the sorted names). */
-  hasPrefix(s: string): boolean {
+  /** Index of the first sorted name >= `s`. */
+  private lowerBound(s: string): number {
     let lo = 0;
     let hi = this.sorted.length;
     while (lo < hi) {
@@ -42,6 +42,12 @@ export class NameSet {
       if (this.sorted[mid] < s) lo = mid + 1;
       else hi = mid;
     }
+    return lo;
+  }
+
+  /** Some name starts with `s` (binary search over the sorted names). */
+  hasPrefix(s: string): boolean {
+    const lo = this.lowerBound(s);
     return lo < this.sorted.length && this.sorted[lo].startsWith(s);
   }
 
@@ -53,13 +59,7 @@ export class NameSet {
     const k = identRun(s);
     if (k < typed.length) return -Infinity;
     if (k < s.length) return k > 0 && this.set.has(s.slice(0, k)) ? score.get(s.slice(0, k)) ?? -Infinity : -Infinity;
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.sorted[mid] < s) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = this.lowerBound(s);
     let best = -Infinity;
     for (let i = lo; i < this.sorted.length && this.sorted[i].startsWith(s); i++) best = Math.max(best, score.get(this.sorted[i]) ?? -Infinity);
     return best;
