@@ -170,15 +170,23 @@ export class EngineClient implements Disposable {
     }
   }
 
+  /** which model is loaded and where it runs (shown with the ready state) */
+  private readyDetail?: string;
+
+  private ready(): EngineClientState {
+    return this.readyDetail ? { kind: 'ready', detail: this.readyDetail } : { kind: 'ready' };
+  }
+
   private async sendConfig(options?: RequestOptions): Promise<void> {
     const config = this.config;
     if (!config) return;
     if (this.currentState.kind !== 'error') this.setState({ kind: 'loading', detail: 'loading model' });
     const child = this.child;
     try {
-      await this.request({ type: 'configure', config }, options);
+      const loaded = (await this.request({ type: 'configure', config }, options)) as { model?: string; executionProvider?: string } | undefined;
       const kind = this.currentState.kind;
-      if (kind === 'loading' || kind === 'starting') this.setState({ kind: 'ready' });
+      this.readyDetail = loaded?.model ? modelDetail(loaded.model, loaded.executionProvider) : undefined;
+      if (kind === 'loading' || kind === 'starting' || kind === 'ready') this.setState(this.ready());
     } catch (e) {
       if (e instanceof CancelledError) return; // superseded by a newer configure, or shutting down
       // The child died while loading: onExit already set `restarting` or `failed`; keep that.
@@ -281,14 +289,14 @@ export class EngineClient implements Disposable {
           this.setState({ kind: 'prefilling', done: 0, total: 0 });
         } else if (event.state === 'ready') {
           this.lastErrorDetail = undefined;
-          this.setState({ kind: 'ready', detail: event.detail });
+          this.setState({ kind: 'ready', detail: event.detail ?? this.readyDetail });
         } else {
           this.setState({ kind: 'loading', detail: event.detail });
         }
         break;
       case 'progress':
         if (event.done >= event.total) {
-          if (this.currentState.kind === 'prefilling') this.setState({ kind: 'ready' });
+          if (this.currentState.kind === 'prefilling') this.setState(this.ready());
         } else {
           this.setState({ kind: 'prefilling', done: event.done, total: event.total });
         }
@@ -312,4 +320,9 @@ function safeJson(v: unknown): string {
   } catch {
     return String(v);
   }
+}
+
+/** The ready state's detail: the model (its manifest name) and where it runs, e.g. `model tokenbutler-code-default on cpu`. */
+export function modelDetail(model: string, executionProvider: string | undefined): string {
+  return `model ${model}${executionProvider ? ` on ${executionProvider}` : ''}`;
 }

@@ -15,6 +15,8 @@ export function describeState(state: EngineClientState): string {
       return state.detail ? `loading (${state.detail})` : 'loading';
     case 'prefilling':
       return state.total > 0 ? `prefilling ${Math.floor((100 * state.done) / state.total)}%` : 'prefilling';
+    case 'ready':
+      return state.detail ? `ready, ${state.detail}` : 'ready';
     case 'error':
       return `error: ${state.detail}`;
     case 'restarting':

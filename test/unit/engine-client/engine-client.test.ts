@@ -1,6 +1,7 @@
 // The real engine child (src/engine/child.ts, bundled here) and the real EngineClient, with a
 // stand-in worker thread (test/fixtures/engine/fake-worker.js) instead of the model.
 import { fork } from 'node:child_process';
+import { describeState } from '../../../src/engine-client/state';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -113,6 +114,8 @@ describe('EngineClient + engine child', () => {
     const prefill = states.filter((s) => s.kind === 'prefilling');
     expect(prefill.length).toBeGreaterThan(0);
     expect(client.state.kind).toBe('ready');
+    // the ready state names the loaded model and where it runs (the status bar tooltip shows it)
+    expect(describeState(client.state)).toBe('ready, model fake-model on cpu');
   });
 
   it('a newer completion for the same document supersedes the running one', async () => {
