@@ -44,9 +44,9 @@ const SOURCE = { typescript: 'language service', editor: 'editor', context: 'con
 /** What the monitors did for the completion's names: per name, where they came from, how many,
  *  the best ranked (e.g. `this.` → language service, 12 names, best _cache). */
 function monitorRow(r: CompleteResult): StatRow | undefined {
-  const ev = r.monitor?.events;
   if (!r.monitor) return undefined;
-  if (!ev?.length) return { label: 'Names', value: 'no name to guide (model alone)' };
+  const ev = r.monitor.events;
+  if (!ev.length) return { label: 'Names', value: 'no name to guide (model alone)' };
   const parts = ev.slice(0, 3).map((e) => `${SOURCE[e.source] ?? e.source}, ${n(e.candidates)} names${e.top?.length ? `, best ${e.top[0]}` : ''}`);
   const more = ev.length > 3 ? ` (+${ev.length - 3} more)` : '';
   const cut = r.monitor.syntaxCut >= 0 ? `; cut at a syntax error (char ${r.monitor.syntaxCut})` : '';

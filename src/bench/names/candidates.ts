@@ -6,6 +6,7 @@ import type { ContextPayload } from '../../shared/protocol';
 import { triggerAt } from '../../engine/monitors/triggers';
 import type { TsService } from '../../engine/monitors/ts-service';
 import { features, rank } from '../../engine/monitors/rank';
+import { usable } from '../../engine/monitors/monitor';
 
 export interface CandidateRow {
   kind: string;
@@ -29,8 +30,7 @@ export async function candidates(ts: TsService, kind: string, file: string, ctx:
   await ts.whenReady(20_000);
   const r = await ts.names(ctx.current.file, full, ctx.current.prefix.length, 5000);
   const trig = triggerAt(ctx.current.prefix);
-  // an identifier in an expression is a "new identifier location" too (an arrow's parameter could start there)
-  const names = r && (r.member || trig?.kind === 'ident' || !r.newIdentifier) ? r.names : undefined;
+  const names = r && trig && usable(r, trig) ? r.names : undefined;
   const before = ctx.current.prefix;
   const input = { kind: trig?.kind ?? 'ident', receiver: trig?.receiver, before, after: ctx.current.suffix, files: ctx.files, service: names?.length ? new Set(names) : undefined } as const;
   const scored = [...rank(input)].sort((a, b) => b[1] - a[1]).map(([k]) => k);

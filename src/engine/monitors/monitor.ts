@@ -73,7 +73,12 @@ interface Episode {
 
 /** Per-tokenizer tables the sessions share: each token's decoded text. */
 export class Monitors {
-  constructor(readonly tokenText: string[], readonly ts: TsService | undefined, readonly specialIds: number[], readonly opts: MonitorOptions = DEFAULT_MONITOR_OPTIONS) {}
+  /** each token's text without leading spaces and tabs (spacing before a name leads to the name) */
+  readonly unspacedText: string[];
+
+  constructor(readonly tokenText: string[], readonly ts: TsService | undefined, readonly specialIds: number[], readonly opts: MonitorOptions = DEFAULT_MONITOR_OPTIONS) {
+    this.unspacedText = tokenText.map((t) => t.replace(/^[ \t]+/, ''));
+  }
 
   session(input: MonitorInput): MonitorSession {
     return new MonitorSession(this, input);
@@ -83,7 +88,7 @@ export class Monitors {
 /** A service answer names what exists: a member list, or the names in scope at an identifier in an
  *  expression (which the service calls a "new identifier location" too, as an arrow function's
  *  parameter could start there); elsewhere a new-identifier location is a declaration's name. */
-function usable(r: { member: boolean; newIdentifier: boolean }, trig: Trigger): boolean {
+export function usable(r: { member: boolean; newIdentifier: boolean }, trig: Trigger): boolean {
   return r.member || trig.kind === 'ident' || !r.newIdentifier;
 }
 
@@ -198,7 +203,7 @@ export class MonitorSession {
       for (let t = 0; t < V; t++) {
         let piece = texts[t];
         if (optional) {
-          piece = piece.replace(/^[ \t]+/, '');
+          piece = this.m.unspacedText[t];
           if (!piece || !isIdentStart(piece[0])) {
             allowed[t] = 1;
             continue;
@@ -213,15 +218,13 @@ export class MonitorSession {
       if (n > 0) out.allowed = allowed;
     }
     if (ep.prior) {
-      const names = ep.prior.set.withPrefix(typed);
-      if (names.length) {
+      if (ep.prior.set.hasPrefix(typed)) {
         const bias = new Float32Array(V);
         const { rankScale } = this.m.opts;
         // inside generated text an identifier start is weaker evidence (the key's history alone)
         const beta = ep.trigger.kind === 'member' ? this.m.opts.memberBias : ep.start > this.input.prefix.length ? this.m.opts.identBias * GENERATED_IDENT_SHARE : this.m.opts.identBias;
         for (let t = 0; t < V; t++) {
-          // spacing before a name (`f(a, ` + ` b`) leads to the name as well
-          const piece = typed === '' ? texts[t].replace(/^[ \t]+/, '') : texts[t];
+          const piece = typed === '' ? this.m.unspacedText[t] : texts[t];
           if (!isIdentChar(piece[0]) && !(typed && piece.length)) continue;
           const best = ep.prior.set.bestScore(typed, piece, ep.prior.score);
           if (best > -Infinity) bias[t] = Math.max(0, beta + rankScale * best);

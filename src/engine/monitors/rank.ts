@@ -98,8 +98,8 @@ function countWords(text: string): Map<string, number> {
 
 /** Name -> feature vector for every candidate (names that followed the receiver or key, names the
  *  service offers, and for identifiers the words of the enclosing block and the lines before). */
-export function features(p: RankInput): Map<string, number[]> {
-  return p.kind === 'member' ? memberFeatures(p) : identFeatures(p);
+export function features(p: RankInput, keyedOnly = false): Map<string, number[]> {
+  return p.kind === 'member' ? memberFeatures(p) : identFeatures(p, keyedOnly);
 }
 
 /** How many characters (at most COPY_MAX) before each earlier occurrence of a name equal the
@@ -184,10 +184,17 @@ function memberFeatures(p: RankInput): Map<string, number[]> {
   return f;
 }
 
-function identFeatures(p: RankInput): Map<string, number[]> {
+/** Words that start an expression's keyword, never a name to suggest there. */
+const KEYWORDS = new Set(['return', 'const', 'let', 'var', 'function', 'new', 'await', 'typeof', 'if', 'else', 'for', 'while', 'of', 'in']);
+
+/** `keyedOnly`: the candidates are the names that followed the key; the other evidence is looked
+ *  up for them only (and nothing is scanned when there are none). */
+function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> {
   const cursor = p.before.length;
   const f = new Map<string, number[]>();
   const get = (name: string) => f.get(name) ?? (f.set(name, new Array(IDENT_FEATURES.length).fill(0)), f.get(name)!);
+  // a candidate's vector, or (keyed only) undefined for a name that is not one
+  const at = (name: string) => (keyedOnly ? f.get(name) : get(name));
   // the key: the last identifier before the cursor and the punctuation after it (`foo(`, `x =`)
   const tail = p.before.slice(-256);
   const km = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(tail);
@@ -205,22 +212,27 @@ function identFeatures(p: RankInput): Map<string, number[]> {
     order.forEach((n, rank) => (get(n)[1] = 1 / (1 + rank)));
     if (order.length) get(order[0])[2] = 1;
   }
+  if (keyedOnly && !f.size) return f;
   const block = enclosingBlock(p.before, p.after, false);
   const blockText = block ? (p.before + p.after).slice(block[0], Math.max(block[0], Math.min(block[1], cursor))) : p.before.slice(-NEAR_CHARS * 4);
   // the enclosing function's parameters (its header line) and the names declared in it so far
   const header = block ? blockText.slice(0, (blockText + '\n').indexOf('\n')) : '';
   const params = countWords(header.slice(Math.max(0, header.indexOf('('))));
   const locals = new Set([...blockText.matchAll(/\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)/g)].map((m) => m[1]));
-  for (const [w, c] of countWords(blockText)) get(w)[3] = Math.log1p(c);
+  for (const [w, c] of countWords(blockText)) {
+    const v = at(w);
+    if (v) v[3] = Math.log1p(c);
+  }
   // distinct words by their last occurrence before the cursor, nearest first
   const words = [...p.before.slice(-NEAR_CHARS * 4).matchAll(WORD)].map((m) => m[0]);
   const seen = new Set<string>();
   for (let i = words.length - 1; i >= 0 && seen.size < MAX_CANDIDATES; i--) {
     if (seen.has(words[i])) continue;
-    get(words[i])[4] = 1 / (1 + seen.size);
+    const v = at(words[i]);
+    if (v) v[4] = 1 / (1 + seen.size);
     seen.add(words[i]);
   }
-  if (p.service) for (const n of p.service) if (f.has(n) || f.size < MAX_CANDIDATES) get(n);
+  if (p.service && !keyedOnly) for (const n of p.service) if (f.has(n) || f.size < MAX_CANDIDATES) get(n);
   const fileWords = countWords(p.before);
   const otherWords = countsOf(p.files).words;
   const suffixWords = countWords(p.after.slice(0, SUFFIX_CHARS));
@@ -240,7 +252,7 @@ function identFeatures(p: RankInput): Map<string, number[]> {
     v[10] = lineWords.has(name) ? 1 : 0;
     v[11] = recentWords.has(name) ? 1 : 0;
   }
-  for (const k of ['return', 'const', 'let', 'var', 'function', 'new', 'await', 'typeof', 'if', 'else', 'for', 'while', 'of', 'in', 'this']) if (k !== 'this') f.delete(k);
+  for (const k of KEYWORDS) f.delete(k);
   return f;
 }
 
@@ -250,8 +262,7 @@ export function rank(p: RankInput, opts: { weights?: readonly number[]; keyedOnl
   const w = opts.weights ?? (p.kind === 'member' ? MEMBER_WEIGHTS : IDENT_WEIGHTS);
   const out = new Map<string, number>();
   let best = -Infinity;
-  for (const [name, v] of features(p)) {
-    if (opts.keyedOnly && p.kind === 'ident' && v[0] === 0) continue;
+  for (const [name, v] of features(p, opts.keyedOnly)) {
     let s = 0;
     for (let i = 0; i < v.length; i++) s += w[i] * v[i];
     out.set(name, s);

@@ -62,6 +62,12 @@ describe('ranking of candidate names by what the context says about them', () =>
     expect(s.has('const')).toBe(false); // keywords are no candidates
   });
 
+  it('keyed only: the candidates are the names that followed the same key, and none without a history', () => {
+    const before = 'f(alpha);\ng(beta);\nf(gamma);\nconst x = beta;\nf(';
+    expect(top(rank({ kind: 'ident', before, after: '', files: [] }, { keyedOnly: true }))).toEqual(['gamma', 'alpha']);
+    expect(rank({ kind: 'ident', before: 'const y = 1;\nh(', after: '', files: [] }, { keyedOnly: true }).size).toBe(0);
+  });
+
   it('finds the enclosing class by indentation', () => {
     const before = 'class A {\n  m() {\n    this.';
     const [s, e] = enclosingBlock(before, '\n  }\n}\nconst z = 1;\n', true)!;
