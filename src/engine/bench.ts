@@ -22,7 +22,8 @@ export interface BenchOptions {
   warm: boolean;
   /** llama.cpp rows: the GGUF weight types to run (none: no peer row) */
   peer?: GgufType[];
-  /** turns the crossover switch on (crossover.ts) at the model's crossover ... */
+  /** turns the crossover switch on (crossover.ts) at the model's crossover, also where the
+   *  engine's environment turned it off (TOKENBUTLER_AUTO_DENSE=0) ... */
   autoDense?: boolean;
   /** ... or at N cached tokens (tokenbutler decodes dense below it; 0: never) */
   denseBelow?: number;
@@ -70,6 +71,8 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   // each policy, plus tokenbutler with prediction interval 2 (every other step re-reads the last selection)
   const own = o.denseBelow;
   if (o.autoDense || own !== undefined) setCrossover(m, true);
+  setDenseBelow(m, undefined);
+  const modelCrossover = denseBelow(m);
   setDenseBelow(m, own);
   const crossover = crossoverOn(m) ? denseBelow(m) : 0;
   // below the crossover the tokenbutler rows run dense (crossover.ts); tokenbutler-sparse forces the sparse step there
@@ -159,8 +162,8 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     '',
     ...notes.map((n) => `- ${n}`),
     ...(o.policies.includes('tokenbutler') ? [crossover > 0
-      ? `- crossover on: tokenbutler decode steps run dense below ${crossover} cached tokens (${own === undefined ? 'manifest selection.denseBelow' : '--dense-below'}); tokenbutler-sparse is the sparse step forced there`
-      : `- crossover off (the engine's default, crossover.ts): tokenbutler selects at every context; the model's crossover is ${denseBelow(m)} cached tokens (manifest selection.denseBelow; --auto-dense runs with it on)`] : []),
+      ? `- crossover on (the engine's default, crossover.ts): tokenbutler decode steps run dense below ${crossover} cached tokens (${own === undefined ? 'manifest selection.denseBelow' : '--dense-below'}) unless their selection is shown (highlight on, Explain); tokenbutler-sparse is the sparse step forced there`
+      : `- crossover off (${own === 0 ? '--dense-below 0' : 'TOKENBUTLER_AUTO_DENSE=0 or no denseBelow in the manifest'}): tokenbutler selects at every context; the model's crossover is ${modelCrossover} cached tokens (manifest selection.denseBelow)`] : []),
     ...Object.entries(ratios).map(([k, v]) => `- ${k}: ${v}x`),
     `- cache memory: ${bytesPerToken} bytes/token; peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB at ${Math.max(...o.contexts)} tokens`,
     ...Object.entries(breakdowns).map(([T, b]) => `- tokenbutler step at ${T} (ORT profile, ms): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`),

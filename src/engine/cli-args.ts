@@ -168,8 +168,8 @@ export const COMMANDS = {
       budget,
       steps: int('timed decode steps per context and policy', { min: 1, default: 16 }),
       'no-warm': flag('skip the warm-completion measurements'),
-      'auto-dense': flag('turn the crossover switch on at the model\'s crossover: tokenbutler decode steps below it run dense'),
-      'dense-below': int('turn the crossover switch on at N cached tokens instead (0: always sparse)', { min: 0 }),
+      'auto-dense': flag('crossover switch on at the model\'s crossover (the default; also under TOKENBUTLER_AUTO_DENSE=0)'),
+      'dense-below': int('crossover at N cached tokens instead of the model\'s (0: always sparse)', { min: 0 }),
       peer: listOf<GgufType>('T,T,...', `llama.cpp rows (node-llama-cpp, 1 thread) on a GGUF of the model with these weight types (${GGUF_TYPES.join(', ')})`, [],
         (s, name) => {
           if (!(GGUF_TYPES as readonly string[]).includes(s)) throw new UsageError(`${name} takes ${orList(GGUF_TYPES)}, got ${show(s)}`);

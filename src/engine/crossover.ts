@@ -3,12 +3,13 @@
 // which is also exact. The crossover is the model's (manifest.selection.denseBelow, measured with
 // `node dist/cli.js bench --dense-below 0 --policies dense,tokenbutler --context 1024,...`, see
 // bench/results.md); a manifest without it has no measured crossover and always selects (the
-// parity fixtures, older exports). Chunks (prefill)
-// keep their policy: sparse prefill starts past SPARSE_PREFILL_FROM and has its own trade-off.
-// The switch is off until enabled for a loaded model (setCrossover, or TOKENBUTLER_AUTO_DENSE=1 in
-// the engine's environment): below the crossover the context highlight and Explain would only show
-// what the n-gram lookup copied (a dense step has no selection to attribute), so whoever turns it on
-// decides that trade (engine.ts, when the highlight is off).
+// parity fixtures, older exports). Chunks (prefill) keep their policy: sparse prefill starts past
+// SPARSE_PREFILL_FROM and has its own trade-off.
+// The switch is on by default (TOKENBUTLER_AUTO_DENSE=0 in the engine's environment or
+// setCrossover turns it off). A dense step has no selection to attribute, so a caller that shows
+// what the selection read passes `select`: the context highlight when it is on (the complete
+// request's `chosen`) and Explain always; those steps keep the sparse graph, so the spans shown are
+// TokenButler's choice, and policyUsed reports the graph that ran.
 import type { Policy } from '../shared/protocol';
 import type { LoadedModel } from './model';
 
@@ -24,9 +25,9 @@ export function setCrossover(m: WithManifest, on: boolean): void {
   enabled.set(m, on);
 }
 
-/** Whether the switch is on for this loaded model (default: TOKENBUTLER_AUTO_DENSE=1). */
+/** Whether the switch is on for this loaded model (default on; TOKENBUTLER_AUTO_DENSE=0: off). */
 export function crossoverOn(m: WithManifest): boolean {
-  return enabled.get(m) ?? process.env.TOKENBUTLER_AUTO_DENSE === '1';
+  return enabled.get(m) ?? process.env.TOKENBUTLER_AUTO_DENSE !== '0';
 }
 
 /** The crossover of a loaded model, in cached tokens (0: tokenbutler always selects). */
@@ -44,13 +45,14 @@ export function setDenseBelow(m: WithManifest, tokens: number | undefined): void
 }
 
 /** The policy a step over `chunk` new tokens after `cached` ones runs: with the switch on,
- *  tokenbutler decode steps below the crossover run dense. */
-export function stepPolicy(m: WithManifest, policy: Policy, cached: number, chunk = 1): Policy {
-  return policy === 'tokenbutler' && chunk === 1 && cached < denseBelow(m) && crossoverOn(m) ? 'dense' : policy;
+ *  tokenbutler decode steps below the crossover run dense, unless the caller needs their selection
+ *  (`select`: the highlight or Explain shows it). */
+export function stepPolicy(m: WithManifest, policy: Policy, cached: number, chunk = 1, select = false): Policy {
+  return policy === 'tokenbutler' && chunk === 1 && !select && cached < denseBelow(m) && crossoverOn(m) ? 'dense' : policy;
 }
 
 /** The policy a completion or an explanation over `contextTokens` reports: the one its first
  *  decode step runs (the context grows by at most a completion's length while it decodes). */
-export function policyUsed(m: WithManifest, policy: Policy, contextTokens: number): Policy {
-  return stepPolicy(m, policy, contextTokens);
+export function policyUsed(m: WithManifest, policy: Policy, contextTokens: number, select = false): Policy {
+  return stepPolicy(m, policy, contextTokens, 1, select);
 }

@@ -6,6 +6,7 @@ import type {
   CompleteResult, ContextPayload, ExplainMonitor, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode, Sampling,
 } from '../shared/protocol';
 import { accumulate, newAttribution, spans } from './attribution';
+import { policyUsed } from './crossover';
 import { argmax, logSoftmaxAt, pick } from './decode/sampling';
 import { indentOf, lastLine, lineStop, repeats, repetitionBans, trimAtStop } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
@@ -121,10 +122,10 @@ export class Engine {
     return graphFeeds(m, cache, ids, policy, budget, reuse);
   }
 
-  /** One graph run over `ids` appended after the cache (step.ts). */
-  step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): Promise<StepOut> {
+  /** One graph run over `ids` appended after the cache (step.ts; select: its selection is shown). */
+  step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false): Promise<StepOut> {
     const { m, cache } = this.need();
-    return runStep(m, cache, ids, policy, budget, reuse);
+    return runStep(m, cache, ids, policy, budget, reuse, select);
   }
 
   /** Makes the cache hold exactly `ids` (reusing the longest common prefix); returns the logits
@@ -222,6 +223,7 @@ export class Engine {
     const { m, cfg, cache } = this.need();
     const t0 = performance.now();
     const policy = this.policyFor(req.policy ?? cfg.policy);
+    const select = req.chosen ?? false; // below the crossover, the chosen context costs a sparse step
     const budget = req.budget ?? cfg.budget;
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
     const multiline = req.multiline ?? true;
@@ -266,7 +268,7 @@ export class Engine {
       }
       if (i === maxNew - 1) break;
       const reuse = interval > 1 && stepNo % interval !== 0 ? lastSelection : undefined;
-      const r = await this.step([next], policy, budget, reuse);
+      const r = await this.step([next], policy, budget, reuse, select);
       stepNo++;
       if (interval > 1) lastSelection = selectionOf(r);
       logits = r.logits;
@@ -278,12 +280,12 @@ export class Engine {
     }
     if (stopReason === 'cancelled') throw new CancelledError();
     text = trimAtStop(text, stopReason);
-    const syntax = monitor ? await this.syntaxCut(req.context, text, out) : undefined;
+    const syntax = monitor ? await this.syntaxCut(req.context, text, out, multiline) : undefined;
     if (syntax) text = syntax.text;
     const decodeMs = performance.now() - tDecode;
     return {
       completion: text,
-      policy,
+      policy: policyUsed(m, policy, s.ids.length, select),
       budget,
       prefill: prefillMode,
       predictionInterval: interval,
@@ -304,23 +306,24 @@ export class Engine {
     };
   }
 
-  /** TS/JS: the completion cut before the first token that adds a parse error (language service,
-   *  parse only). Cut at a token boundary; undefined when nothing is cut or the service is unavailable. */
-  private async syntaxCut(ctx: ContextPayload, text: string, out: number[]): Promise<{ text: string; cutAt: number } | undefined> {
+  /** TS/JS: the longest part of the completion, cut at a token boundary, that adds no parse error
+   *  (syntax-check.ts; language service worker, parse only). Single-line: the first line is what is
+   *  inserted and checked. Undefined when nothing is cut or the service is unavailable. */
+  private async syntaxCut(ctx: ContextPayload, text: string, out: number[], multiline: boolean): Promise<{ text: string; cutAt: number } | undefined> {
     const ts = this.ts;
     if (!text || !ts?.ready || !TS_EXTENSIONS.test(ctx.current.file)) return undefined;
-    const { prefix, suffix } = ctx.current;
-    const at = await ts.firstNewSyntaxError(ctx.current.file, prefix + text + suffix, prefix.length, prefix.length + text.length, prefix + suffix, SYNTAX_TIMEOUT_MS);
-    if (at === undefined || at < 0) return undefined;
-    const limit = at - prefix.length;
+    const nl = text.indexOf('\n');
+    const shown = multiline || nl < 0 ? text : text.slice(0, nl);
     const { m } = this.need();
-    let keep = '';
-    for (let j = 1; j <= out.length; j++) {
+    const cuts: number[] = [];
+    for (let j = 1; j < out.length; j++) {
       const t = m.tokenizer.decode(out.slice(0, j));
-      if (t.length > limit) break;
-      keep = t;
+      if (t.length >= shown.length) break;
+      if (shown.startsWith(t)) cuts.push(t.replace(/[ \t]+$/, '').length);
     }
-    return { text: keep.replace(/[ \t]+$/, ''), cutAt: limit };
+    const r = await ts.syntaxSafeLength(ctx.current.file, ctx.current.prefix, shown, ctx.current.suffix, cuts, SYNTAX_TIMEOUT_MS);
+    if (!r || r.keep >= shown.length) return undefined;
+    return { text: shown.slice(0, r.keep).replace(/[ \t]+$/, ''), cutAt: r.keep };
   }
 
   async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {
@@ -353,7 +356,7 @@ export class Engine {
       }
       bits += -lp / Math.LN2;
       if (i < sel.ids.length - 1) {
-        const r = await this.step([id], policy, budget);
+        const r = await this.step([id], policy, budget, undefined, true); // Explain always shows the selection
         logits = r.logits;
         accumulate(attr, r, s.ids.length, sinks, recent);
       }
@@ -372,13 +375,15 @@ export interface CompleteRequest {
   sampling?: Sampling;
   prefill?: PrefillMode;
   predictionInterval?: number;
+  /** the caller shows the chosen context: tokenbutler selects below the crossover too (default off) */
+  chosen?: boolean;
   /** monitor-guided decoding (default: the configuration's `monitors`, on) */
   monitors?: boolean;
   /** names from the editor's completion provider at the cursor (languages the engine has no service for) */
   editorNames?: string[];
 }
 
-const SYNTAX_TIMEOUT_MS = 30;
+const SYNTAX_TIMEOUT_MS = 60;
 
 /** An imported model may have more output rows than its tokenizer has tokens (padded embeddings):
  *  those ids can never be decoded, so they get no probability. */

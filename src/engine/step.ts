@@ -15,11 +15,12 @@ export interface StepOut {
 }
 
 /** The graph and inputs for running `ids` after the cache under `policy`. The sparse graph runs
- *  only when the cache holds more than the policy would read anyway (sinks + recent + budget). */
-export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
+ *  only when the cache holds more than the policy would read anyway (sinks + recent + budget).
+ *  select: the caller shows this step's selection, so tokenbutler selects below the crossover too. */
+export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
   const c = m.config;
   const P = cache.length;
-  policy = stepPolicy(m, policy, P, ids.length); // tokenbutler below the crossover runs dense (crossover.ts)
+  policy = stepPolicy(m, policy, P, ids.length, select); // tokenbutler below the crossover runs dense (crossover.ts)
   const { sinks, recent } = m.selection;
   const effBudget = policy === 'window' ? 0 : budget;
   const sparse = policy !== 'dense' && P > sinks + recent + effBudget;
@@ -55,10 +56,10 @@ export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy
 
 /** Runs `ids` after the cache and appends their K/V (and importance keys) to it.
  *  reuse: the previous decode step's selection (selectionOf) to attend again instead of selecting
- *  afresh (prediction interval > 1); ignored unless it fits this step. */
-export async function runStep(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): Promise<StepOut> {
+ *  afresh (prediction interval > 1); ignored unless it fits this step. select: as graphFeeds. */
+export async function runStep(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false): Promise<StepOut> {
   const c = m.config;
-  const { sparse, feeds } = graphFeeds(m, cache, ids, policy, budget, reuse);
+  const { sparse, feeds } = graphFeeds(m, cache, ids, policy, budget, reuse, select);
   const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
   const newK: Float32Array[] = [];
   const newV: Float32Array[] = [];

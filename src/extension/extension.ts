@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { registerFeatureCommands } from './commands';
 import { AcceptTracker } from './completion/accept';
-import { COMPLETION_SCHEMES, CompletionProvider } from './completion/provider';
+import { COMPLETION_SCHEMES, CompletionProvider, type CompletionEvent } from './completion/provider';
 import { editorNamesAt } from './completion/editor-names';
 import { ContextSources } from './context-sources';
 import { EngineClient, RecentLog } from '../engine-client';
@@ -60,11 +60,28 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
   const completions = new CompletionProvider({
     settings: () => settings,
     assemble,
-    complete: (payload, key, extra, token) => engine.complete(payload, key, extra, { token }),
+    complete: (payload, key, extra, token) => engine.complete(payload, key, { ...extra, chosen: highlights.enabled }, { token }),
     accept,
     logger: output,
     editorNames: editorNamesAt,
   });
+  // With the highlight off, a tokenbutler completion below the model's crossover runs dense and has
+  // no selection to show (crossover.ts); turning the highlight on then replays it through Explain
+  // (the same text after the same context, TokenButler selecting), so its drawn spans are still
+  // TokenButler's choice. A newer completion wins over a replay still running.
+  let latest: CompletionEvent | undefined;
+  const onCompletion = (e: CompletionEvent) => {
+    latest = e;
+    highlights.showCompletion(e.context, e.result.chosen);
+  };
+  const replay = (on: boolean) => {
+    const e = latest;
+    if (!on || !e?.result.completion || e.result.policy !== 'dense' || settings.policy !== 'tokenbutler') return;
+    engine.explain(e.context.payload, e.result.completion, { policy: 'tokenbutler', budget: e.result.budget }).then(
+      (r) => latest === e && highlights.enabled && highlights.showCompletion(e.context, r.chosen),
+      (err: Error) => output.warn(`highlight: ${err.message}`),
+    );
+  };
   const explain = new ExplainPanel({ engine, assemble, highlights, settings: () => settings, extensionUri: context.extensionUri, logger: output });
   context.subscriptions.push(
     sources,
@@ -73,7 +90,8 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
     completions,
     explain,
     vscode.languages.registerInlineCompletionItemProvider(COMPLETION_SELECTOR, completions),
-    completions.onDidComplete((e) => highlights.showCompletion(e.context, e.result.chosen)),
+    completions.onDidComplete(onCompletion),
+    highlights.onDidToggle(replay),
     createStatusBar(engine, completions),
   );
 

@@ -94,6 +94,9 @@ export const RequestSchema = v.variant('type', [
     multiline: v.optional(v.boolean()),
     sampling: v.optional(SamplingSchema),
     monitors: v.optional(v.boolean()),
+    /** The caller shows the chosen context (the highlight is on): tokenbutler selects at every context;
+     *  otherwise its decode steps run dense below the model's crossover (faster, no selection). */
+    chosen: v.optional(v.boolean()),
     /** Names the editor's completion provider offers at the cursor (languages the engine has no service for). */
     editorNames: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(256, 'must be names of at most 256 chars'))), v.maxLength(5000, 'at most 5000 names'))),
   }),

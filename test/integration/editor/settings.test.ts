@@ -24,19 +24,32 @@ suite('Editor: settings', () => {
         assert.ok(event);
         assert.strictEqual(event.result.policy, policy);
       });
+      // below the model's crossover a tokenbutler completion decodes dense unless its selection is shown
       const { event } = await provide(api, editor.document, pos);
-      assert.strictEqual(event?.result.policy, 'tokenbutler', 'back to the default');
+      assert.strictEqual(event?.result.policy, 'dense', 'back to the default: tokenbutler, dense below the crossover');
+      await api.highlights.setEnabled(true);
+      try {
+        const shown = await provide(api, editor.document, pos);
+        assert.strictEqual(shown.event?.result.policy, 'tokenbutler', 'back to the default, with the highlight on');
+      } finally {
+        await api.highlights.setEnabled(false);
+      }
     });
   }
 
   test('tokenbutler.budget reaches the engine', async () => {
     const editor = await open('src/main.ts');
     const pos = await typeImportedName(editor);
-    await withSettings({ budget: 32 }, async () => {
-      const { event } = await provide(api, editor.document, pos);
-      assert.strictEqual(event?.result.budget, 32);
-      assert.ok(event.result.attended > 0 && event.result.attended < event.result.contextTokens, `sparse: attended ${event.result.attended}`);
-    });
+    await api.highlights.setEnabled(true); // TokenButler selects below the model's crossover too
+    try {
+      await withSettings({ budget: 32 }, async () => {
+        const { event } = await provide(api, editor.document, pos);
+        assert.strictEqual(event?.result.budget, 32);
+        assert.ok(event.result.attended > 0 && event.result.attended < event.result.contextTokens, `sparse: attended ${event.result.attended}`);
+      });
+    } finally {
+      await api.highlights.setEnabled(false);
+    }
   });
 
   test('tokenbutler.prefill and tokenbutler.predictionInterval reach the engine', async () => {

@@ -1,6 +1,9 @@
 // Tokenbutler never slower than dense: below the model's crossover (manifest selection.denseBelow)
 // a tokenbutler decode step runs the dense graph; at and above it, the sparse one.
-import { describe, expect, it } from 'vitest';
+import * as path from 'path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ContextPayload } from '../../../src/shared/protocol';
+import { Engine, type Hooks } from '../../../src/engine/engine';
 import { DEFAULT_DENSE_BELOW, crossoverOn, denseBelow, policyUsed, setCrossover, setDenseBelow, stepPolicy } from '../../../src/engine/crossover';
 import { KvCache } from '../../../src/engine/kv-cache';
 import type { LoadedModel, ModelConfig } from '../../../src/engine/model';
@@ -47,12 +50,23 @@ describe('crossover: tokenbutler runs dense below it', () => {
     expect(policyUsed(m, 'tokenbutler', 30000)).toBe('tokenbutler');
   });
 
-  it('is off unless enabled (the highlight and Explain read the selection): then tokenbutler always selects', () => {
+  it('is on by default (TOKENBUTLER_AUTO_DENSE=0 turns it off) and can be switched off per model', () => {
+    const fresh = { manifest: { selection: { denseBelow: 3000 } } } as unknown as LoadedModel;
+    expect(crossoverOn(fresh)).toBe(process.env.TOKENBUTLER_AUTO_DENSE !== '0');
     const off = model({ denseBelow: 3000 }, false);
-    expect(crossoverOn(off)).toBe(process.env.TOKENBUTLER_AUTO_DENSE === '1');
-    if (!crossoverOn(off)) expect(stepPolicy(off, 'tokenbutler', 10)).toBe('tokenbutler');
+    expect(crossoverOn(off)).toBe(false);
+    expect(stepPolicy(off, 'tokenbutler', 10)).toBe('tokenbutler');
     setCrossover(off, true);
     expect(stepPolicy(off, 'tokenbutler', 10)).toBe('dense');
+  });
+
+  it('a step whose selection is shown (highlight on, Explain) selects below the crossover, and policyUsed says so', () => {
+    const m = model({ denseBelow: 3000 });
+    expect(stepPolicy(m, 'tokenbutler', 10, 1, true)).toBe('tokenbutler');
+    expect(policyUsed(m, 'tokenbutler', 1200, true)).toBe('tokenbutler');
+    expect(policyUsed(m, 'tokenbutler', 1200, false)).toBe('dense');
+    expect(stepPolicy(m, 'dense', 10, 1, true)).toBe('dense'); // select never turns dense or window into tokenbutler
+    expect(stepPolicy(m, 'window', 10, 1, true)).toBe('window');
   });
 
   it('an override (the bench forcing the sparse step) wins until cleared', () => {
@@ -72,5 +86,37 @@ describe('crossover: tokenbutler runs dense below it', () => {
     expect(at.sparse).toBe(true);
     expect(Number((at.feeds.budget.data as BigInt64Array)[0])).toBe(16);
     expect(graphFeeds(m, cacheOf(39), [7, 8], 'tokenbutler', 16).sparse).toBe(true); // chunks keep the sparse graph
+    expect(graphFeeds(m, cacheOf(39), [7], 'tokenbutler', 16, undefined, true).sparse).toBe(true); // its selection is shown
   });
+});
+
+describe('crossover in the engine (the default model, below its crossover)', () => {
+  const modelDir = path.resolve(__dirname, '../../../models/default');
+  const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
+  const context: ContextPayload = {
+    files: [{ file: 'src/geometry.ts', text: 'export function distance(a: number, b: number): number {\n  return Math.abs(a - b);\n}\n'.repeat(30) }],
+    current: { file: 'src/main.ts', prefix: 'import { distance } from "./geometry";\nconst d = dist', suffix: '\n' },
+  };
+  let engine: Engine;
+
+  beforeAll(async () => {
+    engine = new Engine();
+    await engine.configure({ modelDir, executionProvider: 'cpu', policy: 'tokenbutler', budget: 32, maxContextTokens: 4096, maxNewTokens: 6 }, hooks);
+  }, 60_000);
+
+  it('a completion decodes dense unless its chosen context is shown; policy reports what ran', async () => {
+    expect(denseBelow(engine.loaded!)).toBeGreaterThan(0);
+    const fast = await engine.complete({ context, multiline: false }, hooks);
+    expect(fast.contextTokens).toBeLessThan(denseBelow(engine.loaded!));
+    expect(fast.policy).toBe('dense');
+    const shown = await engine.complete({ context, multiline: false, chosen: true }, hooks);
+    expect(shown.policy).toBe('tokenbutler');
+    if (shown.generatedTokens > 1) expect(shown.attended).toBeLessThan(shown.contextTokens); // it selected
+  }, 120_000);
+
+  it('Explain always selects: its spans are TokenButler\'s choice', async () => {
+    const r = await engine.explain({ context, selection: 'ance(1, 2);\nconst e = distance(3, 4);' }, hooks);
+    expect(r.policy).toBe('tokenbutler');
+    expect(r.chosen.some((c) => c.file === 'src/geometry.ts' && c.heads > 0)).toBe(true); // heads count selections, not the n-gram lookup
+  }, 120_000);
 });
