@@ -129,7 +129,11 @@ export class MonitorSession {
     ep.start = trig.start;
     ep.trigger = trig;
     if (!ep.hard && !ep.prior) return undefined;
-    return this.constraint(ep, trig.typed);
+    // a token's leading spacing may lead to the name only where no spacing or bracket precedes it
+    // (`x =` + ` y`); right after `.`, `(`, or a space it would write `x. y`, `f( y`, `x =  y`
+    const prev = full[trig.start - 1] ?? '';
+    const spaceLeads = trig.kind !== 'member' && prev !== '' && !/[\s([{.]/.test(prev);
+    return this.constraint(ep, trig.typed, spaceLeads);
   }
 
   private async open(trig: Trigger, generated: string): Promise<Episode> {
@@ -189,7 +193,7 @@ export class MonitorSession {
     return this.identifiers;
   }
 
-  private constraint(ep: Episode, typed: string): Constraint | undefined {
+  private constraint(ep: Episode, typed: string, spaceLeads: boolean): Constraint | undefined {
     const texts = this.m.tokenText;
     const V = texts.length;
     const out: Constraint = {};
@@ -203,11 +207,13 @@ export class MonitorSession {
       for (let t = 0; t < V; t++) {
         let piece = texts[t];
         if (optional) {
-          piece = this.m.unspacedText[t];
-          if (!piece || !isIdentStart(piece[0])) {
+          const bare = this.m.unspacedText[t];
+          if (!bare || !isIdentStart(bare[0])) {
             allowed[t] = 1;
             continue;
           }
+          if (bare !== piece && !spaceLeads) continue; // a name after doubled spacing
+          piece = bare;
         }
         if (ep.hard.allows(typed, piece)) {
           allowed[t] = 1;
@@ -223,8 +229,9 @@ export class MonitorSession {
         const { rankScale } = this.m.opts;
         // inside generated text an identifier start is weaker evidence (the key's history alone)
         const beta = ep.trigger.kind === 'member' ? this.m.opts.memberBias : ep.start > this.input.prefix.length ? this.m.opts.identBias * GENERATED_IDENT_SHARE : this.m.opts.identBias;
+        const unspaced = typed === '' && spaceLeads;
         for (let t = 0; t < V; t++) {
-          const piece = typed === '' ? this.m.unspacedText[t] : texts[t];
+          const piece = unspaced ? this.m.unspacedText[t] : texts[t];
           if (!isIdentChar(piece[0]) && !(typed && piece.length)) continue;
           const best = ep.prior.set.bestScore(typed, piece, ep.prior.score);
           if (best > -Infinity) bias[t] = Math.max(0, beta + rankScale * best);

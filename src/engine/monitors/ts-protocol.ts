@@ -11,9 +11,10 @@ export type TsRequest =
   | { type: 'files'; files: TsFile[]; names: string[] }
   /** The names valid at `pos` of `file` whose text is `text` (the document with generated text applied). */
   | { id: number; type: 'names'; file: string; text: string; pos: number; deadline: number }
-  /** The first offset in [from, to) of `text` where a parse error appears that `base` (the same
-   *  document without the inserted [from, to)) does not have; -1 if none. */
-  | { id: number; type: 'syntax'; file: string; text: string; from: number; to: number; base: string };
+  /** How much of `completion`, inserted between `prefix` and `suffix`, adds no parse error
+   *  (syntax-check.ts): the whole when clean, else the longest clean one of `cuts` (lengths at
+   *  token boundaries), searched for at most `budgetMs`. */
+  | { id: number; type: 'syntax'; file: string; prefix: string; suffix: string; completion: string; cuts: number[]; budgetMs: number };
 
 export interface NamesResult {
   names: string[];
@@ -25,7 +26,7 @@ export interface NamesResult {
 
 export type TsResponse =
   | { id: number; type: 'names'; result?: NamesResult; error?: string }
-  | { id: number; type: 'syntax'; offset: number; ms: number; error?: string }
+  | { id: number; type: 'syntax'; keep: number; tries: number; unresolved: boolean; ms: number; error?: string }
   | { type: 'ready'; ms: number; heapMb: number; files: number };
 
 export const TS_EXTENSIONS = /\.(ts|tsx|js|jsx|mts|cts|mjs|cjs)$/;

@@ -129,12 +129,13 @@ export class TsService {
     return r?.error ? undefined : r?.result;
   }
 
-  /** Offset of the first parse error that inserting [from, to) into `base` introduces, -1 if none,
-   *  undefined when unknown. */
-  async firstNewSyntaxError(file: string, text: string, from: number, to: number, base: string, timeoutMs: number): Promise<number | undefined> {
+  /** How many characters of `completion`, inserted between `prefix` and `suffix`, add no parse
+   *  error (syntax-check.ts); undefined when unknown (service not ready, timeout, error). */
+  async syntaxSafeLength(file: string, prefix: string, completion: string, suffix: string, cuts: number[], timeoutMs: number): Promise<{ keep: number; tries: number; unresolved: boolean; ms: number } | undefined> {
     if (!this.ready) return undefined;
-    const r = await this.ask<TsResponse & { type: 'syntax' }>({ id: this.nextId++, type: 'syntax', file, text, from, to, base }, timeoutMs);
-    return r && !r.error ? r.offset : undefined;
+    // the search stops itself well inside the deadline; the rest is the message round trip
+    const r = await this.ask<TsResponse & { type: 'syntax' }>({ id: this.nextId++, type: 'syntax', file, prefix, suffix, completion, cuts, budgetMs: timeoutMs / 2 }, timeoutMs);
+    return r && !r.error && r.keep >= 0 ? { keep: r.keep, tries: r.tries, unresolved: r.unresolved, ms: r.ms } : undefined;
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { TS_EXTENSIONS, type TsRequest, type TsResponse } from './ts-protocol';
+import { SyntaxBase, syntaxSafeLength } from './syntax-check';
 
 const ROOT = '/__tokenbutler_ws__/';
 const files = new Map<string, { text: string; version: number; snapshot: ts.IScriptSnapshot }>();
@@ -80,18 +81,10 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
   return { id: 0, type: 'names', result: { names: out, member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
 }
 
-function parseErrorsAfter(file: string, text: string, from: number): number[] {
-  const sf = ts.createSourceFile(ROOT + file, text, ts.ScriptTarget.Latest, false, /\.(tsx|jsx)$/.test(file) ? ts.ScriptKind.TSX : /\.(js|mjs|cjs)$/.test(file) ? ts.ScriptKind.JS : ts.ScriptKind.TS);
-  const diags = (sf as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics ?? [];
-  return diags.map((d) => d.start ?? 0).filter((s) => s >= from);
-}
-
 function syntax(req: TsRequest & { type: 'syntax' }): TsResponse {
   const t0 = performance.now();
-  const added = req.to - req.from;
-  const before = new Set(parseErrorsAfter(req.file, req.base, req.from).map((s) => s + added));
-  const fresh = parseErrorsAfter(req.file, req.text, req.from).filter((s) => !before.has(s) && s < req.to);
-  return { id: req.id, type: 'syntax', offset: fresh.length ? Math.min(...fresh) : -1, ms: performance.now() - t0 };
+  const r = syntaxSafeLength(new SyntaxBase(ROOT + req.file, req.prefix, req.suffix), req.completion, req.cuts, req.budgetMs);
+  return { id: req.id, type: 'syntax', ...r, ms: performance.now() - t0 };
 }
 
 parentPort!.on('message', (req: TsRequest) => {
@@ -119,7 +112,7 @@ parentPort!.on('message', (req: TsRequest) => {
     if (req.type === 'syntax') parentPort!.postMessage(syntax(req));
   } catch (e) {
     const id = 'id' in req ? req.id : 0;
-    parentPort!.postMessage({ id, type: req.type === 'syntax' ? 'syntax' : 'names', offset: -1, ms: 0, error: (e as Error).message.split('\n')[0] } as TsResponse);
+    parentPort!.postMessage({ id, type: req.type === 'syntax' ? 'syntax' : 'names', keep: -1, tries: 0, unresolved: true, ms: 0, error: (e as Error).message.split('\n')[0] } as TsResponse);
   } finally {
     deadline = Infinity;
   }

@@ -47,12 +47,26 @@ describe('monitor sessions', () => {
 
   it('in an expression position a token may also start something that is not a name', async () => {
     const m = new Monitors(VOCAB, undefined, [0]);
-    const s = m.session({ file: 'a.py', prefix: 'f(', suffix: '\n', files: [], editorNames: ['alpha'] });
+    const s = m.session({ file: 'a.py', prefix: 'f(a,', suffix: '\n', files: [], editorNames: ['alpha'] });
     const allowed = allowedTexts((await s.next(''))?.allowed)!;
     expect(allowed).toContain(' alpha'); // spacing before the name
+    expect(allowed).toContain('alpha');
     expect(allowed).toContain(')');
     expect(allowed).not.toContain('gamma');
     expect(allowed).not.toContain('be');
+  });
+
+  it('no spacing leads to a name right after a bracket, a space or a dot', async () => {
+    const m = new Monitors(VOCAB, undefined, [0]);
+    for (const prefix of ['f(', 'f(a, ', 'x = ']) {
+      const allowed = allowedTexts((await m.session({ file: 'a.py', prefix, suffix: '\n', files: [], editorNames: ['alpha'] }).next(''))?.allowed)!;
+      expect(allowed, prefix).toContain('alpha');
+      expect(allowed, prefix).not.toContain(' alpha');
+    }
+    // the ranking's bias after `.` goes to the name as written, not to a spaced token
+    const c = await m.session({ file: 'a.rb', prefix: 'obj.alpha\nobj.', suffix: '\n', files: [] }).next('');
+    expect(c?.bias?.[id('alpha')]).toBeGreaterThan(0);
+    expect(c?.bias?.[id(' alpha')]).toBe(0);
   });
 
   it('the ranking biases toward what followed the same receiver, without masking', async () => {

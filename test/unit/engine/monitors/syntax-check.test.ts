@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { SyntaxBase, syntaxSafeLength } from '../../../../src/engine/monitors/syntax-check';
+
+/** Token-boundary lengths of `s` at every space and punctuation boundary (a stand-in for BPE). */
+function boundaries(s: string): number[] {
+  const out: number[] = [];
+  const re = /\w+|\s+|[^\w\s]/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s))) out.push(m.index + m[0].length);
+  return out.filter((n) => n < s.length);
+}
+
+function safe(file: string, prefix: string, completion: string, suffix: string) {
+  const base = new SyntaxBase(file, prefix, suffix);
+  return syntaxSafeLength(base, completion, boundaries(completion), 1000, 64);
+}
+
+describe('syntaxSafeLength', () => {
+  it('keeps a completion that adds no error', () => {
+    const r = safe('a.ts', 'function f(q: number[]) {\n  q.', 'push(1);', '\n  return q;\n}\n');
+    expect(r).toMatchObject({ keep: 'push(1);'.length, unresolved: false });
+  });
+
+  it('cuts back an expression left open before the next statement', () => {
+    // `queue.push(a, b,` followed by `return …` on the next line: the error is after the insertion
+    const prefix = 'function f(queue: number[], a: number, b: number) {\n  queue.';
+    const completion = 'push(a, b,';
+    const suffix = '\n  return queue;\n}\n';
+    const r = safe('a.ts', prefix, completion, suffix);
+    expect(r.unresolved).toBe(false);
+    const kept = completion.slice(0, r.keep);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(new SyntaxBase('a.ts', prefix, suffix).check(kept).errors).toEqual([]);
+    expect(kept.startsWith('push')).toBe(true);
+  });
+
+  it('cuts before an unterminated string inside the insertion', () => {
+    const prefix = 'function f(el: { color: string }) {\n  el.color = ';
+    const completion = 'other + "urn:schem';
+    const r = safe('a.js', prefix, completion, '\n}\n');
+    expect(completion.slice(0, r.keep).includes('"')).toBe(false);
+    expect(new SyntaxBase('a.js', prefix, '\n}\n').check(completion.slice(0, r.keep)).errors).toEqual([]);
+  });
+
+  it('does not count an error the file already had at the same place', () => {
+    // the file is broken after the cut with or without the completion (`a.` then `)`)
+    const base = new SyntaxBase('y.js', 'const b = a.', ')\nbar();\n');
+    expect(base.check('length').errors).toEqual([]);
+    expect(base.check('length +;').errors.length).toBeGreaterThan(0);
+  });
+
+  it('gives up within its parse budget and keeps the cut before the first error inside', () => {
+    const prefix = 'const x = ';
+    const completion = 'a + (b * c) + + ; d';
+    const base = new SyntaxBase('a.ts', prefix, '\n');
+    const r = syntaxSafeLength(base, completion, boundaries(completion), 1000, 1);
+    expect(r.unresolved).toBe(true);
+    expect(r.tries).toBe(1);
+    expect(r.keep).toBeLessThan(completion.indexOf(';') + 1);
+  });
+});
