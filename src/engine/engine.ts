@@ -247,8 +247,13 @@ export class Engine {
     let stepNo = 0;
     let lastSelection: BigInt64Array | undefined;
     let attended = 0;
+    let monitorMs = 0; // time the decode waited on the monitors (names, ranking, syntax cut)
+    // a monitor that fails means plain decoding for that step, never a failed completion
+    let pending = monitor?.next(text).catch(() => undefined);
     for (let i = 0; i < maxNew; i++) {
-      const constraint = monitor ? await monitor.next(text) : undefined;
+      const tw = performance.now();
+      const constraint = pending ? await pending : undefined;
+      monitorMs += performance.now() - tw;
       const next = pick(noPadding(logits, m.tokenizer.vocabSize), req.sampling, rand, { ...constraint, banned: repetitionBans(out, lineFrom) });
       if (m.specials.stop.has(next)) {
         stopReason = 'eot';
@@ -268,6 +273,8 @@ export class Engine {
       }
       if (i === maxNew - 1) break;
       const reuse = interval > 1 && stepNo % interval !== 0 ? lastSelection : undefined;
+      // the monitors read the new text while the model runs the step: a language-service query overlaps it
+      pending = monitor?.next(text).catch(() => undefined);
       const r = await this.step([next], policy, budget, reuse, select);
       stepNo++;
       if (interval > 1) lastSelection = selectionOf(r);
@@ -280,7 +287,9 @@ export class Engine {
     }
     if (stopReason === 'cancelled') throw new CancelledError();
     text = trimAtStop(text, stopReason);
+    const tw = performance.now();
     const syntax = monitor ? await this.syntaxCut(req.context, text, out, multiline) : undefined;
+    monitorMs += performance.now() - tw;
     if (syntax) text = syntax.text;
     const decodeMs = performance.now() - tDecode;
     return {
@@ -299,17 +308,18 @@ export class Engine {
         prefillMs: pre.prefillMs,
         firstTokenMs,
         decodeMsPerToken: out.length > 1 ? decodeMs / (out.length - 1) : 0,
+        ...(monitor ? { monitorMs } : {}),
       },
       chosen: spans(attr, s),
       stopReason,
-      ...(monitor ? { monitor: { events: monitor.events, syntaxCut: syntax?.cutAt ?? -1 } } : {}),
+      ...(monitor ? { monitor: { events: monitor.events, syntaxCut: syntax?.cutAt ?? -1, ...(syntax ? { syntaxRemoved: syntax.removed } : {}) } } : {}),
     };
   }
 
   /** TS/JS: the longest part of the completion, cut at a token boundary, that adds no parse error
    *  (syntax-check.ts; language service worker, parse only). Single-line: the first line is what is
    *  inserted and checked. Undefined when nothing is cut or the service is unavailable. */
-  private async syntaxCut(ctx: ContextPayload, text: string, out: number[], multiline: boolean): Promise<{ text: string; cutAt: number } | undefined> {
+  private async syntaxCut(ctx: ContextPayload, text: string, out: number[], multiline: boolean): Promise<{ text: string; cutAt: number; removed: string } | undefined> {
     const ts = this.ts;
     if (!text || !ts?.ready || !TS_EXTENSIONS.test(ctx.current.file)) return undefined;
     const nl = text.indexOf('\n');
@@ -323,7 +333,7 @@ export class Engine {
     }
     const r = await ts.syntaxSafeLength(ctx.current.file, ctx.current.prefix, shown, ctx.current.suffix, cuts, SYNTAX_TIMEOUT_MS);
     if (!r || r.keep >= shown.length) return undefined;
-    return { text: shown.slice(0, r.keep).replace(/[ \t]+$/, ''), cutAt: r.keep };
+    return { text: shown.slice(0, r.keep).replace(/[ \t]+$/, ''), cutAt: r.keep, removed: shown.slice(r.keep) };
   }
 
   async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {

@@ -153,6 +153,8 @@ export interface Timings {
   prefillMs: number;
   firstTokenMs: number;
   decodeMsPerToken: number;
+  /** with monitors: how long decoding waited on them (names, ranking, the syntax cut) */
+  monitorMs?: number;
 }
 
 export interface CompleteResult {
@@ -195,6 +197,8 @@ export interface MonitorReport {
   events: MonitorEvent[];
   /** char offset in the completion where a parse error the completion added was cut off; -1 if none */
   syntaxCut: number;
+  /** the text cut off there */
+  syntaxRemoved?: string;
 }
 
 /** Explain: a selection token at which a monitor applied. */

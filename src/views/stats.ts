@@ -49,7 +49,7 @@ function monitorRow(r: CompleteResult): StatRow | undefined {
   if (!ev.length) return { label: 'Names', value: 'no name to guide (model alone)' };
   const parts = ev.slice(0, 3).map((e) => `${SOURCE[e.source] ?? e.source}, ${n(e.candidates)} names${e.top?.length ? `, best ${e.top[0]}` : ''}`);
   const more = ev.length > 3 ? ` (+${ev.length - 3} more)` : '';
-  const cut = r.monitor.syntaxCut >= 0 ? `; cut at a syntax error (char ${r.monitor.syntaxCut})` : '';
+  const cut = r.monitor.syntaxCut >= 0 ? `; cut at a syntax error (char ${r.monitor.syntaxCut}${r.monitor.syntaxRemoved ? `: ${JSON.stringify(r.monitor.syntaxRemoved.slice(0, 40))} dropped` : ''})` : '';
   return { label: 'Names', value: parts.join('; ') + more + cut };
 }
 

@@ -15,6 +15,8 @@ export interface RowResult {
   firstTokenMs?: number; // model rows only
   totalMs?: number;
   generatedTokens?: number;
+  /** how long the decode waited on the monitors (engine timings.monitorMs) */
+  monitorMs?: number;
   stopReason?: string;
   monitor?: unknown; // the engine's report of what the monitors did, when they ran
 }
