@@ -59,6 +59,7 @@ def graft(old: onnx.ModelProto, new: onnx.ModelProto) -> onnx.ModelProto:
     ifs = lambda m: [n for n in m.graph.node if n.op_type == "If"]
     assert len(ifs(out)) == len(ifs(new)) > 0
     added = []
+    fresh_name = {}  # new's constant -> its name in out: "graft_" + its name, prefixed again while old holds that name (an earlier graft)
     for oi, ni in zip(ifs(out), ifs(new)):
         oel = next(a for a in oi.attribute if a.name == "else_branch").g
         br = onnx.GraphProto(); br.CopyFrom(next(a for a in ni.attribute if a.name == "else_branch").g)
@@ -73,10 +74,14 @@ def graft(old: onnx.ModelProto, new: onnx.ModelProto) -> onnx.ModelProto:
                     n.input[i] = local(x)
                 elif x.startswith("c_") and x in new_init and not (x in old_init and np.array_equal(
                         numpy_helper.to_array(old_init[x]), numpy_helper.to_array(new_init[x]))):
-                    t = onnx.TensorProto(); t.CopyFrom(new_init[x]); t.name = "graft_" + x
-                    if t.name not in {a.name for a in added}:
+                    if x not in fresh_name:
+                        name = "graft_" + x
+                        while name in old_init or name in names:
+                            name = "graft_" + name
+                        t = onnx.TensorProto(); t.CopyFrom(new_init[x]); t.name = name
                         added.append(t)
-                    n.input[i] = t.name
+                        fresh_name[x] = name
+                    n.input[i] = fresh_name[x]
                 else:
                     assert x == "" or x in names, f"the new branch reads {x}, which the folder's graph lacks"
             for i, x in enumerate(n.output):

@@ -121,6 +121,17 @@ def gather_selected(g: G, c: Config, sh: Shared, idx, Kp, Vp, l: int):
     return Kp, Vp, src_past
 
 
+def ascending(g: G, idx, n):
+    """The indices idx [rows, k] (k distinct per row, each < n) in ascending order, without a sort: ones
+    scattered into a [rows, n] mask, whose NonZero coordinates come row by row in ascending column order.
+    Linear in rows * n, where a TopK sort of k costs k log k comparisons through an index indirection."""
+    rows = g.op("Shape", idx, start=0, end=1)
+    mask = g.op("ConstantOfShape", g.op("Concat", rows, n, axis=0), value=helper.make_tensor("v", TensorProto.BOOL, [1], [False]))
+    ones = g.op("ConstantOfShape", g.op("Shape", idx), value=helper.make_tensor("v", TensorProto.BOOL, [1], [True]))
+    nz = g.op("NonZero", g.op("ScatterElements", mask, idx, ones, axis=1))                    # [2, rows * k]
+    return g.op("Reshape", g.op("Gather", nz, g.const(1), axis=0), g.op("Concat", rows, g.const([-1]), axis=0))
+
+
 def two_stage_topk(g: G, sc, k, rows: int, block: int = TOPK_BLOCK):
     """Exact per-row top-k indices of sc [rows, C], returned in ascending position order.
 
@@ -128,7 +139,9 @@ def two_stage_topk(g: G, sc, k, rows: int, block: int = TOPK_BLOCK):
     replacements). Instead: the max of every `block` scores, the top-k blocks by that max (every
     top-k element lies in one of them: a block holding one has a max >= the k-th value, and at
     most k blocks do), then the top-k among those k*block candidates. Both TopKs fall on ORT's
-    nth_element path. Ascending indices make the K/V row gathers walk memory forwards."""
+    nth_element path. The chosen blocks are put in ascending order before their candidates are
+    gathered, so candidate order is position order and ascending candidates (ascending(), no sort)
+    are ascending positions: the K/V row gathers then walk memory forwards."""
     C = g.op("Shape", sc, start=1)                                              # [1]
     pad = g.op("Mod", g.op("Sub", g.const([block]), g.op("Mod", C, g.const([block]))), g.const([block]))
     scp = g.op("Pad", sc, g.op("Concat", g.const([0, 0, 0]), pad, axis=0), g.const(NEG, np.float32))
@@ -136,11 +149,10 @@ def two_stage_topk(g: G, sc, k, rows: int, block: int = TOPK_BLOCK):
     bmax = g.op("ReduceMax", blocks, axes=[2], keepdims=0)                     # [rows, nb]
     nb = g.op("Shape", bmax, start=1)
     _, bidx = g.op("TopK", bmax, g.op("Min", k, nb), axis=-1, largest=1, sorted=0, n_out=2)   # [rows, kb]
+    bidx = ascending(g, bidx, nb)
     flat_b = g.op("Add", bidx, g.op("Mul", g.const(np.arange(rows).reshape(rows, 1)), nb))
     cand = g.op("Reshape", g.op("Gather", g.op("Reshape", blocks, g.const([-1, block])), flat_b, axis=0), g.const([rows, -1]))
     _, ci = g.op("TopK", cand, k, axis=-1, largest=1, sorted=0, n_out=2)      # [rows, k]
-    pos = g.op("Add", g.op("Mul", g.op("GatherElements", bidx, g.op("Div", ci, g.const([block])), axis=1), g.const([block])),
-               g.op("Mod", ci, g.const([block])))
-    # ascending order (positions < 2^24 are exact in float32)
-    asc, _ = g.op("TopK", g.op("Cast", pos, to=TensorProto.FLOAT), k, axis=-1, largest=0, sorted=1, n_out=2)
-    return g.op("Cast", asc, to=TensorProto.INT64)
+    ci = ascending(g, ci, g.op("Shape", cand, start=1))
+    return g.op("Add", g.op("Mul", g.op("GatherElements", bidx, g.op("Div", ci, g.const([block])), axis=1), g.const([block])),
+                g.op("Mod", ci, g.const([block])))
