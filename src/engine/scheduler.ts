@@ -8,6 +8,11 @@
 //   queued completion.
 // - a newer `configure` or `warmup` replaces a queued (not running) one of the same type.
 // - `cancel` raises the flag of a running job or drops a queued one.
+// - `warmup` (the background prefill of a file's context) has the lowest priority: any other job
+//   queued runs before it, and a `complete` or `explain` arriving while a warmup runs raises the
+//   warmup's flag (the worker stops between prefill chunks; what it prefilled stays cached). The
+//   preempted warmup is not answered: it goes back in the queue and resumes (reusing the cached
+//   part) when nothing else waits, unless a newer warmup has replaced it meanwhile.
 // - the queue is bounded; beyond the bound a request is refused with an error.
 import type { Response } from '../shared/protocol';
 import type { WorkerJob } from './worker-protocol';
@@ -52,6 +57,8 @@ function supersessionKey(request: JobRequest): string | undefined {
 
 export class Scheduler {
   private running: WorkerJob | undefined;
+  /** The running job is a warmup stopped for a request: requeue it when the worker answers. */
+  private preempted = false;
   private readonly queue: WorkerJob[] = [];
   private lastStats = '';
 
@@ -92,6 +99,10 @@ export class Scheduler {
         Atomics.store(this.running.cancel, 0, 1);
       }
     }
+    if ((request.type === 'complete' || request.type === 'explain') && this.running?.request.type === 'warmup' && Atomics.load(this.running.cancel, 0) === 0) {
+      this.preempted = true;
+      Atomics.store(this.running.cancel, 0, 1);
+    }
     if (this.queue.length >= MAX_QUEUED) {
       this.io.reply({ id: request.id, type: 'error', message: `engine busy: ${this.queue.length} requests already queued` });
       return;
@@ -103,6 +114,7 @@ export class Scheduler {
 
   cancel(target: number): void {
     if (this.running?.request.id === target) {
+      this.preempted = false; // cancelled by its sender: answered, not requeued
       Atomics.store(this.running.cancel, 0, 1);
       return;
     }
@@ -116,9 +128,22 @@ export class Scheduler {
 
   /** A message from the worker: events pass through; a result or error ends the running job. */
   onWorkerMessage(message: Response): void {
-    this.io.reply(message);
-    if (message.type !== 'event' && this.running && message.id === this.running.request.id) {
+    const ends = message.type !== 'event' && this.running !== undefined && message.id === this.running.request.id;
+    if (ends && this.preempted && message.type === 'error' && message.cancelled) {
+      const job = this.running!;
       this.running = undefined;
+      this.preempted = false;
+      // a newer warmup queued meanwhile replaces this one; otherwise it resumes when idle
+      if (this.queue.some((j) => j.request.type === 'warmup')) this.io.reply(message);
+      else this.queue.push({ request: job.request, cancel: newCancelFlag() });
+      this.pump();
+      this.report();
+      return;
+    }
+    this.io.reply(message);
+    if (ends) {
+      this.running = undefined;
+      this.preempted = false;
       this.pump();
       this.report();
     }
@@ -128,6 +153,7 @@ export class Scheduler {
   failAll(message: string, cancelled = false): void {
     const jobs = [...(this.running ? [this.running] : []), ...this.queue.splice(0)];
     this.running = undefined;
+    this.preempted = false;
     for (const job of jobs) {
       Atomics.store(job.cancel, 0, 1);
       this.io.reply({ id: job.request.id, type: 'error', message, ...(cancelled ? { cancelled: true } : {}) });
@@ -149,10 +175,11 @@ export class Scheduler {
     this.io.reply({ id: job.request.id, type: 'error', message: why, cancelled: true });
   }
 
+  /** Starts the first queued job that is not a warmup; a warmup only when nothing else waits. */
   private pump(): void {
-    if (this.running) return;
-    const next = this.queue.shift();
-    if (!next) return;
+    if (this.running || this.queue.length === 0) return;
+    const i = this.queue.findIndex((j) => j.request.type !== 'warmup');
+    const [next] = this.queue.splice(i >= 0 ? i : 0, 1);
     this.running = next;
     this.io.startJob(next);
   }

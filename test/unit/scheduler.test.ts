@@ -124,4 +124,89 @@ describe('Scheduler', () => {
     expect(scheduler.size).toBe(MAX_QUEUED + 1);
     expect(errorsFor(MAX_QUEUED + 1)[0].type === 'error' && errorsFor(MAX_QUEUED + 1)[0]).toMatchObject({ message: expect.stringContaining('busy') });
   });
+
+  describe('warmup: lowest priority', () => {
+    const warmup = (id: number): JobRequest => ({ id, type: 'warmup', context });
+    const cancelledBy = (s: ReturnType<typeof setup>, id: number) => s.scheduler.onWorkerMessage({ id, type: 'error', message: 'cancelled', cancelled: true });
+
+    it('a complete arriving during a warmup stops it; the warmup resumes after, unanswered meanwhile', () => {
+      const s = setup();
+      s.scheduler.submit(warmup(1));
+      s.scheduler.submit(complete(2));
+      expect(Atomics.load(s.started[0].cancel, 0)).toBe(1); // stops between prefill chunks
+      cancelledBy(s, 1); // the worker answers the stopped warmup
+      expect(s.errorsFor(1)).toEqual([]); // not answered: requeued
+      expect(s.started.map((j) => j.request.id)).toEqual([1, 2]);
+      expect(s.scheduler.queuedIds).toEqual([1]);
+      s.finish(2);
+      expect(s.started.map((j) => j.request.id)).toEqual([1, 2, 1]);
+      expect(Atomics.load(s.started[2].cancel, 0)).toBe(0); // a fresh flag
+      s.finish(1);
+      expect(s.replies.filter((r) => r.type === 'result').map((r) => r.type === 'result' && r.id)).toEqual([2, 1]);
+      expect(s.scheduler.size).toBe(0);
+    });
+
+    it('an explain preempts a warmup too', () => {
+      const s = setup();
+      s.scheduler.submit(warmup(1));
+      s.scheduler.submit({ id: 2, type: 'explain', context, selection: 's' });
+      expect(Atomics.load(s.started[0].cancel, 0)).toBe(1);
+      cancelledBy(s, 1);
+      expect(s.scheduler.runningId).toBe(2);
+      expect(s.scheduler.queuedIds).toEqual([1]);
+    });
+
+    it('a configure does not preempt a running warmup', () => {
+      const s = setup();
+      s.scheduler.submit(warmup(1));
+      s.scheduler.submit({ id: 2, type: 'configure', config: { modelDir: '/m', executionProvider: 'cpu', policy: 'dense', budget: 16, maxContextTokens: 256, maxNewTokens: 4 } });
+      expect(Atomics.load(s.started[0].cancel, 0)).toBe(0);
+    });
+
+    it('queued requests run before a queued warmup, whatever the arrival order', () => {
+      const s = setup();
+      s.scheduler.submit(complete(1, 'a'));
+      s.scheduler.submit(warmup(2));
+      s.scheduler.submit(complete(3, 'b'));
+      s.scheduler.submit({ id: 4, type: 'explain', context, selection: 's' });
+      s.finish(1);
+      s.finish(3);
+      s.finish(4);
+      expect(s.started.map((j) => j.request.id)).toEqual([1, 3, 4, 2]);
+    });
+
+    it('a newer warmup replaces the preempted one', () => {
+      const s = setup();
+      s.scheduler.submit(warmup(1));
+      s.scheduler.submit(complete(2));
+      s.scheduler.submit(warmup(3));
+      cancelledBy(s, 1);
+      expect(s.errorsFor(1)[0]).toMatchObject({ cancelled: true }); // answered: superseded
+      s.finish(2);
+      expect(s.started.map((j) => j.request.id)).toEqual([1, 2, 3]);
+      s.scheduler.submit(warmup(4)); // while 3 runs: queued behind it, 3 not stopped
+      expect(Atomics.load(s.started[2].cancel, 0)).toBe(0);
+      expect(s.scheduler.queuedIds).toEqual([4]);
+    });
+
+    it('a warmup that finishes although preempted is answered normally', () => {
+      const s = setup();
+      s.scheduler.submit(warmup(1));
+      s.scheduler.submit(complete(2));
+      s.finish(1); // it ended before seeing the flag
+      expect(s.replies.some((r) => r.type === 'result' && r.id === 1)).toBe(true);
+      expect(s.scheduler.runningId).toBe(2);
+      expect(s.scheduler.queuedIds).toEqual([]);
+    });
+
+    it('cancel of a running warmup answers it instead of requeueing', () => {
+      const s = setup();
+      s.scheduler.submit(warmup(1));
+      s.scheduler.submit(complete(2));
+      s.scheduler.cancel(1);
+      cancelledBy(s, 1);
+      expect(s.errorsFor(1)[0]).toMatchObject({ cancelled: true });
+      expect(s.scheduler.queuedIds).toEqual([]);
+    });
+  });
 });
