@@ -88,6 +88,8 @@ export function engineConfig(settings: Settings, extensionPath: string): EngineC
     prefill: settings.prefill,
     predictionInterval: settings.predictionInterval,
     monitors: settings.monitors,
+    // the first suggestion in a new file comes at once from the cached context; the focus warmup reads the rest
+    partialContext: true,
   };
 }
 

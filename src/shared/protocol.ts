@@ -77,6 +77,10 @@ export const EngineConfigSchema = v.object({
   predictionInterval: v.optional(intIn(1, 16)),
   /** Monitor-guided decoding (language service, editor names, context prior). Default on. */
   monitors: v.optional(v.boolean()),
+  /** A completion whose related files are not cached yet answers at once from the cached ones plus
+   *  the current file (CompleteResult.contextPartial); a warmup fills the rest in the background.
+   *  Default off (one-shot CLI runs, benchmarks); the extension turns it on. */
+  partialContext: v.optional(v.boolean()),
 });
 export type EngineConfig = v.InferOutput<typeof EngineConfigSchema>;
 
@@ -174,6 +178,16 @@ export interface CompleteResult {
   stopReason: 'eot' | 'max-tokens' | 'max-lines' | 'block-end' | 'repetition' | 'cancelled';
   /** what the monitors did (absent when they are off) */
   monitor?: MonitorReport;
+  /** Present when the completion ran on a reduced context (EngineConfig.partialContext): only the
+   *  first `placedFiles` of `relatedFiles` related files were cached, the rest was left to the warmup. */
+  contextPartial?: ContextPartial;
+}
+
+export interface ContextPartial {
+  placedFiles: number;
+  relatedFiles: number;
+  /** tokens of the full stream the completion would have used */
+  fullContextTokens: number;
 }
 
 export type MonitorSource = 'typescript' | 'editor' | 'context';
