@@ -7,6 +7,7 @@ import { editorNamesAt } from './completion/editor-names';
 import { ContextSources } from './context-sources';
 import { EngineClient, RecentLog } from '../engine-client';
 import { ExplainPanel } from './explain-panel';
+import { FocusWarmup } from './focus-warmup';
 import { ContextHighlights } from './highlights';
 import { EngineNotices } from './notices';
 import { engineConfig, onDidChangeSettings, readSettings, sameEngineConfig } from './settings';
@@ -17,6 +18,8 @@ export interface TokenButlerApi {
   readonly engine: EngineClient;
   readonly completions: CompletionProvider;
   readonly accept: AcceptTracker;
+  /** Warmups sent when a file is opened or focused. */
+  readonly focusWarmup: FocusWarmup;
   readonly highlights: ContextHighlights;
   readonly explain: ExplainPanel;
   /** The engine's recent log lines (what the output channel shows). */
@@ -82,12 +85,14 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
       (err: Error) => output.warn(`highlight: ${err.message}`),
     );
   };
+  const focusWarmup = new FocusWarmup({ settings: () => settings, assemble, warmup: (payload) => engine.warmup(payload), completions, logger: output });
   const explain = new ExplainPanel({ engine, assemble, highlights, settings: () => settings, extensionUri: context.extensionUri, logger: output });
   context.subscriptions.push(
     sources,
     highlights,
     accept,
     completions,
+    focusWarmup,
     explain,
     vscode.languages.registerInlineCompletionItemProvider(COMPLETION_SELECTOR, completions),
     completions.onDidComplete(onCompletion),
@@ -124,7 +129,7 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
 
   // Activation reads no workspace files, so its time does not grow with the workspace.
   log.info(`activated in ${Math.round(performance.now() - activatedAt)} ms`);
-  return { engine, completions, accept, highlights, explain, log, notices };
+  return { engine, completions, accept, focusWarmup, highlights, explain, log, notices };
 }
 
 export function deactivate(): Promise<void> | undefined {

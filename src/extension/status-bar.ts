@@ -24,7 +24,8 @@ function render(item: vscode.StatusBarItem, state: EngineClientState, last: Comp
       item.text = label('loading~spin', 'loading model');
       break;
     case 'prefilling':
-      item.text = label('loading~spin', state.total > 0 ? `prefilling ${Math.floor((100 * state.done) / state.total)}%` : 'prefilling');
+      // the context is read in the background (warmup on focus) or before a completion; nothing waits on it
+      item.text = label('loading~spin', state.total > 0 ? `reading context ${Math.floor((100 * state.done) / state.total)}%` : 'reading context…');
       break;
     case 'ready':
       item.text = label('check', 'ready');

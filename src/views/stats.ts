@@ -14,7 +14,13 @@ const pct = (part: number, whole: number) => (whole > 0 ? `${Math.round((100 * p
 export function statRows(r: CompleteResult): StatRow[] {
   const N = r.contextTokens;
   const rows: StatRow[] = [
-    { label: 'Context', value: `${n(N)} tokens` },
+    {
+      label: 'Context',
+      // a quick answer before the warmup had read the repository (EngineConfig.partialContext)
+      value: r.contextPartial
+        ? `${n(N)} tokens, partial: ${r.contextPartial.placedFiles} of ${r.contextPartial.relatedFiles} related files (${n(r.contextPartial.fullContextTokens)} when read)`
+        : `${n(N)} tokens`,
+    },
     { label: 'Reused from cache', value: `${n(r.reusedTokens)} (${pct(r.reusedTokens, N)}), ${n(r.prefilledTokens)} prefilled` },
     {
       label: 'Attended per head',

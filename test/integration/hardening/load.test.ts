@@ -93,7 +93,8 @@ suite('Hardening: 1,000 rapid edits', () => {
     );
     assert.ok(asked > 0 && requests > 0, 'VS Code asked our provider while typing');
     assert.ok(maxInFlight <= 1, `in flight per document: ${maxInFlight}`);
-    assert.ok(maxPerDoc <= 2 && maxQueued <= 1, `child queue: ${maxQueued} queued, ${maxPerDoc} per document`);
+    // queued: at most one completion, plus the focus warmup waiting behind it at the lowest priority
+    assert.ok(maxPerDoc <= 2 && maxQueued <= 2, `child queue: ${maxQueued} queued, ${maxPerDoc} per document`);
     assert.strictEqual(engine.pid, pid, 'no crash');
     assert.ok(childAfter - childBefore < 150, `child memory grew by ${(childAfter - childBefore).toFixed(0)} MB`);
     assert.ok(heapAfter - heapBefore < 100, `extension host heap grew by ${(heapAfter - heapBefore).toFixed(0)} MB`);

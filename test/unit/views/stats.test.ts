@@ -41,6 +41,9 @@ describe('statRows', () => {
   });
 
   it('names a prediction interval above 1 and leaves out sparse prefill for a dense completion', () => {
+    expect(statRows(result({ contextPartial: { placedFiles: 2, relatedFiles: 9, fullContextTokens: 12345 } })).find((r) => r.label === 'Context')?.value).toBe(
+      `${(result().contextTokens).toLocaleString('en-US')} tokens, partial: 2 of 9 related files (12,345 when read)`,
+    );
     expect(statRows(result({ predictionInterval: 4 })).find((r) => r.label === 'Policy')?.value).toBe('tokenbutler, budget 512, new selection every 4 tokens, sparse prefill');
     expect(statRows(result({ policy: 'dense', prefill: 'dense' })).find((r) => r.label === 'Policy')?.value).toBe('dense, budget 512');
   });
