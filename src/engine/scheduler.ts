@@ -13,6 +13,10 @@
 //   warmup's flag (the worker stops between prefill chunks; what it prefilled stays cached). The
 //   preempted warmup is not answered: it goes back in the queue and resumes (reusing the cached
 //   part) when nothing else waits, unless a newer warmup has replaced it meanwhile.
+// - a warmup starts only once no complete or explain has ended for WARMUP_IDLE_MS: the context
+//   cache is append-only with the current file last, so a warmup reading related files drops the
+//   current file's cached tokens, and a completion asked while the user is still typing would
+//   have to prefill the whole current file again (bench/first-suggestion.md).
 // - the queue is bounded; beyond the bound a request is refused with an error.
 import type { Response } from '../shared/protocol';
 import type { WorkerJob } from './worker-protocol';
@@ -26,6 +30,9 @@ export interface SchedulerIO {
   reply(response: Response): void;
   /** The queue changed (the child reports it to the parent as a `queue` event). */
   queueChanged?(stats: QueueStats): void;
+  /** Clock and timer for WARMUP_IDLE_MS (tests pass fakes); default performance.now and an unref'd setTimeout. */
+  now?(): number;
+  later?(fn: () => void, ms: number): void;
 }
 
 export interface QueueStats {
@@ -36,6 +43,8 @@ export interface QueueStats {
 }
 
 export const MAX_QUEUED = 32;
+/** A warmup waits until requests have paused this long (typing asks every few hundred ms). */
+export const WARMUP_IDLE_MS = 1500;
 
 export function newCancelFlag(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4));
@@ -59,6 +68,9 @@ export class Scheduler {
   private running: WorkerJob | undefined;
   /** The running job is a warmup stopped for a request: requeue it when the worker answers. */
   private preempted = false;
+  /** When the last complete or explain ended (or was submitted), on io.now's clock. */
+  private lastRequestAt = -Infinity;
+  private timerSet = false;
   private readonly queue: WorkerJob[] = [];
   private lastStats = '';
 
@@ -99,6 +111,7 @@ export class Scheduler {
         Atomics.store(this.running.cancel, 0, 1);
       }
     }
+    if (request.type === 'complete' || request.type === 'explain') this.lastRequestAt = this.now();
     if ((request.type === 'complete' || request.type === 'explain') && this.running?.request.type === 'warmup' && Atomics.load(this.running.cancel, 0) === 0) {
       this.preempted = true;
       Atomics.store(this.running.cancel, 0, 1);
@@ -129,6 +142,7 @@ export class Scheduler {
   /** A message from the worker: events pass through; a result or error ends the running job. */
   onWorkerMessage(message: Response): void {
     const ends = message.type !== 'event' && this.running !== undefined && message.id === this.running.request.id;
+    if (ends && (this.running!.request.type === 'complete' || this.running!.request.type === 'explain')) this.lastRequestAt = this.now();
     if (ends && this.preempted && message.type === 'error' && message.cancelled) {
       const job = this.running!;
       this.running = undefined;
@@ -175,10 +189,31 @@ export class Scheduler {
     this.io.reply({ id: job.request.id, type: 'error', message: why, cancelled: true });
   }
 
-  /** Starts the first queued job that is not a warmup; a warmup only when nothing else waits. */
+  private now(): number {
+    return this.io.now ? this.io.now() : performance.now();
+  }
+
+  /** Starts the first queued job that is not a warmup; a warmup only when nothing else waits and
+   *  requests have paused for WARMUP_IDLE_MS (else a timer tries again then). */
   private pump(): void {
     if (this.running || this.queue.length === 0) return;
     const i = this.queue.findIndex((j) => j.request.type !== 'warmup');
+    if (i < 0) {
+      const wait = this.lastRequestAt + WARMUP_IDLE_MS - this.now();
+      if (wait > 0) {
+        if (!this.timerSet) {
+          this.timerSet = true;
+          const retry = () => {
+            this.timerSet = false;
+            this.pump();
+            this.report();
+          };
+          if (this.io.later) this.io.later(retry, wait);
+          else setTimeout(retry, wait).unref();
+        }
+        return;
+      }
+    }
     const [next] = this.queue.splice(i >= 0 ? i : 0, 1);
     this.running = next;
     this.io.startJob(next);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ContextPayload, Response } from '../../src/shared/protocol';
-import { MAX_QUEUED, Scheduler, type JobRequest } from '../../src/engine/scheduler';
+import { MAX_QUEUED, Scheduler, WARMUP_IDLE_MS, type JobRequest } from '../../src/engine/scheduler';
 import type { WorkerJob } from '../../src/engine/worker-protocol';
 
 const context: ContextPayload = { files: [], current: { file: 'a.ts', prefix: 'x', suffix: '' } };
@@ -10,10 +10,25 @@ const complete = (id: number, documentKey = 'doc'): JobRequest => ({ id, type: '
 function setup() {
   const started: WorkerJob[] = [];
   const replies: Response[] = [];
-  const scheduler = new Scheduler({ startJob: (job) => started.push(job), reply: (r) => replies.push(r) });
+  // a fake clock: `advance` moves it and runs the timers that came due
+  let t = 0;
+  const timers: { at: number; fn: () => void }[] = [];
+  const scheduler = new Scheduler({
+    startJob: (job) => started.push(job),
+    reply: (r) => replies.push(r),
+    now: () => t,
+    later: (fn, ms) => timers.push({ at: t + ms, fn }),
+  });
+  const advance = (ms: number) => {
+    t += ms;
+    for (const due of timers.filter((x) => x.at <= t)) {
+      timers.splice(timers.indexOf(due), 1);
+      due.fn();
+    }
+  };
   const finish = (id: number) => scheduler.onWorkerMessage({ id, type: 'result', result: id });
   const errorsFor = (id: number) => replies.filter((r) => r.type === 'error' && r.id === id);
-  return { scheduler, started, replies, finish, errorsFor };
+  return { scheduler, started, replies, finish, errorsFor, advance, timers };
 }
 
 describe('Scheduler', () => {
@@ -139,6 +154,10 @@ describe('Scheduler', () => {
       expect(s.started.map((j) => j.request.id)).toEqual([1, 2]);
       expect(s.scheduler.queuedIds).toEqual([1]);
       s.finish(2);
+      expect(s.started.map((j) => j.request.id)).toEqual([1, 2]); // waits for a pause in the requests
+      s.advance(WARMUP_IDLE_MS - 1);
+      expect(s.scheduler.runningId).toBeUndefined();
+      s.advance(1);
       expect(s.started.map((j) => j.request.id)).toEqual([1, 2, 1]);
       expect(Atomics.load(s.started[2].cancel, 0)).toBe(0); // a fresh flag
       s.finish(1);
@@ -172,6 +191,7 @@ describe('Scheduler', () => {
       s.finish(1);
       s.finish(3);
       s.finish(4);
+      s.advance(WARMUP_IDLE_MS);
       expect(s.started.map((j) => j.request.id)).toEqual([1, 3, 4, 2]);
     });
 
@@ -183,6 +203,7 @@ describe('Scheduler', () => {
       cancelledBy(s, 1);
       expect(s.errorsFor(1)[0]).toMatchObject({ cancelled: true }); // answered: superseded
       s.finish(2);
+      s.advance(WARMUP_IDLE_MS);
       expect(s.started.map((j) => j.request.id)).toEqual([1, 2, 3]);
       s.scheduler.submit(warmup(4)); // while 3 runs: queued behind it, 3 not stopped
       expect(Atomics.load(s.started[2].cancel, 0)).toBe(0);
@@ -197,6 +218,21 @@ describe('Scheduler', () => {
       expect(s.replies.some((r) => r.type === 'result' && r.id === 1)).toBe(true);
       expect(s.scheduler.runningId).toBe(2);
       expect(s.scheduler.queuedIds).toEqual([]);
+    });
+
+    it('a request during the wait restarts it; the timer is set once', () => {
+      const s = setup();
+      s.scheduler.submit(complete(1));
+      s.scheduler.submit(warmup(2));
+      s.finish(1);
+      s.advance(1000);
+      s.scheduler.submit(complete(3)); // typing goes on
+      s.finish(3);
+      s.advance(WARMUP_IDLE_MS - 1000); // the first timer fires: too soon after request 3
+      expect(s.scheduler.runningId).toBeUndefined();
+      expect(s.timers).toHaveLength(1);
+      s.advance(1000);
+      expect(s.scheduler.runningId).toBe(2);
     });
 
     it('cancel of a running warmup answers it instead of requeueing', () => {
