@@ -236,6 +236,9 @@ export class Engine {
     const full = this.stream(req.context);
     const quick = cfg.partialContext ? this.quickStream(req.context, full) : undefined;
     const s = quick?.stream ?? full;
+    // the graphs compute over the cache's whole capacity, which a warmup grew for the full context:
+    // a quick answer gives it back (keeping the cached files), else it would cost like the full one
+    if (quick) cache.shrinkTo(commonPrefix(cache.ids, s.ids), Math.ceil((s.ids.length + 64 + maxNew) / 256) * 256);
     const monitor = this.monitorSession(req);
     monitor?.prefetch(); // the language-service query at the cursor runs while the context is prefilled
     const prefillMode = prefillModeFor(policy, req.prefill ?? cfg.prefill);
