@@ -34,6 +34,8 @@ const entries = [
   { in: 'src/engine/cli.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node' },
   // benchmarks only (not packaged): next-identifier match and line completion on held-out code
   { in: 'src/bench/names/main.ts', out: 'out/bench-names.js' },
+  // first suggestion in an unseen repository, warmup off and on (bench/first-suggestion.md)
+  { in: 'src/bench/newcomer/main.ts', out: 'out/bench-newcomer.js' },
 ];
 
 function testEntries() {

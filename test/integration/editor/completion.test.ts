@@ -1,5 +1,6 @@
 // The inline completion provider in real VS Code: the round trip to the engine, the item's shape,
-// typing as suggested, skipping multi-cursor and selections, and the warmup after an accept.
+// typing as suggested, skipping multi-cursor and selections, the warmup after an accept and the
+// warmup when a file is opened.
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import { ACCEPT_COMMAND } from '../../../src/extension/completion/accept';
@@ -116,6 +117,20 @@ suite('Editor: inline completions', () => {
       await vscode.commands.executeCommand(command.command, ...(command.arguments ?? []));
       assert.strictEqual(api.accept.accepted, before + 1);
       await until(() => states.includes('prefilling'), 10_000, 'the warmup to start prefilling');
+    } finally {
+      sub.dispose();
+    }
+  });
+
+  test('opening a file sends a warmup: the engine reads its context in the background', async () => {
+    const states: string[] = [];
+    const sub = api.engine.onDidReceiveEvent((e) => e.type === 'state' && states.push(e.state));
+    const before = api.focusWarmup.sent;
+    try {
+      const editor = await open('src/shapes.ts');
+      await until(() => api.focusWarmup.sent > before, 10_000, 'a warmup for the opened file');
+      await until(() => states.includes('prefilling'), 30_000, 'the warmup to start prefilling');
+      assert.strictEqual(vscode.window.activeTextEditor?.document, editor.document);
     } finally {
       sub.dispose();
     }
