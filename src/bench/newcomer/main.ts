@@ -159,7 +159,8 @@ async function main(): Promise<void> {
       `command \`node esbuild.mjs && nice -n 5 node out/bench-newcomer.js --rounds ${ROUNDS} --gap-ms ${GAP_MS}${MONITORS ? '' : ' --no-monitors'}\` (src/bench/newcomer/main.ts).`,
     '',
     `Repository \`${path.relative(root, REPO)}\` (held out from training), file \`${FILE}\`, cursor at the end of the first line past the middle that opens a block. ` +
-      `The context places ${off[0].relatedFiles} related files (${off[0].fullTokens} tokens with the current file; extension defaults: tokenbutler, budget 512, 16k context, sparse prefill, monitors ${MONITORS ? 'on' : 'off'}).`,
+      `The engine places ${on[0].relatedFiles} related files of those assembled, ${off[0].fullTokens} tokens with the current file ` +
+      `(extension defaults: tokenbutler, budget 512, 16k context, sparse prefill, monitors ${MONITORS ? 'on' : 'off'}).`,
     `Each round starts a fresh engine child (the extension's EngineClient, scheduler and worker; model loaded, nothing cached), opens the file at t0 and asks for a completion at once; ` +
       `then the suggestion's first line is typed and the next completion asked, ${GAP_MS} ms apart. **off**: no warmup, every completion on the full context (before issue 26 item 5). ` +
       '**on**: the focus warmup is sent at t0 together with the first completion (no head start: the completion stops it at its first chunk), and completions whose related files are not cached yet ' +
