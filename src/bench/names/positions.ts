@@ -2,6 +2,7 @@
 // start of a call argument or of the value after `=`) and line-completion cuts (mid-line, at a
 // token boundary). Pure: text in, positions out; the runner decides which ones it keeps.
 import ts from 'typescript';
+import { scriptKindOf } from '../../engine/monitors/syntax-check';
 import { mulberry32 } from '../../shared/random';
 
 export type NimKind = 'dot' | 'arg';
@@ -35,12 +36,6 @@ export const LINE_MIN_TARGET_CHARS = 3;
 
 const IDENT = /^[A-Za-z_$][\w$]*/;
 
-export function scriptKindOf(file: string): ts.ScriptKind {
-  if (/\.(ts|mts|cts)$/.test(file)) return ts.ScriptKind.TS;
-  if (/\.tsx$/.test(file)) return ts.ScriptKind.TSX;
-  if (/\.jsx$/.test(file)) return ts.ScriptKind.JSX;
-  return ts.ScriptKind.JS;
-}
 
 export function parse(file: string, text: string): ts.SourceFile {
   return ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, scriptKindOf(file));

@@ -91,7 +91,13 @@ export function syntaxSafeLength(base: SyntaxBase, completion: string, cuts: num
   if (!full.errors.length) return { keep: completion.length, tries: 1, unresolved: false };
   const inside = full.errors.filter((e) => e.start < cut + completion.length).map((e) => e.start - cut);
   const limit = inside.length ? Math.min(...inside) : completion.length - 1;
-  const ordered = [...new Set(cuts)].filter((c) => c >= 0 && c <= limit && c < completion.length).sort((a, b) => b - a);
+  // Longest first, but a cut that closes every bracket the completion opened (and no string) is
+  // tried before one that leaves them open: the usual clean cut is a shorter balanced one
+  // (`push(a, b,` -> `push`), and each try is a parse of the whole file.
+  const balanced = balancedCuts(completion);
+  const ordered = [...new Set(cuts)]
+    .filter((c) => c >= 0 && c <= limit && c < completion.length)
+    .sort((a, b) => Number(balanced.has(b)) - Number(balanced.has(a)) || b - a);
   let tries = 1;
   for (const c of ordered) {
     if (tries >= maxTries || performance.now() - t0 > budgetMs) break;
@@ -99,4 +105,25 @@ export function syntaxSafeLength(base: SyntaxBase, completion: string, cuts: num
     if (!base.check(completion.slice(0, c)).errors.length) return { keep: c, tries, unresolved: false };
   }
   return { keep: inside.length ? (ordered[0] ?? 0) : completion.length, tries, unresolved: true };
+}
+
+const OPENERS: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+
+/** Lengths of `completion` at which no bracket it opened is still open and no string or template
+ *  it started is unterminated (a scan that knows quotes and escapes, not comments or regexes). */
+export function balancedCuts(completion: string): Set<number> {
+  const out = new Set<number>();
+  const open: string[] = [];
+  let quote = '';
+  for (let i = 0; i < completion.length; i++) {
+    const ch = completion[i];
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = '';
+    } else if (ch === '"' || ch === "'" || ch === '`') quote = ch;
+    else if (OPENERS[ch]) open.push(OPENERS[ch]);
+    else if (ch === open.at(-1)) open.pop();
+    if (!quote && open.length === 0) out.add(i + 1);
+  }
+  return out;
 }

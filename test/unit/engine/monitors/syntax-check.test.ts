@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SyntaxBase, syntaxSafeLength } from '../../../../src/engine/monitors/syntax-check';
+import { SyntaxBase, balancedCuts, syntaxSafeLength } from '../../../../src/engine/monitors/syntax-check';
 
 /** Token-boundary lengths of `s` at every space and punctuation boundary (a stand-in for BPE). */
 function boundaries(s: string): number[] {
@@ -57,5 +57,20 @@ describe('syntaxSafeLength', () => {
     expect(r.unresolved).toBe(true);
     expect(r.tries).toBe(1);
     expect(r.keep).toBeLessThan(completion.indexOf(';') + 1);
+  });
+});
+
+describe('balancedCuts', () => {
+  it('marks the lengths where the completion closed what it opened', () => {
+    const c = 'push(a, "x)", b),';
+    const cuts = balancedCuts(c);
+    expect(cuts.has(4)).toBe(true); // `push`
+    expect(cuts.has(8)).toBe(false); // inside the call
+    expect(cuts.has(10)).toBe(false); // inside the string
+    expect(cuts.has(c.length - 1)).toBe(true); // after `)`
+  });
+
+  it('a closer of a bracket the prefix opened does not count as opened', () => {
+    expect(balancedCuts('error] || x').has(6)).toBe(true);
   });
 });
