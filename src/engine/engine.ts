@@ -2,22 +2,23 @@
 // only the changed tail; greedy decode where each step either attends densely or lets the
 // TokenButler predictor choose, per layer and KV head, which cached tokens to read.
 import type * as ort from 'onnxruntime-node';
-import type {
-  CompleteResult, ContextPartial, ContextPayload, ExplainMonitor, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode, Sampling,
-} from '../shared/protocol';
+import type { CompleteResult, ContextPartial, ContextPayload, ExplainMonitor, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode } from '../shared/protocol';
 import { accumulate, newAttribution, spans } from './attribution';
 import { policyUsed } from './crossover';
-import { argmax, logSoftmaxAt, pick } from './decode/sampling';
+import { argmax, logSoftmaxAt, noPadding, pick } from './decode/sampling';
+import type { CompleteRequest } from './complete-request';
 import { indentOf, lastLine, lineStop, repeats, repetitionBans, trimAtStop } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
 import { Monitors, tokenTexts, type MonitorSession } from './monitors/monitor';
+import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
 import { mulberry32 } from '../shared/random';
 
 export { selectionOf, type StepOut } from './step';
+export type { CompleteRequest } from './complete-request';
 
 export const PREFILL_CHUNK = 256;
 /** Sparse prefill (EngineConfig.prefill = 'sparse'): chunks that start after this many cached
@@ -299,7 +300,7 @@ export class Engine {
     if (stopReason === 'cancelled') throw new CancelledError();
     text = trimAtStop(text, stopReason);
     const tw = performance.now();
-    const syntax = monitor ? await this.syntaxCut(req.context, text, out, multiline) : undefined;
+    const syntax = monitor ? await syntaxCut(this.ts, (ids) => m.tokenizer.decode(ids), req.context, text, out, multiline) : undefined;
     monitorMs += performance.now() - tw;
     if (syntax) text = syntax.text;
     const decodeMs = performance.now() - tDecode;
@@ -351,26 +352,6 @@ export class Engine {
     }
   }
 
-  /** TS/JS: the longest part of the completion, cut at a token boundary, that adds no parse error
-   *  (syntax-check.ts; language service worker, parse only). Single-line: the first line is what is
-   *  inserted and checked. Undefined when nothing is cut or the service is unavailable. */
-  private async syntaxCut(ctx: ContextPayload, text: string, out: number[], multiline: boolean): Promise<{ text: string; cutAt: number; removed: string } | undefined> {
-    const ts = this.ts;
-    if (!text || !ts?.ready || !TS_EXTENSIONS.test(ctx.current.file)) return undefined;
-    const nl = text.indexOf('\n');
-    const shown = multiline || nl < 0 ? text : text.slice(0, nl);
-    const { m } = this.need();
-    const cuts: number[] = [];
-    for (let j = 1; j < out.length; j++) {
-      const t = m.tokenizer.decode(out.slice(0, j));
-      if (t.length >= shown.length) break;
-      if (shown.startsWith(t)) cuts.push(t.replace(/[ \t]+$/, '').length);
-    }
-    const r = await ts.syntaxSafeLength(ctx.current.file, ctx.current.prefix, shown, ctx.current.suffix, cuts, SYNTAX_TIMEOUT_MS);
-    if (!r || r.keep >= shown.length) return undefined;
-    return { text: shown.slice(0, r.keep).replace(/[ \t]+$/, ''), cutAt: r.keep, removed: shown.slice(r.keep) };
-  }
-
   async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {
     const { m, cfg } = this.need();
     const policy = this.policyFor(req.policy ?? cfg.policy);
@@ -410,32 +391,6 @@ export class Engine {
   }
 }
 
-/** A completion request as the engine takes it (the IPC request's fields, plus what the CLI sets). */
-export interface CompleteRequest {
-  context: ContextPayload;
-  policy?: Policy;
-  budget?: number;
-  maxNewTokens?: number;
-  multiline?: boolean;
-  sampling?: Sampling;
-  prefill?: PrefillMode;
-  predictionInterval?: number;
-  /** the caller shows the chosen context: tokenbutler selects below the crossover too (default off) */
-  chosen?: boolean;
-  /** monitor-guided decoding (default: the configuration's `monitors`, on) */
-  monitors?: boolean;
-  /** names from the editor's completion provider at the cursor (languages the engine has no service for) */
-  editorNames?: string[];
-}
-
-const SYNTAX_TIMEOUT_MS = 60;
-
-/** An imported model may have more output rows than its tokenizer has tokens (padded embeddings):
- *  those ids can never be decoded, so they get no probability. */
-function noPadding(logits: Float32Array, vocabSize: number): Float32Array {
-  if (logits.length > vocabSize) logits.fill(-Infinity, vocabSize);
-  return logits;
-}
 
 /** Sparse prefill only serves the tokenbutler policy (dense and window are the exact and the
  *  baseline paths); `requested` defaults to dense. */

@@ -68,3 +68,10 @@ export function logSoftmaxAt(x: Float32Array, id: number): number {
   for (let i = 0; i < x.length; i++) sum += Math.exp(x[i] - max);
   return x[id] - max - Math.log(sum);
 }
+
+/** An imported model may have more output rows than its tokenizer has tokens (padded embeddings):
+ *  those ids can never be decoded, so they get no probability. */
+export function noPadding(logits: Float32Array, vocabSize: number): Float32Array {
+  if (logits.length > vocabSize) logits.fill(-Infinity, vocabSize);
+  return logits;
+}

@@ -1,0 +1,24 @@
+// The syntax cut of a finished completion (TS/JS): the longest part of it, cut at a token
+// boundary, that adds no parse error (syntax-check.ts, run in the language-service worker, parse only).
+import type { ContextPayload } from '../../shared/protocol';
+import { TS_EXTENSIONS } from './ts-protocol';
+import type { TsService } from './ts-service';
+
+const SYNTAX_TIMEOUT_MS = 60;
+
+/** Single-line: the first line is what is inserted and checked. Undefined when nothing is cut or
+ *  the service is unavailable. `out` are the completion's tokens, `decode` the tokenizer's. */
+export async function syntaxCut(ts: TsService | undefined, decode: (ids: number[]) => string, ctx: ContextPayload, text: string, out: number[], multiline: boolean): Promise<{ text: string; cutAt: number; removed: string } | undefined> {
+  if (!text || !ts?.ready || !TS_EXTENSIONS.test(ctx.current.file)) return undefined;
+  const nl = text.indexOf('\n');
+  const shown = multiline || nl < 0 ? text : text.slice(0, nl);
+  const cuts: number[] = [];
+  for (let j = 1; j < out.length; j++) {
+    const t = decode(out.slice(0, j));
+    if (t.length >= shown.length) break;
+    if (shown.startsWith(t)) cuts.push(t.replace(/[ \t]+$/, '').length);
+  }
+  const r = await ts.syntaxSafeLength(ctx.current.file, ctx.current.prefix, shown, ctx.current.suffix, cuts, SYNTAX_TIMEOUT_MS);
+  if (!r || r.keep >= shown.length) return undefined;
+  return { text: shown.slice(0, r.keep).replace(/[ \t]+$/, ''), cutAt: r.keep, removed: shown.slice(r.keep) };
+}
