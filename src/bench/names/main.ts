@@ -272,6 +272,9 @@ async function main(argv: string[]): Promise<number> {
         maxNewTokens: d.kind === 'line' ? LINE_MAX_NEW : NIM_MAX_NEW,
         prefill: 'dense',
         monitors: row.monitors,
+        // tokenbutler selects at every context here (below the crossover the engine would run dense
+        // unless the selection is shown): the rows compare the sparse decode's quality with dense
+        chosen: true,
       } as Parameters<Engine['complete']>[0];
       const started = performance.now();
       const r = await engine.complete(req, quiet);
