@@ -381,11 +381,11 @@ export class Engine {
         else if (c?.bias && ev) constrained.push({ token: i, source: ev.source, candidates: ev.candidates, allowed: true, ...(ev.top ? { top: ev.top } : {}) });
       }
       bits += -lp / Math.LN2;
-      if (i < sel.ids.length - 1) {
-        const r = await this.step([id], policy, budget, undefined, true); // Explain always shows the selection
-        logits = r.logits;
-        accumulate(attr, r, s.ids.length, sinks, recent);
-      }
+      // every selection token is read by one step, the last too (as a completion's last token is
+      // before its stop), so a one-token selection still shows the context the model read
+      const r = await this.step([id], policy, budget, undefined, true); // Explain always shows the selection
+      logits = r.logits;
+      accumulate(attr, r, s.ids.length, sinks, recent);
     }
     return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}) };
   }
