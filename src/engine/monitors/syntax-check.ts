@@ -32,7 +32,7 @@ export interface NewError {
 /** The errors of the file without the insertion, near the cut: computed once per cut. */
 export class SyntaxBase {
   private readonly from: number; // start of the cut line
-  private readonly lineAfter: number; // length of the suffix up to the end of the line after the insertion's last line
+  private readonly lineAfter: number; // length of the suffix up to the end of the line after the cut line
   private readonly before = new Set<string>();
   private readonly beforeAt = new Set<number>();
 
@@ -75,15 +75,17 @@ export interface SafeLength {
   keep: number;
   /** parses after the base one */
   tries: number;
-  /** no clean length was found within the budget: `keep` is the cut before the first error inside */
+  /** no clean length was found within the budget (see syntaxSafeLength) */
   unresolved: boolean;
 }
 
-/** The longest of `cuts` (lengths of the completion that end at a token boundary) whose insertion
- *  adds no syntax error: the whole completion when it is clean; else the longest cut before the
- *  first new error inside the insertion, or, when the error is after it (the completion leaves an
- *  expression open that the next line cannot continue), the longest shorter cut that is clean.
- *  At most `maxTries` parses and `budgetMs`; past them, the cut before the first error inside. */
+/** How much of the completion to keep so that its insertion adds no syntax error: the whole when
+ *  it is clean; else one of `cuts` (lengths that end at a token boundary) before the first new
+ *  error inside the insertion, or shorter than the whole when the error is after it (the completion
+ *  leaves an expression open that the next line cannot continue): the longest clean cut among those
+ *  that close what the completion opened, else the longest clean one. At most `maxTries` parses and
+ *  `budgetMs`; past them (unresolved), the longest cut before the first error inside, or the whole
+ *  when the error is after it. */
 export function syntaxSafeLength(base: SyntaxBase, completion: string, cuts: number[], budgetMs: number, maxTries = 12): SafeLength {
   const t0 = performance.now();
   const cut = base.prefix.length;
