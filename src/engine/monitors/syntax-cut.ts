@@ -18,7 +18,7 @@ export async function syntaxCut(ts: TsService | undefined, decode: (ids: number[
     if (t.length >= shown.length) break;
     if (shown.startsWith(t)) cuts.push(t.replace(/[ \t]+$/, '').length);
   }
-  const r = await ts.syntaxSafeLength(ctx.current.file, ctx.current.prefix, shown, ctx.current.suffix, cuts, SYNTAX_TIMEOUT_MS);
-  if (!r || r.keep >= shown.length) return undefined;
-  return { text: shown.slice(0, r.keep).replace(/[ \t]+$/, ''), cutAt: r.keep, removed: shown.slice(r.keep) };
+  const keep = await ts.syntaxSafeLength(ctx.current.file, ctx.current.prefix, shown, ctx.current.suffix, cuts, SYNTAX_TIMEOUT_MS);
+  if (keep === undefined || keep >= shown.length) return undefined;
+  return { text: shown.slice(0, keep).replace(/[ \t]+$/, ''), cutAt: keep, removed: shown.slice(keep) };
 }

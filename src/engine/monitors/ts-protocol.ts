@@ -12,8 +12,8 @@ export type TsRequest =
   /** The names valid at `pos` of `file` whose text is `text` (the document with generated text applied). */
   | { id: number; type: 'names'; file: string; text: string; pos: number; deadline: number }
   /** How much of `completion`, inserted between `prefix` and `suffix`, adds no parse error
-   *  (syntax-check.ts): the whole when clean, else the longest clean one of `cuts` (lengths at
-   *  token boundaries), searched for at most `budgetMs`. */
+   *  (syntax-check.ts syntaxSafeLength): the whole when clean, else a clean one of `cuts` (lengths
+   *  at token boundaries), searched for at most `budgetMs`. */
   | { id: number; type: 'syntax'; file: string; prefix: string; suffix: string; completion: string; cuts: number[]; budgetMs: number };
 
 export interface NamesResult {

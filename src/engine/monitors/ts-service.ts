@@ -131,11 +131,11 @@ export class TsService {
 
   /** How many characters of `completion`, inserted between `prefix` and `suffix`, add no parse
    *  error (syntax-check.ts); undefined when unknown (service not ready, timeout, error). */
-  async syntaxSafeLength(file: string, prefix: string, completion: string, suffix: string, cuts: number[], timeoutMs: number): Promise<{ keep: number; tries: number; unresolved: boolean; ms: number } | undefined> {
+  async syntaxSafeLength(file: string, prefix: string, completion: string, suffix: string, cuts: number[], timeoutMs: number): Promise<number | undefined> {
     if (!this.ready) return undefined;
     // the search stops itself well inside the deadline; the rest is the message round trip
     const r = await this.ask<TsResponse & { type: 'syntax' }>({ id: this.nextId++, type: 'syntax', file, prefix, suffix, completion, cuts, budgetMs: timeoutMs / 2 }, timeoutMs);
-    return r && !r.error && r.keep >= 0 ? { keep: r.keep, tries: r.tries, unresolved: r.unresolved, ms: r.ms } : undefined;
+    return r && !r.error && r.keep >= 0 ? r.keep : undefined;
   }
 
   async close(): Promise<void> {
