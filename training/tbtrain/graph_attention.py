@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper
 
+from tbtrain import graph_kv
 from tbtrain.graph_ops import G, Shared, heads, linear, rms
 from tbtrain.graph_select import gather_selected
 from tbtrain.model import Config
@@ -25,27 +26,37 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
     kpre = heads(g, proj("self_attn.k_proj", c.attn_bias), Hkv, D)
     k = sh.rope(kpre)
     v = heads(g, proj("self_attn.v_proj", c.attn_bias), Hkv, D)
-    g.rename(k, f"new_k.{l}"); g.rename(v, f"new_v.{l}")
-    sh.outs += [helper.make_tensor_value_info(f"new_k.{l}", TensorProto.FLOAT, [Hkv, "S", D]),
-                helper.make_tensor_value_info(f"new_v.{l}", TensorProto.FLOAT, [Hkv, "S", D])]
+    int8 = c.kv_cache == "int8"
+    if int8:  # the cache's rows: int8 at their own step (graph_kv.py)
+        graph_kv.new_rows(g, c, sh, k, v, l)
+    else:
+        g.rename(k, f"new_k.{l}"); g.rename(v, f"new_v.{l}")
+        sh.outs += [helper.make_tensor_value_info(f"new_k.{l}", TensorProto.FLOAT, [Hkv, "S", D]),
+                    helper.make_tensor_value_info(f"new_v.{l}", TensorProto.FLOAT, [Hkv, "S", D])]
     if l >= 1:
         importance_keys(g, c, sh, kpre, l)
     qh = g.op("Mul", g.op("Reshape", q, g.const([Hkv, -1, D])), sh.scale)  # [Hkv, rep*S, D]
     Kp, Vp, mask = f"past_k.{l}", f"past_v.{l}", sh.past_mask
+    Ks, Vs = (f"past_ks.{l}", f"past_vs.{l}") if int8 else (None, None)   # the rows' steps [Hkv, C]
     src_past = lambda kv: "ctx_ids"
     if sparse and l == 0 and layer0 == "window":
         # layer 0 reads only the sinks and the recent window: contiguous row ranges, no scoring
         rows = g.op("Concat", sh.sink_rows, sh.recent_rows, axis=0)
         Kp = g.op("Gather", Kp, rows, axis=1)
         Vp = g.op("Gather", Vp, rows, axis=1)
+        if int8:
+            Ks, Vs = g.op("Gather", Ks, rows, axis=1), g.op("Gather", Vs, rows, axis=1)
         mask = None
         if c.copy_heads:
             src_past = lambda kv: g.op("Gather", "ctx_ids", rows)
     if sparse and l >= 1:
-        Kp, Vp, src_past = gather_selected(g, c, sh, sel_idx[l], Kp, Vp, l)
+        Kp, Vp, src_past, Ks, Vs = gather_selected(g, c, sh, sel_idx[l], Kp, Vp, l, Ks, Vs)
         mask = None
     g.scope = "attention"
-    s_past = g.op("MatMul", qh, g.op("Transpose", Kp, perm=[0, 2, 1]))
+    if int8:
+        s_past = graph_kv.past_scores(g, qh, Kp, Ks)
+    else:
+        s_past = g.op("MatMul", qh, g.op("Transpose", Kp, perm=[0, 2, 1]))
     if mask is not None:
         s_past = g.op("Add", s_past, mask)
     s_new = g.op("Add", g.op("MatMul", qh, g.op("Transpose", k, perm=[0, 2, 1])), sh.causal)
@@ -65,7 +76,8 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
         sh.copy_rows[f] = g.op("Squeeze", g.op("Gather", g.op("Gather", prob, g.const(kv), axis=0), row, axis=0), g.const([0]))
         sh.copy_src[f] = g.op("Concat", src_past(kv), sh.ids, axis=0)
         g.scope = "attention"
-    o = g.op("Add", g.op("MatMul", p_past, Vp), g.op("MatMul", p_new, v))     # [Hkv, rep*S, D]
+    o_past = graph_kv.past_values(g, p_past, Vp, Vs) if int8 else g.op("MatMul", p_past, Vp)
+    o = g.op("Add", o_past, g.op("MatMul", p_new, v))     # [Hkv, rep*S, D]
     o = g.op("Reshape", g.op("Transpose", g.op("Reshape", o, g.const([H, -1, D])), perm=[1, 0, 2]), g.const([-1, H * D]))
     g.scope = "model"
     o = linear(g, o, p + "self_attn.o_proj.weight")

@@ -15,6 +15,12 @@ def inputs(c: Config, sparse: bool) -> list:
            helper.make_tensor_value_info("prev_id", TensorProto.INT64, [1]),
            helper.make_tensor_value_info("start_pos", TensorProto.INT64, [1])]
     for l in range(L):
+        if c.kv_cache == "int8":  # K as u8 (value + 128), V as int8, each row's step beside them (tbtrain/kv_quant.py)
+            ins += [helper.make_tensor_value_info(f"past_k.{l}", TensorProto.UINT8, [Hkv, "C", D]),
+                    helper.make_tensor_value_info(f"past_v.{l}", TensorProto.INT8, [Hkv, "C", D]),
+                    helper.make_tensor_value_info(f"past_ks.{l}", TensorProto.FLOAT, [Hkv, "C"]),
+                    helper.make_tensor_value_info(f"past_vs.{l}", TensorProto.FLOAT, [Hkv, "C"])]
+            continue
         ins += [helper.make_tensor_value_info(f"past_k.{l}", TensorProto.FLOAT, [Hkv, "C", D]),
                 helper.make_tensor_value_info(f"past_v.{l}", TensorProto.FLOAT, [Hkv, "C", D])]
     if sparse:

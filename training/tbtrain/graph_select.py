@@ -107,8 +107,9 @@ def selection_inputs(g: G, c: Config, sh: Shared):
                                    g.const(-1.0, np.float32)))                                      # [M]: log(P - j), j = n_sink .. w0-1
 
 
-def gather_selected(g: G, c: Config, sh: Shared, idx, Kp, Vp, l: int):
-    """The selected K/V rows of layer l (output selected.{l}) and, for the pointer heads, their token ids."""
+def gather_selected(g: G, c: Config, sh: Shared, idx, Kp, Vp, l: int, Ks=None, Vs=None):
+    """The selected K/V rows of layer l (output selected.{l}), for the pointer heads their token ids, and
+    (compact cache) the selected rows' steps from Ks, Vs [Hkv, C]."""
     D = c.head_dim
     g.scope = "selection"
     g.rename(idx, f"selected.{l}")
@@ -118,7 +119,10 @@ def gather_selected(g: G, c: Config, sh: Shared, idx, Kp, Vp, l: int):
     Kp = g.op("Gather", g.op("Reshape", Kp, g.const([-1, D])), flat, axis=0)   # [Hkv, K, D]
     Vp = g.op("Gather", g.op("Reshape", Vp, g.const([-1, D])), flat, axis=0)
     src_past = lambda kv: g.op("Gather", "ctx_ids", g.op("Gather", idx, g.const(kv), axis=0))
-    return Kp, Vp, src_past
+    if Ks is not None:  # the same flat indices into the steps viewed as [Hkv*C]
+        Ks = g.op("Gather", g.op("Reshape", Ks, g.const([-1])), flat, axis=0)   # [Hkv, K]
+        Vs = g.op("Gather", g.op("Reshape", Vs, g.const([-1])), flat, axis=0)
+    return Kp, Vp, src_past, Ks, Vs
 
 
 def ascending(g: G, idx, n):

@@ -59,6 +59,7 @@ class Config:
     o_bias: bool = False       # o_proj has a bias (Llama with attention_bias)
     tie_embeddings: bool = True  # False: lm_head.weight is its own matrix
     rope_scaling: tuple = ()   # () none; ("linear", factor); ("llama3", factor, low_freq_factor, high_freq_factor, original_max_positions)
+    kv_cache: str = "f32"      # the engine's K/V cache: "f32", or "int8" (rows at their own step, tbtrain/kv_quant.py)
 
     def to_dict(self):
         return asdict(self)

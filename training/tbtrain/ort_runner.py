@@ -28,8 +28,11 @@ class GraphRunner:
         self.dense = ort.InferenceSession(str(model_dir / graphs["dense"]), o)
         self.sparse = ort.InferenceSession(str(model_dir / graphs["sparse"]), o)
         H, D, E = c.n_kv_heads, c.head_dim, c.imp_dim
-        self.k = [np.zeros((H, cap, D), np.float32) for _ in range(c.n_layers)]
-        self.v = [np.zeros((H, cap, D), np.float32) for _ in range(c.n_layers)]
+        self.int8 = c.kv_cache == "int8"  # K u8 (+128), V int8, the rows' steps f32 [H, cap] (tbtrain/kv_quant.py)
+        self.k = [np.zeros((H, cap, D), np.uint8 if self.int8 else np.float32) for _ in range(c.n_layers)]
+        self.v = [np.zeros((H, cap, D), np.int8 if self.int8 else np.float32) for _ in range(c.n_layers)]
+        self.ks = [np.zeros((H, cap), np.float32) for _ in range(c.n_layers)]
+        self.vs = [np.zeros((H, cap), np.float32) for _ in range(c.n_layers)]
         self.ik = [np.zeros((H, E, cap), np.int8) for _ in range(c.n_layers)]  # int8, transposed, as the graphs read them
         self.iksum = [np.zeros((H, cap), np.int32) for _ in range(c.n_layers)]  # 64 x their dim sums
         self.ids = np.full(cap, STALE_ID, np.int64)
@@ -40,11 +43,11 @@ class GraphRunner:
         self.P, self.prev = 0, 0
 
     def snapshot(self):
-        return [[a.copy() for a in arrs] for arrs in (self.k, self.v, self.ik, self.iksum)], self.ids.copy(), self.P, self.prev
+        return [[a.copy() for a in arrs] for arrs in (self.k, self.v, self.ik, self.iksum, self.ks, self.vs)], self.ids.copy(), self.P, self.prev
 
     def restore(self, snap):
         arrays, ids, self.P, self.prev = snap
-        self.k, self.v, self.ik, self.iksum = ([a.copy() for a in arrs] for arrs in arrays)
+        self.k, self.v, self.ik, self.iksum, self.ks, self.vs = ([a.copy() for a in arrs] for arrs in arrays)
         self.ids = ids.copy()
 
     def run(self, ids: list[int], sparse: bool = False, budget: int = 512, sinks: int = ENGINE_SINKS, recent: int = ENGINE_RECENT) -> dict:
@@ -55,6 +58,8 @@ class GraphRunner:
             feeds["ctx_ids"] = self.ids
         for l in range(c.n_layers):
             feeds[f"past_k.{l}"], feeds[f"past_v.{l}"] = self.k[l], self.v[l]
+            if self.int8:
+                feeds[f"past_ks.{l}"], feeds[f"past_vs.{l}"] = self.ks[l], self.vs[l]
         sess = self.dense
         if sparse:
             sess = self.sparse
@@ -66,6 +71,8 @@ class GraphRunner:
         for l in range(c.n_layers):
             self.k[l][:, P:P + S] = out[f"new_k.{l}"]
             self.v[l][:, P:P + S] = out[f"new_v.{l}"]
+            if self.int8:
+                self.ks[l][:, P:P + S], self.vs[l][:, P:P + S] = out[f"new_ks.{l}"], out[f"new_vs.{l}"]
             if l >= 1:
                 self.ik[l][:, :, P:P + S] = out[f"new_ik.{l}"].transpose(0, 2, 1)
                 self.iksum[l][:, P:P + S] = out[f"new_iksum.{l}"]

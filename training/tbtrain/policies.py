@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from tbtrain import kv_quant
 from tbtrain.model import LM, rope_tables
 from tbtrain.predictor import Predictor, pre_rope_keys
 
@@ -24,6 +25,9 @@ LOOKUP = True  # the model's n-gram lookup (config.ngram_max) on; --no-lookup me
 
 
 INT8_KEYS = True  # tokenbutler scores int8 importance keys, as the graphs do; --fp32-keys: the fp32 scores
+
+
+KV_CACHE = "f32"  # how past slots are read: the float32 cache, or a compact form of kv_quant.MODES (bench/kv-cache.md)
 
 
 LATE_ROW = 512  # margins are also reported over rows with at least this many tokens of prefix
@@ -132,9 +136,12 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
                 sel = sel | (F.pad(sel[..., :-1], (1, 0)) & E)
             mask = forced.expand_as(sel) | sel
         m = mask.repeat_interleave(rep, 0) if rep > 1 else mask
+        if KV_CACHE != "f32":  # past slots read from the compact cache (kv_quant), the row's own token in float
+            s = kv_quant.sim_scores(q[0], k[0], s, rep, KV_CACHE)
         p = s.masked_fill(~m, float("-inf")).softmax(-1)
         probs.update({l * c.n_heads + h: p[h][None] for h in by_layer.get(l, [])})  # pointer heads copy from what they read
-        o = (p @ vv[0]).transpose(0, 1).reshape(1, T, -1)
+        o = (p @ vv[0]) if KV_CACHE == "f32" else kv_quant.sim_values(p, v[0], rep, KV_CACHE)
+        o = o.transpose(0, 1).reshape(1, T, -1)
         x = x + layer.self_attn.o_proj(o)
         x = x + layer.mlp(layer.post_attention_layernorm(x))
     logits = lm.head(x, [probs[f] for f in c.copy_heads], ids, lm.ngram(ids, LOOKUP))[0, :-1]

@@ -7,18 +7,23 @@ import math
 
 import torch
 
+from tbtrain import kv_quant
 from tbtrain.model import LM, Config, rope_tables
 from tbtrain.ngram import ngram_lookup_last
 from tbtrain.predictor import NEG, Predictor, pre_rope_keys
 
 
 class Cache:
-    """Reference KV cache: what the engine holds (head-major, post-RoPE keys, int8 importance keys as floats)."""
+    """Reference KV cache: what the engine holds (head-major, post-RoPE keys, int8 importance keys as floats).
+    With cfg.kv_cache "int8" (tbtrain/kv_quant.py), k and v hold the rows' integers (as floats, K without
+    its +128 storage offset) and ks, vs their steps [Hkv, P]."""
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.k = [torch.zeros(cfg.n_kv_heads, 0, cfg.head_dim) for _ in range(cfg.n_layers)]
         self.v = [torch.zeros(cfg.n_kv_heads, 0, cfg.head_dim) for _ in range(cfg.n_layers)]
+        self.ks = [torch.zeros(cfg.n_kv_heads, 0) for _ in range(cfg.n_layers)]
+        self.vs = [torch.zeros(cfg.n_kv_heads, 0) for _ in range(cfg.n_layers)]
         self.ik = [torch.zeros(cfg.n_kv_heads, 0, cfg.imp_dim) for _ in range(cfg.n_layers)]
         self.ids: list[int] = []
 
@@ -79,11 +84,11 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
         q, k, v = att.qkv(xn, cos, sin)  # [1,H,S,D], [1,Hkv,S,D]
         kpre = pre_rope_keys(lm, xn, l)
         ik = pred.quant_keys(pred.keys(kpre, l, torch.arange(P, P + S))[0], l) if l >= 1 else torch.zeros(c.n_kv_heads, S, c.imp_dim)
-        Kp, Vp = cache.k[l], cache.v[l]
+        Kp, Vp, Ks, Vs = cache.k[l], cache.v[l], cache.ks[l], cache.vs[l]
         src_of = lambda kv: past_ids  # token ids of the past slots a KV head reads (pointer heads)
         if sparse and l == 0 and layer0 == "window" and P > 0:
             rows = torch.tensor(list(range(min(sinks, P))) + list(range(max(sinks, P - recent), P)), dtype=torch.long)
-            Kp, Vp = Kp[:, rows], Vp[:, rows]
+            Kp, Vp, Ks, Vs = Kp[:, rows], Vp[:, rows], Ks[:, rows], Vs[:, rows]
             src_of = lambda kv, rows=rows: past_ids[rows]
         if sparse and l >= 1 and P > 0:
             if reuse is not None:
@@ -94,8 +99,11 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
             src_of = lambda kv, idx=idx: past_ids[idx[kv]]
             Kp = torch.gather(Kp, 1, idx[..., None].expand(-1, -1, c.head_dim))
             Vp = torch.gather(Vp, 1, idx[..., None].expand(-1, -1, c.head_dim))
-        qh = q[0].reshape(c.n_kv_heads, rep * S, c.head_dim) / math.sqrt(c.head_dim)
-        s_past = qh @ Kp.transpose(1, 2)
+            Ks, Vs = torch.gather(Ks, 1, idx), torch.gather(Vs, 1, idx)
+        int8 = c.kv_cache == "int8"
+        # the graphs' order: the query rows times the float32 1/sqrt(D)
+        qh = q[0].reshape(c.n_kv_heads, rep * S, c.head_dim) * torch.tensor(1.0 / math.sqrt(c.head_dim), dtype=torch.float32)
+        s_past = kv_quant.past_scores(qh, Kp, Ks) if int8 else qh @ Kp.transpose(1, 2)
         s_new = qh @ k[0].transpose(1, 2)
         causal = torch.triu(torch.full((S, S), NEG), 1).repeat(rep, 1)
         p = torch.cat([s_past, s_new + causal], -1).softmax(-1)
@@ -105,12 +113,18 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
             kv = h // rep
             copy_p[l * c.n_heads + h] = p[kv, (h % rep) * S + S - 1]
             copy_src[l * c.n_heads + h] = torch.cat([src_of(kv), torch.tensor(ids, dtype=torch.long)])
-        o = p[..., : Kp.shape[1]] @ Vp + p[..., Kp.shape[1]:] @ v[0]
+        n = Kp.shape[1]
+        o = (kv_quant.past_values(p[..., :n], Vp, Vs) if int8 else p[..., :n] @ Vp) + p[..., n:] @ v[0]
         o = o.view(c.n_heads, S, c.head_dim).transpose(0, 1).reshape(1, S, -1)
         x = x + att.o_proj(o)
         x = x + layer.mlp(layer.post_attention_layernorm(x))
-        cache.k[l] = torch.cat([cache.k[l], k[0]], 1)
-        cache.v[l] = torch.cat([cache.v[l], v[0]], 1)
+        kn, vn, ksn, vsn = k[0], v[0], torch.zeros(c.n_kv_heads, S), torch.zeros(c.n_kv_heads, S)
+        if int8:  # the rows the cache keeps: integers at their own step
+            (kn, ksn), (vn, vsn) = kv_quant.quant_rows(kn, kv_quant.QMAX_KV), kv_quant.quant_rows(vn, kv_quant.QMAX_KV)
+        cache.k[l] = torch.cat([cache.k[l], kn], 1)
+        cache.v[l] = torch.cat([cache.v[l], vn], 1)
+        cache.ks[l] = torch.cat([cache.ks[l], ksn], 1)
+        cache.vs[l] = torch.cat([cache.vs[l], vsn], 1)
         cache.ik[l] = torch.cat([cache.ik[l], ik], 1)
     cache.ids += list(ids)
     hc = lm.cfg.copy_heads

@@ -21,13 +21,15 @@ class ExportParity(unittest.TestCase):
     copy_heads = ()
     ngram_max = 0
     id_high = 4096  # token ids drawn from [5, id_high)
+    kv_cache = "f32"
 
     @classmethod
     def setUpClass(cls):
         torch.manual_seed(0)
         # one producer per consumer layer (taps 1 and 2) and a (non-zero) distance prior
         cls.cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
-                         pred_taps=(1, 2), pred_dist=True, copy_heads=cls.copy_heads, ngram_max=cls.ngram_max)
+                         pred_taps=(1, 2), pred_dist=True, copy_heads=cls.copy_heads, ngram_max=cls.ngram_max,
+                         kv_cache=cls.kv_cache)
         cls.lm = LM(cls.cfg).eval()
         if cls.lm.copy_gate is not None:  # a gate that varies with the hidden state and gives the pointers real weight
             with torch.no_grad():
@@ -244,6 +246,29 @@ class PointerExportParity(ExportParity):
         self.assertAlmostEqual(float(only_copy[inside].sum()), 1.0, places=4)
         self.assertLess(float(only_copy[~inside].max()), 1e-6)
 
+
+class Int8KvExportParity(PointerExportParity):
+    """Every parity check with the compact KV cache (config.kv_cache "int8", tbtrain/kv_quant.py): the graphs
+    store int8 rows with their steps and read them with MatMulInteger; the reference does the same."""
+    kv_cache = "int8"
+
+    def test_dense_chunked_prefill_matches_full_forward(self):
+        """With a compact cache a chunk reads the earlier chunks' rows rounded, so the reference runs the same chunks."""
+        ids = torch.randint(5, self.id_high, (70,)).tolist()
+        r = GraphRunner(self.dir, cap=96, cfg=self.cfg)
+        cache = Cache(self.cfg)
+        for a, b in ((0, 32), (32, 64), (64, 69), (69, 70)):
+            out = r.run(ids[a:b])
+            logits, _, _ = step(self.lm, self.pred, cache, ids[a:b])
+            np.testing.assert_allclose(out["logits"][0], logits.numpy(), atol=2e-4, rtol=1e-3)
+        for l in range(self.cfg.n_layers):  # the stored rows: the same integers (a float-level difference may flip a rounding)
+            for got, want in ((r.k[l][:, :70].astype(np.float32) - 128, cache.k[l]), (r.v[l][:, :70].astype(np.float32), cache.v[l])):
+                d = np.abs(got - want.numpy())
+                self.assertLessEqual(d.max(), 1); self.assertGreater((d == 0).mean(), 0.99)
+            np.testing.assert_allclose(r.vs[l][:, :70], cache.vs[l].numpy(), rtol=1e-3)
+            np.testing.assert_allclose(r.ks[l][:, :70], cache.ks[l].numpy(), rtol=1e-3)
+        full = self.lm(torch.tensor([ids]), torch.tensor([0]))[0, -1].detach().numpy()   # and close to the float32 cache
+        self.assertLess(np.abs(out["logits"][0] - full).max(), 0.05)
 
 
 class NgramExportParity(PointerExportParity):
