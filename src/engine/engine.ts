@@ -2,7 +2,7 @@
 // only the changed tail; greedy decode where each step either attends densely or lets the
 // TokenButler predictor choose, per layer and KV head, which cached tokens to read.
 import type * as ort from 'onnxruntime-node';
-import type { CompleteResult, ContextPartial, ContextPayload, ExplainMonitor, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode } from '../shared/protocol';
+import type { CompleteResult, ContextPayload, ExplainMonitor, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode } from '../shared/protocol';
 import { accumulate, newAttribution, spans } from './attribution';
 import { policyUsed } from './crossover';
 import { argmax, logSoftmaxAt, noPadding, pick } from './decode/sampling';
@@ -16,9 +16,11 @@ import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
 import { mulberry32 } from '../shared/random';
+import { QuickContext, type Quick } from './quick-context';
 
 export { selectionOf, type StepOut } from './step';
 export type { CompleteRequest } from './complete-request';
+export { QUICK_PREFILL_TOKENS } from './quick-context';
 
 export const PREFILL_CHUNK = 256;
 /** Sparse prefill (EngineConfig.prefill = 'sparse'): chunks that start after this many cached
@@ -27,12 +29,6 @@ export const PREFILL_CHUNK = 256;
 export const SPARSE_PREFILL_FROM = 4096;
 export const SPARSE_PREFILL_CHUNK = 128;
 export const SPARSE_PREFILL_BUDGET = 2048;
-/** EngineConfig.partialContext: a completion that would prefill more than this many tokens before
- *  its current file (related files not cached yet) runs on the cached related files plus the current
- *  file instead. Dense prefill runs at ~2,000-3,900 tokens/s on the 2-core bench machine
- *  (bench/results.md), so this bounds the quick answer's context prefill to ~0.3-0.5 s, leaving
- *  room for the current file and the decode within a second (bench/first-suggestion.md). */
-export const QUICK_PREFILL_TOKENS = 1024;
 /** Longest selection Explain teacher-forces (the extension sends at most 4,000 chars). */
 export const MAX_EXPLAIN_TOKENS = 4096;
 
@@ -59,6 +55,7 @@ export class Engine {
   private cache?: KvCache;
   private enc?: EncodingCache;
   private lastStream?: Stream;
+  private quick?: QuickContext;
   private monitors?: Monitors;
   private ts?: TsService;
   private log?: (message: string) => void;
@@ -233,9 +230,9 @@ export class Engine {
     const select = req.chosen ?? false; // below the crossover, the chosen context costs a sparse step
     const budget = req.budget ?? cfg.budget;
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
-    const multiline = req.multiline ?? true;
     const full = this.stream(req.context);
     const quick = cfg.partialContext ? this.quickStream(req.context, full) : undefined;
+    const multiline = (req.multiline ?? true) && !quick?.firstLineOnly;
     const s = quick?.stream ?? full;
     // the graphs compute over the cache's whole capacity, which a warmup grew for the full context:
     // a quick answer gives it back (keeping the cached files), else it would cost like the full one
@@ -329,27 +326,10 @@ export class Engine {
     };
   }
 
-  /** EngineConfig.partialContext: when `full` would prefill more than QUICK_PREFILL_TOKENS before its
-   *  current file, the stream of the related files already cached whole (a prefix of the placed
-   *  ones: the cache is append-only) followed by the current file; undefined when `full` is cheap.
-   *  Only the partly cached file after them is dropped from the cache; the warmup re-reads it. */
-  private quickStream(ctx: ContextPayload, full: Stream): { stream: Stream; partial: ContextPartial } | undefined {
-    const { cache } = this.need();
-    const cached = commonPrefix(cache.ids, full.ids);
-    if (full.currentStart - cached <= QUICK_PREFILL_TOKENS) return undefined;
-    const related = full.files.length - 1; // buildStream places a prefix of ctx.files, then the current file
-    const ends = new Int32Array(related); // where each related file's tokens end
-    for (let j = 0; j < full.currentStart; j++) if (full.fileOf[j] >= 0) ends[full.fileOf[j]] = j + 1;
-    let k = 0;
-    while (k < related && ends[k] <= cached) k++;
-    for (; ; k--) {
-      const stream = this.stream({ files: ctx.files.slice(0, k), current: ctx.current });
-      // headers (and empty files) carry no file index: check the related part is really cached
-      if (k === 0 || stream.currentStart <= cached) {
-        this.log?.(`quick answer: ${k} of ${related} related files cached; the rest (${full.currentStart - cached} tokens) is left to the warmup`);
-        return { stream, partial: { placedFiles: k, relatedFiles: related, fullContextTokens: full.ids.length } };
-      }
-    }
+  /** EngineConfig.partialContext: the quick answer's stream, or undefined when `full` is cheap (quick-context.ts). */
+  private quickStream(ctx: ContextPayload, full: Stream): Quick | undefined {
+    this.quick ??= new QuickContext((c) => this.stream(c), (message) => this.log?.(message));
+    return this.quick.stream(ctx, full, this.need().cache.ids);
   }
 
   async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {

@@ -1,10 +1,12 @@
 // EngineConfig.partialContext: a completion whose related files are not cached yet runs on the
-// cached ones plus the current file (no cold prefill of the repository first); once the warmup has
-// cached the whole context, completions use all of it; the cached files survive the quick answer.
+// cached ones plus a window of the current file around the cursor (no cold prefill of the
+// repository first) and ends at its first line; once the warmup has cached the whole context,
+// completions use all of it; the cached files survive the quick answer.
 import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContextPayload } from '../../../src/shared/protocol';
 import { CancelledError, Engine, Hooks, PREFILL_CHUNK, QUICK_PREFILL_TOKENS } from '../../../src/engine/engine';
+import { QUICK_PREFIX_GROWTH, QUICK_PREFIX_TOKENS, QUICK_SUFFIX_TOKENS, trimCurrent } from '../../../src/engine/quick-context';
 
 const modelDir = path.resolve(__dirname, '../../../models/default');
 const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
@@ -72,4 +74,76 @@ describe('quick answer from the cached context (partialContext)', () => {
     expect(r.contextPartial).toBeUndefined();
     expect(r.prefilledTokens).toBe(r.contextTokens);
   }, 120_000);
+});
+
+describe('the quick answer reads a window of a long current file', () => {
+  // 120 small functions: the prefix is far longer than the window, as in a real file
+  const fns = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `export function f${from + i}(x: number): number {\n  return x * ${from + i};\n}\n\n`).join('');
+  const long = fns(0, 120) + 'export function f120(x: number): number {\n';
+  const suffix = '\n' + fns(121, 160);
+  const at = (p: string): ContextPayload => ({ files: related, current: { file: 'src/long.ts', prefix: p, suffix } });
+  let quick: Engine;
+
+  beforeAll(async () => {
+    quick = new Engine();
+    await quick.configure({ modelDir, executionProvider: 'cpu', policy: 'dense', budget: 64, maxContextTokens: 8192, maxNewTokens: 24, partialContext: true }, hooks);
+  }, 60_000);
+
+  it('prefills the lines before the cursor and the start of the suffix, keeps that window while typing, and ends at the first line', async () => {
+    const tok = quick.loaded!.tokenizer;
+    expect(tok.encode(long).ids.length).toBeGreaterThan(2 * (QUICK_PREFIX_TOKENS + QUICK_PREFIX_GROWTH));
+    const r1 = await quick.complete({ context: at(long) }, hooks);
+    expect(r1.contextPartial?.placedFiles).toBe(0);
+    // header and FIM markers aside, the current file contributes the window and a short suffix
+    expect(r1.contextTokens).toBeLessThanOrEqual(QUICK_PREFIX_TOKENS + QUICK_SUFFIX_TOKENS + 16);
+    expect(r1.contextTokens).toBeGreaterThan(QUICK_PREFIX_TOKENS / 2);
+    expect(r1.completion.trim()).not.toContain('\n'); // the first line only
+    // typing at the cursor: the window's start stays, so only the typed tokens are prefilled
+    const r2 = await quick.complete({ context: at(long + '  return') }, hooks);
+    expect(r2.contextPartial).toBeDefined();
+    expect(r2.prefilledTokens).toBeLessThan(8);
+    expect(r2.reusedTokens).toBeGreaterThan(r1.contextTokens - 8);
+    // typed on past QUICK_PREFIX_GROWTH tokens: the window moves on to the last lines again
+    const r3 = await quick.complete({ context: at(long + '  return x;\n}\n\n' + fns(200, 240)) }, hooks);
+    expect(r3.contextTokens).toBeLessThanOrEqual(QUICK_PREFIX_TOKENS + QUICK_SUFFIX_TOKENS + 16);
+    expect(r3.prefilledTokens).toBeGreaterThan(QUICK_PREFIX_TOKENS / 2);
+  }, 120_000);
+
+  it('once the warmup has read the context, the completion reads the whole file and may run over several lines', async () => {
+    await quick.warmup(at(long), hooks);
+    const r = await quick.complete({ context: at(long) }, hooks);
+    expect(r.contextPartial).toBeUndefined();
+    expect(r.contextTokens).toBeGreaterThan(quick.loaded!.tokenizer.encode(long).ids.length);
+    expect(r.completion.trim().split('\n').length).toBeGreaterThan(1);
+  }, 120_000);
+});
+
+describe('trimCurrent', () => {
+  // [related 0: 3 tokens][sep][header][fim_suffix][suffix: 4 tokens][fim_prefix][prefix: 5 tokens]
+  const s = {
+    ids: [1, 2, 3, 90, 91, 92, 10, 11, 12, 13, 93, 20, 21, 22, 23, 24],
+    fileOf: Int32Array.from([0, 0, 0, -1, -1, -1, 1, 1, 1, 1, -1, 1, 1, 1, 1, 1]),
+    start: Int32Array.from([0, 4, 8, 0, 0, 0, 50, 52, 54, 56, 0, 0, 10, 20, 30, 40]),
+    end: Int32Array.from([4, 8, 12, 0, 0, 0, 52, 54, 56, 58, 0, 10, 20, 30, 40, 50]),
+    files: ['a.ts', 'cur.ts'],
+    currentStart: 3,
+    prefixStart: 11,
+  };
+
+  it('drops the prefix before the cut and the suffix past its limit, keeping everything else and the offsets', () => {
+    const t = trimCurrent(s, 50, 20, 2);
+    expect(t.ids).toEqual([1, 2, 3, 90, 91, 92, 10, 11, 93, 22, 23, 24]);
+    expect(Array.from(t.start)).toEqual([0, 4, 8, 0, 0, 0, 50, 52, 0, 20, 30, 40]);
+    expect(Array.from(t.end)).toEqual([4, 8, 12, 0, 0, 0, 52, 54, 0, 30, 40, 50]);
+    expect(Array.from(t.fileOf)).toEqual([0, 0, 0, -1, -1, -1, 1, 1, -1, 1, 1, 1]);
+    expect(t.currentStart).toBe(3);
+    expect(t.prefixStart).toBe(9);
+    expect(t.ids[t.prefixStart]).toBe(22);
+  });
+
+  it('keeps the stream whole with the cut at 0 and room for the suffix', () => {
+    const t = trimCurrent(s, 50, 0, 64);
+    expect(t.ids).toEqual(s.ids);
+    expect(t.prefixStart).toBe(s.prefixStart);
+  });
 });

@@ -1,0 +1,115 @@
+// Quick answers (EngineConfig.partialContext): a completion whose related files are not cached yet
+// does not wait for them. It runs on the related files already cached whole plus a window of the
+// current file around the cursor (the lines just above it and the start of the suffix), so the
+// first suggestion in an unseen repository costs a short prefill; the warmup reads the rest in the
+// background and later completions use the full context (bench/first-suggestion.md).
+import type { ContextPartial, ContextPayload } from '../shared/protocol';
+import { commonPrefix } from './kv-cache';
+import type { Stream } from './layout';
+
+/** A completion that would prefill more than this many tokens before its current file (related
+ *  files not cached yet) answers quickly instead. Dense prefill runs at ~2,000-3,900 tokens/s on the
+ *  2-core bench machine (bench/results.md), so this bounds the context part to ~0.3-0.5 s. */
+export const QUICK_PREFILL_TOKENS = 1024;
+/** Current-file prefix tokens a quick answer reads before the cursor: the lines nearest it carry
+ *  most of what the next line needs; the whole file comes with the full context. */
+export const QUICK_PREFIX_TOKENS = 640;
+/** The window's start stays where it is while typing moves the cursor on (the cached window is
+ *  reused token for token) until the prefix after it has grown by this many tokens. */
+export const QUICK_PREFIX_GROWTH = 512;
+/** Suffix tokens a quick answer reads after the cursor (the full layout reads up to SUFFIX_TOKENS). */
+export const QUICK_SUFFIX_TOKENS = 64;
+
+/** A quick answer ends at its first line: the ghost text appears as soon as that line is decoded
+ *  (a multi-line answer decodes up to 16 lines first); the lines after it come from the next
+ *  completion, on the full context once the warmup has read it. */
+export const QUICK_FIRST_LINE_ONLY = true;
+
+export interface Quick {
+  stream: Stream;
+  partial: ContextPartial;
+  /** decode in single-line mode (QUICK_FIRST_LINE_ONLY) */
+  firstLineOnly: boolean;
+}
+
+/** `s` without its current file's prefix tokens starting before `cut` (a payload offset) and with
+ *  at most `suffixTokens` of its suffix; everything else (related files, headers, FIM markers) and
+ *  every kept token's file offsets stay as they are, so attribution still maps to the document. */
+export function trimCurrent(s: Stream, prefixLength: number, cut: number, suffixTokens: number): Stream {
+  const ci = s.files.length - 1;
+  const keep: number[] = [];
+  let suffixKept = 0;
+  let prefixStart = -1;
+  for (let i = 0; i < s.ids.length; i++) {
+    if (i === s.prefixStart) prefixStart = keep.length;
+    if (i >= s.currentStart && s.fileOf[i] === ci) {
+      // the layout places the suffix at offsets from the prefix's length on
+      if (s.start[i] >= prefixLength ? suffixKept++ >= suffixTokens : s.start[i] < cut) continue;
+    }
+    keep.push(i);
+  }
+  return {
+    ids: keep.map((i) => s.ids[i]),
+    fileOf: Int32Array.from(keep, (i) => s.fileOf[i]),
+    start: Int32Array.from(keep, (i) => s.start[i]),
+    end: Int32Array.from(keep, (i) => s.end[i]),
+    files: s.files,
+    currentStart: s.currentStart,
+    prefixStart: prefixStart < 0 ? keep.length : prefixStart,
+  };
+}
+
+export class QuickContext {
+  /** Where the current window starts: a line start in the payload's prefix of `file`. */
+  private cut?: { file: string; at: number };
+
+  /** `build` lays a context out as the engine does (buildStream with its encoding cache). */
+  constructor(private readonly build: (ctx: ContextPayload) => Stream, private readonly log?: (message: string) => void) {}
+
+  /** When `full` would prefill more than QUICK_PREFILL_TOKENS before its current file, the stream of
+   *  the related files already cached whole (a prefix of the placed ones: the cache is append-only)
+   *  followed by the current file's window; undefined when `full` is cheap. Only the partly cached
+   *  file after them is dropped from the cache; the warmup re-reads it. */
+  stream(ctx: ContextPayload, full: Stream, cachedIds: readonly number[]): Quick | undefined {
+    const cached = commonPrefix(cachedIds, full.ids);
+    if (full.currentStart - cached <= QUICK_PREFILL_TOKENS) return undefined;
+    const related = full.files.length - 1; // buildStream places a prefix of ctx.files, then the current file
+    const ends = new Int32Array(related); // where each related file's tokens end
+    for (let j = 0; j < full.currentStart; j++) if (full.fileOf[j] >= 0) ends[full.fileOf[j]] = j + 1;
+    let k = 0;
+    while (k < related && ends[k] <= cached) k++;
+    for (; ; k--) {
+      const whole = this.build({ files: ctx.files.slice(0, k), current: ctx.current });
+      // headers (and empty files) carry no file index: check the related part is really cached
+      if (k === 0 || whole.currentStart <= cached) {
+        const stream = trimCurrent(whole, ctx.current.prefix.length, this.cutFor(ctx, whole), QUICK_SUFFIX_TOKENS);
+        this.log?.(`quick answer: ${k} of ${related} related files cached and ${stream.ids.length - stream.currentStart} tokens of the current file; the rest (${full.ids.length - stream.ids.length} tokens) is left to the warmup`);
+        return { stream, partial: { placedFiles: k, relatedFiles: related, fullContextTokens: full.ids.length }, firstLineOnly: QUICK_FIRST_LINE_ONLY };
+      }
+    }
+  }
+
+  /** The window's start for `s` (the current file laid out whole): kept while it is still a line
+   *  start of this file with at most QUICK_PREFIX_TOKENS + QUICK_PREFIX_GROWTH prefix tokens after
+   *  it, else the first line start from which at most QUICK_PREFIX_TOKENS remain. */
+  private cutFor(ctx: ContextPayload, s: Stream): number {
+    const { file, prefix } = ctx.current;
+    const ci = s.files.length - 1;
+    const starts: number[] = []; // the prefix tokens' offsets, in order
+    for (let i = s.currentStart; i < s.ids.length; i++) if (s.fileOf[i] === ci && s.start[i] < prefix.length) starts.push(s.start[i]);
+    const old = this.cut;
+    if (old && old.file === file && old.at <= prefix.length && (old.at === 0 || prefix[old.at - 1] === '\n')) {
+      let after = 0;
+      for (const st of starts) if (st >= old.at) after++;
+      if (after <= QUICK_PREFIX_TOKENS + QUICK_PREFIX_GROWTH) return old.at;
+    }
+    let at = 0;
+    if (starts.length > QUICK_PREFIX_TOKENS) {
+      const from = starts[starts.length - QUICK_PREFIX_TOKENS];
+      const nl = prefix.indexOf('\n', from - 1);
+      at = nl >= 0 ? nl + 1 : from; // the next line start (or the token itself in a line without end)
+    }
+    this.cut = { file, at };
+    return at;
+  }
+}
