@@ -14,6 +14,8 @@ import type { CompleteResult, ContextPayload, EngineConfig } from '../../shared/
 import { assembleContext } from '../../context';
 import { EngineClient } from '../../engine-client';
 import { readDocument } from '../../engine/cli-args';
+import { postprocess } from '../../postprocess';
+import { TypingAsSuggested } from '../../completion-logic/typing-as-suggested';
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -28,6 +30,10 @@ const GAP_MS = Number(opt('gap-ms', '1000'));
 const OUT = path.resolve(root, opt('out', 'bench/first-suggestion.md'));
 const MONITORS = !args.includes('--no-monitors');
 const REQUESTS = 4;
+/** `--baseline-child PATH`: a third column, warmup on with another build's engine child (e.g. the
+ *  commit before a change, built in a worktree), labelled `--baseline-label`: before/after in one run. */
+const BASELINE_CHILD = opt('baseline-child', '');
+const BASELINE_LABEL = opt('baseline-label', 'baseline');
 
 /** The extension's default settings (settings.ts). */
 const config = (warm: boolean): EngineConfig => ({
@@ -49,10 +55,23 @@ interface Sample {
   firstTokenMs: number;
   contextTokens: number;
   prefilledTokens: number;
+  generatedTokens: number;
+  /** tokens of the full context (a partial answer's contextPartial.fullContextTokens) */
+  fullTokens: number;
+  relatedFiles?: number;
   partial?: string;
+  /** the suggestion as the ghost text shows it (postprocessed as the extension does) */
+  shown: string;
+  /** requests 2-4: the keystrokes that typed the previous suggestion's first line, how many of them
+   *  the extension answers from the shown suggestion (typing-as-suggested: no engine request) and
+   *  the time that lookup took; `engineNeeded`: the last keystroke ends the shown suggestion, so the
+   *  extension asks the engine (else this request is the bench's, measured for the engine alone) */
+  keystrokes?: { total: number; fromShown: number; lookupMs: number[]; engineNeeded: boolean };
 }
 interface Round {
   requests: Sample[];
+  /** t0 → the context assembled (first request) */
+  assembleMs: number;
   /** t0 → the warmup answered (on only) */
   warmupDoneMs?: number;
   relatedFiles: number;
@@ -61,6 +80,7 @@ interface Round {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const quiet = { info: () => undefined, warn: (m: string) => process.stderr.write(`[warn] ${m}\n`), error: (m: string) => process.stderr.write(`[error] ${m}\n`) };
+const firstLine = (t: string) => t.split('\n').find((l) => l.trim())?.trim() ?? '';
 
 /** The cursor: the end of the first line past the file's middle that opens a block (`{` at its end). */
 function cursorOf(text: string): number {
@@ -73,9 +93,9 @@ function cursorOf(text: string): number {
   return Math.floor(text.length / 2);
 }
 
-async function round(warm: boolean): Promise<Round> {
+async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-child.js')): Promise<Round> {
   const doc = readDocument(REPO, FILE);
-  const engine = new EngineClient({ childPath: path.join(root, 'dist', 'engine-child.js'), logger: quiet });
+  const engine = new EngineClient({ childPath, logger: quiet });
   engine.start();
   await engine.configure(config(warm));
   try {
@@ -85,8 +105,17 @@ async function round(warm: boolean): Promise<Round> {
       const r = await assembleContext({ workspaceRoot: doc.workspace, currentFile: doc.file, prefix: text.slice(0, at), suffix: text.slice(at), maxContextTokens: 16384 });
       return { payload: r.payload, files: r.payload.files.length };
     };
+    const ask = async (ts: number, payload: ContextPayload, keystrokes?: Sample['keystrokes']): Promise<Sample> => {
+      const r: CompleteResult = await engine.complete(payload, 'doc', { multiline: true }, { timeoutMs: 300_000 });
+      const ms = performance.now() - ts;
+      const shown = postprocess(r.completion, { prefix: payload.current.prefix, suffix: payload.current.suffix, languageId: 'javascript', multiline: true });
+      const p = r.contextPartial;
+      if (process.env.NEWCOMER_VERBOSE) process.stderr.write(`  ${warm ? 'on' : 'off'}: ${ms.toFixed(0)} ms ${JSON.stringify({ ...r.timings, gen: r.generatedTokens, pre: r.prefilledTokens, ctx: r.contextTokens, keys: keystrokes && { ...keystrokes, lookupMs: undefined } })} ${JSON.stringify(shown)}\n`);
+      return { ms, firstTokenMs: r.timings.firstTokenMs, contextTokens: r.contextTokens, prefilledTokens: r.prefilledTokens, generatedTokens: r.generatedTokens, fullTokens: p?.fullContextTokens ?? r.contextTokens, shown, ...(p ? { relatedFiles: p.relatedFiles } : {}), ...(p ? { partial: `${p.placedFiles}/${p.relatedFiles}` } : {}), ...(keystrokes ? { keystrokes } : {}) };
+    };
     const t0 = performance.now();
     const first = await assemble();
+    const assembleMs = performance.now() - t0;
     let warmupDoneMs: number | undefined;
     if (warm) {
       engine.warmup(first.payload).then(
@@ -94,31 +123,35 @@ async function round(warm: boolean): Promise<Round> {
         (e: Error) => quiet.warn(`warmup: ${e.message}`),
       );
     }
-    const requests: Sample[] = [];
-    let fullTokens = 0;
-    let relatedFiles = first.files;
-    for (let i = 0; i < REQUESTS; i++) {
-      const ts = i === 0 ? t0 : performance.now();
-      const { payload } = i === 0 ? first : await assemble();
-      const r: CompleteResult = await engine.complete(payload, 'doc', { multiline: true }, { timeoutMs: 300_000 });
-      const ms = performance.now() - ts;
-      if (process.env.NEWCOMER_VERBOSE) process.stderr.write(`  ${warm ? 'on' : 'off'} #${i + 1}: ${ms.toFixed(0)} ms ${JSON.stringify({ ...r.timings, gen: r.generatedTokens, pre: r.prefilledTokens, ctx: r.contextTokens })}\n`);
-      const p = r.contextPartial;
-      fullTokens = Math.max(fullTokens, p?.fullContextTokens ?? r.contextTokens);
-      if (p) relatedFiles = p.relatedFiles;
-      requests.push({ ms, firstTokenMs: r.timings.firstTokenMs, contextTokens: r.contextTokens, prefilledTokens: r.prefilledTokens, ...(p ? { partial: `${p.placedFiles}/${p.relatedFiles}` } : {}) });
-      // the user types what was suggested (or, when nothing was, the file's next characters)
-      const typed = r.completion.split('\n')[0] || r.completion || text.slice(at, at + 12);
-      text = text.slice(0, at) + typed + text.slice(at);
-      at += typed.length;
+    const requests: Sample[] = [await ask(t0, first.payload)];
+    for (let i = 1; i < REQUESTS; i++) {
       await sleep(GAP_MS);
+      // the user types the shown suggestion's first line (or, when nothing was shown, the file's next
+      // characters) key by key; the extension answers each keystroke it can from the shown suggestion
+      const shown = requests[i - 1].shown;
+      const typed = shown ? shown.split('\n')[0] || shown : text.slice(at, at + 12);
+      const typing = new TypingAsSuggested();
+      typing.remember({ documentKey: 'doc', offset: at, textBefore: text.slice(0, at), completion: shown });
+      const keys = { total: typed.length, fromShown: 0, lookupMs: [] as number[], engineNeeded: true };
+      for (const ch of typed) {
+        text = text.slice(0, at) + ch + text.slice(at);
+        at += ch.length;
+        const tk = performance.now();
+        const rest = typing.lookup('doc', at, text.slice(0, at));
+        if (rest) typing.remember({ documentKey: 'doc', offset: at, textBefore: text.slice(0, at), completion: rest });
+        keys.lookupMs.push(performance.now() - tk);
+        if (rest) keys.fromShown++;
+        keys.engineNeeded = !rest;
+      }
+      const ts = performance.now();
+      requests.push(await ask(ts, (await assemble()).payload, keys));
     }
+    await sleep(GAP_MS);
     if (warm) for (let i = 0; i < 600 && warmupDoneMs === undefined; i++) await sleep(100);
     // one more after the warmup has finished (on) or after the same pause (off): the full context
-    const ts = performance.now();
-    const last = await engine.complete((await assemble()).payload, 'doc', { multiline: true }, { timeoutMs: 300_000 });
-    requests.push({ ms: performance.now() - ts, firstTokenMs: last.timings.firstTokenMs, contextTokens: last.contextTokens, prefilledTokens: last.prefilledTokens, ...(last.contextPartial ? { partial: `${last.contextPartial.placedFiles}/${last.contextPartial.relatedFiles}` } : {}) });
-    return { requests, warmupDoneMs, relatedFiles, fullTokens };
+    requests.push(await ask(performance.now(), (await assemble()).payload));
+    const fullTokens = Math.max(...requests.map((r) => r.fullTokens));
+    return { requests, assembleMs, warmupDoneMs, relatedFiles: requests.find((r) => r.relatedFiles !== undefined)?.relatedFiles ?? first.files, fullTokens };
   } finally {
     await engine.shutdown();
   }
@@ -132,47 +165,76 @@ const median = (xs: number[]) => {
 async function main(): Promise<void> {
   const off: Round[] = [];
   const on: Round[] = [];
+  const base: Round[] = [];
   const started = new Date();
   const load = os.loadavg()[0];
+  const note = (name: string, r: Round) =>
+    process.stderr.write(`round ${name}: ${r.requests.map((s) => s.ms.toFixed(0)).join(', ')} ms${r.warmupDoneMs ? ` (warmup done at ${r.warmupDoneMs.toFixed(0)} ms)` : ''}\n`);
   for (let i = 0; i < ROUNDS; i++) {
     off.push(await round(false));
-    process.stderr.write(`round ${i + 1} off: ${off.at(-1)!.requests.map((s) => s.ms.toFixed(0)).join(', ')} ms\n`);
+    note(`${i + 1} off`, off.at(-1)!);
     on.push(await round(true));
-    process.stderr.write(`round ${i + 1} on: ${on.at(-1)!.requests.map((s) => s.ms.toFixed(0)).join(', ')} ms (warmup done at ${on.at(-1)!.warmupDoneMs?.toFixed(0)} ms)\n`);
+    note(`${i + 1} on`, on.at(-1)!);
+    if (BASELINE_CHILD) {
+      base.push(await round(true, path.resolve(BASELINE_CHILD)));
+      note(`${i + 1} ${BASELINE_LABEL}`, base.at(-1)!);
+    }
   }
+  const columns: [string, Round[]][] = [['warmup off', off], ['warmup on', on], ...(BASELINE_CHILD ? [[`warmup on, ${BASELINE_LABEL}`, base] as [string, Round[]]] : [])];
+  const med = (rs: Round[], f: (s: Sample) => number, i: number) => median(rs.map((r) => f(r.requests[i])));
   const cell = (rs: Round[], i: number) => {
-    const ms = median(rs.map((r) => r.requests[i].ms));
-    const s = rs[0].requests[i];
     const partials = rs.map((r) => r.requests[i].partial).filter(Boolean);
-    const ctx = `${median(rs.map((r) => r.requests[i].contextTokens)).toFixed(0)} ctx / ${median(rs.map((r) => r.requests[i].prefilledTokens)).toFixed(0)} prefilled`;
-    const ft = median(rs.map((r) => r.requests[i].firstTokenMs));
-    return `${ms.toFixed(0)} ms (first token ${ft.toFixed(0)} ms; ${ctx}${partials.length ? `, partial in ${partials.length}/${rs.length} rounds: ${partials.join(' ')} related files` : s ? ', full context' : ''})`;
+    const ctx = `${med(rs, (s) => s.contextTokens, i).toFixed(0)} ctx / ${med(rs, (s) => s.prefilledTokens, i).toFixed(0)} prefilled, ${med(rs, (s) => s.generatedTokens, i).toFixed(0)} generated`;
+    const where = partials.length ? `partial in ${partials.length}/${rs.length} rounds: ${partials.join(' ')} related files` : 'full context';
+    const keys = rs.map((r) => r.requests[i].keystrokes).filter((k): k is NonNullable<Sample['keystrokes']> => !!k);
+    const ext = keys.length
+      ? `; the extension answered ${keys.map((k) => `${k.fromShown}/${k.total}`).join(' ')} keystrokes from the shown suggestion and asks the engine after the last in ${keys.filter((k) => k.engineNeeded).length}/${keys.length} rounds`
+      : '';
+    return `${med(rs, (s) => s.ms, i).toFixed(0)} ms (first token ${med(rs, (s) => s.firstTokenMs, i).toFixed(0)} ms; ${ctx}, ${where}${ext})`;
   };
   const label = (i: number) =>
     i === 0 ? 'first suggestion (from opening the file)' : i < REQUESTS ? `request ${i + 1} (typing what was suggested)` : 'after the warmup finished (on; off: the same pause)';
-  const rows = Array.from({ length: REQUESTS + 1 }, (_, i) => `| ${label(i)} | ${cell(off, i)} | ${cell(on, i)} |`);
-  const ratio = median(off.map((r) => r.requests[0].ms)) / median(on.map((r) => r.requests[0].ms));
+  const rows = Array.from({ length: REQUESTS + 1 }, (_, i) => `| ${label(i)} | ${columns.map(([, rs]) => cell(rs, i)).join(' | ')} |`);
+  const firstMs = (rs: Round[]) => median(rs.map((r) => r.requests[0].ms));
+  const ratio = firstMs(off) / firstMs(on);
+  // after the last keystroke of each typed line, as the extension answers it: from the shown
+  // suggestion when it goes on (the lookup's time), else the engine request's time
+  const afterLastKey = (rs: Round[]) =>
+    rs.flatMap((r) => r.requests.slice(1, REQUESTS).map((s) => (s.keystrokes!.engineNeeded ? s.ms : s.keystrokes!.lookupMs.at(-1) ?? 0)));
+  const engineOnly = (rs: Round[]) => rs.flatMap((r) => r.requests.slice(1, REQUESTS).map((s) => s.ms));
+  const asked = (rs: Round[]) => rs.flatMap((r) => r.requests.slice(1, REQUESTS)).filter((s) => s.keystrokes!.engineNeeded).length;
+  const allKeys = (rs: Round[]) => rs.flatMap((r) => r.requests.slice(1, REQUESTS).flatMap((s) => s.keystrokes!.lookupMs));
+  const same = (rs: Round[]) => rs.filter((r, i) => firstLine(r.requests[0].shown) === firstLine(off[i].requests[0].shown)).length;
+  const firstLines = (rs: Round[]) => rs.map((r) => JSON.stringify(firstLine(r.requests[0].shown))).join(', ');
+  const later = (rs: Round[]) =>
+    `${median(afterLastKey(rs)).toFixed(1)} ms (engine asked after ${asked(rs)} of ${rs.length * (REQUESTS - 1)} typed lines; engine alone p50 ${median(engineOnly(rs)).toFixed(0)} ms)`;
   const md = [
     '# First suggestion in an unseen repository',
     '',
     `Run ${started.toISOString()} on ${os.cpus().length}× ${os.cpus()[0]?.model.trim()} (load average at start ${load.toFixed(1)}), model \`models/default\`, ` +
-      `command \`node esbuild.mjs && nice -n 5 node out/bench-newcomer.js --rounds ${ROUNDS} --gap-ms ${GAP_MS}${MONITORS ? '' : ' --no-monitors'}\` (src/bench/newcomer/main.ts).`,
+      `command \`node esbuild.mjs && nice -n 5 node out/bench-newcomer.js --rounds ${ROUNDS} --gap-ms ${GAP_MS}${MONITORS ? '' : ' --no-monitors'}${BASELINE_CHILD ? ` --baseline-child ${BASELINE_CHILD} --baseline-label '${BASELINE_LABEL}'` : ''}\` (src/bench/newcomer/main.ts).`,
     '',
     `Repository \`${path.relative(root, REPO)}\` (held out from training), file \`${FILE}\`, cursor at the end of the first line past the middle that opens a block. ` +
       `The engine places ${on[0].relatedFiles} related files of those assembled, ${off[0].fullTokens} tokens with the current file ` +
       `(extension defaults: tokenbutler, budget 512, 16k context, sparse prefill, monitors ${MONITORS ? 'on' : 'off'}).`,
     `Each round starts a fresh engine child (the extension's EngineClient, scheduler and worker; model loaded, nothing cached), opens the file at t0 and asks for a completion at once; ` +
-      `then the suggestion's first line is typed and the next completion asked, ${GAP_MS} ms apart. **off**: no warmup, every completion on the full context (before issue 26 item 5). ` +
-      '**on**: the focus warmup is sent at t0 together with the first completion (no head start: the completion stops it at its first chunk), and completions whose related files are not cached yet ' +
-      'answer from the cached ones plus the current file (`partialContext`, QUICK_PREFILL_TOKENS = 1024); the stopped warmup resumes once requests pause for WARMUP_IDLE_MS = 1500. Rounds alternate off/on; medians over ' +
-      `${ROUNDS} rounds. Times run from opening the file (first row: assembling the context included) or from the request to the whole suggestion ` +
-      '(up to 64 tokens, as the ghost text shows it); *first token* is the engine\'s time to the first generated token (prefill included).',
+      `then, ${GAP_MS} ms later, the shown suggestion's first line is typed key by key and the next completion asked. **off**: no warmup, every completion on the full context (before issue 26 item 5). ` +
+      '**on**: the focus warmup is sent at t0 together with the first completion (no head start: the completion stops it), and completions whose related files are not cached yet ' +
+      'answer from the cached ones plus a window of the current file (`partialContext`, src/engine/quick-context.ts: more than QUICK_PREFILL_TOKENS = 1024 uncached context tokens; ' +
+      'the window is the last ~QUICK_PREFIX_TOKENS = 640 prefix tokens from a line start, kept while typing, and QUICK_SUFFIX_TOKENS = 64 of the suffix); the stopped warmup resumes once requests pause for WARMUP_IDLE_MS = 1500. Rounds alternate off/on; medians over ' +
+      `${ROUNDS} rounds. Times run from opening the file (first row: assembling the context included, ${median(on.map((r) => r.assembleMs)).toFixed(0)} ms median) or from the request to the whole suggestion ` +
+      '(up to 64 tokens; the ghost text shows it whole when it arrives), without the extension\'s debounce (100-1000 ms, adaptive) or drawing; *first token* is the engine\'s time to the first generated token (prefill included). ' +
+      'The suggestion is postprocessed as the extension does; typing it goes through the extension\'s TypingAsSuggested, which answers a keystroke that goes on typing the shown suggestion without the engine.',
     '',
-    '| request | warmup off | warmup on |',
-    '|---|---|---|',
+    `| request | ${columns.map(([name]) => name).join(' | ')} |`,
+    `|---|${columns.map(() => '---|').join('')}`,
     ...rows,
     '',
-    `First suggestion: ${ratio.toFixed(1)}x sooner with the warmup on. The warmup (full context cached) finished ${median(on.map((r) => r.warmupDoneMs ?? NaN)).toFixed(0)} ms after opening (median).`,
+    `First suggestion: ${ratio.toFixed(1)}x sooner with the warmup on${BASELINE_CHILD ? ` (${BASELINE_LABEL}: ${(firstMs(off) / firstMs(base)).toFixed(1)}x; this build ${(firstMs(base) / firstMs(on)).toFixed(2)}x sooner than ${BASELINE_LABEL})` : ''}. The warmup (full context cached) finished ${median(on.map((r) => r.warmupDoneMs ?? NaN)).toFixed(0)} ms after opening (median). ` +
+      `First lines of the first suggestion (off: the full context): ${columns.map(([name, rs]) => `${name} ${firstLines(rs)}${rs === off ? '' : ` (same as off in ${same(rs)}/${rs.length})`}`).join('; ')}.`,
+    '',
+    `After the last keystroke of each typed line (requests 2-${REQUESTS}), as the extension answers it (the shown suggestion's lookup when it goes on, else the engine request with assembling), p50: ` +
+      `${columns.map(([name, rs]) => `${name} ${later(rs)}`).join('; ')}. Every keystroke typed through a suggestion: lookup p50 ${median(allKeys(on)).toFixed(3)} ms, max ${Math.max(...allKeys(on)).toFixed(3)} ms (on).`,
     '',
   ].join('\n');
   writeFileSync(OUT, md);
