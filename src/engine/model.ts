@@ -16,6 +16,8 @@ export interface ModelConfig {
   head_dim: number;
   imp_dim: number;
   producer_layer: number;
+  /** "int8": the compact K/V cache (docs/graph-contract.md); absent or "f32": float32 rows. */
+  kv_cache?: string;
 }
 
 export interface Manifest {
@@ -113,6 +115,7 @@ function readManifest(dir: string): Manifest {
 function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, sparse: boolean): void {
   const want = ['input_ids', 'prev_id', 'start_pos'];
   for (let l = 0; l < c.n_layers; l++) want.push(`past_k.${l}`, `past_v.${l}`);
+  if (c.kv_cache === 'int8') for (let l = 0; l < c.n_layers; l++) want.push(`past_ks.${l}`, `past_vs.${l}`); // the compact cache's row steps
   if (sparse) {
     for (let l = 1; l < c.n_layers; l++) want.push(`past_ik_t.${l}`, `past_iksum.${l}`); // [Hkv, E, C] int8 importance keys and their dim sums
     want.push('budget', 'sinks', 'recent');

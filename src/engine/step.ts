@@ -4,7 +4,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Policy } from '../shared/protocol';
 import { stepPolicy } from './crossover';
-import type { KvCache } from './kv-cache';
+import type { KRows, KvCache, VRows } from './kv-cache';
 import type { LoadedModel } from './model';
 
 export interface StepOut {
@@ -32,9 +32,14 @@ export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy
     start_pos: new ort.Tensor('int64', BigInt64Array.of(BigInt(P)), [1]),
   };
   if (m.pointer) feeds.ctx_ids = new ort.Tensor('int64', cache.idBuf, [C]);
+  const int8 = cache.form === 'int8'; // the compact cache: u8 K, int8 V, f32 row steps [Hkv, C]
   for (let l = 0; l < c.n_layers; l++) {
-    feeds[`past_k.${l}`] = new ort.Tensor('float32', cache.k[l], [c.n_kv_heads, C, c.head_dim]);
-    feeds[`past_v.${l}`] = new ort.Tensor('float32', cache.v[l], [c.n_kv_heads, C, c.head_dim]);
+    feeds[`past_k.${l}`] = new ort.Tensor(int8 ? 'uint8' : 'float32', cache.k[l], [c.n_kv_heads, C, c.head_dim]);
+    feeds[`past_v.${l}`] = new ort.Tensor(int8 ? 'int8' : 'float32', cache.v[l], [c.n_kv_heads, C, c.head_dim]);
+    if (int8) {
+      feeds[`past_ks.${l}`] = new ort.Tensor('float32', cache.ks[l], [c.n_kv_heads, C]);
+      feeds[`past_vs.${l}`] = new ort.Tensor('float32', cache.vs[l], [c.n_kv_heads, C]);
+    }
   }
   if (sparse) {
     for (let l = 1; l < c.n_layers; l++) {
@@ -61,19 +66,25 @@ export async function runStep(m: LoadedModel, cache: KvCache, ids: number[], pol
   const c = m.config;
   const { sparse, feeds } = graphFeeds(m, cache, ids, policy, budget, reuse, select);
   const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
-  const newK: Float32Array[] = [];
-  const newV: Float32Array[] = [];
+  const newK: KRows[] = [];
+  const newV: VRows[] = [];
+  const newKs: Float32Array[] = [];
+  const newVs: Float32Array[] = [];
   const newIk: (Int8Array | undefined)[] = [undefined];
   const newIkSum: (Int32Array | undefined)[] = [undefined];
   for (let l = 0; l < c.n_layers; l++) {
-    newK.push(out[`new_k.${l}`].data as Float32Array);
-    newV.push(out[`new_v.${l}`].data as Float32Array);
+    newK.push(out[`new_k.${l}`].data as KRows);
+    newV.push(out[`new_v.${l}`].data as VRows);
+    if (cache.form === 'int8') {
+      newKs.push(out[`new_ks.${l}`].data as Float32Array);
+      newVs.push(out[`new_vs.${l}`].data as Float32Array);
+    }
     if (l > 0) {
       newIk.push(out[`new_ik.${l}`].data as Int8Array);
       newIkSum.push(out[`new_iksum.${l}`].data as Int32Array);
     }
   }
-  cache.append(ids, newK, newV, newIk, newIkSum);
+  cache.append(ids, newK, newV, newIk, newIkSum, newKs, newVs);
   const result: StepOut = { logits: out.logits.data as Float32Array };
   if (out.lookup_pos) result.lookup = { pos: out.lookup_pos.data as BigInt64Array, w: out.lookup_w.data as Float32Array };
   if (sparse) {

@@ -2,9 +2,11 @@
 (test/unit/engine/parity.test.ts): dense chunked prefill logits, sparse decode logits and selected
 indices, and tokenizer ids for sample texts.
 
-python3 training/tests/make_parity_fixture.py OUT_DIR [--pointer]   (--pointer: with pointer heads in every layer and the n-gram lookup,
-on ids from a 35-token range so that the lookup matches, and rotary pairs at per-head LM frequencies, `pred_rot_pairs`, as
-the default model; without it: rotary importance queries and keys, `pred_rope`)
+python3 training/tests/make_parity_fixture.py OUT_DIR [--pointer] [--int8-kv]   (--pointer: with pointer heads in every layer and
+the n-gram lookup, on ids from a 35-token range so that the lookup matches, and rotary pairs at per-head LM frequencies,
+`pred_rot_pairs`, as the default model; without it: rotary importance queries and keys, `pred_rope`; --int8-kv: the compact
+KV cache, config.kv_cache "int8", with the reference prefilling in the engine's 256-token chunks, since each chunk reads the
+earlier ones' rounded rows)
 """
 import copy
 import json
@@ -30,13 +32,17 @@ SAMPLES = [
 ]
 
 
-def main(out: pathlib.Path, pointer: bool = False):
+PREFILL_CHUNK = 256  # the engine's dense prefill chunk (engine.ts)
+
+
+def main(out: pathlib.Path, pointer: bool = False, int8_kv: bool = False):
     torch.manual_seed(1)
     cfg = Config(vocab_size=4096, d_model=64, n_layers=3, n_heads=4, n_kv_heads=2, head_dim=16, ffn_dim=128,
                  pred_taps=(1, 2), pred_dist=True,  # a producer per consumer layer and a distance prior
                  pred_rope=0.0 if pointer else 10000.0,  # rotary importance queries/keys in one variant, ...
                  pred_rot_pairs=2 if pointer else 0,  # ... per-(layer, KV head) rotary pairs in the other
-                 copy_heads=(3, 5, 10) if pointer else (), ngram_max=4 if pointer else 0)
+                 copy_heads=(3, 5, 10) if pointer else (), ngram_max=4 if pointer else 0,
+                 kv_cache="int8" if int8_kv else "f32")
     hi = 40 if pointer else 4096  # token ids from [5, hi)
     lm, pred = LM(cfg).eval(), Predictor(cfg).eval()
     with torch.no_grad():
@@ -50,7 +56,11 @@ def main(out: pathlib.Path, pointer: bool = False):
     export(lm, pred, out, ROOT / "models/default/tokenizer.json", {"name": "parity-fixture", "selection": {"sinks": 4, "recent": 8}})
     ids = torch.randint(5, hi, (300,)).tolist()
     cache = Cache(cfg)
-    logits, _, _ = step(lm, pred, cache, ids[:290])  # the engine prefills this in 256-token chunks
+    if int8_kv:  # the engine prefills this in 256-token chunks; with the compact cache the second reads the first's rounded rows
+        step(lm, pred, cache, ids[:PREFILL_CHUNK])
+        logits, _, _ = step(lm, pred, cache, ids[PREFILL_CHUNK:290])
+    else:
+        logits, _, _ = step(lm, pred, cache, ids[:290])
     ref = {"prefill_ids": ids[:290], "prefill_logits": logits.tolist(), "steps": []}
     for t in ids[290:]:
         lg, sel, _ = step(lm, pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8)
@@ -73,4 +83,4 @@ def sorted_rows(idx):
 
 
 if __name__ == "__main__":
-    main(pathlib.Path(sys.argv[1]), "--pointer" in sys.argv[2:])
+    main(pathlib.Path(sys.argv[1]), "--pointer" in sys.argv[2:], "--int8-kv" in sys.argv[2:])

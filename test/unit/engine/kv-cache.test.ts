@@ -127,3 +127,71 @@ describe('KvCache remembered logits', () => {
     expect(c.logitsAt(3)).toBeUndefined();
   });
 });
+
+describe('KvCache compact form (config.kv_cache "int8")', () => {
+  // K u8 [Hkv, cap, D], V int8 [Hkv, cap, D], their row steps f32 [Hkv, cap]: slot j of head h at (h*cap + j)*D and h*cap + j
+  const cfg8: ModelConfig = { ...cfg, n_kv_heads: 2, kv_cache: 'int8' };
+  const H = 2, D = 4;
+  const kOf = (id: number, h: number, d: number) => (id * 13 + h * 5 + d) % 256;
+  const vOf = (id: number, h: number, d: number) => ((id * 7 + h * 3 + d) % 255) - 127;
+  const stepOf = (id: number, h: number, which: number) => (id + 1) * 0.001 + h * 0.1 + which;
+  function put(c: KvCache, ids: number[]): void {
+    const S = ids.length;
+    const rows = <T extends Uint8Array | Int8Array>(make: (n: number) => T, f: (id: number, h: number, d: number) => number) => {
+      const a = make(H * S * D); // graph output layout [Hkv, S, D]
+      for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) for (let d = 0; d < D; d++) a[(h * S + s) * D + d] = f(ids[s], h, d);
+      return a;
+    };
+    const steps = (which: number) => Float32Array.from({ length: H * S }, (_, i) => stepOf(ids[i % S], Math.floor(i / S), which)); // [Hkv, S]
+    const ks = [steps(0), steps(0)], vs = [steps(1), steps(1)];
+    const k = [rows((n) => new Uint8Array(n), kOf), rows((n) => new Uint8Array(n), kOf)];
+    const v = [rows((n) => new Int8Array(n), vOf), rows((n) => new Int8Array(n), vOf)];
+    c.append(ids, k, v, [undefined, new Int8Array(H * S * 2)], [undefined, new Int32Array(H * S)], ks, vs);
+  }
+  const check = (c: KvCache, ids: number[]) => {
+    expect(c.k[1]).toBeInstanceOf(Uint8Array);
+    expect(c.v[1]).toBeInstanceOf(Int8Array);
+    for (let l = 0; l < 2; l++)
+      for (let h = 0; h < H; h++)
+        for (let j = 0; j < ids.length; j++) {
+          for (let d = 0; d < D; d++) {
+            expect(c.k[l][(h * c.cap + j) * D + d]).toBe(kOf(ids[j], h, d));
+            expect(c.v[l][(h * c.cap + j) * D + d]).toBe(vOf(ids[j], h, d));
+          }
+          expect(c.ks[l][h * c.cap + j]).toBeCloseTo(stepOf(ids[j], h, 0), 6);
+          expect(c.vs[l][h * c.cap + j]).toBeCloseTo(stepOf(ids[j], h, 1), 6);
+        }
+  };
+  it('lands each row and its step at its slot and keeps them through growth, truncation and shrinking', () => {
+    const c = new KvCache(cfg8, 4);
+    expect(c.form).toBe('int8');
+    const all: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const chunk = [i + 5, (i * 11) % 60, (i * 3) % 50];
+      put(c, chunk);
+      all.push(...chunk);
+    }
+    expect(c.cap).toBeGreaterThanOrEqual(90);
+    expect(c.ks[0].length).toBe(H * c.cap);
+    check(c, all);
+    c.truncate(40);
+    put(c, [61, 62]);
+    check(c, [...all.slice(0, 40), 61, 62]);
+    c.shrinkTo(20, 24);
+    expect(c.cap).toBe(24);
+    check(c, all.slice(0, 20));
+  });
+
+  it('holds a quarter of the float32 bytes of K/V plus a step per row', () => {
+    // the default model's shape: L 4, Hkv 4, D 64, E 28
+    const big: ModelConfig = { vocab_size: 4096, d_model: 256, n_layers: 4, n_heads: 4, n_kv_heads: 4, head_dim: 64, imp_dim: 28, producer_layer: 1 };
+    const f32 = new KvCache(big, 4);
+    const int8 = new KvCache({ ...big, kv_cache: 'int8' }, 4);
+    expect(f32.form).toBe('f32');
+    expect(f32.kvBytesPerToken).toBe(8192);
+    expect(f32.bytesPerToken).toBe(8584);
+    expect(int8.kvBytesPerToken).toBe(2 * 4 * 4 * (64 + 4)); // 2,176
+    expect(int8.bytesPerToken).toBe(2176 + 3 * 4 * 32 + 8); // 2,568
+    expect(int8.bytes).toBe(int8.cap * 2568);
+  });
+});

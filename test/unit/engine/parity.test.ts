@@ -47,20 +47,23 @@ function matchSelection(out: StepOut, want: Record<string, number[][]>): { same:
 }
 
 // 'plain': the graphs without pointer heads; 'pointer': pointer heads in every layer and the n-gram lookup, so the engine
-// also feeds the cache's token ids (ctx_ids) and the logits are the pointer mixture's.
-describe.each(['plain', 'pointer'])('graph contract parity (PyTorch reference vs onnxruntime-node engine), %s model', (variant) => {
+// also feeds the cache's token ids (ctx_ids) and the logits are the pointer mixture's; 'pointer-int8kv': the same with the
+// compact KV cache (config.kv_cache "int8": u8 K, int8 V and their row steps, docs/graph-contract.md), as the default model.
+describe.each(['plain', 'pointer', 'pointer-int8kv'])('graph contract parity (PyTorch reference vs onnxruntime-node engine), %s model', (variant) => {
   let dir: string;
   let ref: Ref;
   let engine: Engine;
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'tb-parity-'));
-    const args = [path.join(root, 'training/tests/make_parity_fixture.py'), dir, ...(variant === 'pointer' ? ['--pointer'] : [])];
+    const flags = { plain: [], pointer: ['--pointer'], 'pointer-int8kv': ['--pointer', '--int8-kv'] }[variant]!;
+    const args = [path.join(root, 'training/tests/make_parity_fixture.py'), dir, ...flags];
     execFileSync('python3', args, { stdio: 'inherit' });
     ref = JSON.parse(readFileSync(path.join(dir, 'reference.json'), 'utf8'));
     engine = new Engine();
     await engine.configure({ modelDir: dir, executionProvider: 'cpu', policy: 'tokenbutler', budget: 6, maxContextTokens: 4096, maxNewTokens: 8 }, hooks);
-    expect(engine.loaded!.pointer).toBe(variant === 'pointer');
+    expect(engine.loaded!.pointer).toBe(variant !== 'plain');
+    expect(engine.kv!.form).toBe(variant === 'pointer-int8kv' ? 'int8' : 'f32');
   }, 120_000);
 
   it('chunked dense prefill gives the reference logits', async () => {
@@ -82,7 +85,7 @@ describe.each(['plain', 'pointer'])('graph contract parity (PyTorch reference vs
       expect(maxAbsDiff(out.logits, s.logits)).toBeLessThan(2e-3);
       expect(out.selected).toBeDefined();
       // the n-gram lookup's highlight outputs: keys whose preceding token is the one just fed, mass <= 1
-      expect(out.lookup !== undefined).toBe(variant === 'pointer');
+      expect(out.lookup !== undefined).toBe(variant !== 'plain');
       if (out.lookup) {
         let mass = 0;
         out.lookup.pos.forEach((p, i) => {
@@ -99,7 +102,7 @@ describe.each(['plain', 'pointer'])('graph contract parity (PyTorch reference vs
     expect(total).toBeGreaterThan(0);
     expect(same / total).toBeGreaterThanOrEqual(0.99);
     expect(ref.reuse_step.differs_from_fresh).toBe(true); // so the reuse path is what matched
-    if (variant === 'pointer') expect(lookups).toBeGreaterThan(0);
+    if (variant !== 'plain') expect(lookups).toBeGreaterThan(0);
   });
 
   it('a sparse prefill chunk (S > 1, one selection per chunk) selects the same tokens and gives the same logits', async () => {

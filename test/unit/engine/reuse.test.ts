@@ -66,7 +66,7 @@ describe('sparse prefill (prefill: "sparse")', () => {
     const snapshot = (l: number) => {
       const c = engine.loaded!.config;
       const rows: Float32Array[] = [];
-      for (let h = 0; h < c.n_kv_heads; h++) rows.push(kv.k[l].slice(h * kv.cap * c.head_dim, (h * kv.cap + stream.length) * c.head_dim));
+      for (let h = 0; h < c.n_kv_heads; h++) rows.push(Float32Array.from(kv.k[l].slice(h * kv.cap * c.head_dim, (h * kv.cap + stream.length) * c.head_dim))); // float32 or the compact cache's u8
       return rows;
     };
     kv.truncate(0);
