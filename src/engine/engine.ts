@@ -29,6 +29,10 @@ export const PREFILL_CHUNK = 256;
 export const SPARSE_PREFILL_FROM = 4096;
 export const SPARSE_PREFILL_CHUNK = 128;
 export const SPARSE_PREFILL_BUDGET = 2048;
+/** Tokens a warmup leaves room for beyond the context and one completion (typing at the cursor),
+ *  so the completions after it do not grow the cache: a grow copies every cached row, ~0.6-0.9 s
+ *  at 16k tokens on the bench machine (bench/first-suggestion.md). */
+export const WARMUP_TYPING_ROOM = 256;
 /** Longest selection Explain teacher-forces (the extension sends at most 4,000 chars). */
 export const MAX_EXPLAIN_TOKENS = 4096;
 
@@ -176,7 +180,10 @@ export class Engine {
     // prefill everything but the current file's prefix tail: that part changes with each keystroke
     hooks.emit({ type: 'state', state: 'prefilling' });
     try {
-      const { cfg } = this.need();
+      const { cfg, cache } = this.need();
+      // room for the typing and completions that follow: growing the cache then would copy all of it
+      cache.truncate(commonPrefix(cache.ids, s.ids));
+      cache.ensure(s.ids.length + 64 + cfg.maxNewTokens + WARMUP_TYPING_ROOM);
       const r = await this.prefill(s.ids, hooks, prefillModeFor(this.policyFor(cfg.policy), cfg.prefill));
       return { contextTokens: s.ids.length, prefilledTokens: r.prefilled, prefillMs: r.prefillMs };
     } finally {

@@ -5,7 +5,7 @@
 import * as path from 'path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContextPayload } from '../../../src/shared/protocol';
-import { CancelledError, Engine, Hooks, PREFILL_CHUNK, QUICK_PREFILL_TOKENS } from '../../../src/engine/engine';
+import { CancelledError, Engine, Hooks, PREFILL_CHUNK, QUICK_PREFILL_TOKENS, WARMUP_TYPING_ROOM } from '../../../src/engine/engine';
 import { QUICK_PREFIX_GROWTH, QUICK_PREFIX_TOKENS, QUICK_SUFFIX_TOKENS, trimCurrent } from '../../../src/engine/quick-context';
 
 const modelDir = path.resolve(__dirname, '../../../models/default');
@@ -60,7 +60,11 @@ describe('quick answer from the cached context (partialContext)', () => {
     const w = await engine.warmup(ctx(), hooks);
     expect(w.prefilledTokens).toBeGreaterThan(0); // it resumed from the files the quick answer kept
     expect(w.prefilledTokens).toBeLessThan(w.contextTokens);
+    // the warmup left room for typing and a completion: the next ones do not grow (copy) the cache
+    const cap = engine.kv!.cap;
+    expect(cap).toBeGreaterThanOrEqual(w.contextTokens + 64 + 4 + WARMUP_TYPING_ROOM);
     const r = await engine.complete({ context: ctx(prefix + '1') }, hooks);
+    expect(engine.kv!.cap).toBe(cap);
     expect(r.contextPartial).toBeUndefined();
     expect(r.contextTokens).toBeGreaterThan(tokensOf(related));
     expect(r.prefilledTokens).toBeLessThan(32);
