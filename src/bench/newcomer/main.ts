@@ -2,11 +2,15 @@
 // this writes). A fresh engine child (the extension's own: EngineClient, scheduler, worker) has the
 // model loaded and nothing cached; at t0 a file of a held-out package is "opened": its context is
 // assembled and, with the warmup on, a `warmup` is sent (EngineConfig.partialContext on) and the
-// first completion at once, its worst case (the warmup has no head start and is stopped at its
-// first chunk). Then the user types what was suggested, `--gap-ms` apart, three more times. Off is
-// the behaviour before: no warmup, each completion prefills the full context. Rounds alternate
-// off/on, each on a fresh child, and the table gives per request the median over rounds.
+// first completion at once, its worst case (the warmup has no head start and is stopped at once).
+// Then the user types the shown suggestion's first line key by key, `--gap-ms` apart, three more
+// times; each keystroke goes through the extension's TypingAsSuggested, so the report says which
+// ones the extension answers without the engine and what the user waits after the last keystroke.
+// Off is the behaviour before the warmup: each completion prefills the full context. Rounds
+// alternate off/on (and `--baseline-child`, another build's engine child, for a before/after
+// column in the same run), each on a fresh child; the table gives per request the median.
 //   node esbuild.mjs && nice -n 5 node out/bench-newcomer.js [--repo DIR] [--file REL] [--rounds N] [--gap-ms MS] [--out PATH]
+//     [--baseline-child PATH/dist/engine-child.js --baseline-label TEXT] (NEWCOMER_VERBOSE=1: every request on stderr)
 import { writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -221,7 +225,8 @@ async function main(): Promise<void> {
       `then, ${GAP_MS} ms later, the shown suggestion's first line is typed key by key and the next completion asked. **off**: no warmup, every completion on the full context (before issue 26 item 5). ` +
       '**on**: the focus warmup is sent at t0 together with the first completion (no head start: the completion stops it), and completions whose related files are not cached yet ' +
       'answer from the cached ones plus a window of the current file (`partialContext`, src/engine/quick-context.ts: more than QUICK_PREFILL_TOKENS = 1024 uncached context tokens; ' +
-      'the window is the last ~QUICK_PREFIX_TOKENS = 640 prefix tokens from a line start, kept while typing, and QUICK_SUFFIX_TOKENS = 64 of the suffix); the stopped warmup resumes once requests pause for WARMUP_IDLE_MS = 1500. Rounds alternate off/on; medians over ' +
+      'the window is the last ~QUICK_PREFIX_TOKENS = 640 prefix tokens from a line start, kept while typing, and QUICK_SUFFIX_TOKENS = 64 of the suffix; the quick answer ends at its first line); ' +
+      'the stopped warmup resumes once requests pause for WARMUP_IDLE_MS = 1500 and leaves the cache room for the typing after it (WARMUP_TYPING_ROOM = 256). Rounds alternate off/on; medians over ' +
       `${ROUNDS} rounds. Times run from opening the file (first row: assembling the context included, ${median(on.map((r) => r.assembleMs)).toFixed(0)} ms median) or from the request to the whole suggestion ` +
       '(up to 64 tokens; the ghost text shows it whole when it arrives), without the extension\'s debounce (100-1000 ms, adaptive) or drawing; *first token* is the engine\'s time to the first generated token (prefill included). ' +
       'The suggestion is postprocessed as the extension does; typing it goes through the extension\'s TypingAsSuggested, which answers a keystroke that goes on typing the shown suggestion without the engine.',
