@@ -190,13 +190,14 @@ export interface ContextPartial {
   fullContextTokens: number;
 }
 
-export type MonitorSource = 'typescript' | 'editor' | 'context';
+export type MonitorSource = 'typescript' | 'editor' | 'context' | 'copy';
 
 /** One constrained identifier of a completion. */
 export interface MonitorEvent {
   /** offset in the completion text where the identifier begins */
   at: number;
-  /** where the names came from: a hard mask (typescript, editor) or the context prior's bias only */
+  /** where the names came from: a hard mask (typescript, editor) or the context prior's bias only;
+   *  `copy`: the line-copy monitor's bias toward an earlier line's continuation (`top` holds it) */
   source: MonitorSource;
   candidates: number;
   /** the ranking's bias applied too */

@@ -87,6 +87,7 @@ const SOURCE_LABEL: Record<string, string> = {
   typescript: 'TypeScript language service',
   editor: "the editor's completion provider",
   context: 'the context (names used before)',
+  copy: 'an earlier line of the context (line copy)',
 };
 
 /** Where the monitors supplied names: at which token, from which source, how many, the best

@@ -45,7 +45,7 @@ export function statRows(r: CompleteResult): StatRow[] {
   return rows;
 }
 
-const SOURCE = { typescript: 'language service', editor: 'editor', context: 'context' } as const;
+const SOURCE = { typescript: 'language service', editor: 'editor', context: 'context', copy: 'line copy' } as const;
 
 /** What the monitors did for the completion's names: per name, where they came from, how many,
  *  the best ranked (e.g. `this.` → language service, 12 names, best _cache). */

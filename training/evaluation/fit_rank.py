@@ -17,6 +17,9 @@ import torch
 
 def load(path, kind, lm):
     rows = [r for r in json.load(open(path)) if r["kind"] == kind and r.get("features")]
+    # a position whose trigger the ranking reads as the other kind has the other feature vector
+    dims = [len(next(iter(r["features"].values()))) for r in rows]
+    rows = [r for r, d in zip(rows, dims) if d == max(set(dims), key=dims.count)]
     data = []
     for r in rows:
         if lm:

@@ -6,7 +6,7 @@ import type { ContextPayload } from '../../shared/protocol';
 import { triggerAt } from '../../engine/monitors/triggers';
 import type { TsService } from '../../engine/monitors/ts-service';
 import { features, rank } from '../../engine/monitors/rank';
-import { usable } from '../../engine/monitors/monitor';
+import { kindMap, usable } from '../../engine/monitors/monitor';
 
 export interface CandidateRow {
   kind: string;
@@ -17,6 +17,8 @@ export interface CandidateRow {
   ranked: { top: string; rank: number; n: number };
   /** every candidate's features (for the fit), the written name's under `target` */
   features?: Record<string, number[]>;
+  /** the text before the cursor (its last 200 characters), for reading the misses */
+  near?: string;
   /** for the top-k of the ranking: the LM's [first-token, whole-name log-probability, tokens] */
   lm?: Record<string, [number, number, number]>;
 }
@@ -32,7 +34,7 @@ export async function candidates(ts: TsService, kind: string, file: string, ctx:
   const trig = triggerAt(ctx.current.prefix);
   const names = r && trig && usable(r, trig) ? r.names : undefined;
   const before = ctx.current.prefix;
-  const input = { kind: trig?.kind ?? 'ident', receiver: trig?.receiver, before, after: ctx.current.suffix, files: ctx.files, service: names?.length ? new Set(names) : undefined } as const;
+  const input = { kind: trig?.kind ?? 'ident', receiver: trig?.receiver, before, after: ctx.current.suffix, files: ctx.files, service: names?.length ? new Set(names) : undefined, serviceKinds: names && r?.kinds ? kindMap(names, r.kinds) : undefined } as const;
   const scored = [...rank(input)].sort((a, b) => b[1] - a[1]).map(([k]) => k);
   const feats = withFeatures ? Object.fromEntries(features(input)) : undefined;
   let lmScores: Record<string, [number, number, number]> | undefined;
@@ -49,7 +51,7 @@ export async function candidates(ts: TsService, kind: string, file: string, ctx:
     target,
     ts: names ? { n: names.length, has: names.includes(target) } : null,
     ranked: { top: scored[0] ?? '', rank: scored.indexOf(target), n: scored.length },
-    ...(feats ? { features: feats } : {}),
+    ...(feats ? { features: feats, near: before.slice(-200) } : {}),
     ...(lmScores ? { lm: lmScores } : {}),
   };
 }

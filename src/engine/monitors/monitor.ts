@@ -9,6 +9,7 @@
 import type { MonitorEvent, MonitorSource } from '../../shared/protocol';
 import { NameSet, isIdentChar } from './names';
 import { rank } from './rank';
+import { findLineCopy, lineCopyBias, type LineCopy } from './line-copy';
 import { TS_EXTENSIONS, type TsService } from './ts-service';
 import { triggerAt, type Trigger } from './triggers';
 
@@ -48,9 +49,12 @@ export interface MonitorOptions {
   generatedIdentKeyedOnly: boolean;
   /** Also query at identifier starts inside the generated text (after `(`, `,`, `=`), not only at generated `.`. */
   stepIdentTriggers: boolean;
+  /** The line-copy monitor's bias (nats) toward the continuation of an earlier line that matched
+   *  the current line's tail (line-copy.ts), at a match of 32 characters or more; 0 turns it off. */
+  lineCopyBias: number;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 4 };
 
 export interface MonitorInput {
   file: string;
@@ -95,7 +99,7 @@ export function usable(r: { member: boolean; newIdentifier: boolean }, trig: Tri
 export class MonitorSession {
   readonly events: MonitorEvent[] = [];
   private episode?: Episode;
-  private cursorNames?: Promise<{ names?: string[]; ms: number }>;
+  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; ms: number }>;
   private stepMs = 0;
   private readonly isTs: boolean;
 
@@ -111,11 +115,31 @@ export class MonitorSession {
     ts.setFiles([...this.input.files.map((f) => ({ name: f.file, text: f.text })), { name: this.input.file, text: this.input.prefix + this.input.suffix }]);
     const t0 = performance.now();
     this.cursorNames = ts.names(this.input.file, this.input.prefix + this.input.suffix, this.input.prefix.length, this.m.opts.cursorTimeoutMs)
-      .then((r) => ({ names: r && usable(r, trig) ? r.names : undefined, ms: performance.now() - t0 }));
+      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));
   }
 
-  /** The constraint for the next token after `generated` (the completion so far), if any. */
+  /** The constraint for the next token after `generated` (the completion so far), if any: the
+   *  names' mask and bias, plus the line copy's bias. */
   async next(generated: string): Promise<Constraint | undefined> {
+    const names = await this.nameConstraint(generated);
+    const copy = this.copyBias(generated);
+    if (!copy) return names;
+    if (!names?.bias) return { ...names, bias: copy };
+    for (let t = 0; t < copy.length; t++) names.bias[t] += copy[t];
+    return names;
+  }
+
+  private copy?: LineCopy | null;
+  private copyBias(generated: string): Float32Array | undefined {
+    if (this.m.opts.lineCopyBias <= 0) return undefined;
+    if (this.copy === undefined) {
+      this.copy = findLineCopy(this.input.files, this.input.prefix) ?? null;
+      if (this.copy) this.events.push({ at: 0, source: 'copy', candidates: 1, prior: false, top: [this.copy.text.slice(0, 60)], ms: 0 });
+    }
+    return this.copy ? lineCopyBias(this.copy, generated, this.m.tokenText, this.m.opts.lineCopyBias) : undefined;
+  }
+
+  private async nameConstraint(generated: string): Promise<Constraint | undefined> {
     const full = this.input.prefix + generated;
     const trig = triggerAt(full);
     if (!trig) {
@@ -141,13 +165,14 @@ export class MonitorSession {
     const atCursor = trig.start <= this.input.prefix.length;
     const t0 = performance.now();
     let names: string[] | undefined;
+    let kinds: string[] | undefined;
     if (this.isTs) {
-      if (atCursor && this.cursorNames) names = (await this.cursorNames).names;
+      if (atCursor && this.cursorNames) ({ names, kinds } = await this.cursorNames);
       else if (!atCursor && this.stepMs < this.m.opts.totalStepMs && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) {
         const full = this.input.prefix + generated;
         const r = await this.m.ts!.names(this.input.file, full + this.input.suffix, full.length, this.m.opts.stepTimeoutMs);
         this.stepMs += performance.now() - t0;
-        if (r && usable(r, trig)) names = r.names;
+        if (r && usable(r, trig)) ({ names, kinds } = r);
       }
       if (names?.length) ep.source = 'typescript';
     } else if (atCursor && this.input.editorNames?.length) {
@@ -155,6 +180,7 @@ export class MonitorSession {
       ep.source = 'editor';
     }
     const offered = ep.source === 'typescript' || ep.source === 'editor' ? new Set(names) : undefined;
+    const serviceKinds = ep.source === 'typescript' && names && kinds ? kindMap(names, kinds) : undefined;
     if (names?.length && trig.kind === 'ident') {
       // In scope but unknown to the service (globals of @types packages it cannot see: `process`,
       // `Buffer`): any identifier written in the context counts as existing too.
@@ -172,7 +198,7 @@ export class MonitorSession {
     // gets a bias only toward names that followed the same key (`f(` -> what `f(` took before), so
     // the model stays free to write a literal or a bracket there.
     const keyedOnly = trig.kind === 'ident' && !atCursor && this.m.opts.generatedIdentKeyedOnly;
-    const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined }, { keyedOnly });
+    const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined, serviceKinds }, { keyedOnly });
     if (ep.hard) for (const k of [...scores.keys()]) if (!ep.hard.has(k)) scores.delete(k);
     const best = [...scores].sort((a, b) => b[1] - a[1]).slice(0, MAX_BIASED);
     if (best.length) ep.prior = { set: new NameSet(best.map(([k]) => k)), score: new Map(best) };
@@ -241,6 +267,13 @@ export class MonitorSession {
     }
     return out.allowed || out.bias ? out : undefined;
   }
+}
+
+/** Name -> the service's kind for it. */
+export function kindMap(names: string[], kinds: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  names.forEach((n, i) => kinds[i] !== undefined && out.set(n, kinds[i]));
+  return out;
 }
 
 /** Every token's decoded text (byte-level BPE: a token holding part of a multi-byte character

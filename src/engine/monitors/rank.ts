@@ -17,14 +17,18 @@ export interface RankInput {
   files: { text: string }[];
   /** names the language service offers here (undefined: it did not answer) */
   service?: ReadonlySet<string>;
+  /** the service's kind of each name it offers (`method`, `parameter`, `class`, ...) */
+  serviceKinds?: ReadonlyMap<string, string>;
 }
 
-export const MEMBER_FEATURES = ['block', 'file', 'other', 'nearest', 'last', 'offered', 'notOffered', 'dotFile', 'dotOther', 'suffix', 'line', 'recent', 'copy', 'lineWord', 'copySkip'] as const;
-export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local'] as const;
+export const MEMBER_FEATURES = ['block', 'file', 'other', 'nearest', 'last', 'offered', 'notOffered', 'dotFile', 'dotOther', 'suffix', 'line', 'recent', 'copy', 'lineWord', 'copySkip', 'sibling', 'wordLine', 'wordHeader', 'calledStmt', 'calledElse', 'assignedStmt', 'lineKey', 'methodStmt', 'methodElse'] as const;
+export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local', 'wordKey', 'wordLine', 'wordHeader', 'imported', 'declared', 'kindLocal', 'kindType', 'kindFunction'] as const;
 
 /** Fitted weights (nats per unit feature), in the order of the feature lists above. */
-export const MEMBER_WEIGHTS: readonly number[] = [0.41, 0.79, 0.09, -0.03, 0.15, 0.19, -0.19, -0.37, 0.15, 0.66, -0.03, 0.71, 1.21, 1.15, 0.20];
-export const IDENT_WEIGHTS: readonly number[] = [0.20, 0.26, 0.36, 0.59, 0.62, 0.01, -0.32, 1.11, -1.11, 0.76, -0.54, 1.95, 1.38, 1.03, 0.77];
+export const MEMBER_WEIGHTS: readonly number[] = [0.63, 0.76, 0.14, 0.07, 0.08, 0.23, -0.23, -0.38, 0.08, 0.59, -0.39, 0.78, 1.08, 0.40, 0.28, 0.27, 1.25, 0.67, 0.26, -0.08, -0.19, 0.85, 0.03, -0.16];
+export const IDENT_WEIGHTS: readonly number[] = [0.24, 0.24, 0.22, 0.44, 0.27, 0.06, -0.15, 0.61, -0.61, 0.56, -0.63, 1.87, 1.33, 0.79, 0.63, 0.80, 0.32, 0.26, 0.66, 0.32, 1.65, 0.85, 0.20];
+
+import { dotUses, lineKey, siblingMembers, startsStatement, wordShare, wordsOf } from './name-evidence';
 
 const SELF = new Set(['this', 'self', 'cls', '@']);
 const WORD = /[A-Za-z_$][\w$]*/g;
@@ -69,6 +73,12 @@ export function enclosingBlock(before: string, after: string, classOnly: boolean
     end = start - 1;
   }
   return undefined;
+}
+
+/** The line that starts at `start` of `text` (a block's header). */
+function headerOf(text: string, start: number): string {
+  const end = text.indexOf('\n', start);
+  return text.slice(start, end < 0 ? text.length : end);
 }
 
 function escapeRe(s: string): string {
@@ -167,8 +177,27 @@ function memberFeatures(p: RankInput): Map<string, number[]> {
   // the same, comparing what precedes the receivers (`x = opts.` after `y = options.y`)
   const beforeReceiver = p.before.slice(0, p.before.length - 1 - r.length);
   const skip = r && !self ? copyFeature([...p.files.map((x) => x.text), beforeReceiver], beforeReceiver, /(?<![\w$.])[A-Za-z_$][\w$]*\.([A-Za-z_$][\w$]*)/g, true) : new Map<string, number>();
-  const lineWords = countWords(p.before.slice(lineStart, p.before.length - r.length - 1));
+  const lineBefore = p.before.slice(lineStart, p.before.length - r.length - 1);
+  const lineWords = countWords(lineBefore);
+  const lineParts = wordsOf(lineBefore);
+  const fn = enclosingBlock(p.before, p.after, false);
+  const headerParts = fn ? wordsOf(headerOf(text, fn[0])) : new Set<string>();
+  const siblings = r && !self ? siblingMembers([...p.files.map((x) => x.text), p.before, p.after], r) : new Map<string, number>();
+  const uses = dotUses([...p.files.map((x) => x.text), p.before, p.after]);
+  const stmt = startsStatement(lineBefore) ? 1 : 0;
+  const key = lineKey(lineBefore);
   for (const [name, v] of f) {
+    const u = uses.get(name);
+    v[15] = Math.log1p(siblings.get(name) ?? 0);
+    v[16] = wordShare(name, lineParts);
+    v[17] = wordShare(name, headerParts);
+    v[18] = u ? (stmt * u.called) / u.count : 0;
+    v[19] = u ? ((1 - stmt) * u.called) / u.count : 0;
+    v[20] = u ? (stmt * u.assigned) / u.count : 0;
+    v[21] = name === key ? 1 : 0;
+    const kind = p.serviceKinds?.get(name);
+    v[22] = kind === 'method' ? stmt : 0;
+    v[23] = kind === 'method' ? 1 - stmt : 0;
     v[12] = copy.get(name) ?? 0;
     v[13] = lineWords.has(name) ? 1 : 0;
     v[14] = skip.get(name) ?? 0;
@@ -183,6 +212,10 @@ function memberFeatures(p: RankInput): Map<string, number[]> {
   }
   return f;
 }
+
+/** The service's kinds of a name declared in the enclosing functions, and of a type or namespace. */
+const LOCAL_KINDS = new Set(['local var', 'parameter', 'let', 'const', 'var', 'local function', 'local class', 'using', 'await using']);
+const TYPE_KINDS = new Set(['class', 'interface', 'type', 'enum', 'module', 'alias']);
 
 /** Words that start an expression's keyword, never a name to suggest there. */
 const KEYWORDS = new Set(['return', 'const', 'let', 'var', 'function', 'new', 'await', 'typeof', 'if', 'else', 'for', 'while', 'of', 'in']);
@@ -239,7 +272,23 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
   const lineWords = countWords(p.before.slice(p.before.lastIndexOf('\n') + 1));
   const recentWords = countWords(p.before.slice(-NEAR_CHARS));
   const copy = copyFeature([...p.files.map((x) => x.text), p.before], p.before, /(?<![\w$])([A-Za-z_$][\w$]*)/g);
+  const line = p.before.slice(p.before.lastIndexOf('\n') + 1);
+  const keyParts = km ? wordsOf(km[1]) : new Set<string>();
+  const lineParts = wordsOf(km ? line.slice(0, Math.max(0, line.length - km[0].length)) : line);
+  const headerParts = wordsOf(header);
+  const imports = new Set<string>();
+  for (const m of p.before.matchAll(/^\s*(?:import\b[^\n]*|(?:const|let|var)\b[^\n]*\brequire\s*\([^\n]*)$/gm)) for (const w of m[0].matchAll(WORD)) imports.add(w[0]);
+  const declared = new Set([...p.before.matchAll(/\b(?:const|let|var|function|class)\s+([A-Za-z_$][\w$]*)/g)].map((m) => m[1]));
   for (const [name, v] of f) {
+    v[15] = wordShare(name, keyParts);
+    v[16] = wordShare(name, lineParts);
+    v[17] = wordShare(name, headerParts);
+    v[18] = imports.has(name) ? 1 : 0;
+    v[19] = declared.has(name) ? 1 : 0;
+    const kind = p.serviceKinds?.get(name);
+    v[20] = kind && LOCAL_KINDS.has(kind) ? 1 : 0;
+    v[21] = kind && TYPE_KINDS.has(kind) ? 1 : 0;
+    v[22] = kind === 'function' || kind === 'local function' ? 1 : 0;
     v[12] = copy.get(name) ?? 0;
     v[13] = params.has(name) ? 1 : 0;
     v[14] = locals.has(name) ? 1 : 0;
@@ -253,6 +302,9 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
     v[11] = recentWords.has(name) ? 1 : 0;
   }
   for (const k of KEYWORDS) f.delete(k);
+  // a declaration's initializer does not start with the name it declares (`const delayMs = delayMs`)
+  const decl = /^\s*(?:export\s+)?(?:const|let|var|using)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]*)?=\s*$/.exec(line);
+  if (decl) f.delete(decl[1]);
   return f;
 }
 

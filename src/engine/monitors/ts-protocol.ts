@@ -18,6 +18,8 @@ export type TsRequest =
 
 export interface NamesResult {
   names: string[];
+  /** each name's kind as the service gives it (`method`, `property`, `parameter`, `class`, ...), parallel to `names` */
+  kinds?: string[];
   member: boolean;
   /** a position where a new name is declared: no constraint applies */
   newIdentifier: boolean;

@@ -77,8 +77,9 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
   current = file;
   setFile(file, text);
   const info = service.getCompletionsAtPosition(ROOT + file, pos, { includeCompletionsWithInsertText: false, includeExternalModuleExports: false, includeAutomaticOptionalChainCompletions: false });
-  const out = info ? [...new Set(info.entries.filter((e) => !SKIP_KINDS.has(e.kind) && !e.insertText).map((e) => e.name))] : [];
-  return { id: 0, type: 'names', result: { names: out, member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+  const kind = new Map<string, string>();
+  for (const e of info?.entries ?? []) if (!SKIP_KINDS.has(e.kind) && !e.insertText && !kind.has(e.name)) kind.set(e.name, e.kind);
+  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
 }
 
 function syntax(req: TsRequest & { type: 'syntax' }): TsResponse {

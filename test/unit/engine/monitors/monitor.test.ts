@@ -29,6 +29,25 @@ function service(workerPath: string): TsService {
 }
 
 describe('monitor sessions', () => {
+  it('line copy: a bias toward the continuation of an earlier line, added to the names\' constraint, with its own event', async () => {
+    const m = new Monitors(VOCAB, undefined, [0]);
+    const prefix = 'result = compute(alpha) + 1;\nother = 2;\nresult = compute(';
+    const s = m.session({ file: 'a.py', prefix, suffix: '\n', files: [], editorNames: ['alpha', 'beta'] });
+    const c = await s.next('');
+    expect(allowedTexts(c?.allowed)).toContain('beta'); // the mask is the editor's names, as without the copy
+    expect(c!.bias![id('alpha')]).toBeGreaterThan(c!.bias![id('beta')]);
+    // the names' bias is the same for both; only 'alpha' continues the copy ('alpha) + 1;'), 'alpha(' runs past it
+    expect(c!.bias![id('alpha')]).toBeGreaterThan(c!.bias![id('alpha(')]);
+    expect(s.events.find((e) => e.source === 'copy')?.top).toEqual(['alpha) + 1;']);
+    // off the copy: no bias from it
+    const off = m.session({ file: 'a.py', prefix, suffix: '\n', files: [] });
+    expect((await off.next('beta'))?.bias).toBeUndefined();
+    const none = new Monitors(VOCAB, undefined, [0], { ...DEFAULT_MONITOR_OPTIONS, lineCopyBias: 0 }).session({ file: 'a.py', prefix, suffix: '\n', files: [] });
+    const cn = await none.next('');
+    expect(cn!.bias![id('alpha')]).toBe(cn!.bias![id('alpha(')]);
+    expect(none.events.some((e) => e.source === 'copy')).toBe(false);
+  });
+
   it('editor names at the cursor: a hard mask that lets a name span tokens and a token run past it', async () => {
     const m = new Monitors(VOCAB, undefined, [0]);
     const s = m.session({ file: 'a.py', prefix: 'x = obj.', suffix: '\n', files: [], editorNames: ['alpha', 'beta'] });

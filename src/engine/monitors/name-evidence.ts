@@ -1,0 +1,95 @@
+// Evidence about a candidate name that its spelling and its uses give, beside where it occurred
+// (rank.ts): which words it is made of, how it is used after a `.` (called, assigned), and which
+// names followed receivers that are spelled like this one (`this._cache.` and `cache.` are likely
+// the same type).
+
+/** A name's words, lower-cased: camelCase, PascalCase, snake_case and digits split, `_`/`$` dropped
+ *  (`_cacheKey` -> cache, key; `HTTPServer` -> http, server). */
+export function subwords(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+|(?<=\D)(?=\d)|(?<=\d)(?=\D)/)
+    .filter((w) => w.length > 0)
+    .map((w) => w.toLowerCase());
+}
+
+/** The share of `name`'s words found in `words` (0 when it has none). */
+export function wordShare(name: string, words: ReadonlySet<string>): number {
+  const parts = subwords(name);
+  if (!parts.length) return 0;
+  let n = 0;
+  for (const p of parts) if (words.has(p)) n++;
+  return n / parts.length;
+}
+
+/** The words of every identifier in `text`. */
+export function wordsOf(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of text.matchAll(/[A-Za-z_$][\w$]*/g)) for (const w of subwords(m[0])) out.add(w);
+  return out;
+}
+
+export interface DotUse {
+  /** `.name` occurrences */
+  count: number;
+  /** of those, followed by `(` (a call) */
+  called: number;
+  /** of those, followed by `=` that is not `==`/`=>` (an assignment) */
+  assigned: number;
+}
+
+const DOT_USE = /\.([A-Za-z_$][\w$]*)\s*(\(|=(?![=>])|)/g;
+
+/** How each name is used after a `.` in `texts` (`skip`: one offset in the last text not to count). */
+export function dotUses(texts: string[], skip = -1): Map<string, DotUse> {
+  const out = new Map<string, DotUse>();
+  texts.forEach((t, i) => {
+    for (const m of t.matchAll(DOT_USE)) {
+      if (i === texts.length - 1 && m.index === skip) continue;
+      let u = out.get(m[1]);
+      if (!u) out.set(m[1], (u = { count: 0, called: 0, assigned: 0 }));
+      u.count++;
+      if (m[2] === '(') u.called++;
+      else if (m[2]) u.assigned++;
+    }
+  });
+  return out;
+}
+
+/** The last word of a receiver (`this._cache` -> cache, `opts` -> opts); '' for `this`/`self`. */
+export function receiverWord(receiver: string): string {
+  const last = receiver.slice(receiver.lastIndexOf('.') + 1);
+  if (last === 'this' || last === 'self') return '';
+  const parts = subwords(last);
+  return parts[parts.length - 1] ?? '';
+}
+
+/** How often each name followed a receiver other than `receiver` whose last word is the same
+ *  (`cache.get` for `this._cache.`), in `texts`. */
+export function siblingMembers(texts: string[], receiver: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const word = receiverWord(receiver);
+  if (word.length < 3) return out;
+  const re = /(?<![\w$])((?:[A-Za-z_$][\w$]*\??\.)*[A-Za-z_$][\w$]*)\??\.([A-Za-z_$][\w$]*)/g;
+  for (const t of texts) {
+    for (const m of t.matchAll(re)) {
+      if (m[1] === receiver || receiverWord(m[1]) !== word) continue;
+      out.set(m[2], (out.get(m[2]) ?? 0) + 1);
+    }
+  }
+  return out;
+}
+
+/** The receiver starts a statement: nothing but spacing (or `await`) before it on its line. */
+export function startsStatement(lineBeforeReceiver: string): boolean {
+  return /^\s*(await\s+)?$/.test(lineBeforeReceiver);
+}
+
+/** The name a line assigns or keys before the expression being written (`clientY: e.` -> clientY,
+ *  `vid.muted = !!this.options.` -> muted, `const width = ` -> width): an expression often reads the
+ *  member of the same name. */
+export function lineKey(lineBefore: string): string {
+  const m = /^\s*(?:(?:const|let|var)\s+)?(?:[\w$]+\??\.)*([A-Za-z_$][\w$]*)\s*(?::|=(?![=>]))/.exec(lineBefore);
+  return m ? m[1] : '';
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { dotUses, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
+import { rank } from '../../../../src/engine/monitors/rank';
+
+const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k]) => k);
+
+describe('evidence from a name\'s spelling and uses', () => {
+  it('splits names into lower-case words', () => {
+    expect(subwords('_cacheKey')).toEqual(['cache', 'key']);
+    expect(subwords('HTTPServer')).toEqual(['http', 'server']);
+    expect(subwords('max_retry2')).toEqual(['max', 'retry', '2']);
+    expect(wordShare('getCacheKey', wordsOf('const cacheKey ='))).toBeCloseTo(2 / 3);
+    expect(wordShare('$', new Set(['a']))).toBe(0);
+  });
+
+  it('counts calls and assignments after a dot, not comparisons or arrows', () => {
+    const u = dotUses(['a.run(); a.run(1); b.size = 2; if (c.size == 3) {} d.size => 1;']);
+    expect(u.get('run')).toEqual({ count: 2, called: 2, assigned: 0 });
+    expect(u.get('size')).toEqual({ count: 3, called: 0, assigned: 1 });
+  });
+
+  it('takes members of receivers spelled like this one, not of this one', () => {
+    expect(receiverWord('this._cache')).toBe('cache');
+    expect(receiverWord('this')).toBe('');
+    const s = siblingMembers(['cache.get(k); lruCache.peek(k); this._cache.has(k); other.get(1);'], 'this._cache');
+    expect([...s]).toEqual([['get', 1], ['peek', 1]]);
+    expect(siblingMembers(['a.b;'], 'this').size).toBe(0);
+  });
+
+  it('finds the name a line keys or assigns, and whether a receiver starts a statement', () => {
+    expect(lineKey('      clientY: e')).toBe('clientY');
+    expect(lineKey('  vid.muted = !!this.options')).toBe('muted');
+    expect(lineKey('  const width = ')).toBe('width');
+    expect(lineKey('  if (a === b')).toBe('');
+    expect(startsStatement('    ')).toBe(true);
+    expect(startsStatement('  await ')).toBe(true);
+    expect(startsStatement('  x = ')).toBe(false);
+  });
+
+  it('raises the member of the key\'s name in an object literal (`clientY: e.`)', () => {
+    const before = (key: string) => `g(e.clientY);\nf({\n  screenX: e.screenX,\n  screenY: e.screenY,\n  clientX: e.clientX,\n  ${key}: e.`;
+    const gap = (key: string) => {
+      const s = rank({ kind: 'member', receiver: 'e', before: before(key), after: '\n});\n', files: [] });
+      return s.get('clientY')! - s.get('screenY')!;
+    };
+    expect(gap('clientY')).toBeGreaterThan(gap('other') + 0.5);
+  });
+
+  it('never offers the name a declaration is declaring as its initializer', () => {
+    const before = 'function f(attempts) {\n  const delayMs = attempts * 2;\n  g(delayMs);\n  const delayMs = ';
+    const s = rank({ kind: 'ident', before, after: '\n}\n', files: [] });
+    expect(s.has('delayMs')).toBe(false);
+    expect(s.has('attempts')).toBe(true);
+  });
+
+  it('raises a local the service names against a class it names', () => {
+    const before = 'function f(x) {\n  use(Alpha, beta);\n  return g(';
+    const gap = (kinds: Map<string, string>) => {
+      const s = rank({ kind: 'ident', before, after: ');\n}\n', files: [], service: new Set(['Alpha', 'beta']), serviceKinds: kinds });
+      return s.get('beta')! - s.get('Alpha')!;
+    };
+    expect(gap(new Map([['Alpha', 'class'], ['beta', 'const']]))).toBeGreaterThan(gap(new Map([['Alpha', 'const'], ['beta', 'class']])) + 1);
+  });
+});
