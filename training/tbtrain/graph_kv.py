@@ -17,23 +17,26 @@ def row_step(g: G, x, qmax: int, absolute: bool = True):
     return g.op("Max", g.op("Div", m, g.const(float(qmax), np.float32)), g.const(1e-30, np.float32))
 
 
-def rounded(g: G, x, step, lo: int, hi: int):
-    return g.op("Clip", g.op("Round", g.op("Div", x, step)), g.const(float(lo), np.float32), g.const(float(hi), np.float32))
+def rounded(g: G, x, step):
+    """round(x / step): within [-qmax, qmax] without a Clip, since |x| <= max|x| and step >= max|x| / qmax in float32
+    (the quotient is at most qmax·(1 + 2^-23), which rounds to qmax; the reference's clamp never acts)."""
+    return g.op("Round", g.op("Div", x, step))
 
 
 def new_rows(g: G, c: Config, sh: Shared, k, v, l: int):
-    """Outputs new_k.l (u8 [Hkv, S, D]: value + 128), new_v.l (int8) and their steps new_ks.l / new_vs.l (f32 [Hkv, S])."""
+    """Outputs new_k.l (u8 [Hkv, S, D]: value + 128), new_v.l (int8) and their steps new_ks.l / new_vs.l (f32 [Hkv, S, 1],
+    the memory layout of [Hkv, S])."""
     Hkv, D = c.n_kv_heads, c.head_dim
     ks, vs = row_step(g, k, QMAX_KV), row_step(g, v, QMAX_KV)
-    k8 = g.op("Add", rounded(g, k, ks, -QMAX_KV, QMAX_KV), g.const(float(K_OFFSET), np.float32))
+    k8 = g.op("Add", rounded(g, k, ks), g.const(float(K_OFFSET), np.float32))
     g.rename(g.op("Cast", k8, to=TensorProto.UINT8), f"new_k.{l}")
-    g.rename(g.op("Cast", rounded(g, v, vs, -QMAX_KV, QMAX_KV), to=TensorProto.INT8), f"new_v.{l}")
-    g.rename(g.op("Squeeze", ks, g.const([-1])), f"new_ks.{l}")
-    g.rename(g.op("Squeeze", vs, g.const([-1])), f"new_vs.{l}")
+    g.rename(g.op("Cast", rounded(g, v, vs), to=TensorProto.INT8), f"new_v.{l}")
+    g.rename(ks, f"new_ks.{l}")
+    g.rename(vs, f"new_vs.{l}")
     sh.outs += [helper.make_tensor_value_info(f"new_k.{l}", TensorProto.UINT8, [Hkv, "S", D]),
                 helper.make_tensor_value_info(f"new_v.{l}", TensorProto.INT8, [Hkv, "S", D]),
-                helper.make_tensor_value_info(f"new_ks.{l}", TensorProto.FLOAT, [Hkv, "S"]),
-                helper.make_tensor_value_info(f"new_vs.{l}", TensorProto.FLOAT, [Hkv, "S"])]
+                helper.make_tensor_value_info(f"new_ks.{l}", TensorProto.FLOAT, [Hkv, "S", 1]),
+                helper.make_tensor_value_info(f"new_vs.{l}", TensorProto.FLOAT, [Hkv, "S", 1])]
 
 
 def past_scores(g: G, qh, Kp, ks):
@@ -41,7 +44,7 @@ def past_scores(g: G, qh, Kp, ks):
     MatMulInteger's A (zero point 128, rows read in place) and the query, rounded per row to [-63, 63], its
     s8 B [Hkv, D, R]: an N = R product, so a decode step reads each key byte once."""
     qs = row_step(g, qh, QMAX_Q)                                                            # [Hkv, R, 1]
-    q8 = g.op("Cast", rounded(g, qh, qs, -QMAX_Q, QMAX_Q), to=TensorProto.INT8)
+    q8 = g.op("Cast", rounded(g, qh, qs), to=TensorProto.INT8)
     dot = g.op("MatMulInteger", Kp, g.op("Transpose", q8, perm=[0, 2, 1]), g.const(K_OFFSET, np.uint8))   # [Hkv, n, R]
     s = g.op("Cast", g.op("Transpose", dot, perm=[0, 2, 1]), to=TensorProto.FLOAT)
     return g.op("Mul", g.op("Mul", s, g.op("Unsqueeze", ks, g.const([1]))), qs)
@@ -52,5 +55,5 @@ def past_values(g: G, p, Vp, vs):
     p weighted by the steps, rounded per row to u8 [0, 127], MatMulInteger's A: [Hkv, R, D]."""
     pw = g.op("Mul", p, g.op("Unsqueeze", vs, g.const([1])))
     ps = row_step(g, pw, QMAX_P, absolute=False)
-    pu = g.op("Cast", rounded(g, pw, ps, 0, QMAX_P), to=TensorProto.UINT8)
+    pu = g.op("Cast", rounded(g, pw, ps), to=TensorProto.UINT8)
     return g.op("Mul", g.op("Cast", g.op("MatMulInteger", pu, Vp), to=TensorProto.FLOAT), ps)

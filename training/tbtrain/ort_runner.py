@@ -72,7 +72,7 @@ class GraphRunner:
             self.k[l][:, P:P + S] = out[f"new_k.{l}"]
             self.v[l][:, P:P + S] = out[f"new_v.{l}"]
             if self.int8:
-                self.ks[l][:, P:P + S], self.vs[l][:, P:P + S] = out[f"new_ks.{l}"], out[f"new_vs.{l}"]
+                self.ks[l][:, P:P + S], self.vs[l][:, P:P + S] = out[f"new_ks.{l}"][..., 0], out[f"new_vs.{l}"][..., 0]
             if l >= 1:
                 self.ik[l][:, :, P:P + S] = out[f"new_ik.{l}"].transpose(0, 2, 1)
                 self.iksum[l][:, P:P + S] = out[f"new_iksum.{l}"]
