@@ -89,7 +89,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   let peakBytes = 0;
   const ours = (v: Variant, T: number) => {
     const auto = v.policy === 'tokenbutler' && !v.forceSparse && T < crossover;
-    return `ORT ${m.executionProvider} 1 thread, KV f32${v.label === 'dense' ? '' : `, budget ${v.label === 'window' ? 0 : o.budget} + ${m.selection.sinks} sinks + ${m.selection.recent} recent`}` +
+    return `ORT ${m.executionProvider} 1 thread, KV ${m.config.kv_cache === 'int8' ? 'int8 (row steps)' : 'f32'}${v.label === 'dense' ? '' : `, budget ${v.label === 'window' ? 0 : o.budget} + ${m.selection.sinks} sinks + ${m.selection.recent} recent`}` +
       `${v.interval > 1 ? `, interval ${v.interval}` : ''}${auto ? `; runs dense (below the crossover, ${crossover} cached tokens)` : ''}`;
   };
   const active = (T: number) => variants.filter((v) => !v.forceSparse || T < crossover);
