@@ -16,7 +16,7 @@ import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
 import { mulberry32 } from '../shared/random';
-import { QuickContext, type Quick } from './quick-context';
+import { QuickContext, isQuick, layOutInSteps, type Quick } from './quick-context';
 
 export { selectionOf, type StepOut } from './step';
 export type { CompleteRequest } from './complete-request';
@@ -175,6 +175,9 @@ export class Engine {
   }
 
   async warmup(ctx: ContextPayload, hooks: Hooks): Promise<{ contextTokens: number; prefilledTokens: number; prefillMs: number }> {
+    layOutInSteps(ctx, (c) => this.stream(c), () => {
+      if (hooks.cancelled()) throw new CancelledError();
+    });
     const s = this.stream(ctx);
     this.preloadMonitors(ctx); // the language service loads in its own thread while this prefills
     // prefill everything but the current file's prefix tail: that part changes with each keystroke
@@ -237,10 +240,10 @@ export class Engine {
     const select = req.chosen ?? false; // below the crossover, the chosen context costs a sparse step
     const budget = req.budget ?? cfg.budget;
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
-    const full = this.stream(req.context);
-    const quick = cfg.partialContext ? this.quickStream(req.context, full) : undefined;
+    const picked = cfg.partialContext ? this.quickStream(req.context) : this.stream(req.context);
+    const quick = isQuick(picked) ? picked : undefined;
     const multiline = (req.multiline ?? true) && !quick?.firstLineOnly;
-    const s = quick?.stream ?? full;
+    const s = quick?.stream ?? (picked as Stream);
     // the graphs compute over the cache's whole capacity, which a warmup grew for the full context:
     // a quick answer gives it back (keeping the cached files), else it would cost like the full one
     if (quick) cache.shrinkTo(commonPrefix(cache.ids, s.ids), Math.ceil((s.ids.length + 64 + maxNew) / 256) * 256);
@@ -333,10 +336,10 @@ export class Engine {
     };
   }
 
-  /** EngineConfig.partialContext: the quick answer's stream, or undefined when `full` is cheap (quick-context.ts). */
-  private quickStream(ctx: ContextPayload, full: Stream): Quick | undefined {
-    this.quick ??= new QuickContext((c) => this.stream(c), (message) => this.log?.(message));
-    return this.quick.stream(ctx, full, this.need().cache.ids);
+  /** EngineConfig.partialContext: the quick answer, or the full stream when it is cheap (quick-context.ts). */
+  private quickStream(ctx: ContextPayload): Quick | Stream {
+    this.quick ??= new QuickContext((c) => this.stream(c), () => this.need().cfg.maxContextTokens, (message) => this.log?.(message));
+    return this.quick.stream(ctx, this.need().cache.ids);
   }
 
   async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {

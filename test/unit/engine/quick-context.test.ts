@@ -3,7 +3,7 @@
 // repository first) and ends at its first line; once the warmup has cached the whole context,
 // completions use all of it; the cached files survive the quick answer.
 import * as path from 'path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ContextPayload } from '../../../src/shared/protocol';
 import { CancelledError, Engine, Hooks, PREFILL_CHUNK, QUICK_PREFILL_TOKENS, WARMUP_TYPING_ROOM } from '../../../src/engine/engine';
 import { QUICK_PREFIX_GROWTH, QUICK_PREFIX_TOKENS, QUICK_SUFFIX_TOKENS, trimCurrent } from '../../../src/engine/quick-context';
@@ -150,4 +150,41 @@ describe('trimCurrent', () => {
     expect(t.ids).toEqual(s.ids);
     expect(t.prefixStart).toBe(s.prefixStart);
   });
+});
+
+describe('a cold cache does not wait for tokenizing the whole context', () => {
+  let cold: Engine;
+  const lastText = related[related.length - 1].text;
+  const encodedTexts = (spy: { mock: { calls: unknown[][] } }) => spy.mock.calls.map((c) => c[0] as string);
+
+  beforeEach(async () => {
+    cold = new Engine(); // its own encoding cache: nothing tokenized yet
+    await cold.configure({ modelDir, executionProvider: 'cpu', policy: 'dense', budget: 64, maxContextTokens: 8192, maxNewTokens: 4, partialContext: true }, hooks);
+  }, 60_000);
+
+  it('the quick answer lays out only the first related files, and estimates the full size', async () => {
+    const encode = vi.spyOn(cold.loaded!.tokenizer, 'encode');
+    const r = await cold.complete({ context: ctx() }, hooks);
+    expect(r.contextPartial).toMatchObject({ placedFiles: 0, relatedFiles: related.length });
+    expect(encodedTexts(encode)).not.toContain(lastText);
+    encode.mockRestore();
+    const full = (await cold.warmup(ctx(), hooks)).contextTokens;
+    expect(r.contextPartial!.fullContextTokens).toBeGreaterThan(full * 0.8);
+    expect(r.contextPartial!.fullContextTokens).toBeLessThan(full * 1.25);
+  }, 120_000);
+
+  it('a warmup stopped while it tokenizes stops within its first step', async () => {
+    let stop = false;
+    const tok = cold.loaded!.tokenizer;
+    const original = tok.encode.bind(tok);
+    const encode = vi.spyOn(tok, 'encode').mockImplementation((text) => {
+      stop = true; // a completion arrives while the warmup tokenizes
+      return original(text);
+    });
+    await expect(cold.warmup(ctx(), { emit: () => undefined, cancelled: () => stop })).rejects.toBeInstanceOf(CancelledError);
+    const texts = encodedTexts(encode);
+    expect(texts.length).toBeGreaterThan(0);
+    expect(texts).not.toContain(lastText);
+    encode.mockRestore();
+  }, 120_000);
 });
