@@ -10,7 +10,7 @@
 // alternate off/on (and `--baseline-child`, another build's engine child, for a before/after
 // column in the same run), each on a fresh child; the table gives per request the median.
 //   node esbuild.mjs && nice -n 5 node out/bench-newcomer.js [--repo DIR] [--file REL] [--rounds N] [--gap-ms MS] [--out PATH]
-//     [--baseline-child PATH/dist/engine-child.js --baseline-label TEXT] (NEWCOMER_VERBOSE=1: every request on stderr)
+//     [--baseline-child PATH/dist/engine-child.js --baseline-label TEXT] [--model DIR] (NEWCOMER_VERBOSE=1: every request on stderr)
 import { writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -33,6 +33,8 @@ const ROUNDS = Number(opt('rounds', '3'));
 const GAP_MS = Number(opt('gap-ms', '1000'));
 const OUT = path.resolve(root, opt('out', 'bench/first-suggestion.md'));
 const MONITORS = !args.includes('--no-monitors');
+/** `--model DIR`: another model folder (e.g. an older one both builds of a before/after run can load) */
+const MODEL = path.resolve(root, opt('model', 'models/default'));
 const REQUESTS = 4;
 /** `--baseline-child PATH`: a third column, warmup on with another build's engine child (e.g. the
  *  commit before a change, built in a worktree), labelled `--baseline-label`: before/after in one run. */
@@ -41,7 +43,7 @@ const BASELINE_LABEL = opt('baseline-label', 'baseline');
 
 /** The extension's default settings (settings.ts). */
 const config = (warm: boolean): EngineConfig => ({
-  modelDir: path.join(root, 'models', 'default'),
+  modelDir: MODEL,
   executionProvider: 'cpu',
   policy: 'tokenbutler',
   budget: 512,
@@ -215,8 +217,8 @@ async function main(): Promise<void> {
   const md = [
     '# First suggestion in an unseen repository',
     '',
-    `Run ${started.toISOString()} on ${os.cpus().length}× ${os.cpus()[0]?.model.trim()} (load average at start ${load.toFixed(1)}), model \`models/default\`, ` +
-      `command \`node esbuild.mjs && nice -n 5 node out/bench-newcomer.js --rounds ${ROUNDS} --gap-ms ${GAP_MS}${MONITORS ? '' : ' --no-monitors'}${BASELINE_CHILD ? ` --baseline-child ${BASELINE_CHILD} --baseline-label '${BASELINE_LABEL}'` : ''}\` (src/bench/newcomer/main.ts).`,
+    `Run ${started.toISOString()} on ${os.cpus().length}× ${os.cpus()[0]?.model.trim()} (load average at start ${load.toFixed(1)}), model \`${path.relative(root, MODEL)}\`, ` +
+      `command \`node esbuild.mjs && nice -n 5 node out/bench-newcomer.js --rounds ${ROUNDS} --gap-ms ${GAP_MS}${MONITORS ? '' : ' --no-monitors'}${MODEL === path.resolve(root, 'models/default') ? '' : ` --model ${MODEL}`}${BASELINE_CHILD ? ` --baseline-child ${BASELINE_CHILD} --baseline-label '${BASELINE_LABEL}'` : ''}\` (src/bench/newcomer/main.ts).`,
     '',
     `Repository \`${path.relative(root, REPO)}\` (held out from training), file \`${FILE}\`, cursor at the end of the first line past the middle that opens a block. ` +
       `The engine places ${on[0].relatedFiles} related files of those assembled, ${off[0].fullTokens} tokens with the current file ` +
