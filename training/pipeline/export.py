@@ -7,6 +7,7 @@ python3 training/pipeline/export.py --ckpt training/work/ckpt/lm.pt --out models
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import sys
@@ -38,6 +39,9 @@ def main():
     ap.add_argument("--drop-fp32", action="store_true")
     ap.add_argument("--layer0", choices=["dense", "window"], default="dense", help="layer 0 in sparse decode")
     ap.add_argument("--measure", type=int, default=4, help="held-out windows of 512 tokens for the fp32/int8 comparison")
+    ap.add_argument("--kv-cache", choices=["f32", "int8"], default=None,
+                    help="the engine's K/V cache (config.kv_cache; default: the checkpoint's, else f32): int8 = the compact cache "
+                         "(tbtrain/kv_quant.py, bench/kv-cache.md)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     extra = {}
@@ -93,6 +97,8 @@ def main():
         extra["predictorTraining"] = ps.get("metrics", {})
         if "predictor" in extra:  # an imported model's first trained predictor: tokenbutler runs sparse from now on
             extra["predictor"] = {"trained": True, "policies": ["dense", "window", "tokenbutler"]}
+    if args.kv_cache:
+        pred.cfg = dataclasses.replace(pred.cfg, kv_cache=args.kv_cache)
     if args.metrics:
         extra["training"].update(json.loads(pathlib.Path(args.metrics).read_text()))
     windows, tbytes = None, None

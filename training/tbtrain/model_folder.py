@@ -67,7 +67,7 @@ def export(lm: LM, pred: Predictor, out: pathlib.Path, tokenizer: pathlib.Path, 
     if int8:
         graphs = quantize_int8(cfg, W, out, layer0)
         precision["default"] = "int8"
-        if measure_windows:
+        if measure_windows and cfg.kv_cache == "f32":  # (the compact cache's quality and speed: bench/kv-cache.md)
             precision.update(measure_variants(out, cfg, measure_windows, tbytes))
         if not keep_fp32:
             for f in ("dense.onnx", "sparse.onnx", "weights.bin"):
