@@ -34,7 +34,7 @@ export async function candidates(ts: TsService, kind: string, file: string, ctx:
   const trig = triggerAt(ctx.current.prefix);
   const names = r && trig && usable(r, trig) ? r.names : undefined;
   const before = ctx.current.prefix;
-  const input = { kind: trig?.kind ?? 'ident', receiver: trig?.receiver, before, after: ctx.current.suffix, files: ctx.files, service: names?.length ? new Set(names) : undefined, serviceKinds: names && r?.kinds ? kindMap(names, r.kinds) : undefined } as const;
+  const input = { kind: trig?.kind ?? 'ident', receiver: trig?.receiver, before, after: ctx.current.suffix, files: ctx.files, service: names?.length ? new Set(names) : undefined, serviceKinds: names && r?.kinds ? kindMap(names, r.kinds) : undefined, param: names ? r?.param : undefined } as const;
   const scored = [...rank(input)].sort((a, b) => b[1] - a[1]).map(([k]) => k);
   const feats = withFeatures ? Object.fromEntries(features(input)) : undefined;
   let lmScores: Record<string, [number, number, number]> | undefined;

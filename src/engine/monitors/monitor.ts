@@ -99,7 +99,7 @@ export function usable(r: { member: boolean; newIdentifier: boolean }, trig: Tri
 export class MonitorSession {
   readonly events: MonitorEvent[] = [];
   private episode?: Episode;
-  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; ms: number }>;
+  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; param?: string; ms: number }>;
   private stepMs = 0;
   private readonly isTs: boolean;
 
@@ -115,7 +115,7 @@ export class MonitorSession {
     ts.setFiles([...this.input.files.map((f) => ({ name: f.file, text: f.text })), { name: this.input.file, text: this.input.prefix + this.input.suffix }]);
     const t0 = performance.now();
     this.cursorNames = ts.names(this.input.file, this.input.prefix + this.input.suffix, this.input.prefix.length, this.m.opts.cursorTimeoutMs)
-      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));
+      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));
   }
 
   /** The constraint for the next token after `generated` (the completion so far), if any: the
@@ -166,13 +166,14 @@ export class MonitorSession {
     const t0 = performance.now();
     let names: string[] | undefined;
     let kinds: string[] | undefined;
+    let param: string | undefined;
     if (this.isTs) {
-      if (atCursor && this.cursorNames) ({ names, kinds } = await this.cursorNames);
+      if (atCursor && this.cursorNames) ({ names, kinds, param } = await this.cursorNames);
       else if (!atCursor && this.stepMs < this.m.opts.totalStepMs && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) {
         const full = this.input.prefix + generated;
         const r = await this.m.ts!.names(this.input.file, full + this.input.suffix, full.length, this.m.opts.stepTimeoutMs);
         this.stepMs += performance.now() - t0;
-        if (r && usable(r, trig)) ({ names, kinds } = r);
+        if (r && usable(r, trig)) ({ names, kinds, param } = r);
       }
       if (names?.length) ep.source = 'typescript';
     } else if (atCursor && this.input.editorNames?.length) {
@@ -198,7 +199,7 @@ export class MonitorSession {
     // gets a bias only toward names that followed the same key (`f(` -> what `f(` took before), so
     // the model stays free to write a literal or a bracket there.
     const keyedOnly = trig.kind === 'ident' && !atCursor && this.m.opts.generatedIdentKeyedOnly;
-    const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined, serviceKinds }, { keyedOnly });
+    const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined, serviceKinds, param }, { keyedOnly });
     if (ep.hard) for (const k of [...scores.keys()]) if (!ep.hard.has(k)) scores.delete(k);
     const best = [...scores].sort((a, b) => b[1] - a[1]).slice(0, MAX_BIASED);
     if (best.length) ep.prior = { set: new NameSet(best.map(([k]) => k)), score: new Map(best) };

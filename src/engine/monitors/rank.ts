@@ -19,14 +19,16 @@ export interface RankInput {
   service?: ReadonlySet<string>;
   /** the service's kind of each name it offers (`method`, `parameter`, `class`, ...) */
   serviceKinds?: ReadonlyMap<string, string>;
+  /** at a call's argument: the parameter's name (the service's signature help) */
+  param?: string;
 }
 
 export const MEMBER_FEATURES = ['block', 'file', 'other', 'nearest', 'last', 'offered', 'notOffered', 'dotFile', 'dotOther', 'suffix', 'line', 'recent', 'copy', 'lineWord', 'copySkip', 'sibling', 'wordLine', 'wordHeader', 'calledStmt', 'calledElse', 'assignedStmt', 'lineKey', 'methodStmt', 'methodElse'] as const;
-export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local', 'wordKey', 'wordLine', 'wordHeader', 'imported', 'declared', 'kindLocal', 'kindType', 'kindFunction'] as const;
+export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local', 'wordKey', 'wordLine', 'wordHeader', 'imported', 'declared', 'kindLocal', 'kindType', 'kindFunction', 'paramWords', 'paramName'] as const;
 
 /** Fitted weights (nats per unit feature), in the order of the feature lists above. */
 export const MEMBER_WEIGHTS: readonly number[] = [0.63, 0.76, 0.14, 0.07, 0.08, 0.23, -0.23, -0.38, 0.08, 0.59, -0.39, 0.78, 1.08, 0.40, 0.28, 0.27, 1.25, 0.67, 0.26, -0.08, -0.19, 0.85, 0.03, -0.16];
-export const IDENT_WEIGHTS: readonly number[] = [0.24, 0.24, 0.22, 0.44, 0.27, 0.06, -0.15, 0.61, -0.61, 0.56, -0.63, 1.87, 1.33, 0.79, 0.63, 0.80, 0.32, 0.26, 0.66, 0.32, 1.65, 0.85, 0.20];
+export const IDENT_WEIGHTS: readonly number[] = [0.20, 0.21, 0.20, 0.46, 0.26, 0.04, -0.15, 0.61, -0.61, 0.56, -0.61, 1.87, 1.32, 0.80, 0.62, 0.79, 0.32, 0.24, 0.67, 0.33, 1.63, 0.85, 0.20, 0.67, 0.56];
 
 import { dotUses, lineKey, siblingMembers, startsStatement, wordShare, wordsOf } from './name-evidence';
 
@@ -278,6 +280,7 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
   const headerParts = wordsOf(header);
   const imports = new Set<string>();
   for (const m of p.before.matchAll(/^\s*(?:import\b[^\n]*|(?:const|let|var)\b[^\n]*\brequire\s*\([^\n]*)$/gm)) for (const w of m[0].matchAll(WORD)) imports.add(w[0]);
+  const paramParts = wordsOf(p.param ?? '');
   const declared = new Set([...p.before.matchAll(/\b(?:const|let|var|function|class)\s+([A-Za-z_$][\w$]*)/g)].map((m) => m[1]));
   for (const [name, v] of f) {
     v[15] = wordShare(name, keyParts);
@@ -289,6 +292,8 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
     v[20] = kind && LOCAL_KINDS.has(kind) ? 1 : 0;
     v[21] = kind && TYPE_KINDS.has(kind) ? 1 : 0;
     v[22] = kind === 'function' || kind === 'local function' ? 1 : 0;
+    v[23] = p.param ? wordShare(name, paramParts) : 0;
+    v[24] = p.param !== undefined && name.toLowerCase() === p.param.replace(/^[_$]+/, '').toLowerCase() ? 1 : 0;
     v[12] = copy.get(name) ?? 0;
     v[13] = params.has(name) ? 1 : 0;
     v[14] = locals.has(name) ? 1 : 0;

@@ -20,6 +20,8 @@ export interface NamesResult {
   names: string[];
   /** each name's kind as the service gives it (`method`, `property`, `parameter`, `class`, ...), parallel to `names` */
   kinds?: string[];
+  /** at a call's argument: the name of the parameter it fills (signature help), when known */
+  param?: string;
   member: boolean;
   /** a position where a new name is declared: no constraint applies */
   newIdentifier: boolean;

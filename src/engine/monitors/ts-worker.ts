@@ -49,7 +49,8 @@ const host: ts.LanguageServiceHost = {
   getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
   fileExists: (f) => files.has(f) || libSnapshot(f) !== undefined,
   readFile: (f) => files.get(f)?.text ?? (path.dirname(f) === libDir ? ts.sys.readFile(f) : undefined),
-  directoryExists: (d) => d === libDir || d.startsWith(ROOT),
+  // the workspace root itself too ('/__tokenbutler_ws__', no slash): files at the root import each other
+  directoryExists: (d) => d === libDir || d === ROOT.slice(0, -1) || d.startsWith(ROOT),
   getDirectories: () => [],
   getCancellationToken: () => ({ isCancellationRequested: () => performance.now() > deadline }),
 };
@@ -79,7 +80,15 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
   const info = service.getCompletionsAtPosition(ROOT + file, pos, { includeCompletionsWithInsertText: false, includeExternalModuleExports: false, includeAutomaticOptionalChainCompletions: false });
   const kind = new Map<string, string>();
   for (const e of info?.entries ?? []) if (!SKIP_KINDS.has(e.kind) && !e.insertText && !kind.has(e.name)) kind.set(e.name, e.kind);
-  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], param: info && !info.isMemberCompletion ? paramAt(file, pos) : undefined, member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+}
+
+/** The name of the parameter the argument at `pos` fills, from signature help (undefined outside a call). */
+function paramAt(file: string, pos: number): string | undefined {
+  const help = service.getSignatureHelpItems(ROOT + file, pos, undefined);
+  const item = help?.items[help.selectedItemIndex];
+  const p = item?.parameters[Math.min(help!.argumentIndex, item.parameters.length - 1)];
+  return p?.name;
 }
 
 function syntax(req: TsRequest & { type: 'syntax' }): TsResponse {

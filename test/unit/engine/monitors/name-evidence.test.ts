@@ -62,3 +62,15 @@ describe('evidence from a name\'s spelling and uses', () => {
     expect(gap(new Map([['Alpha', 'class'], ['beta', 'const']]))).toBeGreaterThan(gap(new Map([['Alpha', 'const'], ['beta', 'class']])) + 1);
   });
 });
+
+describe('the parameter an argument fills', () => {
+  it('raises a name spelled like the parameter', () => {
+    const before = 'function f(timeoutMs, other) {\n  g(other, timeoutMs);\n  schedule(';
+    const gap = (param?: string) => {
+      const s = rank({ kind: 'ident', before, after: ');\n}\n', files: [], param });
+      return s.get('timeoutMs')! - s.get('other')!;
+    };
+    expect(gap('timeout')).toBeGreaterThan(gap(undefined) + 0.3);
+    expect(gap('_timeoutMs')).toBeGreaterThan(gap('timeout'));
+  });
+});

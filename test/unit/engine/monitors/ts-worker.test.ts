@@ -1,0 +1,37 @@
+// The real language-service worker, bundled from source for this test: what a names query gives
+// the ranking besides the names (their kinds, the parameter an argument fills).
+import { build } from 'esbuild';
+import * as path from 'path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TsService } from '../../../../src/engine/monitors/ts-service';
+
+const root = path.resolve(__dirname, '../../../..');
+const outfile = path.join(root, 'out', 'test', 'ts-worker-under-test.js');
+let ts: TsService;
+
+beforeAll(async () => {
+  await build({ entryPoints: [path.join(root, 'src/engine/monitors/ts-worker.ts')], outfile, bundle: true, platform: 'node', format: 'cjs', external: ['typescript'], logLevel: 'silent' });
+  ts = new TsService(outfile);
+}, 60_000);
+afterAll(async () => {
+  await ts?.close();
+});
+
+describe('language-service worker', () => {
+  it('names each member\'s kind, and the parameter an argument fills', async () => {
+    const lib = 'export class Timer {\n  size = 1;\n  run(): void {}\n}\nexport function schedule(timeoutMs: number, label: string): void {}\n';
+    ts.setFiles([{ name: 'lib.ts', text: lib }]);
+    expect(await ts.whenReady(30_000)).toBe(true);
+    const head = "import { Timer, schedule } from './lib';\nconst t = new Timer();\nconst wait = 5;\n";
+    const member = await ts.names('a.ts', head + 't.', head.length + 2, 10_000);
+    const kinds = new Map(member!.names.map((n, i) => [n, member!.kinds![i]]));
+    expect(kinds.get('run')).toBe('method');
+    expect(kinds.get('size')).toBe('property');
+    expect(member!.param).toBeUndefined();
+    const text = head + 'schedule(wait, ';
+    const arg = await ts.names('a.ts', text, text.length, 10_000);
+    expect(arg!.param).toBe('label');
+    expect(arg!.kinds![arg!.names.indexOf('wait')]).toBe('const');
+    expect(arg!.kinds![arg!.names.indexOf('Timer')]).toBe('alias');
+  }, 60_000);
+});
