@@ -175,11 +175,11 @@ export class Engine {
   }
 
   async warmup(ctx: ContextPayload, hooks: Hooks): Promise<{ contextTokens: number; prefilledTokens: number; prefillMs: number }> {
+    this.preloadMonitors(ctx); // the language service loads in its own thread, even if a completion stops this at once
     layOutInSteps(ctx, (c) => this.stream(c), () => {
       if (hooks.cancelled()) throw new CancelledError();
     });
     const s = this.stream(ctx);
-    this.preloadMonitors(ctx); // the language service loads in its own thread while this prefills
     // prefill everything but the current file's prefix tail: that part changes with each keystroke
     hooks.emit({ type: 'state', state: 'prefilling' });
     try {
