@@ -1,7 +1,7 @@
 """Fits the monitors' name-ranking weights (src/engine/monitors/rank.ts) on the tuning half.
 
 Input: the candidate dump of the names bench on the tuning half,
-    node out/bench-names.js --quick --nim 400 --per-file 4 --candidates --features --out out/cand400
+    node out/bench-names.js --quick --nim 1500 --per-file 10 --candidates --features --out out/cand
 A softmax over each position's candidates, log-linear in the features, fitted by L-BFGS with an L2
 penalty; reported top-1 by leave-one-package-out, then the weights fitted on every package (paste
 them into rank.ts).
