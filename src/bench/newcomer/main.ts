@@ -157,7 +157,7 @@ async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-
     // one more after the warmup has finished (on) or after the same pause (off): the full context
     requests.push(await ask(performance.now(), (await assemble()).payload));
     const fullTokens = Math.max(...requests.map((r) => r.fullTokens));
-    return { requests, assembleMs, warmupDoneMs, relatedFiles: requests.find((r) => r.relatedFiles !== undefined)?.relatedFiles ?? first.files, fullTokens };
+    return { requests, assembleMs, warmupDoneMs, relatedFiles: first.files, fullTokens };
   } finally {
     await engine.shutdown();
   }
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
       `command \`node esbuild.mjs && nice -n 5 node out/bench-newcomer.js --rounds ${ROUNDS} --gap-ms ${GAP_MS}${MONITORS ? '' : ' --no-monitors'}${MODEL === path.resolve(root, 'models/default') ? '' : ` --model ${MODEL}`}${BASELINE_CHILD ? ` --baseline-child ${BASELINE_CHILD} --baseline-label '${BASELINE_LABEL}'` : ''}\` (src/bench/newcomer/main.ts).`,
     '',
     `Repository \`${path.relative(root, REPO)}\` (held out from training), file \`${FILE}\`, cursor at the end of the first line past the middle that opens a block. ` +
-      `The engine places ${on[0].relatedFiles} related files of those assembled, ${off[0].fullTokens} tokens with the current file ` +
+      `${off[0].relatedFiles} related files assembled, ${off[0].fullTokens} tokens with the current file as the engine lays them out (a cold quick answer counts the assembled files: x/${off[0].relatedFiles}) ` +
       `(extension defaults: tokenbutler, budget 512, 16k context, sparse prefill, monitors ${MONITORS ? 'on' : 'off'}).`,
     `Each round starts a fresh engine child (the extension's EngineClient, scheduler and worker; model loaded, nothing cached), opens the file at t0 and asks for a completion at once; ` +
       `then, ${GAP_MS} ms later, the shown suggestion's first line is typed key by key and the next completion asked. **off**: no warmup, every completion on the full context (before issue 26 item 5). ` +
