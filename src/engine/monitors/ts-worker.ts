@@ -85,10 +85,21 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
 
 /** The name of the parameter the argument at `pos` fills, from signature help (undefined outside a call). */
 function paramAt(file: string, pos: number): string | undefined {
-  const help = service.getSignatureHelpItems(ROOT + file, pos, undefined);
+  let help: ts.SignatureHelpItems | undefined;
+  try {
+    help = service.getSignatureHelpItems(ROOT + file, pos, undefined);
+  } catch {
+    return undefined; // past the deadline (the names are answered without it)
+  }
   const item = help?.items[help.selectedItemIndex];
   const p = item?.parameters[Math.min(help!.argumentIndex, item.parameters.length - 1)];
   return p?.name;
+}
+
+/** The first line of what a query threw (TypeScript's cancellation is no Error and has no message). */
+function errorLine(e: unknown): string {
+  const m = e instanceof Error ? e.message : e instanceof ts.OperationCanceledException ? 'past the deadline' : String(e);
+  return m.split('\n')[0];
 }
 
 function syntax(req: TsRequest & { type: 'syntax' }): TsResponse {
@@ -122,7 +133,7 @@ parentPort!.on('message', (req: TsRequest) => {
     if (req.type === 'syntax') parentPort!.postMessage(syntax(req));
   } catch (e) {
     const id = 'id' in req ? req.id : 0;
-    parentPort!.postMessage({ id, type: req.type === 'syntax' ? 'syntax' : 'names', keep: -1, tries: 0, unresolved: true, ms: 0, error: (e as Error).message.split('\n')[0] } as TsResponse);
+    parentPort!.postMessage({ id, type: req.type === 'syntax' ? 'syntax' : 'names', keep: -1, tries: 0, unresolved: true, ms: 0, error: errorLine(e) } as TsResponse);
   } finally {
     deadline = Infinity;
   }

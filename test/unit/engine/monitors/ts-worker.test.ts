@@ -34,4 +34,13 @@ describe('language-service worker', () => {
     expect(arg!.kinds![arg!.names.indexOf('wait')]).toBe('const');
     expect(arg!.kinds![arg!.names.indexOf('Timer')]).toBe('alias');
   }, 60_000);
+
+  it('a query past its deadline (TypeScript throws its cancellation, no Error) leaves the worker answering', async () => {
+    ts.setFiles([{ name: 'lib.ts', text: 'export function schedule(timeoutMs: number): void {}\n' + 'export const x = 1;\n'.repeat(2000) }]);
+    const text = "import { schedule } from './lib';\nconst wait = 5;\nschedule(";
+    for (let i = 0; i < 3; i++) await ts.names('a.ts', text + ' '.repeat(i), text.length, 1);
+    const r = await ts.names('a.ts', text, text.length, 10_000);
+    expect(r?.names).toContain('wait');
+    expect(ts.stats.failed).toBeUndefined();
+  }, 60_000);
 });
