@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { dotUses, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
 import { rank } from '../../../../src/engine/monitors/rank';
 
-
 describe('evidence from a name\'s spelling and uses', () => {
   it('splits names into lower-case words', () => {
     expect(subwords('_cacheKey')).toEqual(['cache', 'key']);
