@@ -54,7 +54,7 @@ export interface MonitorOptions {
   lineCopyBias: number;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 4 };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
 
 export interface MonitorInput {
   file: string;
