@@ -24,7 +24,6 @@ import tempfile
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library

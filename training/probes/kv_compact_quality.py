@@ -74,7 +74,8 @@ def main():
     t0 = time.time()
     for mode in args.modes.split(","):
         pol.KV_CACHE = mode
-        for policy, budget in ([("dense", None)] + [("tokenbutler", b) for b in budgets]) if len(wins) else ():  # --windows 0: co-reference only
+        # --windows 0: co-reference only
+        for policy, budget in ([("dense", None)] + [("tokenbutler", b) for b in budgets]) if len(wins) else ():
             nats = 0.0
             for r in wins:
                 ids = torch.from_numpy(r[None, :args.seq]).long()

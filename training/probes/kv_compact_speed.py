@@ -23,7 +23,8 @@ import time
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto as T, helper as h
+from onnx import TensorProto as T
+from onnx import helper as h
 
 H, D = 4, 64
 
@@ -164,7 +165,7 @@ def main():
             except Exception as e:  # a kernel the CPU EP lacks
                 print(f"C={C} {name}: unavailable ({str(e).splitlines()[0][:120]})")
         for _ in range(args.reps):
-            for name, (s, f, ts) in runs.items():
+            for s, f, ts in runs.values():
                 t = time.perf_counter(); s.run(None, f); ts.append(time.perf_counter() - t)
         base = np.median(runs["f32"][2]) if "f32" in runs else None
         for name, (_, _, ts) in runs.items():

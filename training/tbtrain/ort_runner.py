@@ -43,7 +43,8 @@ class GraphRunner:
         self.P, self.prev = 0, 0
 
     def snapshot(self):
-        return [[a.copy() for a in arrs] for arrs in (self.k, self.v, self.ik, self.iksum, self.ks, self.vs)], self.ids.copy(), self.P, self.prev
+        arrays = [[a.copy() for a in arrs] for arrs in (self.k, self.v, self.ik, self.iksum, self.ks, self.vs)]
+        return arrays, self.ids.copy(), self.P, self.prev
 
     def restore(self, snap):
         arrays, ids, self.P, self.prev = snap
