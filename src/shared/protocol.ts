@@ -185,8 +185,10 @@ export interface CompleteResult {
 
 export interface ContextPartial {
   placedFiles: number;
+  /** the related files of the request (on a cold cache the assembled ones, placed or not) */
   relatedFiles: number;
-  /** tokens of the full stream the completion would have used */
+  /** tokens of the full stream the completion would have used (on a cold cache an estimate from
+   *  the files' characters: they are not tokenized before the quick answer) */
   fullContextTokens: number;
 }
 
