@@ -103,6 +103,9 @@ export const RequestSchema = v.variant('type', [
     chosen: v.optional(v.boolean()),
     /** Names the editor's completion provider offers at the cursor (languages the engine has no service for). */
     editorNames: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(256, 'must be names of at most 256 chars'))), v.maxLength(5000, 'at most 5000 names'))),
+    /** A prefetch of the completion that follows once the shown suggestion is typed: it runs after
+     *  every other request but a warmup, and any other request stops it (src/engine/scheduler.ts). */
+    speculative: v.optional(v.boolean()),
   }),
   v.object({
     id,
