@@ -17,6 +17,12 @@
 //   cache is append-only with the current file last, so a warmup reading related files drops the
 //   current file's cached tokens, and a completion asked while the user is still typing would
 //   have to prefill the whole current file again (bench/first-suggestion.md).
+// - a `speculative` complete (the extension's prefetch of the completion that follows once the
+//   shown suggestion is typed) runs only when no other request but a warmup waits, and any other
+//   request (complete, explain, configure) answers a queued one "cancelled" and raises a running
+//   one's flag, so a prefetch delays a request by at most one prefill chunk or decode step. A newer
+//   speculative replaces the older one, whatever its document. Like a complete it stops a running
+//   warmup and counts as a request for WARMUP_IDLE_MS (the user is typing).
 // - the queue is bounded; beyond the bound a request is refused with an error.
 import type { Response } from '../shared/protocol';
 import type { WorkerJob } from './worker-protocol';
@@ -38,7 +44,7 @@ export interface SchedulerIO {
 export interface QueueStats {
   running: number; // 0 or 1
   queued: number;
-  /** Most completions (running + queued) held for any one document: at most 2 by the rules above. */
+  /** Most completions (running + queued) held for any one document, prefetches not counted: at most 2 by the rules above. */
   perDocument: number;
 }
 
@@ -51,10 +57,14 @@ export function newCancelFlag(): Int32Array {
 }
 
 /** Requests that supersede each other share a key; `undefined` = never superseded. */
+const isSpeculative = (request: JobRequest) => request.type === 'complete' && request.speculative === true;
+/** Background jobs: they run only when nothing else waits. */
+const isBackground = (request: JobRequest) => request.type === 'warmup' || isSpeculative(request);
+
 function supersessionKey(request: JobRequest): string | undefined {
   switch (request.type) {
     case 'complete':
-      return `complete:${request.documentKey}`;
+      return request.speculative ? 'speculative' : `complete:${request.documentKey}`;
     case 'configure':
       return 'configure';
     case 'warmup':
@@ -79,7 +89,7 @@ export class Scheduler {
   get stats(): QueueStats {
     const perDoc = new Map<string, number>();
     for (const job of [...(this.running ? [this.running] : []), ...this.queue]) {
-      if (job.request.type === 'complete') perDoc.set(job.request.documentKey, (perDoc.get(job.request.documentKey) ?? 0) + 1);
+      if (job.request.type === 'complete' && !job.request.speculative) perDoc.set(job.request.documentKey, (perDoc.get(job.request.documentKey) ?? 0) + 1);
     }
     return { running: this.running ? 1 : 0, queued: this.queue.length, perDocument: Math.max(0, ...perDoc.values()) };
   }
@@ -111,6 +121,7 @@ export class Scheduler {
         Atomics.store(this.running.cancel, 0, 1);
       }
     }
+    if (!isBackground(request)) this.stopSpeculative(request.id);
     if (request.type === 'complete' || request.type === 'explain') this.lastRequestAt = this.now();
     if ((request.type === 'complete' || request.type === 'explain') && this.running?.request.type === 'warmup' && Atomics.load(this.running.cancel, 0) === 0) {
       this.preempted = true;
@@ -184,6 +195,17 @@ export class Scheduler {
     this.io.queueChanged(stats);
   }
 
+  /** A request arrived: a queued prefetch is dropped, a running one stops at its next step. */
+  private stopSpeculative(by: number): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const job = this.queue[i];
+      if (!isSpeculative(job.request)) continue;
+      this.queue.splice(i, 1);
+      this.answerCancelled(job, `prefetch stopped by request ${by}`);
+    }
+    if (this.running && isSpeculative(this.running.request)) Atomics.store(this.running.cancel, 0, 1);
+  }
+
   private answerCancelled(job: WorkerJob, why: string): void {
     Atomics.store(job.cancel, 0, 1);
     this.io.reply({ id: job.request.id, type: 'error', message: why, cancelled: true });
@@ -193,11 +215,13 @@ export class Scheduler {
     return this.io.now ? this.io.now() : performance.now();
   }
 
-  /** Starts the first queued job that is not a warmup; a warmup only when nothing else waits and
-   *  requests have paused for WARMUP_IDLE_MS (else a timer tries again then). */
+  /** Starts the first queued job that is neither a warmup nor a prefetch; else a prefetch; a warmup
+   *  only when nothing else waits and requests have paused for WARMUP_IDLE_MS (else a timer tries
+   *  again then). */
   private pump(): void {
     if (this.running || this.queue.length === 0) return;
-    const i = this.queue.findIndex((j) => j.request.type !== 'warmup');
+    let i = this.queue.findIndex((j) => !isBackground(j.request));
+    if (i < 0) i = this.queue.findIndex((j) => isSpeculative(j.request));
     if (i < 0) {
       const wait = this.lastRequestAt + WARMUP_IDLE_MS - this.now();
       if (wait > 0) {
