@@ -93,3 +93,26 @@ export function lineKey(lineBefore: string): string {
   const m = /^\s*(?:(?:const|let|var)\s+)?(?:[\w$]+\??\.)*([A-Za-z_$][\w$]*)\s*(?::|=(?![=>]))/.exec(lineBefore);
   return m ? m[1] : '';
 }
+
+const KEYED_READ = /^\s*(?:(?:const|let|var)\s+)?(?:[\w$]+\??\.)*([A-Za-z_$][\w$]*)\s*(?::|=(?![=>]))\s*(?:!!|!|await\s+|\.\.\.)?(?:[A-Za-z_$][\w$]*\??\.)+([A-Za-z_$][\w$]*)/;
+
+/** A whole value that is a plain name (`key: name,`, `Map.key = name;`). */
+const KEYED_NAME = /^\s*(?:(?:const|let|var)\s+)?(?:[\w$]+\??\.)*([A-Za-z_$][\w$]*)\s*(?::|=(?![=>]))\s*([A-Za-z_$][\w$]*)\s*[,;]?\s*$/;
+
+/** Of the last `n` lines above (within `span` lines) that key or assign a member read
+ *  (`key: recv.name`, `x.key = !!recv.name`; with `plain`, a plain name: `Map.key = name;`), the
+ *  share whose name equals its key: where the lines above echo their keys, the line being written
+ *  likely does too. */
+export function keyEcho(textAbove: string, plain = false, n = 4, span = 8): number {
+  const re = plain ? KEYED_NAME : KEYED_READ;
+  const lines = textAbove.split('\n').slice(-span - 1);
+  let keyed = 0;
+  let echoed = 0;
+  for (let i = lines.length - 1; i >= 0 && keyed < n; i--) {
+    const m = re.exec(lines[i]);
+    if (!m) continue;
+    keyed++;
+    if (m[1] === m[2]) echoed++;
+  }
+  return keyed ? echoed / keyed : 0;
+}

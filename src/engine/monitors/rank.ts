@@ -23,14 +23,14 @@ export interface RankInput {
   param?: string;
 }
 
-export const MEMBER_FEATURES = ['block', 'file', 'other', 'nearest', 'last', 'offered', 'notOffered', 'dotFile', 'dotOther', 'suffix', 'line', 'recent', 'copy', 'lineWord', 'copySkip', 'sibling', 'wordLine', 'wordHeader', 'calledStmt', 'calledElse', 'assignedStmt', 'lineKey', 'methodStmt', 'methodElse'] as const;
-export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local', 'wordKey', 'wordLine', 'wordHeader', 'imported', 'declared', 'kindLocal', 'kindType', 'kindFunction', 'paramWords', 'paramName'] as const;
+export const MEMBER_FEATURES = ['block', 'file', 'other', 'nearest', 'last', 'offered', 'notOffered', 'dotFile', 'dotOther', 'suffix', 'line', 'recent', 'copy', 'lineWord', 'copySkip', 'sibling', 'wordLine', 'wordHeader', 'calledStmt', 'calledElse', 'assignedStmt', 'lineKey', 'methodStmt', 'methodElse', 'keyEcho'] as const;
+export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local', 'wordKey', 'wordLine', 'wordHeader', 'imported', 'declared', 'kindLocal', 'kindType', 'kindFunction', 'paramWords', 'paramName', 'keyName', 'keyNameEcho'] as const;
 
 /** Fitted weights (nats per unit feature), in the order of the feature lists above. */
-export const MEMBER_WEIGHTS: readonly number[] = [0.63, 0.76, 0.14, 0.07, 0.08, 0.23, -0.23, -0.38, 0.08, 0.59, -0.39, 0.78, 1.08, 0.40, 0.28, 0.27, 1.25, 0.67, 0.26, -0.08, -0.19, 0.85, 0.03, -0.16];
-export const IDENT_WEIGHTS: readonly number[] = [0.20, 0.21, 0.20, 0.46, 0.26, 0.04, -0.15, 0.61, -0.61, 0.56, -0.61, 1.87, 1.32, 0.80, 0.62, 0.79, 0.32, 0.24, 0.67, 0.33, 1.63, 0.85, 0.20, 0.67, 0.56];
+export const MEMBER_WEIGHTS: readonly number[] = [0.63, 0.80, 0.13, 0.06, 0.09, 0.25, -0.25, -0.40, 0.09, 0.57, -0.42, 0.78, 1.06, 0.44, 0.30, 0.29, 1.28, 0.68, 0.29, -0.10, -0.19, 0.87, 0.03, -0.15, 0.44];
+export const IDENT_WEIGHTS: readonly number[] = [0.20, 0.21, 0.21, 0.46, 0.20, 0.05, -0.15, 0.61, -0.61, 0.56, -0.67, 1.87, 1.32, 0.80, 0.63, 0.74, 0.37, 0.24, 0.68, 0.33, 1.62, 0.85, 0.20, 0.67, 0.55, 0.49, 0.69];
 
-import { dotUses, lineKey, siblingMembers, startsStatement, wordShare, wordsOf } from './name-evidence';
+import { dotUses, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf } from './name-evidence';
 
 const SELF = new Set(['this', 'self', 'cls', '@']);
 const WORD = /[A-Za-z_$][\w$]*/g;
@@ -177,9 +177,10 @@ function memberFeatures(p: RankInput): Map<string, number[]> {
   const texts = [...p.files.map((x) => x.text), p.before];
   const copy = copyFeature(texts, p.before, /\.([A-Za-z_$][\w$]*)/g);
   // the same, comparing what precedes the receivers (`x = opts.` after `y = options.y`)
-  const beforeReceiver = p.before.slice(0, p.before.length - 1 - r.length);
+  const receiverAt = p.before.length - (p.before.endsWith('?.') ? 2 : 1) - r.length;
+  const beforeReceiver = p.before.slice(0, receiverAt);
   const skip = r && !self ? copyFeature([...p.files.map((x) => x.text), beforeReceiver], beforeReceiver, /(?<![\w$.])[A-Za-z_$][\w$]*\.([A-Za-z_$][\w$]*)/g, true) : new Map<string, number>();
-  const lineBefore = p.before.slice(lineStart, p.before.length - r.length - 1);
+  const lineBefore = p.before.slice(lineStart, receiverAt);
   const lineWords = countWords(lineBefore);
   const lineParts = wordsOf(lineBefore);
   const fn = enclosingBlock(p.before, p.after, false);
@@ -188,6 +189,9 @@ function memberFeatures(p: RankInput): Map<string, number[]> {
   const uses = dotUses([...p.files.map((x) => x.text), p.before, p.after]);
   const stmt = startsStatement(lineBefore) ? 1 : 0;
   const key = lineKey(lineBefore);
+  // `isServer: opts?.` under `errorFormatter: opts?.errorFormatter`: the key is the name written
+  const echo = key ? keyEcho(p.before.slice(0, lineStart)) : 0;
+  if (echo > 0) get(key);
   for (const [name, v] of f) {
     const u = uses.get(name);
     v[15] = Math.log1p(siblings.get(name) ?? 0);
@@ -197,6 +201,7 @@ function memberFeatures(p: RankInput): Map<string, number[]> {
     v[19] = u ? ((1 - stmt) * u.called) / u.count : 0;
     v[20] = u ? (stmt * u.assigned) / u.count : 0;
     v[21] = name === key ? 1 : 0;
+    v[24] = name === key ? echo : 0;
     const kind = p.serviceKinds?.get(name);
     v[22] = kind === 'method' ? stmt : 0;
     v[23] = kind === 'method' ? 1 - stmt : 0;
@@ -248,6 +253,10 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
     if (order.length) get(order[0])[2] = 1;
   }
   if (keyedOnly && !f.size) return f;
+  // `Map.TouchZoom = ` under `Map.BoxZoom = BoxZoom;`: the key is the name written
+  const keyName = km && (punct === ':' || punct === '=') ? km[1] : '';
+  const nameEcho = keyName ? keyEcho(p.before.slice(0, p.before.lastIndexOf('\n') + 1), true) : 0;
+  if (nameEcho > 0) at(keyName);
   const block = enclosingBlock(p.before, p.after, false);
   const blockText = block ? (p.before + p.after).slice(block[0], Math.max(block[0], Math.min(block[1], cursor))) : p.before.slice(-NEAR_CHARS * 4);
   // the enclosing function's parameters (its header line) and the names declared in it so far
@@ -294,6 +303,8 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
     v[22] = kind === 'function' || kind === 'local function' ? 1 : 0;
     v[23] = p.param ? wordShare(name, paramParts) : 0;
     v[24] = p.param !== undefined && name.toLowerCase() === p.param.replace(/^[_$]+/, '').toLowerCase() ? 1 : 0;
+    v[25] = name === keyName ? 1 : 0;
+    v[26] = name === keyName ? nameEcho : 0;
     v[12] = copy.get(name) ?? 0;
     v[13] = params.has(name) ? 1 : 0;
     v[14] = locals.has(name) ? 1 : 0;

@@ -44,9 +44,11 @@ export function triggerAt(text: string): Trigger | undefined {
     const dot = start - 1;
     const prev = text[dot - 1];
     if (prev === '.' || prev === undefined) return undefined; // spread `...x`
-    let r = dot;
+    // `opts?.`: the receiver is `opts`
+    const end = prev === '?' ? dot - 1 : dot;
+    let r = end;
     while (r > 0 && (isIdentChar(text[r - 1]) || text[r - 1] === '.')) r--;
-    const chain = text.slice(r, dot);
+    const chain = text.slice(r, end);
     const plain = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/.test(chain);
     if (!plain && prev !== ')' && prev !== ']' && prev !== '?') {
       if (/^[0-9]+$/.test(chain)) return undefined; // a number: `1.5`

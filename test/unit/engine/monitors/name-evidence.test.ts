@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dotUses, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
+import { dotUses, keyEcho, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
 import { rank } from '../../../../src/engine/monitors/rank';
 
 describe('evidence from a name\'s spelling and uses', () => {
@@ -70,5 +70,15 @@ describe('the parameter an argument fills', () => {
     };
     expect(gap('timeout')).toBeGreaterThan(gap(undefined) + 0.3);
     expect(gap('_timeoutMs')).toBeGreaterThan(gap('timeout'));
+  });
+
+  it('measures how far the lines above echo their keys', () => {
+    expect(keyEcho('  a: opts?.a ?? 1,\n  b: opts?.b,\n')).toBe(1);
+    expect(keyEcho('  vid.autoplay = !!this.options.autoplay;\n  vid.loop = this.options.repeat;\n')).toBe(0.5);
+    expect(keyEcho('  const x = f(y);\n  return z;\n')).toBe(0);
+    // only the last n keyed lines count
+    expect(keyEcho('a: o.a,\nb: o.c,\nc: o.d,\n', false, 2)).toBe(0);
+    expect(keyEcho('Map.BoxZoom = BoxZoom;\nMap.Drag = Drag;\n', true)).toBe(1);
+    expect(keyEcho('Map.BoxZoom = BoxZoom;\nMap.Drag = Drag;\n')).toBe(0);
   });
 });

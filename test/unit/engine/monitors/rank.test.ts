@@ -80,6 +80,8 @@ describe('trigger points', () => {
     expect(triggerAt('return this._cache.')).toMatchObject({ kind: 'member', typed: '', receiver: 'this._cache' });
     expect(triggerAt('x = ps.pre')).toMatchObject({ kind: 'member', typed: 'pre', receiver: 'ps' });
     expect(triggerAt('f(a).')).toMatchObject({ kind: 'member', receiver: undefined });
+    expect(triggerAt('isServer: opts?.')).toMatchObject({ kind: 'member', typed: '', receiver: 'opts' });
+    expect(triggerAt('f(a)?.')).toMatchObject({ kind: 'member', receiver: undefined });
   });
   it('identifier starts in expression positions', () => {
     expect(triggerAt('foo(a, ')).toMatchObject({ kind: 'ident', typed: '' });
