@@ -87,7 +87,7 @@ export class EngineClient implements Disposable {
   complete(
     context: ContextPayload,
     documentKey: string,
-    extra: { policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; editorNames?: string[]; chosen?: boolean } = {},
+    extra: { policy?: Policy; budget?: number; maxNewTokens?: number; multiline?: boolean; editorNames?: string[]; chosen?: boolean; speculative?: boolean } = {},
     options?: RequestOptions,
   ): Promise<CompleteResult> {
     return this.request({ type: 'complete', context, documentKey, ...extra }, options) as Promise<CompleteResult>;

@@ -64,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
     settings: () => settings,
     assemble,
     complete: (payload, key, extra, token) => engine.complete(payload, key, { ...extra, chosen: highlights.enabled }, { token }),
+    onEngineState: (listener) => engine.onDidChangeState(listener),
     accept,
     logger: output,
     editorNames: editorNamesAt,

@@ -1,7 +1,9 @@
 // The inline completion provider: one request, top to bottom.
 //   gate (enabled, language, cursors, suggest widget) → reuse what is shown (typing as suggested,
-//   LRU walk-back) → adaptive debounce → assemble context → engine complete (cancellable) →
-//   post-process → ghost text item, and an event with the result for highlights and the status bar.
+//   LRU walk-back) → the prefetched answer when the document is exactly in its state → adaptive
+//   debounce → assemble context → engine complete (cancellable) → post-process → ghost text item,
+//   and an event with the result for highlights and the status bar. Each shown suggestion starts a
+//   prefetch (engine-client/prefetch.ts) of the completion that follows once it is typed or accepted.
 // VS Code calls this on every keystroke and cancels the previous call's token, so everything after
 // an await re-checks the token, and nothing here throws (a failed request shows no suggestion).
 import * as vscode from 'vscode';
@@ -16,7 +18,7 @@ import {
 import { postprocess } from '../../postprocess';
 import type { CompleteResult, Policy } from '../../shared/protocol';
 import type { AssembledContext } from '../context-sources';
-import { CancelledError } from '../../engine-client';
+import { CancelledError, Prefetcher, stateAfter, type CancellationTokenLike, type EngineClientState } from '../../engine-client';
 import { isLanguageEnabled, type Settings } from '../settings';
 import type { AcceptTracker } from './accept';
 
@@ -41,9 +43,11 @@ export interface ProviderDeps {
   complete(
     context: AssembledContext['payload'],
     documentKey: string,
-    extra: { policy: Policy; budget: number; maxNewTokens: number; multiline: boolean; editorNames?: string[] },
-    token: vscode.CancellationToken,
+    extra: { policy: Policy; budget: number; maxNewTokens: number; multiline: boolean; editorNames?: string[]; speculative?: boolean },
+    token: CancellationTokenLike,
   ): Promise<CompleteResult>;
+  /** The engine's state changes: a prefetched answer does not outlive a restart or a new model. */
+  onEngineState?(listener: (state: EngineClientState) => void): { dispose(): void };
   accept: Pick<AcceptTracker, 'commandFor'>;
   logger: vscode.LogOutputChannel;
   /** Names the editor's completion providers offer at the cursor, under a time cap (editor-names.ts). */
@@ -58,6 +62,8 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
   readonly onDidComplete = this.emitter.event;
   private readonly subscriptions: vscode.Disposable[];
   private lastError = { message: '', at: 0 };
+  /** The completion after the shown suggestion, asked while it is shown (at most one held). */
+  readonly prefetch = new Prefetcher<CompleteResult, Prefetched>();
 
   constructor(private readonly deps: ProviderDeps) {
     const options = {
@@ -76,12 +82,17 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
         if (e.affectsConfiguration('tokenbutler')) this.forget();
       }),
     ];
+    const engineState = deps.onEngineState?.((state) => {
+      if (state.kind !== 'ready' && state.kind !== 'prefilling') this.prefetch.discard(); // restarting, loading a model, failed
+    });
+    if (engineState) this.subscriptions.push(engineState);
   }
 
   /** Drops remembered suggestions: the next request goes to the engine. */
   forget(): void {
     this.typing.clear();
     this.cache = new CompletionCache(100);
+    this.prefetch.discard();
   }
 
   async provideInlineCompletionItems(
@@ -131,8 +142,21 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     // Typed into the shown suggestion, or back at a spot we completed before: no new request.
     const reused = this.typing.lookup(key, offset, tail) ?? this.cache.find(key, tail, near);
     if (reused) {
+      // typing toward the end of the shown suggestion keeps its prefetch; anything else drops it
+      if (!this.prefetch.leadsTo(key, offset, reused)) this.prefetch.discard();
       this.typing.remember({ documentKey: key, offset, textBefore: tail, completion: reused });
       return [this.item(document, position, offset, reused)];
+    }
+
+    // The shown suggestion was typed or accepted: the prefetched answer, without the debounce.
+    const prefetched = this.prefetch.take(key, offset, () => document.getText());
+    if (prefetched) {
+      const result = await prefetched.result;
+      if (token.isCancellationRequested) return undefined;
+      if (result) return this.show(document, position, editor, { result, ...prefetched.data, context: { ...prefetched.data.context, documentVersion: document.version } }, tail, near, linePrefix, lineSuffix);
+      // the prefetch failed (stopped by another request, engine restarted): ask as usual
+    } else {
+      this.prefetch.discard(); // typed something else
     }
 
     if (!manual) {
@@ -156,20 +180,57 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
       token,
     );
     this.debouncer.recordLatency(Date.now() - t0);
+    if (token.isCancellationRequested) {
+      this.emitter.fire({ result, context: assembled, shown: this.clean(result, assembled, multiline, document, editor) });
+      return undefined;
+    }
+    return this.show(document, position, editor, { result, context: assembled, multiline }, tail, near, linePrefix, lineSuffix);
+  }
 
-    const { prefix, suffix } = assembled.payload.current;
-    const text = postprocess(result.completion, {
-      prefix,
-      suffix,
-      languageId: document.languageId,
-      multiline,
-      indentation: editor ? indentationOf(editor) : undefined,
-    });
-    this.emitter.fire({ result, context: assembled, shown: text });
-    if (!text || token.isCancellationRequested) return undefined;
+  /** Post-processes an answer, reports it, remembers it, shows it and prefetches what follows it. */
+  private show(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    editor: vscode.TextEditor | undefined,
+    answer: Prefetched & { result: CompleteResult },
+    tail: string,
+    near: string,
+    linePrefix: string,
+    lineSuffix: string,
+  ): vscode.InlineCompletionItem[] | undefined {
+    const { result, context, multiline } = answer;
+    const text = this.clean(result, context, multiline, document, editor);
+    this.emitter.fire({ result, context, shown: text });
+    if (!text) return undefined;
+    const key = document.uri.toString();
+    const offset = document.offsetAt(position);
     this.cache.set(key, tail, near, text);
     this.typing.remember({ documentKey: key, offset, textBefore: tail, completion: text });
+    this.startPrefetch(document, offset, text, context, linePrefix, lineSuffix);
     return [this.item(document, position, offset, text)];
+  }
+
+  private clean(result: CompleteResult, context: AssembledContext, multiline: boolean, document: vscode.TextDocument, editor: vscode.TextEditor | undefined): string {
+    const { prefix, suffix } = context.payload.current;
+    return postprocess(result.completion, { prefix, suffix, languageId: document.languageId, multiline, indentation: editor ? indentationOf(editor) : undefined });
+  }
+
+  /** Asks the engine, as a speculative request (after every other one, stopped by any), for the
+   *  completion at the end of `text` shown at `offset`: the document with `text` inserted. */
+  private startPrefetch(document: vscode.TextDocument, offset: number, text: string, context: AssembledContext, linePrefix: string, lineSuffix: string): void {
+    const settings = this.deps.settings();
+    const key = document.uri.toString();
+    const next = stateAfter(key, context.documentText, offset, text, context.payload);
+    const nl = text.lastIndexOf('\n');
+    const multiline = decideMultiline(nl < 0 ? linePrefix + text : text.slice(nl + 1), lineSuffix, document.languageId);
+    const nextContext: AssembledContext = {
+      ...context,
+      payload: next.payload,
+      documentText: next.state.text,
+      origin: { ...context.origin, prefixLength: next.payload.current.prefix.length },
+    };
+    const extra = { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline, speculative: true };
+    this.prefetch.start(next.state, { context: nextContext, multiline }, (token) => this.deps.complete(next.payload, key, extra, token));
   }
 
   /** The item replaces nothing: an empty range at the cursor (one line, as VS Code requires). */
@@ -186,8 +247,15 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
   }
 
   dispose(): void {
+    this.prefetch.discard();
     for (const s of this.subscriptions) s.dispose();
   }
+}
+
+/** What a prefetch was asked with: the context of the state it answers for and the line mode. */
+interface Prefetched {
+  context: AssembledContext;
+  multiline: boolean;
 }
 
 function indentationOf(editor: vscode.TextEditor): { useTabs: boolean; size: number } | undefined {
