@@ -6,9 +6,12 @@
 // Then the user types the shown suggestion's first line key by key, `--gap-ms` apart, three more
 // times; each keystroke goes through the extension's TypingAsSuggested, so the report says which
 // ones the extension answers without the engine and what the user waits after the last keystroke.
-// Off is the behaviour before the warmup: each completion prefills the full context. Rounds
-// alternate off/on (and `--baseline-child`, another build's engine child, for a before/after
-// column in the same run), each on a fresh child; the table gives per request the median.
+// Off is the behaviour before the warmup: each completion prefills the full context. A third column
+// is the warmup on with the extension's prefetch (engine-client/prefetch.ts): each shown suggestion
+// starts a speculative request for the state after it, and a typed line that ends the suggestion
+// takes that answer instead of asking. Rounds alternate off/on/prefetch (and `--baseline-child`,
+// another build's engine child, for a before/after column in the same run), each on a fresh child;
+// the table gives per request the median.
 //   node esbuild.mjs && nice -n 5 node out/bench-newcomer.js [--repo DIR] [--file REL] [--rounds N] [--gap-ms MS] [--out PATH]
 //     [--baseline-child PATH/dist/engine-child.js --baseline-label TEXT] [--model DIR] (NEWCOMER_VERBOSE=1: every request on stderr)
 import { writeFileSync } from 'fs';
@@ -16,10 +19,11 @@ import * as os from 'os';
 import * as path from 'path';
 import type { CompleteResult, ContextPayload, EngineConfig } from '../../shared/protocol';
 import { assembleContext } from '../../context';
-import { EngineClient } from '../../engine-client';
+import { EngineClient, Prefetcher, stateAfter } from '../../engine-client';
 import { readDocument } from '../../engine/cli-args';
 import { postprocess } from '../../postprocess';
 import { TypingAsSuggested } from '../../completion-logic/typing-as-suggested';
+import { MIN_DELAY_MS } from '../../completion-logic/debounce';
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -72,7 +76,10 @@ interface Sample {
    *  the extension answers from the shown suggestion (typing-as-suggested: no engine request) and
    *  the time that lookup took; `engineNeeded`: the last keystroke ends the shown suggestion, so the
    *  extension asks the engine (else this request is the bench's, measured for the engine alone) */
-  keystrokes?: { total: number; fromShown: number; lookupMs: number[]; engineNeeded: boolean };
+  keystrokes?: { total: number; fromShown: number; lookupMs: number[]; engineNeeded: boolean; suggested: boolean };
+  /** prefetch column, a typed line that ends the shown suggestion: its prefetched answer was used
+   *  (`hit`; `ms` is then the wait after the last keystroke), failed, or there was none */
+  prefetch?: 'hit' | 'failed' | 'none';
 }
 interface Round {
   requests: Sample[];
@@ -99,7 +106,7 @@ function cursorOf(text: string): number {
   return Math.floor(text.length / 2);
 }
 
-async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-child.js')): Promise<Round> {
+async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-child.js'), prefetch = false): Promise<Round> {
   const doc = readDocument(REPO, FILE);
   const engine = new EngineClient({ childPath, logger: quiet });
   engine.start();
@@ -111,8 +118,9 @@ async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-
       const r = await assembleContext({ workspaceRoot: doc.workspace, currentFile: doc.file, prefix: text.slice(0, at), suffix: text.slice(at), maxContextTokens: 16384 });
       return { payload: r.payload, files: r.payload.files.length };
     };
-    const ask = async (ts: number, payload: ContextPayload, keystrokes?: Sample['keystrokes']): Promise<Sample> => {
-      const r: CompleteResult = await engine.complete(payload, 'doc', { multiline: true }, { timeoutMs: 300_000 });
+    const prefetcher = new Prefetcher<CompleteResult, ContextPayload>();
+    const ask = async (ts: number, payload: ContextPayload, keystrokes?: Sample['keystrokes'], answer?: CompleteResult): Promise<Sample> => {
+      const r: CompleteResult = answer ?? (await engine.complete(payload, 'doc', { multiline: true }, { timeoutMs: 300_000 }));
       const ms = performance.now() - ts;
       const shown = postprocess(r.completion, { prefix: payload.current.prefix, suffix: payload.current.suffix, languageId: 'javascript', multiline: true });
       const p = r.contextPartial;
@@ -129,7 +137,20 @@ async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-
         (e: Error) => quiet.warn(`warmup: ${e.message}`),
       );
     }
+    // as the provider does: a shown suggestion prefetches the completion at its end
+    const startPrefetch = (payload: ContextPayload, shown: string) => {
+      if (!prefetch || !shown) return;
+      const next = stateAfter('doc', text, at, shown, payload);
+      const sent = performance.now();
+      prefetcher.start(next.state, next.payload, (token) =>
+        engine.complete(next.payload, 'doc', { multiline: true, speculative: true }, { token, timeoutMs: 300_000 }).then((r) => {
+          if (process.env.NEWCOMER_VERBOSE) process.stderr.write(`  prefetch answered ${(performance.now() - sent).toFixed(0)} ms after it was sent\n`);
+          return r;
+        }),
+      );
+    };
     const requests: Sample[] = [await ask(t0, first.payload)];
+    startPrefetch(first.payload, requests[0].shown);
     for (let i = 1; i < REQUESTS; i++) {
       await sleep(GAP_MS);
       // the user types the shown suggestion's first line (or, when nothing was shown, the file's next
@@ -138,7 +159,7 @@ async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-
       const typed = shown ? shown.split('\n')[0] || shown : text.slice(at, at + 12);
       const typing = new TypingAsSuggested();
       typing.remember({ documentKey: 'doc', offset: at, textBefore: text.slice(0, at), completion: shown });
-      const keys = { total: typed.length, fromShown: 0, lookupMs: [] as number[], engineNeeded: true };
+      const keys = { total: typed.length, fromShown: 0, lookupMs: [] as number[], engineNeeded: true, suggested: !!shown };
       for (const ch of typed) {
         text = text.slice(0, at) + ch + text.slice(at);
         at += ch.length;
@@ -150,8 +171,16 @@ async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-
         keys.engineNeeded = !rest;
       }
       const ts = performance.now();
-      requests.push(await ask(ts, (await assemble()).payload, keys));
+      const taken = keys.engineNeeded ? prefetcher.take('doc', at, () => text) : undefined;
+      const answer = taken && (await taken.result);
+      if (!taken) prefetcher.discard();
+      const payload = answer ? taken.data : (await assemble()).payload;
+      const sample = await ask(ts, payload, keys, answer || undefined);
+      if (prefetch && keys.engineNeeded) sample.prefetch = answer ? 'hit' : taken ? 'failed' : 'none';
+      requests.push(sample);
+      startPrefetch(payload, sample.shown);
     }
+    prefetcher.discard();
     await sleep(GAP_MS);
     if (warm) for (let i = 0; i < 600 && warmupDoneMs === undefined; i++) await sleep(100);
     // one more after the warmup has finished (on) or after the same pause (off): the full context
@@ -171,6 +200,7 @@ const median = (xs: number[]) => {
 async function main(): Promise<void> {
   const off: Round[] = [];
   const on: Round[] = [];
+  const pf: Round[] = [];
   const base: Round[] = [];
   const started = new Date();
   const load = os.loadavg()[0];
@@ -181,12 +211,14 @@ async function main(): Promise<void> {
     note(`${i + 1} off`, off.at(-1)!);
     on.push(await round(true));
     note(`${i + 1} on`, on.at(-1)!);
+    pf.push(await round(true, undefined, true));
+    note(`${i + 1} on + prefetch`, pf.at(-1)!);
     if (BASELINE_CHILD) {
       base.push(await round(true, path.resolve(BASELINE_CHILD)));
       note(`${i + 1} ${BASELINE_LABEL}`, base.at(-1)!);
     }
   }
-  const columns: [string, Round[]][] = [['warmup off', off], ['warmup on', on], ...(BASELINE_CHILD ? [[`warmup on, ${BASELINE_LABEL}`, base] as [string, Round[]]] : [])];
+  const columns: [string, Round[]][] = [['warmup off', off], ['warmup on', on], ['warmup on + prefetch', pf], ...(BASELINE_CHILD ? [[`warmup on, ${BASELINE_LABEL}`, base] as [string, Round[]]] : [])];
   const med = (rs: Round[], f: (s: Sample) => number, i: number) => median(rs.map((r) => f(r.requests[i])));
   const cell = (rs: Round[], i: number) => {
     const partials = rs.map((r) => r.requests[i].partial).filter(Boolean);
@@ -196,7 +228,9 @@ async function main(): Promise<void> {
     const ext = keys.length
       ? `; the extension answered ${keys.map((k) => `${k.fromShown}/${k.total}`).join(' ')} keystrokes from the shown suggestion and asks the engine after the last in ${keys.filter((k) => k.engineNeeded).length}/${keys.length} rounds`
       : '';
-    return `${med(rs, (s) => s.ms, i).toFixed(0)} ms (first token ${med(rs, (s) => s.firstTokenMs, i).toFixed(0)} ms; ${ctx}, ${where}${ext})`;
+    const hits = rs.filter((r) => r.requests[i].prefetch === 'hit').length;
+    const pre = hits ? `; the prefetched answer in ${hits}/${rs.length} rounds (then the time is the wait for it after the last keystroke, the rest the prefetch's own numbers)` : '';
+    return `${med(rs, (s) => s.ms, i).toFixed(0)} ms (first token ${med(rs, (s) => s.firstTokenMs, i).toFixed(0)} ms; ${ctx}, ${where}${ext}${pre})`;
   };
   const label = (i: number) =>
     i === 0 ? 'first suggestion (from opening the file)' : i < REQUESTS ? `request ${i + 1} (typing what was suggested)` : 'after the warmup finished (on; off: the same pause)';
@@ -205,15 +239,28 @@ async function main(): Promise<void> {
   const ratio = firstMs(off) / firstMs(on);
   // after the last keystroke of each typed line, as the extension answers it: from the shown
   // suggestion when it goes on (the lookup's time), else the engine request's time
-  const afterLastKey = (rs: Round[]) =>
-    rs.flatMap((r) => r.requests.slice(1, REQUESTS).map((s) => (s.keystrokes!.engineNeeded ? s.ms : s.keystrokes!.lookupMs.at(-1) ?? 0)));
+  const typedLines = (rs: Round[], suggested = false) => rs.flatMap((r) => r.requests.slice(1, REQUESTS)).filter((s) => !suggested || s.keystrokes!.suggested);
+  const afterLastKey = (rs: Round[], suggested = false) =>
+    typedLines(rs, suggested).map((s) => (s.keystrokes!.engineNeeded ? s.ms : s.keystrokes!.lookupMs.at(-1) ?? 0));
+  // the same with the extension's debounce: at least MIN_DELAY_MS before an engine request (a
+  // prefetched answer and the shown suggestion's lookup skip it)
+  const withDebounce = (rs: Round[], suggested = false) =>
+    typedLines(rs, suggested).map((s) => (!s.keystrokes!.engineNeeded ? s.keystrokes!.lookupMs.at(-1) ?? 0 : s.prefetch === 'hit' ? s.ms : s.ms + MIN_DELAY_MS));
   const engineOnly = (rs: Round[]) => rs.flatMap((r) => r.requests.slice(1, REQUESTS).map((s) => s.ms));
+  const prefetched = (rs: Round[]) => {
+    const ended = rs.flatMap((r) => r.requests.slice(1, REQUESTS)).filter((s) => s.prefetch);
+    const hits = ended.filter((s) => s.prefetch === 'hit');
+    return ended.length
+      ? `; prefetch hit in ${hits.length} of ${ended.length} typed lines that ended the shown suggestion (failed ${ended.filter((s) => s.prefetch === 'failed').length}, none ${ended.filter((s) => s.prefetch === 'none').length}), hits p50 ${median(hits.map((s) => s.ms)).toFixed(1)} ms`
+      : '';
+  };
   const asked = (rs: Round[]) => rs.flatMap((r) => r.requests.slice(1, REQUESTS)).filter((s) => s.keystrokes!.engineNeeded).length;
   const allKeys = (rs: Round[]) => rs.flatMap((r) => r.requests.slice(1, REQUESTS).flatMap((s) => s.keystrokes!.lookupMs));
   const same = (rs: Round[]) => rs.filter((r, i) => firstLine(r.requests[0].shown) === firstLine(off[i].requests[0].shown)).length;
   const firstLines = (rs: Round[]) => rs.map((r) => JSON.stringify(firstLine(r.requests[0].shown))).join(', ');
   const later = (rs: Round[]) =>
-    `${median(afterLastKey(rs)).toFixed(1)} ms (engine asked after ${asked(rs)} of ${rs.length * (REQUESTS - 1)} typed lines; engine alone p50 ${median(engineOnly(rs)).toFixed(0)} ms)`;
+    `${median(afterLastKey(rs)).toFixed(1)} ms, with the extension's minimum debounce ${median(withDebounce(rs)).toFixed(1)} ms (an answer needed after ${asked(rs)} of ${rs.length * (REQUESTS - 1)} typed lines${prefetched(rs)}; request alone p50 ${median(engineOnly(rs)).toFixed(0)} ms; ` +
+    `typing a shown suggestion only, ${typedLines(rs, true).length} lines: ${median(afterLastKey(rs, true)).toFixed(1)} ms, with the debounce ${median(withDebounce(rs, true)).toFixed(1)} ms)`;
   const md = [
     '# First suggestion in an unseen repository',
     '',
@@ -228,7 +275,9 @@ async function main(): Promise<void> {
       '**on**: the focus warmup is sent at t0 together with the first completion (no head start: the completion stops it), and completions whose related files are not cached yet ' +
       'answer from the cached ones plus a window of the current file (`partialContext`, src/engine/quick-context.ts: more than QUICK_PREFILL_TOKENS = 1024 uncached context tokens; ' +
       'the window is the last ~QUICK_PREFIX_TOKENS = 640 prefix tokens from a line start, kept while typing, and QUICK_SUFFIX_TOKENS = 64 of the suffix; the quick answer ends at its first line); ' +
-      'the stopped warmup resumes once requests pause for WARMUP_IDLE_MS = 1500 and leaves the cache room for the typing after it (WARMUP_TYPING_ROOM = 256). Rounds alternate off/on; medians over ' +
+      'the stopped warmup resumes once requests pause for WARMUP_IDLE_MS = 1500 and leaves the cache room for the typing after it (WARMUP_TYPING_ROOM = 256). ' +
+      '**on + prefetch**: as on, and each shown suggestion starts a speculative request (src/engine-client/prefetch.ts; after every other request, stopped by any) for the document with the whole suggestion typed; ' +
+      'a typed line that ends the suggestion takes that answer when the document is exactly in its state, without the debounce, else asks as usual. Rounds alternate off/on/on + prefetch; medians over ' +
       `${ROUNDS} rounds. Times run from opening the file (first row: assembling the context included, ${median(on.map((r) => r.assembleMs)).toFixed(0)} ms median) or from the request to the whole suggestion ` +
       '(up to 64 tokens; the ghost text shows it whole when it arrives), without the extension\'s debounce (100-1000 ms, adaptive) or drawing; *first token* is the engine\'s time to the first generated token (prefill included). ' +
       'The suggestion is postprocessed as the extension does; typing it goes through the extension\'s TypingAsSuggested, which answers a keystroke that goes on typing the shown suggestion without the engine.',
@@ -237,7 +286,7 @@ async function main(): Promise<void> {
     `|---|${columns.map(() => '---|').join('')}`,
     ...rows,
     '',
-    `First suggestion: ${ratio.toFixed(1)}x sooner with the warmup on${BASELINE_CHILD ? ` (${BASELINE_LABEL}: ${(firstMs(off) / firstMs(base)).toFixed(1)}x; this build ${(firstMs(base) / firstMs(on)).toFixed(2)}x sooner than ${BASELINE_LABEL})` : ''}. The warmup (full context cached) finished ${median(on.map((r) => r.warmupDoneMs ?? NaN)).toFixed(0)} ms after opening (median). ` +
+    `First suggestion: ${ratio.toFixed(1)}x sooner with the warmup on (on + prefetch: ${firstMs(pf).toFixed(0)} ms against on ${firstMs(on).toFixed(0)} ms; the prefetch starts after it)${BASELINE_CHILD ? ` (${BASELINE_LABEL}: ${(firstMs(off) / firstMs(base)).toFixed(1)}x; this build ${(firstMs(base) / firstMs(on)).toFixed(2)}x sooner than ${BASELINE_LABEL})` : ''}. The warmup (full context cached) finished ${median(on.map((r) => r.warmupDoneMs ?? NaN)).toFixed(0)} ms after opening (median). ` +
       `First lines of the first suggestion (off: the full context): ${columns.map(([name, rs]) => `${name} ${firstLines(rs)}${rs === off ? '' : ` (same as off in ${same(rs)}/${rs.length})`}`).join('; ')}.`,
     '',
     `After the last keystroke of each typed line (requests 2-${REQUESTS}), as the extension answers it (the shown suggestion's lookup when it goes on, else the engine request with assembling), p50: ` +
