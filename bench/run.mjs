@@ -20,7 +20,7 @@ const started = new Date();
 const out = execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), ...cliArgs], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 });
 const r = JSON.parse(out.toString());
 
-const colors = { dense: '#d1495b', window: '#8d99ae', tokenbutler: '#00798c', 'tokenbutler-i2': '#66a182', 'llama.cpp-f16': '#edae49', 'llama.cpp-q8_0': '#9c6644' };
+const colors = { dense: '#d1495b', window: '#8d99ae', tokenbutler: '#00798c', 'tokenbutler-i2': '#66a182', 'tokenbutler-i4': '#2e4057', 'tokenbutler-i8': '#a05195', 'llama.cpp-f16': '#edae49', 'llama.cpp-q8_0': '#9c6644' };
 function svg(rows) {
   const W = 640, H = 360, m = { l: 60, r: 130, t: 30, b: 50 };
   const xs = [...new Set(rows.map((x) => x.context))].sort((a, b) => a - b);

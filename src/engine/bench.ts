@@ -34,12 +34,27 @@ export interface BenchRow {
   context: number;
   policy: string; // a Policy, tokenbutler-i2 (prediction interval 2), or llama.cpp-<type> (the peer)
   settings: string; // what produced the row: runtime, threads, KV type, budget
-  msPerToken: number; // median over interleaved rounds
+  msPerToken: number; // median over interleaved rounds (interval n > 1: cycleQuantile of its fresh and re-reading steps)
   p90MsPerToken: number;
+  /** interval n > 1: the p50 of its fresh steps (selection with neighbour fetch) and of its re-reading steps */
+  freshMs?: number;
+  reusedMs?: number;
   prefillTokensPerSec: number;
 }
 
 const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
+
+/** The prediction intervals the bench runs beside interval 1 (tokenbutler-i<n> rows). */
+export const BENCH_INTERVALS = [2, 4, 8];
+
+/** ms/token of a variant with prediction interval n from its fresh and its re-reading steps: the
+ *  quantile of each kind, weighted as they come in a cycle (1 fresh, n - 1 re-reading). A quantile
+ *  of the mixed samples would land on the border of the two kinds (the p50 of alternating fresh and
+ *  re-reading steps is about the fastest fresh step), not on the cost per token. */
+export function cycleQuantile(fresh: number[], reused: number[], interval: number, q: number): number {
+  if (interval <= 1 || !reused.length) return quantile(fresh, q);
+  return (quantile(fresh, q) + (interval - 1) * quantile(reused, q)) / interval;
+}
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -68,7 +83,8 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const rand = mulberry32(1234);
   const ids: number[] = [];
   const rows: BenchRow[] = [];
-  // each policy, plus tokenbutler with prediction interval 2 (every other step re-reads the last selection)
+  // each policy, plus tokenbutler with prediction intervals 2, 4, 8 (a fresh selection with neighbour
+  // fetch, then interval - 1 steps re-reading it)
   const own = o.denseBelow;
   if (o.autoDense || own !== undefined) setCrossover(m, true);
   setDenseBelow(m, undefined);
@@ -78,7 +94,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   // below the crossover the tokenbutler rows run dense (crossover.ts); tokenbutler-sparse forces the sparse step there
   type Variant = { label: string; policy: Policy; interval: number; forceSparse?: boolean };
   const variants: Variant[] = o.policies.map((p) => ({ label: p, policy: p, interval: 1 }));
-  if (o.policies.includes('tokenbutler')) variants.push({ label: 'tokenbutler-i2', policy: 'tokenbutler', interval: 2 });
+  if (o.policies.includes('tokenbutler')) for (const i of BENCH_INTERVALS) variants.push({ label: `tokenbutler-i${i}`, policy: 'tokenbutler', interval: i });
   if (o.policies.includes('tokenbutler') && crossover > 0) variants.push({ label: 'tokenbutler-sparse', policy: 'tokenbutler', interval: 1, forceSparse: true });
   const forced = <T>(on: boolean | undefined, f: () => Promise<T>): Promise<T> => {
     if (!on) return f();
@@ -90,7 +106,7 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const ours = (v: Variant, T: number) => {
     const auto = v.policy === 'tokenbutler' && !v.forceSparse && T < crossover;
     return `ORT ${m.executionProvider} 1 thread, KV ${m.config.kv_cache === 'int8' ? 'int8 (row steps)' : 'f32'}${v.label === 'dense' ? '' : `, budget ${v.label === 'window' ? 0 : o.budget} + ${m.selection.sinks} sinks + ${m.selection.recent} recent`}` +
-      `${v.interval > 1 ? `, interval ${v.interval}` : ''}${auto ? `; runs dense (below the crossover, ${crossover} cached tokens)` : ''}`;
+      `${v.interval > 1 ? `, interval ${v.interval} + neighbour fetch` : ''}${auto ? `; runs dense (below the crossover, ${crossover} cached tokens)` : ''}`;
   };
   const active = (T: number) => variants.filter((v) => !v.forceSparse || T < crossover);
   const { peers, notes } = await openPeers(m.dir, o, Math.max(...o.contexts) + Math.ceil(o.steps / 3) + 8);
@@ -110,16 +126,17 @@ export async function runBench(engine: Engine, o: BenchOptions) {
       o.log(`  ${p.label}: prefilled ${T - before} tokens at ${peerTps.get(p.label)!.toFixed(0)} tok/s`);
     }
     const times = new Map<string, number[]>([...active(T), ...peers].map((v) => [v.label, []]));
+    const reusedTimes = new Map<string, number[]>(active(T).map((v) => [v.label, []])); // steps re-reading a selection
     for (let round = 0; round < 3; round++) {
       for (const v of active(T)) {
         engine.kv!.truncate(T);
-        const ts = times.get(v.label)!;
         let last: BigInt64Array | undefined;
         await forced(v.forceSparse, async () => {
           for (let s = 0; s < Math.ceil(o.steps / 3); s++) {
+            const reuse = s % v.interval !== 0 ? last : undefined;
             const t = performance.now();
-            const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, s % v.interval !== 0 ? last : undefined);
-            ts.push(performance.now() - t);
+            const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, reuse, false, v.interval > 1);
+            (reuse ? reusedTimes : times).get(v.label)!.push(performance.now() - t);
             if (v.interval > 1) last = selectionOf(r);
           }
         });
@@ -135,8 +152,12 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     engine.kv!.truncate(T);
     for (const v of [...active(T).map((x) => ({ ...x, settings: ours(x, T), tps: prefillTps })), ...peers.map((p) => ({ ...p, tps: peerTps.get(p.label)! }))]) {
       const ts = times.get(v.label)!;
-      rows.push({ context: T, policy: v.label, settings: v.settings, msPerToken: quantile(ts, 0.5), p90MsPerToken: quantile(ts, 0.9), prefillTokensPerSec: v.tps });
-      o.log(`  ${v.label.padEnd(11)} ${quantile(ts, 0.5).toFixed(2)} ms/token (p90 ${quantile(ts, 0.9).toFixed(2)})`);
+      const re = reusedTimes.get(v.label) ?? [];
+      const n = 'interval' in v ? v.interval : 1;
+      const p50 = cycleQuantile(ts, re, n, 0.5);
+      const p90 = cycleQuantile(ts, re, n, 0.9);
+      rows.push({ context: T, policy: v.label, settings: v.settings, msPerToken: p50, p90MsPerToken: p90, prefillTokensPerSec: v.tps, ...(re.length ? { freshMs: quantile(ts, 0.5), reusedMs: quantile(re, 0.5) } : {}) });
+      o.log(`  ${v.label.padEnd(11)} ${p50.toFixed(2)} ms/token (p90 ${p90.toFixed(2)})${re.length ? `; fresh step ${quantile(ts, 0.5).toFixed(2)}, re-reading step ${quantile(re, 0.5).toFixed(2)}` : ''}`);
     }
   }
   for (const p of peers) await p.peer.dispose();

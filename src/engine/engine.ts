@@ -12,6 +12,7 @@ import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
 import { Monitors, tokenTexts, type MonitorSession } from './monitors/monitor';
+import { loadMemberPrior } from './monitors/member-prior';
 import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
@@ -61,6 +62,7 @@ export class Engine {
   private lastStream?: Stream;
   private quick?: QuickContext;
   private monitors?: Monitors;
+  private monitorsDir?: string;
   private ts?: TsService;
   private log?: (message: string) => void;
 
@@ -125,15 +127,16 @@ export class Engine {
   }
 
   /** The graph and inputs for running `ids` after the cache under `policy` (the bench profiles these). */
-  feedsFor(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
+  feedsFor(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, neighbors = false): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
     const { m, cache } = this.need();
-    return graphFeeds(m, cache, ids, policy, budget, reuse);
+    return graphFeeds(m, cache, ids, policy, budget, reuse, false, neighbors);
   }
 
-  /** One graph run over `ids` appended after the cache (step.ts; select: its selection is shown). */
-  step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false): Promise<StepOut> {
+  /** One graph run over `ids` appended after the cache (step.ts; select: its selection is shown;
+   *  neighbors: a fresh selection fetches its neighbours, for a prediction interval > 1). */
+  step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, neighbors = false): Promise<StepOut> {
     const { m, cache } = this.need();
-    return runStep(m, cache, ids, policy, budget, reuse, select);
+    return runStep(m, cache, ids, policy, budget, reuse, select, neighbors);
   }
 
   /** Makes the cache hold exactly `ids` (reusing the longest common prefix); returns the logits
@@ -196,11 +199,13 @@ export class Engine {
 
   /** The monitors of this model's tokenizer; the language-service worker starts on first use. */
   private monitorsFor(m: LoadedModel): Monitors {
-    if (!this.monitors || this.monitors.tokenText.length !== m.tokenizer.vocabSize) {
+    if (!this.monitors || this.monitorsDir !== m.dir) {
+      this.monitorsDir = m.dir;
       this.ts ??= new TsService(undefined, (msg) => this.log?.(msg));
       const sp = m.specials;
       const specials = [...new Set([...sp.stop, ...[sp.bos, sp.fimPrefix, sp.fimMiddle, sp.fimSuffix, sp.fileSep].filter((v): v is number => v !== undefined)])];
-      this.monitors = new Monitors(tokenTexts((ids) => m.tokenizer.decode(ids), m.tokenizer.vocabSize), this.ts, specials);
+      const prior = loadMemberPrior(m.dir, (msg) => this.log?.(msg));
+      this.monitors = new Monitors(tokenTexts((ids) => m.tokenizer.decode(ids), m.tokenizer.vocabSize), this.ts, specials, undefined, prior);
     }
     return this.monitors;
   }
@@ -294,7 +299,7 @@ export class Engine {
       const reuse = interval > 1 && stepNo % interval !== 0 ? lastSelection : undefined;
       // the monitors read the new text while the model runs the step: a language-service query overlaps it
       pending = monitor?.next(text).catch(() => undefined);
-      const r = await this.step([next], policy, budget, reuse, select);
+      const r = await this.step([next], policy, budget, reuse, select, interval > 1);
       stepNo++;
       if (interval > 1) lastSelection = selectionOf(r);
       logits = r.logits;

@@ -59,6 +59,9 @@ export interface LoadedModel {
   /** The sparse graph takes chunks (S > 1) and a previous selection to re-read (`reuse_selection`,
    *  `prev_selected`); older graphs take one token and select every step. */
   sparseChunks: boolean;
+  /** The sparse graph can fetch the neighbours of the slots it selects (`neighbors`), for selections
+   *  re-read over a prediction interval > 1. */
+  neighbors: boolean;
   tokenizer: BpeTokenizer;
   specials: Specials;
   /** false when the manifest says the predictor is untrained (an imported model before distillation):
@@ -120,7 +123,7 @@ function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, spars
     for (let l = 1; l < c.n_layers; l++) want.push(`past_ik_t.${l}`, `past_iksum.${l}`); // [Hkv, E, C] int8 importance keys and their dim sums
     want.push('budget', 'sinks', 'recent');
   }
-  const optional = sparse ? ['reuse_selection', 'prev_selected'] : []; // prediction interval
+  const optional = sparse ? ['reuse_selection', 'prev_selected', 'neighbors'] : []; // prediction interval, neighbour fetch
   optional.push('ctx_ids'); // pointer heads
   const missing = want.filter((n) => !s.inputNames.includes(n));
   const extra = s.inputNames.filter((n) => !want.includes(n) && !optional.includes(n));
@@ -157,7 +160,7 @@ export async function loadModel(dir: string, ep: ExecutionProvider, log: (msg: s
       checkGraph(manifest.graphs.sparse, sparse, config, true);
       if (candidate !== candidates(ep)[0]) log(`execution provider: using ${candidate}`);
       const selection = { sinks: manifest.selection?.sinks ?? 8, recent: manifest.selection?.recent ?? 128 };
-      return { dir, manifest, config, dense, sparse, selection, sparseChunks: sparse.inputNames.includes('reuse_selection'), pointer: dense.inputNames.includes('ctx_ids'), tokenizer, specials, predictorTrained, executionProvider: candidate, loadMs: performance.now() - t0 };
+      return { dir, manifest, config, dense, sparse, selection, sparseChunks: sparse.inputNames.includes('reuse_selection'), neighbors: sparse.inputNames.includes('neighbors'), pointer: dense.inputNames.includes('ctx_ids'), tokenizer, specials, predictorTrained, executionProvider: candidate, loadMs: performance.now() - t0 };
     } catch (e) {
       if (e instanceof ModelError) throw e;
       lastErr = e;

@@ -51,41 +51,65 @@ def refs(g: onnx.GraphProto, acc: set) -> set:
 
 def graft(old: onnx.ModelProto, new: onnx.ModelProto) -> onnx.ModelProto:
     """old with each If node's else branch (fresh selection) replaced by new's; the branch's own
-    constants are copied under fresh names; names it reads from the outer graph must exist in old."""
+    constants are copied under fresh names, its nested branches (neighbour fetch) renamed alike;
+    names it reads from the outer graph must exist in old, or be inputs of new (added to old's)."""
     out = onnx.ModelProto(); out.CopyFrom(old)
     names = {i.name for i in out.graph.input} | {i.name for i in out.graph.initializer} | {o for n in out.graph.node for o in n.output}
     old_init = {i.name: i for i in out.graph.initializer}
     new_init = {i.name: i for i in new.graph.initializer}
+    new_inputs = {i.name: i for i in new.graph.input}
     ifs = lambda m: [n for n in m.graph.node if n.op_type == "If"]
     assert len(ifs(out)) == len(ifs(new)) > 0
     added = []
     fresh_name = {}  # new's constant -> its name in out: "graft_" + its name, prefixed again while old holds that name (an earlier graft)
-    for oi, ni in zip(ifs(out), ifs(new)):
-        oel = next(a for a in oi.attribute if a.name == "else_branch").g
-        br = onnx.GraphProto(); br.CopyFrom(next(a for a in ni.attribute if a.name == "else_branch").g)
-        assert oel.name == br.name, (oel.name, br.name)
-        inner = {o for n in br.node for o in n.output}
-        res, keep_name = br.output[0].name, oel.output[0].name
-        local = lambda x, res=res, keep_name=keep_name: keep_name if x == res else "graft_" + x
-        for n in br.node:
+
+    def const(x):
+        if x not in fresh_name:
+            name = "graft_" + x
+            while name in old_init or name in names:
+                name = "graft_" + name
+            t = onnx.TensorProto(); t.CopyFrom(new_init[x]); t.name = name
+            added.append(t)
+            fresh_name[x] = name
+        return fresh_name[x]
+
+    def produced(g: onnx.GraphProto) -> set:  # every name a node of g or of its nested branches writes
+        acc = set()
+        for n in g.node:
+            acc.update(n.output)
+            for a in n.attribute:
+                if a.g.node:
+                    acc |= produced(a.g)
+        return acc
+
+    def rename(g: onnx.GraphProto, inner: set, local):
+        for n in g.node:
             n.name = n.name.replace("/", "/graft_", 1)
             for i, x in enumerate(n.input):
                 if x in inner:
                     n.input[i] = local(x)
                 elif x.startswith("c_") and x in new_init and not (x in old_init and np.array_equal(
                         numpy_helper.to_array(old_init[x]), numpy_helper.to_array(new_init[x]))):
-                    if x not in fresh_name:
-                        name = "graft_" + x
-                        while name in old_init or name in names:
-                            name = "graft_" + name
-                        t = onnx.TensorProto(); t.CopyFrom(new_init[x]); t.name = name
-                        added.append(t)
-                        fresh_name[x] = name
-                    n.input[i] = fresh_name[x]
+                    n.input[i] = const(x)
+                elif x and x not in names and x in new_inputs:
+                    out.graph.input.append(new_inputs[x])
+                    names.add(x)
                 else:
                     assert x == "" or x in names, f"the new branch reads {x}, which the folder's graph lacks"
             for i, x in enumerate(n.output):
                 n.output[i] = local(x)
+            for a in n.attribute:
+                if a.g.node:
+                    rename(a.g, inner, local)
+                    for o in a.g.output:
+                        o.name = local(o.name)
+
+    for oi, ni in zip(ifs(out), ifs(new)):
+        oel = next(a for a in oi.attribute if a.name == "else_branch").g
+        br = onnx.GraphProto(); br.CopyFrom(next(a for a in ni.attribute if a.name == "else_branch").g)
+        assert oel.name == br.name, (oel.name, br.name)
+        res, keep_name = br.output[0].name, oel.output[0].name
+        rename(br, produced(br), lambda x, res=res, keep_name=keep_name: keep_name if x == res else "graft_" + x)
         br.output[0].name = oel.output[0].name
         oel.CopyFrom(br)
     out.graph.initializer.extend(added)
@@ -97,7 +121,8 @@ def graft(old: onnx.ModelProto, new: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def same_outputs(a: str, b: str, cfg: dict) -> bool:
-    """Both graphs on random caches: fresh decode steps short and long, a prefill chunk, a reuse step."""
+    """Both graphs on random caches: fresh decode steps short and long, a prefill chunk, a reuse step
+    (b with neighbour fetch off, when it has the input; with it on, b's selections are well formed)."""
     H, D, E, L = cfg["n_kv_heads"], cfg["head_dim"], cfg["imp_dim"], cfg["n_layers"]
     rng = np.random.default_rng(0)
     sa, sb = ort.InferenceSession(a), ort.InferenceSession(b)
@@ -110,9 +135,14 @@ def same_outputs(a: str, b: str, cfg: dict) -> bool:
         f = {"input_ids": rng.integers(5, cfg["vocab_size"], (1, S)), "prev_id": i64(9), "start_pos": i64(P), "budget": i64(budget),
              "ctx_ids": rng.integers(5, cfg["vocab_size"], cap), "sinks": i64(8), "recent": i64(128),
              "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64)}
-        for l in range(L):
-            f[f"past_k.{l}"] = rng.standard_normal((H, cap, D)).astype(np.float32)
-            f[f"past_v.{l}"] = rng.standard_normal((H, cap, D)).astype(np.float32)
+        types = {i.name: i.type for i in sa.get_inputs()}
+        for l in range(L):  # the float32 cache, or the compact one (u8 K, s8 V, f32 row steps)
+            f[f"past_k.{l}"] = (rng.integers(0, 256, (H, cap, D)).astype(np.uint8) if "uint8" in types[f"past_k.{l}"]
+                                else rng.standard_normal((H, cap, D)).astype(np.float32))
+            f[f"past_v.{l}"] = (rng.integers(-127, 128, (H, cap, D)).astype(np.int8) if "int8" in types[f"past_v.{l}"]
+                                else rng.standard_normal((H, cap, D)).astype(np.float32))
+            f[f"past_ks.{l}"] = rng.uniform(0.005, 0.02, (H, cap)).astype(np.float32)
+            f[f"past_vs.{l}"] = rng.uniform(0.005, 0.02, (H, cap)).astype(np.float32)
             if l:
                 ik = rng.integers(-63, 64, (H, E, cap)).astype(np.int8)
                 f[f"past_ik_t.{l}"], f[f"past_iksum.{l}"] = ik, (64 * ik.astype(np.int32).sum(1)).astype(np.int32)
@@ -121,10 +151,18 @@ def same_outputs(a: str, b: str, cfg: dict) -> bool:
             first = dict(zip(names, sa.run(None, f)))
             f["reuse_selection"] = np.array([True])
             f["prev_selected"] = np.concatenate([first[f"selected.{l}"] for l in range(1, L)], 0)
-        oa, ob = sa.run(None, f), sb.run(None, f)
+        fb = dict(f, **({"neighbors": np.array([False])} if "neighbors" in {i.name for i in sb.get_inputs()} else {}))
+        oa, ob = sa.run(None, f), sb.run(None, fb)
         if not all(np.array_equal(x, y) for x, y in zip(oa, ob)):
             print(f"outputs differ at P={P} S={S} budget={budget} reuse={reuse}")
             return False
+        if "neighbors" in fb and S == 1 and not reuse and budget < P:  # neighbour fetch: as many slots, each once, ascending
+            on = dict(zip(names, sb.run(None, dict(fb, neighbors=np.array([True])))))
+            for l in range(1, L):
+                a, b = on[f"selected.{l}"], dict(zip(names, ob))[f"selected.{l}"]
+                if a.shape != b.shape or not (np.diff(a, axis=1) > 0).all():
+                    print(f"neighbour fetch selection malformed at P={P} layer {l}")
+                    return False
     return True
 
 

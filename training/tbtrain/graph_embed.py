@@ -31,7 +31,8 @@ def inputs(c: Config, sparse: bool) -> list:
             ins.append(helper.make_tensor_value_info(f"past_iksum.{l}", TensorProto.INT32, [Hkv, "C"]))
         ins += [helper.make_tensor_value_info(n, TensorProto.INT64, [1]) for n in ("budget", "sinks", "recent")]
         ins += [helper.make_tensor_value_info("reuse_selection", TensorProto.BOOL, [1]),
-                helper.make_tensor_value_info("prev_selected", TensorProto.INT64, [(L - 1) * Hkv, "K"])]
+                helper.make_tensor_value_info("prev_selected", TensorProto.INT64, [(L - 1) * Hkv, "K"]),
+                helper.make_tensor_value_info("neighbors", TensorProto.BOOL, [1])]  # neighbour fetch (graph_select.neighbour_scores)
     if c.copy_heads:  # the token id of every cache slot (slots >= start_pos are ignored), for the pointer heads
         ins.append(helper.make_tensor_value_info("ctx_ids", TensorProto.INT64, ["C"]))
     return ins

@@ -1,7 +1,7 @@
 """The sparse graph's selection (selection.select_fresh is the reference): the slots always read
 (sinks, recent window), the importance queries of a producer, int8 scoring of the cached importance
-keys, the exact top-k of the middle slots, the prediction-interval reuse of the last selection, and
-the gather of the selected K/V rows."""
+keys, the exact top-k of the middle slots (with neighbour fetch when asked), the prediction-interval
+reuse of the last selection, and the gather of the selected K/V rows."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,13 +10,17 @@ from onnx import TensorProto, helper
 from tbtrain.graph_ops import G, Shared, linear, rms, sq
 from tbtrain.model import Config
 from tbtrain.predictor import NEG, QMAX_Q, QQ_OFFSET
+from tbtrain.selection import NEIGHBOURS
 
 TOPK_BLOCK = 8
 
 
-def fresh_selection_feeds(cfg: Config) -> dict:
-    """Sparse-graph inputs for a step that selects afresh (no prediction-interval reuse)."""
-    return {"reuse_selection": np.array([False]), "prev_selected": np.zeros(((cfg.n_layers - 1) * cfg.n_kv_heads, 0), np.int64)}
+def fresh_selection_feeds(cfg: Config, neighbors: bool = False, names=None) -> dict:
+    """Sparse-graph inputs for a step that selects afresh (no prediction-interval reuse), with or without
+    neighbour fetch; names: the graph's inputs (a graph without `neighbors` gets none)."""
+    f = {"reuse_selection": np.array([False]), "prev_selected": np.zeros(((cfg.n_layers - 1) * cfg.n_kv_heads, 0), np.int64),
+         "neighbors": np.array([neighbors])}
+    return {k: v for k, v in f.items() if names is None or k in names}
 
 
 def slot_ranges(g: G, c: Config, C) -> dict:
@@ -71,8 +75,27 @@ def fresh_selection(g: G, c: Config, sh: Shared, qimp, cons: list[int]):
         dw = g.op("Div", g.op("Gather", "predictor.dist_w", g.const([(m - 1) * Hkv + h for m in cons for h in range(Hkv)]), axis=0),
                   g.op("Reshape", qstep, g.const([rows, 1])))
         sc = g.op("Add", sc, g.op("Mul", dw, sh.logd))
+    sc = neighbour_scores(g, sc, sh.k_mid)
     top = g.op("Add", two_stage_topk(g, sc, sh.k_mid, rows), sh.n_sink)                               # [rows, k_mid] ascending
     return g.op("Concat", tile(sh.sink_rows), top, tile(sh.recent_rows), axis=1)                     # [rows, K]
+
+
+def neighbour_scores(g: G, sc, k_mid, span: tuple[int, int] = NEIGHBOURS):
+    """Neighbour fetch (input `neighbors`, reference selection.neighbour_scores): with it, middle slot j
+    scores the max of the middle slots j-before .. j+after (a MaxPool over the middle slots, the ends
+    padded with nothing), so the top-k brings the slot after each high-scoring slot along, each slot
+    once, within the same budget; a selection then stays good for several steps (prediction
+    interval > 1). Without it (or nothing to choose), the scores as they are."""
+    before, after = span
+    outer, g.nodes = g.nodes, []
+    pooled = g.op("Squeeze", g.op("MaxPool", g.op("Unsqueeze", sc, g.const([1])), kernel_shape=[before + after + 1],
+                                  pads=[before, after], strides=[1]), g.const([1]))
+    then_nodes, g.nodes = g.nodes, []
+    same = g.op("Identity", sc)
+    else_nodes, g.nodes = g.nodes, outer
+    branch = lambda nodes, out, name: helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)])
+    on = g.op("And", "neighbors", g.op("Greater", k_mid, g.const([0])))
+    return g.op("If", on, then_branch=branch(then_nodes, pooled, f"neighbours_{g.n}"), else_branch=branch(else_nodes, same, f"own_scores_{g.n}"))
 
 
 def layer_selection(g: G, c: Config, sh: Shared, x, l: int, cons: list[int]) -> dict:

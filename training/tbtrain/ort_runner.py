@@ -51,8 +51,10 @@ class GraphRunner:
         self.k, self.v, self.ik, self.iksum, self.ks, self.vs = ([a.copy() for a in arrs] for arrs in arrays)
         self.ids = ids.copy()
 
-    def run(self, ids: list[int], sparse: bool = False, budget: int = 512, sinks: int = ENGINE_SINKS, recent: int = ENGINE_RECENT) -> dict:
-        """Runs `ids` after the cached tokens through the dense or the sparse graph; appends their rows; returns the outputs."""
+    def run(self, ids: list[int], sparse: bool = False, budget: int = 512, sinks: int = ENGINE_SINKS, recent: int = ENGINE_RECENT,
+            neighbors: bool = False) -> dict:
+        """Runs `ids` after the cached tokens through the dense or the sparse graph (neighbors: a fresh
+        selection with neighbour fetch); appends their rows; returns the outputs."""
         c, P, S = self.cfg, self.P, len(ids)
         feeds = {"input_ids": np.array([ids], np.int64), "prev_id": np.array([self.prev], np.int64), "start_pos": np.array([P], np.int64)}
         if c.copy_heads:
@@ -67,7 +69,7 @@ class GraphRunner:
             for l in range(1, c.n_layers):
                 feeds[f"past_ik_t.{l}"], feeds[f"past_iksum.{l}"] = self.ik[l], self.iksum[l]
             feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
-            feeds.update(fresh_selection_feeds(c))
+            feeds.update(fresh_selection_feeds(c, neighbors, names={i.name for i in sess.get_inputs()}))
         out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
         for l in range(c.n_layers):
             self.k[l][:, P:P + S] = out[f"new_k.{l}"]

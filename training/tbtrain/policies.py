@@ -79,10 +79,25 @@ def topk_mask(scores, eligible, k_sel):
     return torch.zeros_like(eligible).scatter_(-1, idx, keep)
 
 
+DILATIONS = {"dilate": (1, 1), "dilate-next": (1, 0)}  # neighbour fetch forms: (before, after) in dilate()
+
+
+def dilate(scores, eligible, before: int = 1, after: int = 1):
+    """Neighbour fetch (the engine's with "dilate-next", selection.neighbour_scores): each eligible slot j scores the max of
+    the eligible scores at j-before .. j+after, so the top-k by these scores brings the slots next to
+    each high-scoring one along (adjacent choices share their neighbours: no slot twice)."""
+    s = scores.masked_fill(~eligible, float("-inf"))
+    shape = s.shape
+    d = F.max_pool1d(F.pad(s.reshape(-1, 1, shape[-1]), (before, after), value=float("-inf")), before + after + 1, 1)
+    return d.reshape(shape).masked_fill(~eligible, float("-inf"))
+
+
 @torch.no_grad()
-def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, interval: int = 1, neighbor: bool = False, seed: int = 0,
+def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, interval: int = 1, neighbor=False, seed: int = 0,
              return_logits: bool = False):
-    """Per-token losses [T-1] of ids [1,T] under `policy` at `budget` (fraction or token count)."""
+    """Per-token losses [T-1] of ids [1,T] under `policy` at `budget` (fraction or token count).
+    neighbor: "dilate-next" (the engine's neighbour fetch: slot j+1 comes along with each high-scoring
+    slot j, within the budget), "dilate" (slots j-1 and j+1 come along), or True (the earlier study: half the budget, plus the slot after each chosen one)."""
     c = lm.cfg
     T = ids.shape[1]
     cos, sin = rope_tables(c, torch.arange(T))
@@ -112,7 +127,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
             forced = causal & ((j_idx < SINKS) | (j_idx > i_idx - recent[:, None]))
             elig = causal & ~forced
             k_sel = torch.clamp(b - forced.sum(-1), min=0)
-            if neighbor:
+            if neighbor is True:
                 k_sel = k_sel // 2
             E = elig.expand(c.n_kv_heads, T, T)
             if policy == "window":
@@ -123,7 +138,10 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
                 sel = topk_mask(torch.rand(c.n_kv_heads, T, T, generator=g), E, k_sel)
             elif policy in ("tokenbutler", "tokenbutler-l0w"):
                 ik = pred.keys(pre_rope_keys(lm, xn, l), l)[0]  # [Hkv, T, E]
-                sel = topk_mask(pred.scores(qimp[l], ik, l, i_idx - j_idx, INT8_KEYS), E, k_sel)
+                sc = pred.scores(qimp[l], ik, l, i_idx - j_idx, INT8_KEYS)
+                if neighbor in DILATIONS:
+                    sc = dilate(sc, E, *DILATIONS[neighbor])
+                sel = topk_mask(sc, E, k_sel)
                 if interval > 1:  # as the engine: re-read the selection of the last prediction row (the window moves on)
                     sel = sel[:, (torch.arange(T) // interval) * interval] & E
             elif policy == "quest":
@@ -132,7 +150,7 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
                 sel = h2o_mask(s.view(c.n_kv_heads, rep, T, T).mean(1), forced, b)
             else:
                 raise ValueError(policy)
-            if neighbor and policy not in ("window", "h2o"):
+            if neighbor is True and policy not in ("window", "h2o"):
                 sel = sel | (F.pad(sel[..., :-1], (1, 0)) & E)
             mask = forced.expand_as(sel) | sel
         m = mask.repeat_interleave(rep, 0) if rep > 1 else mask

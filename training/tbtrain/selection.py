@@ -32,17 +32,40 @@ class Cache:
         return len(self.ids)
 
 
-def select_fresh(pred: Predictor, layer: int, q, ik_int, P: int, budget: int, sinks: int, recent: int) -> torch.Tensor:
+NEIGHBOURS = (1, 0)  # neighbour fetch: (before, after) = slot j scores the max of j-1 .. j, so slot j+1 comes along with j
+
+
+def neighbour_scores(s: torch.Tensor, span: tuple[int, int] = NEIGHBOURS) -> torch.Tensor:
+    """Neighbour fetch on the middle slots' scores s [Hkv, M]: slot j scores the max of the scores of the
+    middle slots j-before .. j+after, so a top-k brings the slot after each high-scoring slot along
+    (with the default span; bench/quality.md measures it against j-1 and j+1), each slot once,
+    within the same budget."""
+    before, after = span
+    padded = torch.nn.functional.pad(s[:, None], (before, after), value=float("-inf"))
+    return torch.nn.functional.max_pool1d(padded, before + after + 1, 1)[:, 0]
+
+
+def top_slots(s: torch.Tensor, k: int) -> torch.Tensor:
+    """The k best columns of every row of s, ties to the lower column (the graph's TopK), ascending."""
+    return torch.sort(s, stable=True, dim=-1, descending=True).indices[:, :k].sort(-1).values
+
+
+def select_fresh(pred: Predictor, layer: int, q, ik_int, P: int, budget: int, sinks: int, recent: int,
+                 neighbors: bool = False) -> torch.Tensor:
     """The sparse graph's fresh selection for one consumer layer: importance query q [Hkv, d'] against
     the int8 keys ik_int [Hkv, >=P, d'] of slots 0..P-1 -> slot indices [Hkv, k] in ascending order:
-    the sinks [0, n_sink), the top min(budget, M) int8 scores among the M middle slots
-    [n_sink, w0), and the recent window [w0, P), n_sink = min(sinks, P), w0 = max(n_sink, P - recent)."""
+    the sinks [0, n_sink), the top min(budget, M) int8 scores (with neighbors: neighbour_scores) among
+    the M middle slots [n_sink, w0), and the recent window [w0, P), n_sink = min(sinks, P),
+    w0 = max(n_sink, P - recent)."""
     assert pred.calibrated, "int8 importance keys need calibrated steps (ensure_calibrated)"
     n_sink = min(sinks, P)
     w0 = max(n_sink, P - recent)
     mid = torch.arange(n_sink, w0)
     s = pred.int8_scores(q[:, None, :], ik_int[:, n_sink:w0], layer, (P - mid)[None, :])[:, 0]  # [Hkv, M]
-    top = s.topk(min(budget, w0 - n_sink), -1).indices.sort(-1).values + n_sink
+    k = min(budget, w0 - n_sink)
+    if neighbors and k > 0:
+        s = neighbour_scores(s)
+    top = top_slots(s, k) + n_sink
     ends = lambda a, b: torch.arange(a, b).expand(q.shape[0], -1)
     return torch.cat([ends(0, n_sink), top, ends(w0, P)], 1)
 
@@ -52,14 +75,16 @@ ENGINE_SINKS, ENGINE_RECENT = 8, 128  # the tokens the engine always attends (ma
 
 @torch.no_grad()
 def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "dense", budget: int = 512,
-         sinks: int = ENGINE_SINKS, recent: int = ENGINE_RECENT, layer0: str = "dense", reuse: dict | None = None):
+         sinks: int = ENGINE_SINKS, recent: int = ENGINE_RECENT, layer0: str = "dense", reuse: dict | None = None,
+         neighbors: bool = False):
     """Runs `ids` through the model on top of `cache` (appending to it); returns (last logits [V], selected).
     policy 'dense' attends everything; 'tokenbutler' / 'window' (budget 0) select per (layer, KV head)
     with the mean importance query of the S new positions (S == 1: a decode step; S > 1: a sparse
     prefill chunk, every position reading the same selection plus the chunk's causal prefix).
     selected: {layer: LongTensor [Hkv, k]} for consumer layers under a sparse policy.
     reuse: the previous decode step's `selected` (prediction interval > 1): kept, with the slot that
-    just left the recent window (P-1-recent) replaced by the one that just entered it (P-1)."""
+    just left the recent window (P-1-recent) replaced by the one that just entered it (P-1).
+    neighbors: a fresh selection fetches the neighbours of high-scoring slots (select_fresh)."""
     c = lm.cfg
     P, S = cache.length, len(ids)
     prev = cache.ids[-1] if cache.ids else 0
@@ -94,7 +119,7 @@ def step(lm: LM, pred: Predictor, cache: Cache, ids: list[int], policy: str = "d
             if reuse is not None:
                 idx = torch.where(reuse[l] == P - 1 - recent, torch.tensor(P - 1), reuse[l])
             else:
-                idx = select_fresh(pred, l, qimp[l], cache.ik[l], P, budget, sinks, recent)
+                idx = select_fresh(pred, l, qimp[l], cache.ik[l], P, budget, sinks, recent, neighbors)
             selected[l] = idx
             src_of = lambda kv, idx=idx: past_ids[idx[kv]]
             Kp = torch.gather(Kp, 1, idx[..., None].expand(-1, -1, c.head_dim))

@@ -1,6 +1,7 @@
 """Writes a tiny exported model plus PyTorch reference outputs for the TypeScript parity test
 (test/unit/engine/parity.test.ts): dense chunked prefill logits, sparse decode logits and selected
-indices, and tokenizer ids for sample texts.
+indices (also for a step re-reading the last selection and one with neighbour fetch), and tokenizer ids
+for sample texts.
 
 python3 training/tests/make_parity_fixture.py OUT_DIR [--pointer] [--int8-kv]   (--pointer: with pointer heads in every layer and
 the n-gram lookup, on ids from a 35-token range so that the lookup matches, and rotary pairs at per-head LM frequencies,
@@ -70,6 +71,11 @@ def main(out: pathlib.Path, pointer: bool = False, int8_kv: bool = False):
     lg, sel2, _ = step(lm, pred, cache, nid, policy="tokenbutler", budget=6, sinks=4, recent=8, reuse=sel)
     ref["reuse_step"] = {"id": nid[0], "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel2.items()},
                          "differs_from_fresh": any(sorted_rows(sel2[l]) != sorted_rows(fresh[l]) for l in sel2)}
+    nid = torch.randint(5, hi, (1,)).tolist()  # a fresh decode step with neighbour fetch (prediction interval > 1)
+    _, plain, _ = step(lm, pred, copy.deepcopy(cache), nid, policy="tokenbutler", budget=6, sinks=4, recent=8)
+    lg, sel3, _ = step(lm, pred, cache, nid, policy="tokenbutler", budget=6, sinks=4, recent=8, neighbors=True)
+    ref["neighbor_step"] = {"id": nid[0], "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel3.items()},
+                            "differs_from_plain": any(sorted_rows(sel3[l]) != sorted_rows(plain[l]) for l in sel3)}
     chunk = torch.randint(5, hi, (20,)).tolist()  # a sparse prefill chunk (S > 1) on the same cache
     lg, sel, _ = step(lm, pred, cache, chunk, policy="tokenbutler", budget=6, sinks=4, recent=8)
     ref["chunk"] = {"ids": chunk, "logits": lg.tolist(), "selected": {str(l): sorted_rows(v) for l, v in sel.items()}}

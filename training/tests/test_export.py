@@ -177,7 +177,11 @@ class ExportParity(unittest.TestCase):
         # a positive weight on log(distance) prefers far tokens: the far end gets picked
         self.assertLess(sels[1].mean(), sels[0].mean())
 
-    def check_sparse_parity(self, d, pred):
+    def test_neighbour_fetch_matches_reference_selection_and_logits(self):
+        """A fresh selection with neighbour fetch (graph input `neighbors`, selection.neighbour_scores)."""
+        self.check_sparse_parity(self.dir, self.pred, neighbors=True)
+
+    def check_sparse_parity(self, d, pred, neighbors: bool = False):
         ids = torch.randint(5, self.id_high, (60,)).tolist()
         r = GraphRunner(d, cap=80, cfg=self.cfg)
         r.run(ids[:50])
@@ -185,8 +189,8 @@ class ExportParity(unittest.TestCase):
         step(self.lm, pred, cache, ids[:50])
         same = total = 0
         for t in ids[50:]:
-            out = r.run([t], sparse=True, budget=6, sinks=4, recent=8)
-            logits, sel, _ = step(self.lm, pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8)
+            out = r.run([t], sparse=True, budget=6, sinks=4, recent=8, neighbors=neighbors)
+            logits, sel, _ = step(self.lm, pred, cache, [t], policy="tokenbutler", budget=6, sinks=4, recent=8, neighbors=neighbors)
             np.testing.assert_allclose(out["logits"][0], logits.numpy(), atol=2e-4, rtol=1e-3)
             for l, idx in sel.items():
                 a = np.sort(out[f"selected.{l}"], -1); b = np.sort(idx.numpy(), -1)

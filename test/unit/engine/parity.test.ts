@@ -17,6 +17,7 @@ interface Ref {
   steps: { id: number; logits: number[]; selected: Record<string, number[][]> }[];
   chunk: { ids: number[]; logits: number[]; selected: Record<string, number[][]> };
   reuse_step: { id: number; logits: number[]; selected: Record<string, number[][]>; differs_from_fresh: boolean };
+  neighbor_step: { id: number; logits: number[]; selected: Record<string, number[][]>; differs_from_plain: boolean };
   tokenizer: { text: string; ids: number[] | null }[];
 }
 
@@ -72,14 +73,14 @@ describe.each(['plain', 'pointer', 'pointer-int8kv'])('graph contract parity (Py
     expect(maxAbsDiff(r.logits, ref.prefill_logits)).toBeLessThan(2e-3);
   });
 
-  it('sparse decode steps select the same tokens and give the same logits; a step re-reading the last selection (prediction interval) too', async () => {
+  it('sparse decode steps select the same tokens and give the same logits; a step re-reading the last selection (prediction interval) and one with neighbour fetch too', async () => {
     let same = 0;
     let total = 0;
     let last: BigInt64Array | undefined;
     const seq = [...ref.prefill_ids];
     let lookups = 0;
-    for (const s of [...ref.steps, ref.reuse_step]) {
-      const out = await engine.step([s.id], 'tokenbutler', 6, s === ref.reuse_step ? last : undefined);
+    for (const s of [...ref.steps, ref.reuse_step, ref.neighbor_step]) {
+      const out = await engine.step([s.id], 'tokenbutler', 6, s === ref.reuse_step ? last : undefined, false, s === ref.neighbor_step);
       seq.push(s.id);
       last = selectionOf(out);
       expect(maxAbsDiff(out.logits, s.logits)).toBeLessThan(2e-3);
@@ -96,12 +97,14 @@ describe.each(['plain', 'pointer', 'pointer-int8kv'])('graph contract parity (Py
         lookups += out.lookup.pos.length;
       }
       const m = matchSelection(out, s.selected);
+      if (s === ref.neighbor_step) expect(m.same).toBe(m.total);
       same += m.same;
       total += m.total;
     }
     expect(total).toBeGreaterThan(0);
     expect(same / total).toBeGreaterThanOrEqual(0.99);
     expect(ref.reuse_step.differs_from_fresh).toBe(true); // so the reuse path is what matched
+    expect(ref.neighbor_step.differs_from_plain).toBe(true); // so neighbour fetch is what matched
     if (variant !== 'plain') expect(lookups).toBeGreaterThan(0);
   });
 

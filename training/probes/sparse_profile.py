@@ -1,0 +1,96 @@
+"""Where a sparse decode step's time goes: the graph run with onnxruntime profiling (1 thread) on a
+random int8 cache, a fresh step and a reuse step (prediction interval > 1, reuse_selection true),
+kernel time summed per scope (node-name prefix: selection / predictor / model ...) and per op type
+of the selection scope. Nodes inside If branches are counted themselves, the If node is not.
+
+python3 training/probes/sparse_profile.py [--graph models/default/sparse.int8.onnx] [--context 2048,32768] [--runs 20]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import pathlib
+import tempfile
+
+import numpy as np
+import onnxruntime as ort
+
+
+def feeds(cfg: dict, P: int, budget: int, inputs: dict, rng) -> dict:
+    """Random inputs of the right type for every graph input (the int8 cache's u8 K, s8 V, f32 steps)."""
+    H, D, E, L, V = cfg["n_kv_heads"], cfg["head_dim"], cfg["imp_dim"], cfg["n_layers"], cfg["vocab_size"]
+    cap = P + 64
+    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    f = {"input_ids": rng.integers(5, V, (1, 1)), "prev_id": i64(9), "start_pos": i64(P), "budget": i64(budget),
+         "ctx_ids": rng.integers(5, V, cap), "sinks": i64(8), "recent": i64(128),
+         "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64)}
+    for layer in range(L):
+        k_t, v_t = inputs[f"past_k.{layer}"], inputs[f"past_v.{layer}"]
+        f[f"past_k.{layer}"] = (rng.integers(0, 256, (H, cap, D)).astype(np.uint8) if "uint8" in k_t
+                                else rng.standard_normal((H, cap, D)).astype(np.float32))
+        f[f"past_v.{layer}"] = (rng.integers(-127, 128, (H, cap, D)).astype(np.int8) if "int8" in v_t
+                                else rng.standard_normal((H, cap, D)).astype(np.float32))
+        f[f"past_ks.{layer}"] = np.full((H, cap), 0.01, np.float32)
+        f[f"past_vs.{layer}"] = np.full((H, cap), 0.01, np.float32)
+        if layer:
+            ik = rng.integers(-63, 64, (H, E, cap)).astype(np.int8)
+            f[f"past_ik_t.{layer}"], f[f"past_iksum.{layer}"] = ik, (64 * ik.astype(np.int32).sum(1)).astype(np.int32)
+    return {k: v for k, v in f.items() if k in inputs}
+
+
+def profile(graph: str, f: dict, runs: int) -> tuple[dict, dict, float]:
+    """(ms per scope, ms per selection op type, wall ms p50) over `runs` runs."""
+    import time
+    with tempfile.TemporaryDirectory() as tmp:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = so.inter_op_num_threads = 1
+        so.enable_profiling = True
+        so.profile_file_prefix = str(pathlib.Path(tmp) / "p")
+        s = ort.InferenceSession(graph, so, providers=["CPUExecutionProvider"])
+        s.run(None, f)
+        walls = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            s.run(None, f)
+            walls.append((time.perf_counter() - t) * 1e3)
+        events = json.loads(pathlib.Path(s.end_profiling()).read_text())
+    scope, ops = collections.Counter(), collections.Counter()
+    for e in events:
+        if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time") or e["args"].get("op_name") == "If":
+            continue
+        sc = e["name"].split("/")[0] if "/" in e["name"] else "model"
+        ms = e["dur"] / 1000 / (runs + 1)
+        scope[sc] += ms
+        if sc == "selection":
+            ops[e["args"]["op_name"]] += ms
+    return dict(scope), dict(ops), float(np.median(walls))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--graph", default="models/default/sparse.int8.onnx")
+    ap.add_argument("--model", default="models/default")
+    ap.add_argument("--context", default="2048,32768")
+    ap.add_argument("--budget", type=int, default=512)
+    ap.add_argument("--runs", type=int, default=20)
+    args = ap.parse_args()
+    cfg = json.loads((pathlib.Path(args.model) / "manifest.json").read_text())["config"]
+    L, H = cfg["n_layers"], cfg["n_kv_heads"]
+    sess = ort.InferenceSession(args.graph, providers=["CPUExecutionProvider"])
+    inputs = {i.name: i.type for i in sess.get_inputs()}
+    rng = np.random.default_rng(0)
+    for P in (int(x) for x in args.context.split(",")):
+        f = feeds(cfg, P, args.budget, inputs, rng)
+        first = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, f)))
+        reuse = dict(f, reuse_selection=np.array([True]),
+                     prev_selected=np.concatenate([first[f"selected.{m}"] for m in range(1, L)], 0).reshape((L - 1) * H, -1))
+        for name, ff in (("fresh", f), ("reuse", reuse)):
+            scope, ops, wall = profile(args.graph, ff, args.runs)
+            top = sorted(ops.items(), key=lambda kv: -kv[1])
+            print(f"context {P} {name}: wall p50 {wall:.2f} ms; " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(scope.items(), key=lambda kv: -kv[1])))
+            print("   selection ops: " + ", ".join(f"{k} {v:.3f}" for k, v in top))
+
+
+if __name__ == "__main__":
+    main()
