@@ -59,7 +59,8 @@ def main():
     def bpb(policy, budget, **kw):
         nats = 0.0
         for r in wins:
-            nats += pol.simulate(lm, pred, torch.from_numpy(r[None, :args.seq]).long(), torch.tensor([0]), policy, budget, **kw).sum().item()
+            ids = torch.from_numpy(r[None, :args.seq]).long()
+            nats += pol.simulate(lm, pred, ids, torch.tensor([0]), policy, budget, **kw).sum().item()
         return nats / math.log(2) / nbytes
 
     res["bpb"]["dense"] = bpb("dense", None)

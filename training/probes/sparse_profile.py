@@ -88,7 +88,8 @@ def main():
         for name, ff in (("fresh", f), ("reuse", reuse)):
             scope, ops, wall = profile(args.graph, ff, args.runs)
             top = sorted(ops.items(), key=lambda kv: -kv[1])
-            print(f"context {P} {name}: wall p50 {wall:.2f} ms; " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(scope.items(), key=lambda kv: -kv[1])))
+            by_scope = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scope.items(), key=lambda kv: -kv[1]))
+            print(f"context {P} {name}: wall p50 {wall:.2f} ms; {by_scope}")
             print("   selection ops: " + ", ".join(f"{k} {v:.3f}" for k, v in top))
 
 

@@ -95,7 +95,8 @@ def neighbour_scores(g: G, sc, k_mid, span: tuple[int, int] = NEIGHBOURS):
     else_nodes, g.nodes = g.nodes, outer
     branch = lambda nodes, out, name: helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)])
     on = g.op("And", "neighbors", g.op("Greater", k_mid, g.const([0])))
-    return g.op("If", on, then_branch=branch(then_nodes, pooled, f"neighbours_{g.n}"), else_branch=branch(else_nodes, same, f"own_scores_{g.n}"))
+    return g.op("If", on, then_branch=branch(then_nodes, pooled, f"neighbours_{g.n}"),
+                else_branch=branch(else_nodes, same, f"own_scores_{g.n}"))
 
 
 def layer_selection(g: G, c: Config, sh: Shared, x, l: int, cons: list[int]) -> dict:

@@ -97,7 +97,8 @@ def simulate(lm: LM, pred: Predictor | None, ids, prev, policy: str, budget, int
              return_logits: bool = False):
     """Per-token losses [T-1] of ids [1,T] under `policy` at `budget` (fraction or token count).
     neighbor: "dilate-next" (the engine's neighbour fetch: slot j+1 comes along with each high-scoring
-    slot j, within the budget), "dilate" (slots j-1 and j+1 come along), or True (the earlier study: half the budget, plus the slot after each chosen one)."""
+    slot j, within the budget), "dilate" (slots j-1 and j+1 come along), or True (the earlier study:
+    half the budget, plus the slot after each chosen one)."""
     c = lm.cfg
     T = ids.shape[1]
     cos, sin = rope_tables(c, torch.arange(T))

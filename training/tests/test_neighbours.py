@@ -11,8 +11,8 @@ from onnx import TensorProto, helper
 
 from tbtrain.graph_ops import G, assemble
 from tbtrain.graph_select import neighbour_scores, two_stage_topk
-from tbtrain.selection import neighbour_scores as ref_neighbour_scores
 from tbtrain.selection import NEIGHBOURS, top_slots
+from tbtrain.selection import neighbour_scores as ref_neighbour_scores
 
 
 def select_graph(rows: int, span=NEIGHBOURS) -> ort.InferenceSession:
@@ -21,7 +21,8 @@ def select_graph(rows: int, span=NEIGHBOURS) -> ort.InferenceSession:
     sc = neighbour_scores(g, "sc", "k", span)
     out = g.rename(g.op("Add", two_stage_topk(g, sc, "k", rows), "n_sink"), "idx")
     ins = [helper.make_tensor_value_info("sc", TensorProto.FLOAT, [rows, "M"]), helper.make_tensor_value_info("k", TensorProto.INT64, [1]),
-           helper.make_tensor_value_info("n_sink", TensorProto.INT64, [1]), helper.make_tensor_value_info("neighbors", TensorProto.BOOL, [1])]
+           helper.make_tensor_value_info("n_sink", TensorProto.INT64, [1]),
+           helper.make_tensor_value_info("neighbors", TensorProto.BOOL, [1])]
     m = assemble(g, {}, "neighbours", ins, [helper.make_tensor_value_info(out, TensorProto.INT64, None)])
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
@@ -71,10 +72,11 @@ class NeighbourFetch(unittest.TestCase):
         rng = np.random.default_rng(1)
         for M, k in ((3, 2), (30, 6), (500, 100), (4100, 512), (1912, 512)):
             for ties in (False, True):  # integer scores: many ties, broken towards the lower slot
-                sc = rng.integers(-20, 20, (self.rows, M)).astype(np.float32) if ties else rng.standard_normal((self.rows, M)).astype(np.float32)
+                sc = (rng.integers(-20, 20, (self.rows, M)) if ties else rng.standard_normal((self.rows, M))).astype(np.float32)
                 for neighbors, span in ((True, (1, 0)), (True, (1, 1)), (False, (1, 0))):
                     out = self.run_graph(sc, k, 8, neighbors, span)
-                    np.testing.assert_array_equal(out, reference(sc, k, 8, neighbors, span), err_msg=f"M={M} k={k} ties={ties} span={span} nb={neighbors}")
+                    np.testing.assert_array_equal(out, reference(sc, k, 8, neighbors, span),
+                                                  err_msg=f"M={M} k={k} ties={ties} span={span} nb={neighbors}")
                     self.assertTrue((np.diff(out, axis=1) > 0).all())
 
     def test_nothing_to_choose(self):
