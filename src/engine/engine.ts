@@ -12,7 +12,6 @@ import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
 import { Monitors, tokenTexts, type MonitorSession } from './monitors/monitor';
-import { loadMemberPrior } from './monitors/member-prior';
 import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
@@ -62,7 +61,6 @@ export class Engine {
   private lastStream?: Stream;
   private quick?: QuickContext;
   private monitors?: Monitors;
-  private monitorsDir?: string;
   private ts?: TsService;
   private log?: (message: string) => void;
 
@@ -199,13 +197,11 @@ export class Engine {
 
   /** The monitors of this model's tokenizer; the language-service worker starts on first use. */
   private monitorsFor(m: LoadedModel): Monitors {
-    if (!this.monitors || this.monitorsDir !== m.dir) {
-      this.monitorsDir = m.dir;
+    if (!this.monitors || this.monitors.tokenText.length !== m.tokenizer.vocabSize) {
       this.ts ??= new TsService(undefined, (msg) => this.log?.(msg));
       const sp = m.specials;
       const specials = [...new Set([...sp.stop, ...[sp.bos, sp.fimPrefix, sp.fimMiddle, sp.fimSuffix, sp.fileSep].filter((v): v is number => v !== undefined)])];
-      const prior = loadMemberPrior(m.dir, (msg) => this.log?.(msg));
-      this.monitors = new Monitors(tokenTexts((ids) => m.tokenizer.decode(ids), m.tokenizer.vocabSize), this.ts, specials, undefined, prior);
+      this.monitors = new Monitors(tokenTexts((ids) => m.tokenizer.decode(ids), m.tokenizer.vocabSize), this.ts, specials);
     }
     return this.monitors;
   }
