@@ -118,6 +118,9 @@ process.on('message', (raw: unknown) => {
     case 'shutdown':
       void shutdown(request.id);
       break;
+    case 'typing':
+      scheduler.typing();
+      break;
     default:
       scheduler.submit(request);
   }

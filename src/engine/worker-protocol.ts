@@ -6,7 +6,7 @@ import type { Request, Response } from '../shared/protocol';
 /** Main thread → worker. `cancel` is a SharedArrayBuffer-backed flag: the worker checks
  *  `Atomics.load(cancel, 0) !== 0` between decode steps and between prefill chunks. */
 export interface WorkerJob {
-  request: Exclude<Request, { type: 'cancel' } | { type: 'shutdown' }>;
+  request: Exclude<Request, { type: 'cancel' } | { type: 'shutdown' } | { type: 'typing' }>;
   cancel: Int32Array;
 }
 

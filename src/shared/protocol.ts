@@ -121,6 +121,9 @@ export const RequestSchema = v.variant('type', [
   }),
   v.object({ id, type: v.literal('warmup'), context: ContextPayloadSchema }),
   v.object({ id, type: v.literal('cancel'), target: finite() }),
+  /** The user is typing although the extension asks the engine nothing (it answers the keystroke
+   *  from the shown suggestion or a prefetched answer): no answer; a warmup waits for a pause from now. */
+  v.object({ id, type: v.literal('typing') }),
   v.object({ id, type: v.literal('shutdown') }),
 ]);
 export type Request = v.InferOutput<typeof RequestSchema>;

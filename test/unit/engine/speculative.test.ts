@@ -1,6 +1,7 @@
 // The scheduler's speculative completes (the extension's prefetch of the completion that follows
 // once the shown suggestion is typed): they run after every other request but a warmup, any other
-// request stops them, and a newer one replaces the older one. The worker is a fake.
+// request stops them, and a newer one replaces the older one; `typing` delays a warmup like a
+// request. The worker is a fake.
 import { describe, expect, it } from 'vitest';
 import type { ContextPayload, Response } from '../../../src/shared/protocol';
 import { Scheduler, WARMUP_IDLE_MS, type JobRequest } from '../../../src/engine/scheduler';
@@ -139,6 +140,21 @@ describe('Scheduler: speculative completes (prefetch)', () => {
     s.scheduler.submit(complete(2));
     s.scheduler.submit(prefetch(3));
     expect(s.scheduler.stats).toEqual({ running: 1, queued: 2, perDocument: 2 });
+  });
+
+  it('typing (answered by the extension without a request) keeps a preempted warmup waiting', () => {
+    const s = setup();
+    s.scheduler.submit(warmup(1));
+    s.scheduler.submit(prefetch(2));
+    s.stopped(1);
+    s.finish(2); // the prefetch ends; its answer is used later, when the user has typed the suggestion
+    s.advance(WARMUP_IDLE_MS - 100);
+    s.scheduler.typing();
+    s.advance(100); // the first timer fires: too soon after the typing
+    expect(s.scheduler.runningId).toBeUndefined();
+    s.advance(WARMUP_IDLE_MS - 100);
+    expect(s.scheduler.runningId).toBe(1);
+    expect(s.replies.filter((r) => r.type !== 'event').map((r) => r.id)).toEqual([2]); // typing is never answered
   });
 
   it('a prefetch that finished before seeing its flag is answered normally', () => {
