@@ -25,6 +25,9 @@ export interface EngineClientOptions {
   timeouts?: Partial<Record<JobType, number>>;
 }
 
+/** `typing` messages are sent at most this often (the scheduler's pause is 1.5 s). */
+export const TYPING_EVERY_MS = 250;
+
 export class EngineClient implements Disposable {
   private child: ChildProcess | undefined;
   private currentState: EngineClientState = { kind: 'stopped' };
@@ -37,6 +40,7 @@ export class EngineClient implements Disposable {
   private stopping = false;
   private lastErrorDetail: string | undefined;
   private stderrTail: string[] = [];
+  private lastTypingAt = -Infinity;
 
   constructor(private readonly options: EngineClientOptions) {
     this.backoff = new CrashBackoff(options.backoff);
@@ -104,6 +108,15 @@ export class EngineClient implements Disposable {
 
   warmup(context: ContextPayload, options?: RequestOptions): Promise<void> {
     return this.request({ type: 'warmup', context }, options).then(() => undefined);
+  }
+
+  /** Tells the engine the user is typing although nothing is asked (the extension answered the
+   *  keystroke itself), so its warmup waits for a pause. No answer; at most one per TYPING_EVERY_MS. */
+  typing(): void {
+    const now = Date.now();
+    if (!this.child || now - this.lastTypingAt < TYPING_EVERY_MS) return;
+    this.lastTypingAt = now;
+    this.post({ id: this.requests.newId(), type: 'typing' });
   }
 
   /** Manual restart: forgets the crash history (so a user can retry after "gave up"). */

@@ -65,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): TokenButlerApi {
     assemble,
     complete: (payload, key, extra, token) => engine.complete(payload, key, { ...extra, chosen: highlights.enabled }, { token }),
     onEngineState: (listener) => engine.onDidChangeState(listener),
+    typing: () => engine.typing(),
     accept,
     logger: output,
     editorNames: editorNamesAt,

@@ -168,15 +168,17 @@ async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-
         if (rest) typing.remember({ documentKey: 'doc', offset: at, textBefore: text.slice(0, at), completion: rest });
         keys.lookupMs.push(performance.now() - tk);
         if (rest) keys.fromShown++;
+        if (rest) engine.typing(); // as the provider does: the warmup waits while the user types
         keys.engineNeeded = !rest;
       }
       const ts = performance.now();
       const taken = keys.engineNeeded ? prefetcher.take('doc', at, () => text) : undefined;
       const answer = taken && (await taken.result);
+      if (taken) engine.typing();
       if (!taken) prefetcher.discard();
       const payload = answer ? taken.data : (await assemble()).payload;
       const sample = await ask(ts, payload, keys, answer || undefined);
-      if (prefetch && keys.engineNeeded) sample.prefetch = answer ? 'hit' : taken ? 'failed' : 'none';
+      if (prefetch && keys.engineNeeded && keys.suggested) sample.prefetch = answer ? 'hit' : taken ? 'failed' : 'none';
       requests.push(sample);
       startPrefetch(payload, sample.shown);
     }
@@ -251,7 +253,7 @@ async function main(): Promise<void> {
     const ended = rs.flatMap((r) => r.requests.slice(1, REQUESTS)).filter((s) => s.prefetch);
     const hits = ended.filter((s) => s.prefetch === 'hit');
     return ended.length
-      ? `; prefetch hit in ${hits.length} of ${ended.length} typed lines that ended the shown suggestion (failed ${ended.filter((s) => s.prefetch === 'failed').length}, none ${ended.filter((s) => s.prefetch === 'none').length}), hits p50 ${median(hits.map((s) => s.ms)).toFixed(1)} ms`
+      ? `; prefetch hit in ${hits.length} of ${ended.length} typed lines that ended a shown suggestion (failed ${ended.filter((s) => s.prefetch === 'failed').length}, none held ${ended.filter((s) => s.prefetch === 'none').length}), hits p50 ${median(hits.map((s) => s.ms)).toFixed(1)} ms`
       : '';
   };
   const asked = (rs: Round[]) => rs.flatMap((r) => r.requests.slice(1, REQUESTS)).filter((s) => s.keystrokes!.engineNeeded).length;
@@ -280,7 +282,8 @@ async function main(): Promise<void> {
       'a typed line that ends the suggestion takes that answer when the document is exactly in its state, without the debounce, else asks as usual. Rounds alternate off/on/on + prefetch; medians over ' +
       `${ROUNDS} rounds. Times run from opening the file (first row: assembling the context included, ${median(on.map((r) => r.assembleMs)).toFixed(0)} ms median) or from the request to the whole suggestion ` +
       '(up to 64 tokens; the ghost text shows it whole when it arrives), without the extension\'s debounce (100-1000 ms, adaptive) or drawing; *first token* is the engine\'s time to the first generated token (prefill included). ' +
-      'The suggestion is postprocessed as the extension does; typing it goes through the extension\'s TypingAsSuggested, which answers a keystroke that goes on typing the shown suggestion without the engine.',
+      'The suggestion is postprocessed as the extension does; typing it goes through the extension\'s TypingAsSuggested, which answers a keystroke that goes on typing the shown suggestion without the engine; ' +
+      'such keystrokes and prefetched answers send the engine a `typing` message, as the provider does, so a stopped warmup waits for a pause in the typing too.',
     '',
     `| request | ${columns.map(([name]) => name).join(' | ')} |`,
     `|---|${columns.map(() => '---|').join('')}`,

@@ -46,6 +46,9 @@ export interface ProviderDeps {
     extra: { policy: Policy; budget: number; maxNewTokens: number; multiline: boolean; editorNames?: string[]; speculative?: boolean },
     token: CancellationTokenLike,
   ): Promise<CompleteResult>;
+  /** The user typed and was answered without a request (the shown suggestion, a prefetched answer):
+   *  tells the engine, so its background warmup waits for a pause. */
+  typing?(): void;
   /** The engine's state changes: a prefetched answer does not outlive a restart or a new model. */
   onEngineState?(listener: (state: EngineClientState) => void): { dispose(): void };
   accept: Pick<AcceptTracker, 'commandFor'>;
@@ -144,6 +147,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     if (reused) {
       // typing toward the end of the shown suggestion keeps its prefetch; anything else drops it
       if (!this.prefetch.leadsTo(key, offset, reused)) this.prefetch.discard();
+      this.deps.typing?.();
       this.typing.remember({ documentKey: key, offset, textBefore: tail, completion: reused });
       return [this.item(document, position, offset, reused)];
     }
@@ -153,6 +157,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     if (prefetched) {
       const result = await prefetched.result;
       if (token.isCancellationRequested) return undefined;
+      this.deps.typing?.();
       if (result) return this.show(document, position, editor, { result, ...prefetched.data, context: { ...prefetched.data.context, documentVersion: document.version } }, tail, near, linePrefix, lineSuffix);
       // the prefetch failed (stopped by another request, engine restarted): ask as usual
     } else {

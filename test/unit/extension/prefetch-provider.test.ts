@@ -101,6 +101,7 @@ let doc: FakeDocument;
 let calls: Call[];
 let stateListeners: ((s: EngineClientState) => void)[];
 let provider: CompletionProvider;
+let typingSignals: number;
 let tokens: { isCancellationRequested: boolean; onCancellationRequested: () => { dispose(): void } }[];
 
 function deps(): ProviderDeps {
@@ -123,6 +124,7 @@ function deps(): ProviderDeps {
       }),
     accept: { commandFor: () => ({ command: 'accept', title: '' }) },
     logger: { warn: () => undefined } as never,
+    typing: () => typingSignals++,
     onEngineState: (l) => {
       stateListeners.push(l);
       return { dispose: () => undefined };
@@ -156,6 +158,7 @@ beforeEach(() => {
   doc = new FakeDocument('function f() {\n  const x');
   calls = [];
   tokens = [];
+  typingSignals = 0;
   stateListeners = [];
   provider = new CompletionProvider(deps());
 });
@@ -183,6 +186,7 @@ describe('CompletionProvider: speculative prefetch', () => {
     expect(shown(items)).toBe(' // two');
     expect(real()).toHaveLength(1);
     expect(provider.prefetch.stats).toMatchObject({ started: 2, hits: 1, failed: 0, discarded: 0 });
+    expect(typingSignals).toBe(5); // each keystroke answered without a request tells the engine (its warmup waits)
     // and the next one is prefetched at once, for the state after the answer now shown
     expect(speculative()).toHaveLength(2);
     expect(speculative()[1].payload.current.prefix).toBe('function f() {\n  const x = 1; // two');
