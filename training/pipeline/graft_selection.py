@@ -134,7 +134,7 @@ def same_outputs(a: str, b: str, cfg: dict) -> bool:
         i64 = lambda *v: np.array(v, np.int64)
         f = {"input_ids": rng.integers(5, cfg["vocab_size"], (1, S)), "prev_id": i64(9), "start_pos": i64(P), "budget": i64(budget),
              "ctx_ids": rng.integers(5, cfg["vocab_size"], cap), "sinks": i64(8), "recent": i64(128),
-             "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64)}
+             "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64), "neighbors": np.array([False])}
         types = {i.name: i.type for i in sa.get_inputs()}
         for l in range(L):  # the float32 cache, or the compact one (u8 K, s8 V, f32 row steps)
             f[f"past_k.{l}"] = (rng.integers(0, 256, (H, cap, D)).astype(np.uint8) if "uint8" in types[f"past_k.{l}"]

@@ -38,11 +38,15 @@ def main():
     ap.add_argument("--budgets", default="0.1,256")
     ap.add_argument("--policy", default="tokenbutler-l0w")
     ap.add_argument("--kv", default="int8", help="policies.KV_CACHE: how past slots are read")
+    ap.add_argument("--recent", type=int, default=0,
+                    help="a forced recent window of this many slots for every row (the engine's 128; 0: policies.RECENT_RULES)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="JSON results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     pol.KV_CACHE = args.kv
+    if args.recent:
+        pol.RECENT_RULE = (1e9, args.recent, args.recent)
     folder = pathlib.Path(args.model)
     lm = lm_from_folder(folder).eval().requires_grad_(False)
     pred = Predictor(lm.cfg)
@@ -53,7 +57,7 @@ def main():
     rows = heldout_windows(TRAINING / "work/heldout/ws", folder / "tokenizer.json", TRAINING / "work/shadow", args.seq)["eval"]
     wins = spread(rows, args.windows, 0)
     nbytes = float(sum(tb[r[1:args.seq]].sum() for r in wins))
-    res = {"windows": len(wins), "seq": args.seq, "policy": args.policy, "kv": args.kv, "bpb": {}}
+    res = {"windows": len(wins), "seq": args.seq, "policy": args.policy, "kv": args.kv, "recent": args.recent or "RECENT_RULES", "bpb": {}}
     t0 = time.time()
 
     def bpb(policy, budget, **kw):

@@ -9,26 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 import time
 
 import numpy as np
 import onnxruntime as ort
 
-
-def feeds(cfg: dict, P: int, budget: int, names: set, rng) -> dict:
-    H, D, E, L, V = cfg["n_kv_heads"], cfg["head_dim"], cfg["imp_dim"], cfg["n_layers"], cfg["vocab_size"]
-    cap = P + 64
-    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
-    f = {"input_ids": rng.integers(5, V, (1, 1)), "prev_id": i64(9), "start_pos": i64(P), "budget": i64(budget),
-         "ctx_ids": rng.integers(5, V, cap), "sinks": i64(8), "recent": i64(128),
-         "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64)}
-    for layer in range(L):
-        f[f"past_k.{layer}"] = rng.standard_normal((H, cap, D)).astype(np.float32)
-        f[f"past_v.{layer}"] = rng.standard_normal((H, cap, D)).astype(np.float32)
-        if layer:
-            ik = rng.integers(-63, 64, (H, E, cap)).astype(np.int8)
-            f[f"past_ik_t.{layer}"], f[f"past_iksum.{layer}"] = ik, (64 * ik.astype(np.int32).sum(1)).astype(np.int32)
-    return {k: v for k, v in f.items() if k in names}
+sys.path.insert(0, str(pathlib.Path(__file__).parent))  # training/probes/: the random inputs of sparse_profile
+from sparse_profile import feeds  # noqa: E402
 
 
 def main():
@@ -39,6 +27,8 @@ def main():
     ap.add_argument("--context", default="2048,8192,16384,32768")
     ap.add_argument("--budget", type=int, default=512)
     ap.add_argument("--runs", type=int, default=60)
+    ap.add_argument("--neighbors", action="store_true", help="fresh steps with neighbour fetch (graphs with the input)")
+    ap.add_argument("--reuse", action="store_true", help="steps re-reading the selection of a first fresh step (prediction interval)")
     args = ap.parse_args()
     cfg = json.loads((pathlib.Path(args.model) / "manifest.json").read_text())["config"]
     so = ort.SessionOptions()
@@ -46,13 +36,21 @@ def main():
     sa, sb = (ort.InferenceSession(p, so, providers=["CPUExecutionProvider"]) for p in (args.a, args.b))
     rng = np.random.default_rng(0)
     for P in (int(x) for x in args.context.split(",")):
-        f = feeds(cfg, P, args.budget, {i.name for i in sa.get_inputs()}, rng)
-        same = all(np.array_equal(x, y) for x, y in zip(sa.run(None, f), sb.run(None, f)))
+        f = feeds(cfg, P, args.budget, {i.name: i.type for s in (sa, sb) for i in s.get_inputs()}, rng)
+        if args.neighbors:
+            f["neighbors"] = np.array([True])
+        if args.reuse:
+            first = dict(zip([o.name for o in sb.get_outputs()], sb.run(None, f)))
+            L, H = cfg["n_layers"], cfg["n_kv_heads"]
+            prev = np.concatenate([first[f"selected.{m}"] for m in range(1, L)], 0).reshape((L - 1) * H, -1)
+            f = dict(f, reuse_selection=np.array([True]), prev_selected=prev)
+        fa, fb = ({k: v for k, v in f.items() if k in {i.name for i in s.get_inputs()}} for s in (sa, sb))  # a graph without `neighbors`
+        same = all(np.array_equal(x, y) for x, y in zip(sa.run(None, fa), sb.run(None, fb)))
         ta, tb = [], []
         for i in range(args.runs):
-            for s, ts in ((sa, ta), (sb, tb)) if i % 2 == 0 else ((sb, tb), (sa, ta)):
+            for s, ff, ts in ((sa, fa, ta), (sb, fb, tb)) if i % 2 == 0 else ((sb, fb, tb), (sa, fa, ta)):
                 t = time.perf_counter()
-                s.run(None, f)
+                s.run(None, ff)
                 ts.append((time.perf_counter() - t) * 1e3)
         a, b = float(np.median(ta)), float(np.median(tb))
         print(f"context {P}: A {a:.3f} ms, B {b:.3f} ms, A-B {a - b:+.3f} ms, A/B {a / b:.3f}x, outputs identical: {same}")

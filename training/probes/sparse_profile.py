@@ -24,7 +24,7 @@ def feeds(cfg: dict, P: int, budget: int, inputs: dict, rng) -> dict:
     i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
     f = {"input_ids": rng.integers(5, V, (1, 1)), "prev_id": i64(9), "start_pos": i64(P), "budget": i64(budget),
          "ctx_ids": rng.integers(5, V, cap), "sinks": i64(8), "recent": i64(128),
-         "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64)}
+         "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64), "neighbors": np.array([False])}
     for layer in range(L):
         k_t, v_t = inputs[f"past_k.{layer}"], inputs[f"past_v.{layer}"]
         f[f"past_k.{layer}"] = (rng.integers(0, 256, (H, cap, D)).astype(np.uint8) if "uint8" in k_t
@@ -55,7 +55,7 @@ def profile(graph: str, f: dict, runs: int) -> tuple[dict, dict, float]:
             s.run(None, f)
             walls.append((time.perf_counter() - t) * 1e3)
         events = json.loads(pathlib.Path(s.end_profiling()).read_text())
-    scope, ops = collections.Counter(), collections.Counter()
+    scope, ops, nodes = collections.Counter(), collections.Counter(), collections.Counter()
     for e in events:
         if e.get("cat") != "Node" or not e["name"].endswith("_kernel_time") or e["args"].get("op_name") == "If":
             continue
@@ -64,7 +64,9 @@ def profile(graph: str, f: dict, runs: int) -> tuple[dict, dict, float]:
         scope[sc] += ms
         if sc == "selection":
             ops[e["args"]["op_name"]] += ms
-    return dict(scope), dict(ops), float(np.median(walls))
+            shape = [list(d.values())[0] for d in e["args"].get("output_type_shape", [])][:1]
+            nodes[f'{e["name"][:-len("_kernel_time")]} {shape}'] += ms
+    return dict(scope), dict(ops), dict(nodes), float(np.median(walls))
 
 
 def main():
@@ -74,6 +76,7 @@ def main():
     ap.add_argument("--context", default="2048,32768")
     ap.add_argument("--budget", type=int, default=512)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--nodes", type=int, default=0, help="also print the N costliest selection nodes (name, output shape)")
     args = ap.parse_args()
     cfg = json.loads((pathlib.Path(args.model) / "manifest.json").read_text())["config"]
     L, H = cfg["n_layers"], cfg["n_kv_heads"]
@@ -85,12 +88,14 @@ def main():
         first = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, f)))
         reuse = dict(f, reuse_selection=np.array([True]),
                      prev_selected=np.concatenate([first[f"selected.{m}"] for m in range(1, L)], 0).reshape((L - 1) * H, -1))
-        for name, ff in (("fresh", f), ("reuse", reuse)):
-            scope, ops, wall = profile(args.graph, ff, args.runs)
+        for name, ff in (("fresh", f), ("fresh+neighbours", dict(f, neighbors=np.array([True]))), ("reuse", reuse)):
+            scope, ops, nodes, wall = profile(args.graph, ff, args.runs)
             top = sorted(ops.items(), key=lambda kv: -kv[1])
             by_scope = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scope.items(), key=lambda kv: -kv[1]))
             print(f"context {P} {name}: wall p50 {wall:.2f} ms; {by_scope}")
             print("   selection ops: " + ", ".join(f"{k} {v:.3f}" for k, v in top))
+            for k, v in sorted(nodes.items(), key=lambda kv: -kv[1])[:args.nodes]:
+                print(f"     {v:.3f} {k}")
 
 
 if __name__ == "__main__":

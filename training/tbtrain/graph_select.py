@@ -65,38 +65,50 @@ def fresh_selection(g: G, c: Config, sh: Shared, qimp, cons: list[int]):
                  g.const(1e-30, np.float32))                                                        # [n, Hkv, 1, 1]
     qi = g.op("Clip", g.op("Round", g.op("Div", qs, qstep)), g.const(-float(QMAX_Q), np.float32), g.const(float(QMAX_Q), np.float32))
     qu = g.op("Cast", g.op("Add", qi, g.const(float(QQ_OFFSET), np.float32)), to=TensorProto.UINT8)   # [n, Hkv, 1, E] in [1, 127]
-    scores = []
-    for i, m in enumerate(cons):
-        dot = g.op("MatMulInteger", g.op("Gather", qu, g.const(i)), f"past_ik_t.{m}")              # [Hkv, 1, C] int32
-        scores.append(g.op("Sub", g.op("Reshape", dot, g.const([Hkv, -1])), f"past_iksum.{m}"))    # [Hkv, C]
-    sc = g.op("Concat", *scores, axis=0) if n > 1 else scores[0]                                     # [rows, C]
-    sc = g.op("Cast", g.op("Slice", sc, sh.n_sink, sh.w0, g.const([1])), to=TensorProto.FLOAT)      # [rows, M]
-    if c.pred_dist:   # + w * log(distance) / step
-        dw = g.op("Div", g.op("Gather", "predictor.dist_w", g.const([(m - 1) * Hkv + h for m in cons for h in range(Hkv)]), axis=0),
-                  g.op("Reshape", qstep, g.const([rows, 1])))
-        sc = g.op("Add", sc, g.op("Mul", dw, sh.logd))
-    sc = neighbour_scores(g, sc, sh.k_mid)
-    top = g.op("Add", two_stage_topk(g, sc, sh.k_mid, rows), sh.n_sink)                               # [rows, k_mid] ascending
+    on = g.op("Greater", sh.k_mid, g.const([0]))
+
+    def scored_top():  # [rows, k_mid] middle-slot indices (from n_sink), ascending
+        scores = []
+        for i, m in enumerate(cons):
+            dot = g.op("MatMulInteger", g.op("Gather", qu, g.const(i)), f"past_ik_t.{m}")              # [Hkv, 1, C] int32
+            scores.append(g.op("Sub", g.op("Reshape", dot, g.const([Hkv, -1])), f"past_iksum.{m}"))    # [Hkv, C]
+        sc = g.op("Concat", *scores, axis=0) if n > 1 else scores[0]                                     # [rows, C]
+        sc = g.op("Cast", g.op("Slice", sc, sh.n_sink, sh.w0, g.const([1])), to=TensorProto.FLOAT)      # [rows, M]
+        if c.pred_dist:   # + w * log(distance) / step
+            dw = g.op("Div", g.op("Gather", "predictor.dist_w", g.const([(m - 1) * Hkv + h for m in cons for h in range(Hkv)]), axis=0),
+                      g.op("Reshape", qstep, g.const([rows, 1])))
+            sc = g.op("Add", sc, g.op("Mul", dw, sh.logd))
+        return neighbour_topk(g, sc, sh.k_mid, rows)
+
+    # nothing to choose (budget 0: the window policy, or no middle slots): no scoring at all
+    nothing = lambda: g.op("ConstantOfShape", g.const([rows, 0]), value=helper.make_tensor("v", TensorProto.INT64, [1], [0]))
+    top = g.op("Add", if_node(g, on, scored_top, nothing, TensorProto.INT64, f"select_{g.n}"), sh.n_sink)   # [rows, k_mid]
     return g.op("Concat", tile(sh.sink_rows), top, tile(sh.recent_rows), axis=1)                     # [rows, K]
 
 
-def neighbour_scores(g: G, sc, k_mid, span: tuple[int, int] = NEIGHBOURS):
-    """Neighbour fetch (input `neighbors`, reference selection.neighbour_scores): with it, middle slot j
-    scores the max of the middle slots j-before .. j+after (a MaxPool over the middle slots, the ends
-    padded with nothing), so the top-k brings the slot after each high-scoring slot along, each slot
-    once, within the same budget; a selection then stays good for several steps (prediction
-    interval > 1). Without it (or nothing to choose), the scores as they are."""
-    before, after = span
+def if_node(g: G, cond, then_fn, else_fn, dtype, name: str):
+    """An If on cond whose branches are the nodes then_fn() and else_fn() write (each returns its output)."""
     outer, g.nodes = g.nodes, []
-    pooled = g.op("Squeeze", g.op("MaxPool", g.op("Unsqueeze", sc, g.const([1])), kernel_shape=[before + after + 1],
-                                  pads=[before, after], strides=[1]), g.const([1]))
+    a = then_fn()
     then_nodes, g.nodes = g.nodes, []
-    same = g.op("Identity", sc)
+    b = else_fn()
     else_nodes, g.nodes = g.nodes, outer
-    branch = lambda nodes, out, name: helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)])
-    on = g.op("And", "neighbors", g.op("Greater", k_mid, g.const([0])))
-    return g.op("If", on, then_branch=branch(then_nodes, pooled, f"neighbours_{g.n}"),
-                else_branch=branch(else_nodes, same, f"own_scores_{g.n}"))
+    branch = lambda nodes, out, side: helper.make_graph(nodes, f"{name}_{side}", [], [helper.make_tensor_value_info(out, dtype, None)])
+    return g.op("If", cond, then_branch=branch(then_nodes, a, "then"), else_branch=branch(else_nodes, b, "else"))
+
+
+def neighbour_topk(g: G, sc, k, rows: int, span: tuple[int, int] = NEIGHBOURS):
+    """The top-k middle slots of sc [rows, M] (two_stage_topk), with neighbour fetch when the input
+    `neighbors` asks for it (reference selection.neighbour_scores): then middle slot j scores the max
+    of the middle slots j-before .. j+after (a MaxPool over the middle slots, the ends padded with
+    nothing), so the top-k brings the slot after each high-scoring slot along, each slot once, within
+    the same budget; a selection then stays good for several steps (prediction interval > 1).
+    The top-k sits in both branches, so the scores without neighbour fetch are not copied."""
+    before, after = span
+    pooled = lambda: g.op("Squeeze", g.op("MaxPool", g.op("Unsqueeze", sc, g.const([1])), kernel_shape=[before + after + 1],
+                                          pads=[before, after], strides=[1]), g.const([1]))
+    return if_node(g, "neighbors", lambda: two_stage_topk(g, pooled(), k, rows), lambda: two_stage_topk(g, sc, k, rows),
+                   TensorProto.INT64, f"neighbours_{g.n}")
 
 
 def layer_selection(g: G, c: Config, sh: Shared, x, l: int, cons: list[int]) -> dict:

@@ -1,4 +1,4 @@
-"""Neighbour fetch (graph_select.neighbour_scores, reference selection.neighbour_scores): the graph's
+"""Neighbour fetch (graph_select.neighbour_topk, reference selection.neighbour_scores): the graph's
 scoring + top-k with `neighbors` on selects the reference's slots; at the edges of the middle slots a
 chosen slot brings only neighbours inside [n_sink, w0), adjacent chosen slots share theirs, no slot
 comes twice, and the count stays min(budget, M); both spans (the shipped j+1, and j-1 with j+1)."""
@@ -10,7 +10,7 @@ import torch
 from onnx import TensorProto, helper
 
 from tbtrain.graph_ops import G, assemble
-from tbtrain.graph_select import neighbour_scores, two_stage_topk
+from tbtrain.graph_select import neighbour_topk
 from tbtrain.selection import NEIGHBOURS, top_slots
 from tbtrain.selection import neighbour_scores as ref_neighbour_scores
 
@@ -18,8 +18,7 @@ from tbtrain.selection import neighbour_scores as ref_neighbour_scores
 def select_graph(rows: int, span=NEIGHBOURS) -> ort.InferenceSession:
     """Middle-slot scores sc [rows, M] -> the chosen middle slots (offset n_sink), as fresh_selection."""
     g = G()
-    sc = neighbour_scores(g, "sc", "k", span)
-    out = g.rename(g.op("Add", two_stage_topk(g, sc, "k", rows), "n_sink"), "idx")
+    out = g.rename(g.op("Add", neighbour_topk(g, "sc", "k", rows, span), "n_sink"), "idx")
     ins = [helper.make_tensor_value_info("sc", TensorProto.FLOAT, [rows, "M"]), helper.make_tensor_value_info("k", TensorProto.INT64, [1]),
            helper.make_tensor_value_info("n_sink", TensorProto.INT64, [1]),
            helper.make_tensor_value_info("neighbors", TensorProto.BOOL, [1])]
