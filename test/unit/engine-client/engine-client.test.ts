@@ -130,6 +130,29 @@ describe('EngineClient + engine child', () => {
     await expect(second).resolves.toMatchObject({ completion: '<fast>' });
   });
 
+  it('a speculative completion (prefetch) is stopped by a request for any document, which then runs', async () => {
+    const { client } = makeClient();
+    await client.configure(config);
+    client.start();
+    await waitFor(client, (s) => s.kind === 'ready');
+    const prefetch = client.complete(ctx('slow'), 'doc', { speculative: true });
+    await new Promise((r) => setTimeout(r, 60));
+    const real = client.complete(ctx('fast'), 'other');
+    await expect(prefetch).rejects.toBeInstanceOf(CancelledError);
+    await expect(real).resolves.toMatchObject({ completion: '<fast>' });
+  });
+
+  it('typing messages get no answer and leave the engine usable', async () => {
+    const { client, lines } = makeClient();
+    await client.configure(config);
+    client.start();
+    await waitFor(client, (s) => s.kind === 'ready');
+    client.typing();
+    client.typing(); // within TYPING_EVERY_MS: not sent
+    await expect(client.complete(ctx('after typing'), 'doc')).resolves.toMatchObject({ completion: '<after typing>' });
+    expect(lines.filter((l) => /malformed|ignoring/.test(l))).toEqual([]);
+  });
+
   it('a cancellation token cancels the request at once and the engine stays usable', async () => {
     const { client } = makeClient();
     await client.configure(config);
