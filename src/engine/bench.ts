@@ -182,10 +182,12 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} | ${r.prefillTokensPerSec.toFixed(0)} | ${r.settings} |`),
     '',
     ...notes.map((n) => `- ${n}`),
+    ...(o.policies.includes('tokenbutler') ? [`- tokenbutler-i<n>: prediction interval n, a fresh selection with neighbour fetch then n - 1 steps re-reading it; ms/token = (p50 of the fresh steps + (n - 1) × p50 of the re-reading steps) / n`] : []),
     ...(o.policies.includes('tokenbutler') ? [crossover > 0
       ? `- crossover on (the engine's default, crossover.ts): tokenbutler decode steps run dense below ${crossover} cached tokens (${own === undefined ? 'manifest selection.denseBelow' : '--dense-below'}) unless their selection is shown (highlight on, Explain); tokenbutler-sparse is the sparse step forced there`
       : `- crossover off (${own === 0 ? '--dense-below 0' : 'TOKENBUTLER_AUTO_DENSE=0 or no denseBelow in the manifest'}): tokenbutler selects at every context; the model's crossover is ${modelCrossover} cached tokens (manifest selection.denseBelow)`] : []),
     ...Object.entries(ratios).map(([k, v]) => `- ${k}: ${v}x`),
+    ...rows.filter((r) => r.freshMs !== undefined).map((r) => `- ${r.policy}@${r.context}: fresh step (selection with neighbour fetch) ${r.freshMs!.toFixed(2)} ms, re-reading step ${r.reusedMs!.toFixed(2)} ms (p50)`),
     `- cache memory: ${bytesPerToken} bytes/token; peak ${(peakBytes / 2 ** 20).toFixed(1)} MiB at ${Math.max(...o.contexts)} tokens`,
     ...Object.entries(breakdowns).map(([T, b]) => `- tokenbutler step at ${T} (ORT profile, ms): ${Object.entries(b).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`),
     ...(warm ? [

@@ -15,8 +15,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))  # training/probes/: the random inputs of sparse_profile
-from sparse_profile import feeds  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library
+from tbtrain.ort_runner import random_sparse_feeds as feeds  # noqa: E402
 
 
 def main():

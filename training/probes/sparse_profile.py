@@ -11,32 +11,14 @@ import argparse
 import collections
 import json
 import pathlib
+import sys
 import tempfile
 
 import numpy as np
 import onnxruntime as ort
 
-
-def feeds(cfg: dict, P: int, budget: int, inputs: dict, rng) -> dict:
-    """Random inputs of the right type for every graph input (the int8 cache's u8 K, s8 V, f32 steps)."""
-    H, D, E, L, V = cfg["n_kv_heads"], cfg["head_dim"], cfg["imp_dim"], cfg["n_layers"], cfg["vocab_size"]
-    cap = P + 64
-    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
-    f = {"input_ids": rng.integers(5, V, (1, 1)), "prev_id": i64(9), "start_pos": i64(P), "budget": i64(budget),
-         "ctx_ids": rng.integers(5, V, cap), "sinks": i64(8), "recent": i64(128),
-         "reuse_selection": np.array([False]), "prev_selected": np.zeros(((L - 1) * H, 0), np.int64), "neighbors": np.array([False])}
-    for layer in range(L):
-        k_t, v_t = inputs[f"past_k.{layer}"], inputs[f"past_v.{layer}"]
-        f[f"past_k.{layer}"] = (rng.integers(0, 256, (H, cap, D)).astype(np.uint8) if "uint8" in k_t
-                                else rng.standard_normal((H, cap, D)).astype(np.float32))
-        f[f"past_v.{layer}"] = (rng.integers(-127, 128, (H, cap, D)).astype(np.int8) if "int8" in v_t
-                                else rng.standard_normal((H, cap, D)).astype(np.float32))
-        f[f"past_ks.{layer}"] = np.full((H, cap), 0.01, np.float32)
-        f[f"past_vs.{layer}"] = np.full((H, cap), 0.01, np.float32)
-        if layer:
-            ik = rng.integers(-63, 64, (H, E, cap)).astype(np.int8)
-            f[f"past_ik_t.{layer}"], f[f"past_iksum.{layer}"] = ik, (64 * ik.astype(np.int32).sum(1)).astype(np.int32)
-    return {k: v for k, v in f.items() if k in inputs}
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library
+from tbtrain.ort_runner import random_sparse_feeds as feeds  # noqa: E402
 
 
 def profile(graph: str, f: dict, runs: int) -> tuple[dict, dict, float]:
