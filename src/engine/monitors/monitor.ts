@@ -40,8 +40,12 @@ export interface MonitorOptions {
   identBias: number;
   /** Nats per unit of the ranking's score (1: the fitted log-probabilities as they are). */
   rankScale: number;
-  /** Deadline of the language-service query at the cursor, from the request's start (it runs during prefill). */
+  /** How long the first step waits for the language-service query at the cursor, from the request's
+   *  start (it runs during prefill). */
   cursorTimeoutMs: number;
+  /** How long that query may run: an answer that comes after `cursorTimeoutMs` but before the first
+   *  step (a long prefill) is still used; one that comes later is not waited for. */
+  cursorMaxMs: number;
   /** Deadline of each query on generated text, and their total per completion. */
   stepTimeoutMs: number;
   totalStepMs: number;
@@ -54,7 +58,7 @@ export interface MonitorOptions {
   lineCopyBias: number;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
 
 export interface MonitorInput {
   file: string;
@@ -100,6 +104,7 @@ export class MonitorSession {
   readonly events: MonitorEvent[] = [];
   private episode?: Episode;
   private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; param?: string; ms: number }>;
+  private cursorT0 = 0;
   private stepMs = 0;
   private readonly isTs: boolean;
 
@@ -113,8 +118,8 @@ export class MonitorSession {
     if (!this.isTs || !trig) return;
     const ts = this.m.ts!;
     ts.setFiles([...this.input.files.map((f) => ({ name: f.file, text: f.text })), { name: this.input.file, text: this.input.prefix + this.input.suffix }]);
-    const t0 = performance.now();
-    this.cursorNames = ts.names(this.input.file, this.input.prefix + this.input.suffix, this.input.prefix.length, this.m.opts.cursorTimeoutMs)
+    const t0 = (this.cursorT0 = performance.now());
+    this.cursorNames = ts.names(this.input.file, this.input.prefix + this.input.suffix, this.input.prefix.length, Math.max(this.m.opts.cursorTimeoutMs, this.m.opts.cursorMaxMs))
       .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));
   }
 
@@ -168,7 +173,14 @@ export class MonitorSession {
     let kinds: string[] | undefined;
     let param: string | undefined;
     if (this.isTs) {
-      if (atCursor && this.cursorNames) ({ names, kinds, param } = await this.cursorNames);
+      if (atCursor && this.cursorNames) {
+        // wait out the rest of cursorTimeoutMs; past it, take the answer only if it is already there
+        const left = Math.max(0, this.m.opts.cursorTimeoutMs - (performance.now() - this.cursorT0));
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const r = await Promise.race([this.cursorNames, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), left)))]);
+        clearTimeout(timer);
+        if (r) ({ names, kinds, param } = r);
+      }
       else if (!atCursor && this.stepMs < this.m.opts.totalStepMs && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) {
         const full = this.input.prefix + generated;
         const r = await this.m.ts!.names(this.input.file, full + this.input.suffix, full.length, this.m.opts.stepTimeoutMs);

@@ -142,6 +142,26 @@ describe('language-service failures fail soft', () => {
     expect(ts.stats.timeouts).toBe(1);
   });
 
+  it('an answer at the cursor that comes after the wait but before the first step (a long prefill) is used; a later one is not waited for', async () => {
+    // answers every names query after 400 ms
+    const ts = service(fakeWorker('late.js', `if (m.type === 'files') parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 });
+      if (m.type === 'names') setTimeout(() => parentPort.postMessage({ id: m.id, type: 'names', result: { names: ['alpha'], member: true, newIdentifier: false, ms: 400 } }), 400);`));
+    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
+    await ts.whenReady(5000);
+    const opts = { ...DEFAULT_MONITOR_OPTIONS, cursorTimeoutMs: 20, cursorMaxMs: 5000 };
+    const input = { file: 'a.ts', prefix: 'obj.', suffix: '\n', files: [] };
+    // the prefill takes longer than the answer: the first step finds it
+    const slow = new Monitors(VOCAB, ts, [0], opts).session(input);
+    slow.prefetch();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(allowedTexts((await slow.next(''))?.allowed)).toContain('alpha');
+    expect(slow.events[0]).toMatchObject({ source: 'typescript' });
+    // the first step comes at once: it waits 20 ms, not for the answer
+    const fast = new Monitors(VOCAB, ts, [0], opts).session(input);
+    fast.prefetch();
+    expect((await fast.next(''))?.allowed).toBeUndefined(); // had it waited, the mask would hold alpha
+  });
+
   it('a service still loading: no query is made (a cold start never delays a suggestion)', async () => {
     const ts = service(fakeWorker('slow.js', `if (m.type === 'files') setTimeout(() => parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 }), 60000);`));
     ts.setFiles([{ name: 'a.ts', text: 'x' }]);
