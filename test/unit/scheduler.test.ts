@@ -1,35 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ContextPayload, Response } from '../../src/shared/protocol';
-import { MAX_QUEUED, Scheduler, WARMUP_IDLE_MS, type JobRequest } from '../../src/engine/scheduler';
-import type { WorkerJob } from '../../src/engine/worker-protocol';
+import { MAX_QUEUED, WARMUP_IDLE_MS, type JobRequest } from '../../src/engine/scheduler';
+import { complete, context, schedulerFixture } from './scheduler-fixture';
 
-const context: ContextPayload = { files: [], current: { file: 'a.ts', prefix: 'x', suffix: '' } };
-const complete = (id: number, documentKey = 'doc'): JobRequest => ({ id, type: 'complete', context, documentKey });
-
-/** A fake worker: records the jobs it was given; the test finishes them. */
-function setup() {
-  const started: WorkerJob[] = [];
-  const replies: Response[] = [];
-  // a fake clock: `advance` moves it and runs the timers that came due
-  let t = 0;
-  const timers: { at: number; fn: () => void }[] = [];
-  const scheduler = new Scheduler({
-    startJob: (job) => started.push(job),
-    reply: (r) => replies.push(r),
-    now: () => t,
-    later: (fn, ms) => timers.push({ at: t + ms, fn }),
-  });
-  const advance = (ms: number) => {
-    t += ms;
-    for (const due of timers.filter((x) => x.at <= t)) {
-      timers.splice(timers.indexOf(due), 1);
-      due.fn();
-    }
-  };
-  const finish = (id: number) => scheduler.onWorkerMessage({ id, type: 'result', result: id });
-  const errorsFor = (id: number) => replies.filter((r) => r.type === 'error' && r.id === id);
-  return { scheduler, started, replies, finish, errorsFor, advance, timers };
-}
+const setup = schedulerFixture;
 
 describe('Scheduler', () => {
   it('runs one job at a time, in arrival order', () => {

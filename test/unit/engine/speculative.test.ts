@@ -3,39 +3,12 @@
 // request stops them, and a newer one replaces the older one; `typing` delays a warmup like a
 // request. The worker is a fake.
 import { describe, expect, it } from 'vitest';
-import type { ContextPayload, Response } from '../../../src/shared/protocol';
-import { Scheduler, WARMUP_IDLE_MS, type JobRequest } from '../../../src/engine/scheduler';
-import type { WorkerJob } from '../../../src/engine/worker-protocol';
+import { WARMUP_IDLE_MS, type JobRequest } from '../../../src/engine/scheduler';
+import { complete, context, schedulerFixture } from '../scheduler-fixture';
 
-const context: ContextPayload = { files: [], current: { file: 'a.ts', prefix: 'x', suffix: '' } };
-const complete = (id: number, documentKey = 'doc'): JobRequest => ({ id, type: 'complete', context, documentKey });
 const prefetch = (id: number, documentKey = 'doc'): JobRequest => ({ id, type: 'complete', context, documentKey, speculative: true });
 const warmup = (id: number): JobRequest => ({ id, type: 'warmup', context });
-
-function setup() {
-  const started: WorkerJob[] = [];
-  const replies: Response[] = [];
-  let t = 0;
-  const timers: { at: number; fn: () => void }[] = [];
-  const scheduler = new Scheduler({
-    startJob: (job) => started.push(job),
-    reply: (r) => replies.push(r),
-    now: () => t,
-    later: (fn, ms) => timers.push({ at: t + ms, fn }),
-  });
-  const advance = (ms: number) => {
-    t += ms;
-    for (const due of timers.filter((x) => x.at <= t)) {
-      timers.splice(timers.indexOf(due), 1);
-      due.fn();
-    }
-  };
-  const finish = (id: number) => scheduler.onWorkerMessage({ id, type: 'result', result: id });
-  const stopped = (id: number) => scheduler.onWorkerMessage({ id, type: 'error', message: 'cancelled', cancelled: true });
-  const errorsFor = (id: number) => replies.filter((r) => r.type === 'error' && r.id === id);
-  const flag = (i: number) => Atomics.load(started[i].cancel, 0);
-  return { scheduler, started, replies, finish, stopped, errorsFor, advance, flag };
-}
+const setup = schedulerFixture;
 
 describe('Scheduler: speculative completes (prefetch)', () => {
   it('a complete for the same document stops a running prefetch and runs next', () => {
