@@ -78,7 +78,7 @@ def fresh_selection(g: G, c: Config, sh: Shared, qimp, cons: list[int]):
             dw = g.op("Div", g.op("Gather", "predictor.dist_w", g.const([(m - 1) * Hkv + h for m in cons for h in range(Hkv)]), axis=0),
                       g.op("Reshape", qstep, g.const([rows, 1])))
             sc = g.op("Add", sc, g.op("Mul", dw, sh.logd))
-        return neighbour_topk(g, sc, sh.k_mid, rows)
+        return neighbour_topk(g, sc, sh.k_mid, rows, ordered=False)
 
     # nothing to choose (budget 0: the window policy, or no middle slots): no scoring at all
     nothing = lambda: g.op("ConstantOfShape", g.const([rows, 0]), value=helper.make_tensor("v", TensorProto.INT64, [1], [0]))
@@ -97,17 +97,19 @@ def if_node(g: G, cond, then_fn, else_fn, dtype, name: str):
     return g.op("If", cond, then_branch=branch(then_nodes, a, "then"), else_branch=branch(else_nodes, b, "else"))
 
 
-def neighbour_topk(g: G, sc, k, rows: int, span: tuple[int, int] = NEIGHBOURS):
+def neighbour_topk(g: G, sc, k, rows: int, span: tuple[int, int] = NEIGHBOURS, ordered: bool = True):
     """The top-k middle slots of sc [rows, M] (two_stage_topk), with neighbour fetch when the input
     `neighbors` asks for it (reference selection.neighbour_scores): then middle slot j scores the max
     of the middle slots j-before .. j+after (a MaxPool over the middle slots, the ends padded with
     nothing), so the top-k brings the slot after each high-scoring slot along, each slot once, within
     the same budget; a selection then stays good for several steps (prediction interval > 1).
-    The top-k sits in both branches, so the scores without neighbour fetch are not copied."""
+    The top-k sits in both branches, so the scores without neighbour fetch are not copied.
+    ordered: as two_stage_topk."""
     before, after = span
     pooled = lambda: g.op("Squeeze", g.op("MaxPool", g.op("Unsqueeze", sc, g.const([1])), kernel_shape=[before + after + 1],
                                           pads=[before, after], strides=[1]), g.const([1]))
-    return if_node(g, "neighbors", lambda: two_stage_topk(g, pooled(), k, rows), lambda: two_stage_topk(g, sc, k, rows),
+    return if_node(g, "neighbors", lambda: two_stage_topk(g, pooled(), k, rows, ordered=ordered),
+                   lambda: two_stage_topk(g, sc, k, rows, ordered=ordered),
                    TensorProto.INT64, f"neighbours_{g.n}")
 
 
@@ -172,16 +174,18 @@ def ascending(g: G, idx, n):
     return g.op("Reshape", g.op("Gather", nz, g.const(1), axis=0), g.op("Concat", rows, g.const([-1]), axis=0))
 
 
-def two_stage_topk(g: G, sc, k, rows: int, block: int = TOPK_BLOCK):
-    """Exact per-row top-k indices of sc [rows, C], returned in ascending position order.
+def two_stage_topk(g: G, sc, k, rows: int, block: int = TOPK_BLOCK, ordered: bool = True):
+    """Exact per-row top-k indices of sc [rows, C], in ascending position order (ordered), or in the
+    order the last TopK leaves them (the sparse graph: attention sums over its rows in any order, and
+    ordering them costs more than it saves in the K/V row gathers, bench/results.md).
 
     ORT's TopK takes its heap path for k=648 of 32k (~0.3 ms a row: ~k*ln(C/k) heap
     replacements). Instead: the max of every `block` scores, the top-k blocks by that max (every
     top-k element lies in one of them: a block holding one has a max >= the k-th value, and at
     most k blocks do), then the top-k among those k*block candidates. Both TopKs fall on ORT's
     nth_element path. The chosen blocks are put in ascending order before their candidates are
-    gathered, so candidate order is position order and ascending candidates (ascending(), no sort)
-    are ascending positions: the K/V row gathers then walk memory forwards."""
+    gathered, so candidate order is position order (TopK's ties go to the lower position) and
+    ascending candidates (ascending(), no sort) are ascending positions."""
     C = g.op("Shape", sc, start=1)                                              # [1]
     pad = g.op("Mod", g.op("Sub", g.const([block]), g.op("Mod", C, g.const([block]))), g.const([block]))
     scp = g.op("Pad", sc, g.op("Concat", g.const([0, 0, 0]), pad, axis=0), g.const(NEG, np.float32))
@@ -193,6 +197,7 @@ def two_stage_topk(g: G, sc, k, rows: int, block: int = TOPK_BLOCK):
     flat_b = g.op("Add", bidx, g.op("Mul", g.const(np.arange(rows).reshape(rows, 1)), nb))
     cand = g.op("Reshape", g.op("Gather", g.op("Reshape", blocks, g.const([-1, block])), flat_b, axis=0), g.const([rows, -1]))
     _, ci = g.op("TopK", cand, k, axis=-1, largest=1, sorted=0, n_out=2)      # [rows, k]
-    ci = ascending(g, ci, g.op("Shape", cand, start=1))
+    if ordered:
+        ci = ascending(g, ci, g.op("Shape", cand, start=1))
     return g.op("Add", g.op("Mul", g.op("GatherElements", bidx, g.op("Div", ci, g.const([block])), axis=1), g.const([block])),
                 g.op("Mod", ci, g.const([block])))

@@ -56,7 +56,7 @@ def select_fresh(pred: Predictor, layer: int, q, ik_int, P: int, budget: int, si
     the int8 keys ik_int [Hkv, >=P, d'] of slots 0..P-1 -> slot indices [Hkv, k] in ascending order:
     the sinks [0, n_sink), the top min(budget, M) int8 scores (with neighbors: neighbour_scores) among
     the M middle slots [n_sink, w0), and the recent window [w0, P), n_sink = min(sinks, P),
-    w0 = max(n_sink, P - recent)."""
+    w0 = max(n_sink, P - recent). The graph returns the same slots per row in another order."""
     assert pred.calibrated, "int8 importance keys need calibrated steps (ensure_calibrated)"
     n_sink = min(sinks, P)
     w0 = max(n_sink, P - recent)

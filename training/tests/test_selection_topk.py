@@ -12,9 +12,9 @@ from tbtrain.graph_ops import G, assemble
 from tbtrain.graph_select import two_stage_topk
 
 
-def topk_graph(rows: int) -> ort.InferenceSession:
+def topk_graph(rows: int, ordered: bool = True) -> ort.InferenceSession:
     g = G()
-    out = g.rename(two_stage_topk(g, "sc", "k", rows), "idx")
+    out = g.rename(two_stage_topk(g, "sc", "k", rows, ordered=ordered), "idx")
     ins = [helper.make_tensor_value_info("sc", TensorProto.FLOAT, [rows, "C"]), helper.make_tensor_value_info("k", TensorProto.INT64, [1])]
     m = assemble(g, {}, "topk", ins, [helper.make_tensor_value_info(out, TensorProto.INT64, None)])
     so = ort.SessionOptions()
@@ -55,6 +55,16 @@ class TwoStageTopK(unittest.TestCase):
             out = self.run_topk(sc, min(k, C))
             np.testing.assert_array_equal(out, reference(sc, min(k, C)), err_msg=f"C={C} k={k}")
             self.assertTrue((np.diff(out, axis=1) > 0).all())
+
+    def test_unordered_is_the_same_set(self):
+        """The sparse graph's form (ordered=False): the same slots per row, each once, in any order."""
+        s = topk_graph(self.rows, ordered=False)
+        rng = np.random.default_rng(2)
+        for C, k in ((64, 8), (500, 100), (4100, 512)):
+            for sc in (rng.standard_normal((self.rows, C)), rng.integers(-9, 9, (self.rows, C))):
+                sc = sc.astype(np.float32)
+                out = s.run(None, {"sc": sc, "k": np.array([k], np.int64)})[0]
+                np.testing.assert_array_equal(np.sort(out, axis=1), reference(sc, k), err_msg=f"C={C} k={k}")
 
 
 if __name__ == "__main__":
