@@ -350,7 +350,11 @@ export class Engine {
     // Each selection token is one decode step and one cache row: bound both before any work.
     const sel = m.tokenizer.encode(req.selection);
     if (sel.ids.length > MAX_EXPLAIN_TOKENS) throw new Error(`selection too long to explain (${sel.ids.length} tokens; at most ${MAX_EXPLAIN_TOKENS})`);
-    const s = this.stream(req.context);
+    // before the warmup has read the repository, Explain reads what a quick completion would
+    const picked = cfg.partialContext ? this.quickStream(req.context) : this.stream(req.context);
+    const quick = isQuick(picked) ? picked : undefined;
+    const s = quick?.stream ?? (picked as Stream);
+    if (quick) this.need().cache.shrinkTo(commonPrefix(this.need().cache.ids, s.ids), Math.ceil((s.ids.length + 64 + sel.ids.length) / 256) * 256);
     const monitor = this.monitorSession({ context: req.context, monitors: req.monitors });
     monitor?.prefetch();
     let logits = (await this.prefill(s.ids, hooks)).logits;
@@ -378,7 +382,7 @@ export class Engine {
       logits = r.logits;
       accumulate(attr, r, s.ids.length, sinks, recent);
     }
-    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}) };
+    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}), ...(quick ? { contextPartial: quick.partial } : {}) };
   }
 }
 

@@ -249,4 +249,6 @@ export interface ExplainResult {
   chosen: ChosenSpan[];
   /** the tokens where a monitor applied (absent when they are off) */
   monitor?: ExplainMonitor[];
+  /** present when the repository context was not cached yet: it read what a quick completion reads */
+  contextPartial?: ContextPartial;
 }

@@ -129,6 +129,10 @@ export function renderExplainHtml(vm: ExplainViewModel, res: PageResources): str
     vm.truncated !== undefined
       ? `<p class="note">Only the first ${vm.truncated.explained.toLocaleString('en-US')} of the selection's ${vm.truncated.total.toLocaleString('en-US')} characters were explained.</p>`
       : '';
+  const p = r.contextPartial;
+  const partial = p
+    ? `<p class="note" id="partial">Read before the repository context was cached: ${p.placedFiles} of ${p.relatedFiles} related files and a window of this file (${p.fullContextTokens.toLocaleString('en-US')} tokens when all is read). Explain again once the status bar's warmup is done to see the whole context.</p>`
+    : '';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -150,6 +154,7 @@ export function renderExplainHtml(vm: ExplainViewModel, res: PageResources): str
 <div><dt>Context files</dt><dd>${vm.contextFiles} + current</dd></div>
 </dl>
 ${truncated}
+${partial}
 </header>
 <section aria-labelledby="tokens-title">
 <h2 id="tokens-title">Selected tokens by surprisal</h2>

@@ -71,6 +71,20 @@ describe('quick answer from the cached context (partialContext)', () => {
     expect(r.reusedTokens).toBe(r.contextTokens - r.prefilledTokens);
   }, 120_000);
 
+  it('Explain before the warmup reads what a quick completion reads, and says so; after it, the whole context', async () => {
+    engine.kv!.truncate(0);
+    const sel = { context: { files: related, current: { file: 'src/main.ts', prefix: 'import { g0_1 } from "./lib0";\n\nconst total = ', suffix: '\n' } }, selection: 'g0_1(2);' };
+    const cold = await engine.explain(sel, hooks);
+    expect(cold.contextPartial).toEqual({ placedFiles: 0, relatedFiles: related.length, fullContextTokens: expect.any(Number) });
+    expect(engine.kv!.ids.length).toBeLessThan(QUICK_PREFILL_TOKENS / 4); // the current file and the selection only
+    expect(cold.tokens.map((t) => t.text).join('')).toBe(sel.selection);
+    expect(cold.chosen.every((c) => c.file === 'src/main.ts')).toBe(true);
+    await engine.warmup(sel.context, hooks);
+    const warm = await engine.explain(sel, hooks);
+    expect(warm.contextPartial).toBeUndefined();
+    expect(engine.kv!.ids.length).toBeGreaterThan(tokensOf(related));
+  }, 120_000);
+
   it('is off unless configured: the request prefills the whole context', async () => {
     const plain = new Engine();
     await plain.configure({ modelDir, executionProvider: 'cpu', policy: 'dense', budget: 64, maxContextTokens: 8192, maxNewTokens: 2 }, hooks);

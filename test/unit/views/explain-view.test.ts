@@ -67,6 +67,13 @@ describe('explain view', () => {
     expect(html).toContain("Only the first 4,000 of the selection's 9,000 characters");
   });
 
+  it('says when it read a partial context (before the warmup), and not otherwise', () => {
+    const partial = renderExplainHtml({ result: { ...result, contextPartial: { placedFiles: 1, relatedFiles: 6, fullContextTokens: 15771 } }, file: 'a.ts', line: 1, contextFiles: 6, spans: [] }, res);
+    expect(partial).toContain('1 of 6 related files');
+    expect(partial).toContain('15,771 tokens when all is read');
+    expect(renderExplainHtml({ result, file: 'a.ts', line: 1, contextFiles: 6, spans: [] }, res)).not.toContain('id="partial"');
+  });
+
   it("shows the monitors' part: the token, the source, how many names, the best ones, whether the written token was allowed", () => {
     const html = renderMonitor(result.tokens, [
       { token: 1, source: 'typescript', candidates: 12, allowed: true, top: ['a', '<x>'] },
