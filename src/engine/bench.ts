@@ -104,9 +104,10 @@ export async function runBench(engine: Engine, o: BenchOptions) {
   const breakdowns: Record<number, Record<string, number>> = {};
   let peakBytes = 0;
   const ours = (v: Variant, T: number) => {
-    const auto = v.policy === 'tokenbutler' && !v.forceSparse && T < crossover;
+    const at = crossoverOn(m) ? denseBelow(m, v.interval) : 0;
+    const auto = v.policy === 'tokenbutler' && !v.forceSparse && T < at;
     return `ORT ${m.executionProvider} 1 thread, KV ${m.config.kv_cache === 'int8' ? 'int8 (row steps)' : 'f32'}${v.label === 'dense' ? '' : `, budget ${v.label === 'window' ? 0 : o.budget} + ${m.selection.sinks} sinks + ${m.selection.recent} recent`}` +
-      `${v.interval > 1 ? `, interval ${v.interval} + neighbour fetch` : ''}${auto ? `; runs dense (below the crossover, ${crossover} cached tokens)` : ''}`;
+      `${v.interval > 1 ? `, interval ${v.interval} + neighbour fetch` : ''}${auto ? `; runs dense (below the crossover, ${at} cached tokens)` : ''}`;
   };
   const active = (T: number) => variants.filter((v) => !v.forceSparse || T < crossover);
   const { peers, notes } = await openPeers(m.dir, o, Math.max(...o.contexts) + Math.ceil(o.steps / 3) + 8);
@@ -136,12 +137,12 @@ export async function runBench(engine: Engine, o: BenchOptions) {
         let last: BigInt64Array | undefined;
         await forced(v.forceSparse, async () => {
           engine.kv!.truncate(T);
-          await engine.step([ids[T % ids.length]], v.policy, o.budget, undefined, false, v.interval > 1);
+          await engine.step([ids[T % ids.length]], v.policy, o.budget, undefined, false, v.interval);
           engine.kv!.truncate(T);
           for (let s = 0; s < Math.ceil(o.steps / 3); s++) {
             const reuse = s % v.interval !== 0 ? last : undefined;
             const t = performance.now();
-            const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, reuse, false, v.interval > 1);
+            const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, reuse, false, v.interval);
             (reuse ? reusedTimes : times).get(v.label)!.push(performance.now() - t);
             if (v.interval > 1) last = selectionOf(r);
           }

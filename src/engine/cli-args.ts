@@ -7,7 +7,7 @@ import { readFileSync, realpathSync, statSync } from 'fs';
 import * as path from 'path';
 import { lineColToOffset } from '../context/positions';
 import { isInside, normalizeRel } from '../context/paths';
-import { LIMITS, type Policy } from '../shared/protocol';
+import { DEFAULT_PREDICTION_INTERVAL, LIMITS, type Policy } from '../shared/protocol';
 import { GGUF_TYPES, type GgufType } from './bench-peer';
 import { flag, int, listOf, oneOf, orList, parseInt10, required, show, text, UsageError, type Option } from './cli-options';
 
@@ -26,7 +26,7 @@ const common = {
   model: text('DIR', 'model folder (default: the bundled models/default)'),
   'max-context-tokens': int('most context tokens kept in the KV cache', { ...LIMITS.maxContextTokens, default: 16384 }),
   prefill: oneOf(['sparse', 'dense'] as const, 'how context beyond 4,096 cached tokens is prefilled', 'sparse'),
-  interval: int('decode steps per fresh selection', { min: 1, max: 16, default: 1 }),
+  interval: int('decode steps per fresh selection', { min: 1, max: 16, default: DEFAULT_PREDICTION_INTERVAL }),
   json: flag('print exactly one JSON object on stdout'),
   verbose: flag('engine log and stack traces on stderr'),
 };

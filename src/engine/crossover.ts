@@ -30,12 +30,27 @@ export function crossoverOn(m: WithManifest): boolean {
   return enabled.get(m) ?? process.env.TOKENBUTLER_AUTO_DENSE !== '0';
 }
 
-/** The crossover of a loaded model, in cached tokens (0: tokenbutler always selects). */
-export function denseBelow(m: WithManifest): number {
+const tokens = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** The crossover of a loaded model at a prediction interval, in cached tokens (0: tokenbutler
+ *  always selects). A selection re-read over an interval costs less per step, so it pays from a
+ *  shorter context: `selection.denseBelowByInterval` maps an interval to its crossover (the entry of
+ *  the largest interval not above this one applies); without an entry, `selection.denseBelow`. */
+export function denseBelow(m: WithManifest, interval = 1): number {
   const o = overrides.get(m);
   if (o !== undefined) return o;
-  const v = (m.manifest.selection as { denseBelow?: unknown } | undefined)?.denseBelow;
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : DEFAULT_DENSE_BELOW;
+  const sel = m.manifest.selection as { denseBelow?: unknown; denseBelowByInterval?: unknown } | undefined;
+  const by = sel?.denseBelowByInterval;
+  if (interval > 1 && by && typeof by === 'object') {
+    let at = 1;
+    let found: number | undefined;
+    for (const [k, v] of Object.entries(by)) {
+      const i = Number(k);
+      if (Number.isInteger(i) && i > at && i <= interval && tokens(v)) [at, found] = [i, v];
+    }
+    if (found !== undefined) return found;
+  }
+  return tokens(sel?.denseBelow) ? sel.denseBelow : DEFAULT_DENSE_BELOW;
 }
 
 /** Overrides the crossover for this loaded model (the speed bench measures the raw sparse step with 0). */
@@ -47,12 +62,12 @@ export function setDenseBelow(m: WithManifest, tokens: number | undefined): void
 /** The policy a step over `chunk` new tokens after `cached` ones runs: with the switch on,
  *  tokenbutler decode steps below the crossover run dense, unless the caller needs their selection
  *  (`select`: the highlight or Explain shows it). */
-export function stepPolicy(m: WithManifest, policy: Policy, cached: number, chunk = 1, select = false): Policy {
-  return policy === 'tokenbutler' && chunk === 1 && !select && cached < denseBelow(m) && crossoverOn(m) ? 'dense' : policy;
+export function stepPolicy(m: WithManifest, policy: Policy, cached: number, chunk = 1, select = false, interval = 1): Policy {
+  return policy === 'tokenbutler' && chunk === 1 && !select && cached < denseBelow(m, interval) && crossoverOn(m) ? 'dense' : policy;
 }
 
 /** The policy a completion or an explanation over `contextTokens` reports: the one its first
  *  decode step runs (the context grows by at most a completion's length while it decodes). */
-export function policyUsed(m: WithManifest, policy: Policy, contextTokens: number, select = false): Policy {
-  return stepPolicy(m, policy, contextTokens, 1, select);
+export function policyUsed(m: WithManifest, policy: Policy, contextTokens: number, select = false, interval = 1): Policy {
+  return stepPolicy(m, policy, contextTokens, 1, select, interval);
 }

@@ -125,16 +125,16 @@ export class Engine {
   }
 
   /** The graph and inputs for running `ids` after the cache under `policy` (the bench profiles these). */
-  feedsFor(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, neighbors = false): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
+  feedsFor(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, interval = 1): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
     const { m, cache } = this.need();
-    return graphFeeds(m, cache, ids, policy, budget, reuse, false, neighbors);
+    return graphFeeds(m, cache, ids, policy, budget, reuse, false, interval);
   }
 
   /** One graph run over `ids` appended after the cache (step.ts; select: its selection is shown;
-   *  neighbors: a fresh selection fetches its neighbours, for a prediction interval > 1). */
-  step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, neighbors = false): Promise<StepOut> {
+   *  interval: the prediction interval; above 1 a fresh selection fetches its neighbours). */
+  step(ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, interval = 1): Promise<StepOut> {
     const { m, cache } = this.need();
-    return runStep(m, cache, ids, policy, budget, reuse, select, neighbors);
+    return runStep(m, cache, ids, policy, budget, reuse, select, interval);
   }
 
   /** Makes the cache hold exactly `ids` (reusing the longest common prefix); returns the logits
@@ -295,7 +295,7 @@ export class Engine {
       const reuse = interval > 1 && stepNo % interval !== 0 ? lastSelection : undefined;
       // the monitors read the new text while the model runs the step: a language-service query overlaps it
       pending = monitor?.next(text).catch(() => undefined);
-      const r = await this.step([next], policy, budget, reuse, select, interval > 1);
+      const r = await this.step([next], policy, budget, reuse, select, interval);
       stepNo++;
       if (interval > 1) lastSelection = selectionOf(r);
       logits = r.logits;
@@ -314,7 +314,7 @@ export class Engine {
     const decodeMs = performance.now() - tDecode;
     return {
       completion: text,
-      policy: policyUsed(m, policy, s.ids.length, select),
+      policy: policyUsed(m, policy, s.ids.length, select, interval),
       budget,
       prefill: prefillMode,
       predictionInterval: interval,

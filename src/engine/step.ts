@@ -17,12 +17,12 @@ export interface StepOut {
 /** The graph and inputs for running `ids` after the cache under `policy`. The sparse graph runs
  *  only when the cache holds more than the policy would read anyway (sinks + recent + budget).
  *  select: the caller shows this step's selection, so tokenbutler selects below the crossover too.
- *  neighbors: a fresh decode selection also fetches the neighbours of the slots it chooses (the
- *  caller re-reads it over a prediction interval > 1); graphs without the input ignore it. */
-export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, neighbors = false): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
+ *  interval: the caller's prediction interval; above 1 a fresh decode selection also fetches the
+ *  neighbours of the slots it chooses (the *  caller re-reads it over a prediction interval > 1); graphs without the input ignore it. */
+export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, interval = 1): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
   const c = m.config;
   const P = cache.length;
-  policy = stepPolicy(m, policy, P, ids.length, select); // tokenbutler below the crossover runs dense (crossover.ts)
+  policy = stepPolicy(m, policy, P, ids.length, select, interval); // tokenbutler below the crossover runs dense (crossover.ts)
   const { sinks, recent } = m.selection;
   const effBudget = policy === 'window' ? 0 : budget;
   const sparse = policy !== 'dense' && P > sinks + recent + effBudget;
@@ -57,17 +57,17 @@ export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy
       feeds.reuse_selection = new ort.Tensor('bool', Uint8Array.of(use ? 1 : 0), [1]);
       feeds.prev_selected = use ? new ort.Tensor('int64', reuse!, [rows, reuse!.length / rows]) : new ort.Tensor('int64', new BigInt64Array(0), [rows, 0]);
     }
-    if (m.neighbors) feeds.neighbors = new ort.Tensor('bool', Uint8Array.of(neighbors && ids.length === 1 ? 1 : 0), [1]);
+    if (m.neighbors) feeds.neighbors = new ort.Tensor('bool', Uint8Array.of(interval > 1 && ids.length === 1 ? 1 : 0), [1]);
   }
   return { sparse, feeds };
 }
 
 /** Runs `ids` after the cache and appends their K/V (and importance keys) to it.
  *  reuse: the previous decode step's selection (selectionOf) to attend again instead of selecting
- *  afresh (prediction interval > 1); ignored unless it fits this step. select, neighbors: as graphFeeds. */
-export async function runStep(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, neighbors = false): Promise<StepOut> {
+ *  afresh (prediction interval > 1); ignored unless it fits this step. select, interval: as graphFeeds. */
+export async function runStep(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, interval = 1): Promise<StepOut> {
   const c = m.config;
-  const { sparse, feeds } = graphFeeds(m, cache, ids, policy, budget, reuse, select, neighbors);
+  const { sparse, feeds } = graphFeeds(m, cache, ids, policy, budget, reuse, select, interval);
   const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
   const newK: KRows[] = [];
   const newV: VRows[] = [];

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineConfig, ExecutionProvider, Policy, PrefillMode } from '../shared/protocol';
+import { DEFAULT_PREDICTION_INTERVAL } from '../shared/protocol';
 import { LIMITS } from '../shared/protocol-guards';
 
 export const SECTION = 'tokenbutler';
@@ -56,7 +57,7 @@ export function readSettings(): Settings {
     maxNewTokens: int(c.get('maxNewTokens'), 64, LIMITS.maxNewTokens.min, LIMITS.maxNewTokens.max),
     debounceMs: int(c.get('debounceMs'), 0, 0),
     prefill: oneOf(c.get('prefill'), PREFILL_MODES, DEFAULT_PREFILL),
-    predictionInterval: int(c.get('predictionInterval'), 1, 1, 16),
+    predictionInterval: int(c.get('predictionInterval'), DEFAULT_PREDICTION_INTERVAL, 1, 16),
     monitors: c.get<boolean>('monitors', true) !== false,
   };
 }

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { ContextPayload, EngineConfig, Policy } from '../../shared/protocol';
+import { DEFAULT_PREDICTION_INTERVAL, type ContextPayload, type EngineConfig, type Policy } from '../../shared/protocol';
 import { assembleContext, offsetToLineCol } from '../../context';
 import { Engine, type Hooks } from '../../engine/engine';
 import { DEFAULT_MONITOR_OPTIONS } from '../../engine/monitors/monitor';
@@ -230,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
     maxContextTokens: o.maxContextTokens,
     maxNewTokens: Math.max(NIM_MAX_NEW, LINE_MAX_NEW),
     prefill: 'dense',
-    predictionInterval: 1,
+    predictionInterval: DEFAULT_PREDICTION_INTERVAL,
   };
   if (!existsSync(path.join(o.modelDir, 'manifest.json'))) throw new UsageError(`no model in ${o.modelDir} (manifest.json missing)`);
   const engine = new Engine();
@@ -314,7 +314,7 @@ async function main(argv: string[]): Promise<number> {
     maxContextTokens: o.maxContextTokens,
     budget: o.budget,
     prefill: 'dense (shared by the rows of a position)',
-    predictionInterval: 1,
+    predictionInterval: DEFAULT_PREDICTION_INTERVAL,
     nimMaxNewTokens: NIM_MAX_NEW,
     lineMaxNewTokens: LINE_MAX_NEW,
     model: loaded.model,

@@ -37,7 +37,7 @@ describe('parseArgs: values', () => {
     expect(p.command).toBe('complete');
     expect(p.opts).toEqual({
       workspace: 'ws', file: 'a.ts', line: 3, column: 5, policy: 'tokenbutler', budget: 512, 'max-new-tokens': 64, 'no-monitors': false,
-      model: undefined, 'max-context-tokens': 16384, prefill: 'sparse', interval: 1, json: false, verbose: false,
+      model: undefined, 'max-context-tokens': 16384, prefill: 'sparse', interval: 4, json: false, verbose: false,
     });
   });
 

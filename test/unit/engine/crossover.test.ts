@@ -50,6 +50,20 @@ describe('crossover: tokenbutler runs dense below it', () => {
     expect(policyUsed(m, 'tokenbutler', 30000)).toBe('tokenbutler');
   });
 
+  it('a prediction interval has its own crossover: the entry of the largest interval not above it, else denseBelow', () => {
+    const m = model({ denseBelow: 20000, denseBelowByInterval: { '2': 8000, '4': 4000, '8': 3000, x: 1, '16': 'bad' } });
+    expect(denseBelow(m)).toBe(20000);
+    expect(denseBelow(m, 1)).toBe(20000);
+    expect(denseBelow(m, 2)).toBe(8000);
+    expect(denseBelow(m, 3)).toBe(8000);
+    expect(denseBelow(m, 4)).toBe(4000);
+    expect(denseBelow(m, 16)).toBe(3000); // a bad entry is skipped
+    expect(stepPolicy(m, 'tokenbutler', 5000, 1, false, 4)).toBe('tokenbutler');
+    expect(stepPolicy(m, 'tokenbutler', 5000, 1, false, 2)).toBe('dense');
+    expect(policyUsed(m, 'tokenbutler', 5000, false, 4)).toBe('tokenbutler');
+    expect(denseBelow(model({ denseBelow: 20000, denseBelowByInterval: 'x' }), 4)).toBe(20000);
+  });
+
   it('is on by default (TOKENBUTLER_AUTO_DENSE=0 turns it off) and can be switched off per model', () => {
     const fresh = { manifest: { selection: { denseBelow: 3000 } } } as unknown as LoadedModel;
     expect(crossoverOn(fresh)).toBe(process.env.TOKENBUTLER_AUTO_DENSE !== '0');

@@ -80,7 +80,7 @@ describe.each(['plain', 'pointer', 'pointer-int8kv'])('graph contract parity (Py
     const seq = [...ref.prefill_ids];
     let lookups = 0;
     for (const s of [...ref.steps, ref.reuse_step, ref.neighbor_step]) {
-      const out = await engine.step([s.id], 'tokenbutler', 6, s === ref.reuse_step ? last : undefined, false, s === ref.neighbor_step);
+      const out = await engine.step([s.id], 'tokenbutler', 6, s === ref.reuse_step ? last : undefined, false, s === ref.neighbor_step ? 2 : 1);
       seq.push(s.id);
       last = selectionOf(out);
       expect(maxAbsDiff(out.logits, s.logits)).toBeLessThan(2e-3);
