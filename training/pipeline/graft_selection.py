@@ -22,22 +22,18 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
-from safetensors.torch import load_file
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library
-from tbtrain.checkpoints import lm_from_folder
+from tbtrain.checkpoints import lm_from_folder, predictor_from_folder
 from tbtrain.graph import weights_of
 from tbtrain.model_folder import quantize_int8
-from tbtrain.predictor import Predictor
 
 
 def built_sparse(folder: pathlib.Path, tmp: pathlib.Path, layer0: str) -> onnx.ModelProto:
     """The folder's sparse int8 graph as the current builder writes it (from the fp16 weights)."""
     lm = lm_from_folder(folder).eval()
-    pred = Predictor(lm.cfg)
-    pred.load_state_dict({k[len("predictor."):]: v.float() for k, v in load_file(str(folder / "lm.fp16.safetensors")).items()
-                          if k.startswith("predictor.")})
-    quantize_int8(lm.cfg, weights_of(lm, pred.eval()), tmp, layer0)
+    pred = predictor_from_folder(folder, lm)
+    quantize_int8(lm.cfg, weights_of(lm, pred), tmp, layer0)
     return onnx.load(str(tmp / "sparse.int8.onnx"))
 
 

@@ -16,15 +16,13 @@ import sys
 import time
 
 import torch
-from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library
 from tbtrain import policies as pol
-from tbtrain.checkpoints import lm_from_folder
+from tbtrain.checkpoints import lm_from_folder, predictor_from_folder
 from tbtrain.metrics import token_bytes
 from tbtrain.paths import TRAINING
-from tbtrain.predictor import Predictor
 from tbtrain.shadow_pred import heldout_windows, spread
 
 
@@ -49,10 +47,7 @@ def main():
         pol.RECENT_RULE = (1e9, args.recent, args.recent)
     folder = pathlib.Path(args.model)
     lm = lm_from_folder(folder).eval().requires_grad_(False)
-    pred = Predictor(lm.cfg)
-    pred.load_state_dict({k[len("predictor."):]: v.float() for k, v in load_file(str(folder / "lm.fp16.safetensors")).items()
-                          if k.startswith("predictor.")})
-    pred.eval().requires_grad_(False)
+    pred = predictor_from_folder(folder, lm)
     tb = token_bytes(Tokenizer.from_file(str(folder / "tokenizer.json")))
     rows = heldout_windows(TRAINING / "work/heldout/ws", folder / "tokenizer.json", TRAINING / "work/shadow", args.seq)["eval"]
     wins = spread(rows, args.windows, 0)

@@ -20,16 +20,14 @@ import time
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from tokenizers import Tokenizer
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library
 from tbtrain import policies as pol
-from tbtrain.checkpoints import lm_from_folder
+from tbtrain.checkpoints import lm_from_folder, predictor_from_folder
 from tbtrain.coref import coref_examples, coref_score
 from tbtrain.metrics import token_bytes
 from tbtrain.paths import TRAINING
-from tbtrain.predictor import Predictor
 from tbtrain.shadow_pred import heldout_windows, spread
 
 
@@ -60,10 +58,7 @@ def main():
     torch.set_num_threads(args.threads)
     folder = pathlib.Path(args.model)
     lm = lm_from_folder(folder).eval().requires_grad_(False)
-    pred = Predictor(lm.cfg)
-    pred.load_state_dict({k[len("predictor."):]: v.float() for k, v in load_file(str(folder / "lm.fp16.safetensors")).items()
-                          if k.startswith("predictor.")})
-    pred.eval().requires_grad_(False)
+    pred = predictor_from_folder(folder, lm)
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tb = token_bytes(tok)
     rows = heldout_windows(TRAINING / "work/heldout/ws", folder / "tokenizer.json", TRAINING / "work/shadow", args.seq)["eval"]

@@ -35,6 +35,15 @@ def lm_from_folder(path) -> LM:
     return lm
 
 
+def predictor_from_folder(path, lm: LM) -> Predictor:
+    """The TokenButler predictor of a model folder, from its fp16 training weights, in eval mode."""
+    from safetensors.torch import load_file
+    pred = Predictor(lm.cfg)
+    sd = load_file(str(pathlib.Path(path) / "lm.fp16.safetensors"))
+    pred.load_state_dict({k[len("predictor."):]: v.float() for k, v in sd.items() if k.startswith("predictor.")})
+    return pred.eval().requires_grad_(False)
+
+
 def load_weights(path: str) -> dict:
     """LM weights from a training checkpoint (EMA) or from a model folder's fp16 safetensors."""
     p = pathlib.Path(path)
