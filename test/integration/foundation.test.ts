@@ -44,7 +44,7 @@ suite('Foundation', () => {
       maxContextTokens: 16384,
       maxNewTokens: 64,
       prefill: 'sparse',
-      predictionInterval: 1,
+      predictionInterval: 4,
       monitors: true,
       debounceMs: 0,
     };

@@ -65,7 +65,7 @@ suite('Editor: settings', () => {
     await until(() => api.engine.configuration?.prefill === 'sparse', 5000, 'the configuration push');
     const { event } = await provide(api, editor.document, pos);
     assert.strictEqual(event?.result.prefill, 'sparse', 'back to the default');
-    assert.strictEqual(event?.result.predictionInterval, 1);
+    assert.strictEqual(event?.result.predictionInterval, 4, 'back to the default');
   });
 
   test('the status bar menu switches the policy: it writes tokenbutler.policy and the engine gets it', async () => {
