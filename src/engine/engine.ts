@@ -241,13 +241,8 @@ export class Engine {
     const select = req.chosen ?? false; // below the crossover, the chosen context costs a sparse step
     const budget = req.budget ?? cfg.budget;
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
-    const picked = cfg.partialContext ? this.quickStream(req.context) : this.stream(req.context);
-    const quick = isQuick(picked) ? picked : undefined;
+    const { s, quick } = this.requestStream(req.context, maxNew);
     const multiline = (req.multiline ?? true) && !quick?.firstLineOnly;
-    const s = quick?.stream ?? (picked as Stream);
-    // the graphs compute over the cache's whole capacity, which a warmup grew for the full context:
-    // a quick answer gives it back (keeping the cached files), else it would cost like the full one
-    if (quick) cache.shrinkTo(commonPrefix(cache.ids, s.ids), Math.ceil((s.ids.length + 64 + maxNew) / 256) * 256);
     const monitor = this.monitorSession(req);
     monitor?.prefetch(); // the language-service query at the cursor runs while the context is prefilled
     const prefillMode = prefillModeFor(policy, req.prefill ?? cfg.prefill);
@@ -337,10 +332,19 @@ export class Engine {
     };
   }
 
-  /** EngineConfig.partialContext: the quick answer, or the full stream when it is cheap (quick-context.ts). */
-  private quickStream(ctx: ContextPayload): Quick | Stream {
+  /** The stream a completion or an explanation runs on: with EngineConfig.partialContext, the quick
+   *  one while the repository context is not cached (quick-context.ts), else the full one. The
+   *  graphs compute over the cache's whole capacity, which a warmup grew for the full context: a
+   *  quick stream gives it back (keeping the cached files, with room for `room` new tokens), else
+   *  it would cost like the full one. */
+  private requestStream(ctx: ContextPayload, room: number): { s: Stream; quick?: Quick } {
+    const { cfg, cache } = this.need();
+    if (!cfg.partialContext) return { s: this.stream(ctx) };
     this.quick ??= new QuickContext((c) => this.stream(c), () => this.need().cfg.maxContextTokens, (message) => this.log?.(message));
-    return this.quick.stream(ctx, this.need().cache.ids);
+    const picked = this.quick.stream(ctx, cache.ids);
+    if (!isQuick(picked)) return { s: picked };
+    cache.shrinkTo(commonPrefix(cache.ids, picked.stream.ids), Math.ceil((picked.stream.ids.length + 64 + room) / 256) * 256);
+    return { s: picked.stream, quick: picked };
   }
 
   async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {
@@ -351,10 +355,7 @@ export class Engine {
     const sel = m.tokenizer.encode(req.selection);
     if (sel.ids.length > MAX_EXPLAIN_TOKENS) throw new Error(`selection too long to explain (${sel.ids.length} tokens; at most ${MAX_EXPLAIN_TOKENS})`);
     // before the warmup has read the repository, Explain reads what a quick completion would
-    const picked = cfg.partialContext ? this.quickStream(req.context) : this.stream(req.context);
-    const quick = isQuick(picked) ? picked : undefined;
-    const s = quick?.stream ?? (picked as Stream);
-    if (quick) this.need().cache.shrinkTo(commonPrefix(this.need().cache.ids, s.ids), Math.ceil((s.ids.length + 64 + sel.ids.length) / 256) * 256);
+    const { s, quick } = this.requestStream(req.context, sel.ids.length);
     const monitor = this.monitorSession({ context: req.context, monitors: req.monitors });
     monitor?.prefetch();
     let logits = (await this.prefill(s.ids, hooks)).logits;
