@@ -41,20 +41,25 @@ export interface DotUse {
 
 const DOT_USE = /\.([A-Za-z_$][\w$]*)\s*(\(|=(?![=>])|)/g;
 
-/** How each name is used after a `.` in `texts` (`skip`: one offset in the last text not to count). */
-export function dotUses(texts: string[], skip = -1): Map<string, DotUse> {
+/** How each name is used after a `.` in `texts`. */
+export function dotUses(texts: string[]): Map<string, DotUse> {
   const out = new Map<string, DotUse>();
-  texts.forEach((t, i) => {
+  for (const t of texts) {
     for (const m of t.matchAll(DOT_USE)) {
-      if (i === texts.length - 1 && m.index === skip) continue;
       let u = out.get(m[1]);
       if (!u) out.set(m[1], (u = { count: 0, called: 0, assigned: 0 }));
       u.count++;
       if (m[2] === '(') u.called++;
       else if (m[2]) u.assigned++;
     }
-  });
+  }
   return out;
+}
+
+/** The uses of a name in two sets of texts together. */
+export function addUses(a: DotUse | undefined, b: DotUse | undefined): DotUse | undefined {
+  if (!a || !b) return a ?? b;
+  return { count: a.count + b.count, called: a.called + b.called, assigned: a.assigned + b.assigned };
 }
 
 /** The last word of a receiver (`this._cache` -> cache, `opts` -> opts); '' for `this`/`self`. */

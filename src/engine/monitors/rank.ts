@@ -5,6 +5,8 @@
 // `bench-names --candidates --features`); the decoder adds the score to the LM's logits on the way to
 // each name, so the LM still chooses where the evidence is even.
 
+import { addUses, dotUses, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
+
 export interface RankInput {
   kind: 'member' | 'ident';
   /** member: the receiver's text (`this`, `ps`, `this._cache`) */
@@ -29,8 +31,6 @@ export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wo
 /** Fitted weights (nats per unit feature), in the order of the feature lists above. */
 export const MEMBER_WEIGHTS: readonly number[] = [0.63, 0.80, 0.13, 0.06, 0.09, 0.25, -0.25, -0.40, 0.09, 0.57, -0.42, 0.78, 1.06, 0.44, 0.30, 0.29, 1.28, 0.68, 0.29, -0.10, -0.19, 0.87, 0.03, -0.15, 0.44];
 export const IDENT_WEIGHTS: readonly number[] = [0.20, 0.21, 0.21, 0.46, 0.20, 0.05, -0.15, 0.61, -0.61, 0.56, -0.67, 1.87, 1.32, 0.80, 0.63, 0.74, 0.37, 0.24, 0.68, 0.33, 1.62, 0.85, 0.20, 0.67, 0.55, 0.49, 0.69];
-
-import { dotUses, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf } from './name-evidence';
 
 const SELF = new Set(['this', 'self', 'cls', '@']);
 const WORD = /[A-Za-z_$][\w$]*/g;
@@ -88,11 +88,16 @@ function escapeRe(s: string): string {
 }
 
 /** Counts over the other context files, computed once per file list (a session's triggers share it). */
-const fileCounts = new WeakMap<object, { words: Map<string, number>; dots: Map<string, number> }>();
-function countsOf(files: { text: string }[]): { words: Map<string, number>; dots: Map<string, number> } {
+interface FileCounts {
+  words: Map<string, number>;
+  dots: Map<string, number>;
+  uses: Map<string, DotUse>;
+}
+const fileCounts = new WeakMap<object, FileCounts>();
+function countsOf(files: { text: string }[]): FileCounts {
   let c = fileCounts.get(files);
   if (!c) {
-    c = { words: new Map(), dots: new Map() };
+    c = { words: new Map(), dots: new Map(), uses: dotUses(files.map((f) => f.text)) };
     for (const file of files) {
       for (const [w, n] of countWords(file.text)) c.words.set(w, (c.words.get(w) ?? 0) + n);
       for (const m of file.text.matchAll(/\.([A-Za-z_$][\w$]*)/g)) c.dots.set(m[1], (c.dots.get(m[1]) ?? 0) + 1);
@@ -170,7 +175,7 @@ function memberFeatures(p: RankInput): Map<string, number[]> {
   // `.name` after any receiver: members of the same type are often reached through other names
   const dotFile = new Map<string, number>();
   for (const m of text.matchAll(/\.([A-Za-z_$][\w$]*)/g)) if (m.index! + 1 !== cursor) dotFile.set(m[1], (dotFile.get(m[1]) ?? 0) + 1);
-  const dotOther = countsOf(p.files).dots;
+  const { dots: dotOther, uses: fileUses } = countsOf(p.files);
   if (p.service) for (const n of p.service) get(n);
   else for (const [n, c] of [...dotFile].sort((a, b) => b[1] - a[1]).slice(0, MAX_CANDIDATES)) if (c > 0) get(n);
   const suffixWords = countWords(p.after.slice(0, SUFFIX_CHARS));
@@ -186,14 +191,14 @@ function memberFeatures(p: RankInput): Map<string, number[]> {
   const fn = enclosingBlock(p.before, p.after, false);
   const headerParts = fn ? wordsOf(headerOf(text, fn[0])) : new Set<string>();
   const siblings = r && !self ? siblingMembers([...p.files.map((x) => x.text), p.before, p.after], r) : new Map<string, number>();
-  const uses = dotUses([...p.files.map((x) => x.text), p.before, p.after]);
+  const uses = dotUses([p.before, p.after]);
   const stmt = startsStatement(lineBefore) ? 1 : 0;
   const key = lineKey(lineBefore);
   // `isServer: opts?.` under `errorFormatter: opts?.errorFormatter`: the key is the name written
   const echo = key ? keyEcho(p.before.slice(0, lineStart)) : 0;
   if (echo > 0) get(key);
   for (const [name, v] of f) {
-    const u = uses.get(name);
+    const u = addUses(fileUses.get(name), uses.get(name));
     v[15] = Math.log1p(siblings.get(name) ?? 0);
     v[16] = wordShare(name, lineParts);
     v[17] = wordShare(name, headerParts);

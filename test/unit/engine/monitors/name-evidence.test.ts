@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dotUses, keyEcho, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
+import { addUses, dotUses, keyEcho, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
 import { rank } from '../../../../src/engine/monitors/rank';
 
 describe('evidence from a name\'s spelling and uses', () => {
@@ -15,6 +15,11 @@ describe('evidence from a name\'s spelling and uses', () => {
     const u = dotUses(['a.run(); a.run(1); b.size = 2; if (c.size == 3) {} d.size => 1;']);
     expect(u.get('run')).toEqual({ count: 2, called: 2, assigned: 0 });
     expect(u.get('size')).toEqual({ count: 3, called: 0, assigned: 1 });
+    // the uses in two sets of texts add up as the uses in all of them
+    const [a, b] = [dotUses(['a.run(); b.size = 2;']), dotUses(['c.run; d.size == 1; e.size = 3;'])];
+    const all = dotUses(['a.run(); b.size = 2;', 'c.run; d.size == 1; e.size = 3;']);
+    for (const name of ['run', 'size']) expect(addUses(a.get(name), b.get(name))).toEqual(all.get(name));
+    expect(addUses(undefined, b.get('run'))).toEqual(b.get('run'));
   });
 
   it('takes members of receivers spelled like this one, not of this one', () => {
