@@ -8,6 +8,7 @@ import * as path from 'path';
 import { lineColToOffset } from '../context/positions';
 import { isInside, normalizeRel } from '../context/paths';
 import { DEFAULT_PREDICTION_INTERVAL, LIMITS, type Policy } from '../shared/protocol';
+import { CONTEXTUAL_OFF, parseContextual, type ContextualSparsity } from '../shared/contextual';
 import { GGUF_TYPES, type GgufType } from './bench-peer';
 import { flag, int, listOf, oneOf, orList, parseInt10, required, show, text, UsageError, type Option } from './cli-options';
 
@@ -21,12 +22,25 @@ const policy = oneOf(POLICIES, 'which cached tokens each attention head reads', 
 // 16 is the extension setting's minimum; the engine itself would take less.
 const budget = int('tokens each (layer, KV head) reads per decode step', { min: 16, max: LIMITS.budget.max, default: 512 });
 
+/** One ShadowLLM setting, `MODE[:KEEP]` (src/shared/contextual.ts). */
+function contextualItem(raw: string, name: string): ContextualSparsity {
+  const cs = parseContextual(raw);
+  if (typeof cs === 'string') throw new UsageError(`${name} ${cs}`);
+  return cs;
+}
+
+const contextual: Option<ContextualSparsity> = {
+  arg: 'MODE[:KEEP]', help: 'ShadowLLM contextual sparsity of decode steps: off, heads, neurons or both, keeping the KEEP share (default 0.75) in each layer after the first',
+  required: false, default: CONTEXTUAL_OFF, detail: 'default off', parse: contextualItem,
+};
+
 /** Options every command takes: the model and how the engine runs it, and the output. */
 const common = {
   model: text('DIR', 'model folder (default: the bundled models/default)'),
   'max-context-tokens': int('most context tokens kept in the KV cache', { ...LIMITS.maxContextTokens, default: 16384 }),
   prefill: oneOf(['sparse', 'dense'] as const, 'how context beyond 4,096 cached tokens is prefilled', 'sparse'),
   interval: int('decode steps per fresh selection', { min: 1, max: 16, default: DEFAULT_PREDICTION_INTERVAL }),
+  'contextual-sparsity': contextual,
   json: flag('print exactly one JSON object on stdout'),
   verbose: flag('engine log and stack traces on stderr'),
 };
@@ -85,6 +99,7 @@ export const COMMANDS = {
           if (!(GGUF_TYPES as readonly string[]).includes(s)) throw new UsageError(`${name} takes ${orList(GGUF_TYPES)}, got ${show(s)}`);
           return s as GgufType;
         }),
+      contextual: { ...listOf<ContextualSparsity>('S,S,...', 'instead of the policies table: decode speed of these contextual-sparsity settings (MODE[:KEEP]) side by side, per policy and context', [], contextualItem), detail: undefined },
       ...common,
     },
   },

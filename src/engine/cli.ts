@@ -27,7 +27,7 @@ const MONITOR_WAIT_MS = 15_000;
 const DEFAULT_MAX_NEW_TOKENS = 64;
 
 /** The options that configure the engine, as the commands' tables name them. */
-type EngineOptions = Pick<OptionsOf<'complete'>, 'model' | 'policy' | 'budget' | 'max-new-tokens' | 'max-context-tokens' | 'prefill' | 'interval' | 'verbose'>;
+type EngineOptions = Pick<OptionsOf<'complete'>, 'model' | 'policy' | 'budget' | 'max-new-tokens' | 'max-context-tokens' | 'prefill' | 'interval' | 'contextual-sparsity' | 'verbose'>;
 
 async function engineFor(o: EngineOptions): Promise<{ engine: Engine; loadMs: number }> {
   const cfg: EngineConfig = {
@@ -39,6 +39,8 @@ async function engineFor(o: EngineOptions): Promise<{ engine: Engine; loadMs: nu
     maxNewTokens: o['max-new-tokens'],
     prefill: o.prefill,
     predictionInterval: o.interval,
+    contextualSparsity: o['contextual-sparsity'].mode,
+    contextualKeep: o['contextual-sparsity'].keep,
   };
   const { Engine } = await import('./engine');
   const engine = new Engine();
@@ -128,10 +130,17 @@ async function main(argv: string[]): Promise<number> {
     }
     const o = parsed.opts;
     const { engine } = await engineFor({ ...o, policy: 'dense', 'max-new-tokens': DEFAULT_MAX_NEW_TOKENS });
+    const log = (m: string) => { if (!json || verbose) process.stderr.write(m + '\n'); };
+    if (o.contextual.length) {
+      const { runContextualBench } = await import('./bench-contextual');
+      const r = await runContextualBench(engine, { contexts: o.context, policies: o.policies, settings: o.contextual, budget: o.budget, steps: o.steps, interval: o.interval, denseBelow: o['dense-below'], log });
+      print(r, r.table);
+      return 0;
+    }
     const { runBench } = await import('./bench');
     const r = await runBench(engine, {
       contexts: o.context, policies: o.policies, budget: o.budget, steps: o.steps, warm: !o['no-warm'], peer: o.peer, denseBelow: o['dense-below'], autoDense: o['auto-dense'],
-      log: (m) => { if (!json || verbose) process.stderr.write(m + '\n'); },
+      log,
     });
     print(r, r.table);
     return 0;

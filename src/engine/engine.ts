@@ -4,6 +4,7 @@
 import type * as ort from 'onnxruntime-node';
 import type { CompleteResult, ContextPayload, ExplainMonitor, EngineConfig, EngineEvent, ExplainResult, ExplainToken, Policy, PrefillMode } from '../shared/protocol';
 import { accumulate, newAttribution, spans } from './attribution';
+import { activateContextual, contextualOf, contextualReport, releaseContextual } from './contextual';
 import { policyUsed } from './crossover';
 import { argmax, logSoftmaxAt, noPadding, pick } from './decode/sampling';
 import type { CompleteRequest } from './complete-request';
@@ -81,13 +82,14 @@ export class Engine {
       const old = this.model;
       this.model = undefined;
       this.cache = undefined;
-      if (old) await Promise.all([old.dense.release(), old.sparse.release()]).catch(() => undefined);
+      if (old) await Promise.all([old.dense.release(), old.sparse.release(), releaseContextual(old)]).catch(() => undefined);
       this.model = await loadModel(cfg.modelDir, cfg.executionProvider, (m) => hooks.emit({ type: 'log', level: 'warn', message: m }));
       this.cache = new KvCache(this.model.config);
       this.enc = new EncodingCache(this.model.tokenizer);
       hooks.emit({ type: 'log', level: 'info', message: `model ${this.model.manifest.name} loaded in ${this.model.loadMs.toFixed(0)} ms on ${this.model.executionProvider}` });
     }
     this.applyMemoryCap();
+    this.model!.contextual = await activateContextual(this.model!, contextualOf(cfg), (message) => hooks.emit({ type: 'log', level: 'warn', message }));
     hooks.emit({ type: 'state', state: 'ready' });
     return { executionProvider: this.model!.executionProvider, loadMs: this.model!.loadMs, model: this.model!.manifest.name };
   }
@@ -328,6 +330,7 @@ export class Engine {
       chosen: spans(attr, s),
       stopReason,
       ...(monitor ? { monitor: { events: monitor.events, syntaxCut: syntax?.cutAt ?? -1, ...(syntax ? { syntaxRemoved: syntax.removed } : {}) } } : {}),
+      ...(m.contextual ? { contextual: contextualReport(m.contextual) } : {}),
       ...(quick ? { contextPartial: quick.partial } : {}),
     };
   }
@@ -383,7 +386,7 @@ export class Engine {
       logits = r.logits;
       accumulate(attr, r, s.ids.length, sinks, recent);
     }
-    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}), ...(quick ? { contextPartial: quick.partial } : {}) };
+    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}), ...(quick ? { contextPartial: quick.partial } : {}), ...(m.contextual ? { contextual: contextualReport(m.contextual) } : {}) };
   }
 }
 

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../shared/protocol';
+import type { ActiveContextual } from './contextual';
 import { BpeTokenizer, SPECIAL } from './tokenizer';
 
 export interface ModelConfig {
@@ -15,6 +16,7 @@ export interface ModelConfig {
   n_kv_heads: number;
   head_dim: number;
   imp_dim: number;
+  ffn_dim?: number;
   producer_layer: number;
   /** "int8": the compact K/V cache (docs/graph-contract.md); absent or "f32": float32 rows. */
   kv_cache?: string;
@@ -72,6 +74,8 @@ export interface LoadedModel {
   selection: { sinks: number; recent: number };
   executionProvider: string;
   loadMs: number;
+  /** Set while ShadowLLM contextual sparsity is on (contextual.ts): decode steps run its graphs. */
+  contextual?: ActiveContextual;
 }
 
 export class ModelError extends Error {}

@@ -59,6 +59,7 @@ export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy
     }
     if (m.neighbors) feeds.neighbors = new ort.Tensor('bool', Uint8Array.of(interval > 1 && ids.length === 1 ? 1 : 0), [1]);
   }
+  if (m.contextual) Object.assign(feeds, m.contextual.feeds);
   return { sparse, feeds };
 }
 
@@ -68,7 +69,8 @@ export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy
 export async function runStep(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, interval = 1): Promise<StepOut> {
   const c = m.config;
   const { sparse, feeds } = graphFeeds(m, cache, ids, policy, budget, reuse, select, interval);
-  const out = (await (sparse ? m.sparse : m.dense).run(feeds)) as Record<string, ort.Tensor>;
+  const g = m.contextual ?? m; // contextual sparsity: the ShadowLLM variants of the same graphs
+  const out = (await (sparse ? g.sparse : g.dense).run(feeds)) as Record<string, ort.Tensor>;
   const newK: KRows[] = [];
   const newV: VRows[] = [];
   const newKs: Float32Array[] = [];

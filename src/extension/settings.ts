@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { EngineConfig, ExecutionProvider, Policy, PrefillMode } from '../shared/protocol';
 import { DEFAULT_PREDICTION_INTERVAL } from '../shared/protocol';
 import { LIMITS } from '../shared/protocol-guards';
+import { CONTEXTUAL_MODES, DEFAULT_CONTEXTUAL_KEEP, type ContextualMode } from '../shared/contextual';
 
 export const SECTION = 'tokenbutler';
 
@@ -25,6 +26,9 @@ export interface Settings {
   monitors: boolean;
   /** 0 = adaptive. */
   debounceMs: number;
+  /** ShadowLLM contextual sparsity of decode steps (src/shared/contextual.ts) */
+  contextualSparsity: ContextualMode;
+  contextualKeep: number;
 }
 
 const POLICIES: readonly Policy[] = ['tokenbutler', 'dense', 'window'];
@@ -59,7 +63,14 @@ export function readSettings(): Settings {
     prefill: oneOf(c.get('prefill'), PREFILL_MODES, DEFAULT_PREFILL),
     predictionInterval: int(c.get('predictionInterval'), DEFAULT_PREDICTION_INTERVAL, 1, 16),
     monitors: c.get<boolean>('monitors', true) !== false,
+    contextualSparsity: oneOf(c.get('contextualSparsity'), CONTEXTUAL_MODES, 'off'),
+    contextualKeep: share(c.get('contextualSparsityKeep'), DEFAULT_CONTEXTUAL_KEEP, 0.05),
   };
+}
+
+/** A number in [min, 1]; anything else is the fallback. */
+function share(value: unknown, fallback: number, min: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? Math.min(1, Math.max(min, value)) : fallback;
 }
 
 export function isLanguageEnabled(settings: Settings, languageId: string): boolean {
@@ -89,6 +100,8 @@ export function engineConfig(settings: Settings, extensionPath: string): EngineC
     prefill: settings.prefill,
     predictionInterval: settings.predictionInterval,
     monitors: settings.monitors,
+    contextualSparsity: settings.contextualSparsity,
+    contextualKeep: settings.contextualKeep,
     // the first suggestion in a new file comes at once from the cached context; the focus warmup reads the rest
     partialContext: true,
   };

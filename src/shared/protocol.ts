@@ -8,6 +8,7 @@
 // Results (CompleteResult, ExplainResult) come from the engine of the same build and are not
 // re-checked, so they stay plain interfaces.
 import * as v from 'valibot';
+import { CONTEXTUAL_MODES, type ContextualMode } from './contextual';
 
 // Bounds on what one request may ask of the engine, so a bad message costs an error, not minutes
 // of work or gigabytes of cache. The extension's settings stay inside them.
@@ -86,6 +87,10 @@ export const EngineConfigSchema = v.object({
    *  the current file (CompleteResult.contextPartial); a warmup fills the rest in the background.
    *  Default off (one-shot CLI runs, benchmarks); the extension turns it on. */
   partialContext: v.optional(v.boolean()),
+  /** ShadowLLM contextual sparsity of decode steps (src/shared/contextual.ts): which of heads and FFN
+   *  neurons each layer after the first computes only its top `contextualKeep` share of. Default off. */
+  contextualSparsity: v.optional(oneOf(CONTEXTUAL_MODES)),
+  contextualKeep: v.optional(v.pipe(finite('must be a number in (0, 1]'), v.gtValue(0, 'must be a number in (0, 1]'), v.maxValue(1, 'must be a number in (0, 1]'))),
 });
 export type EngineConfig = v.InferOutput<typeof EngineConfigSchema>;
 
@@ -192,6 +197,8 @@ export interface CompleteResult {
   /** Present when the completion ran on a reduced context (EngineConfig.partialContext): only the
    *  first `placedFiles` of `relatedFiles` related files were cached, the rest was left to the warmup. */
   contextPartial?: ContextPartial;
+  /** present while ShadowLLM contextual sparsity is on: what each masked layer computed per decode step */
+  contextual?: ContextualReport;
 }
 
 export interface ContextPartial {
@@ -256,4 +263,14 @@ export interface ExplainResult {
   monitor?: ExplainMonitor[];
   /** present when the repository context was not cached yet: it read what a quick completion reads */
   contextPartial?: ContextPartial;
+  /** present while ShadowLLM contextual sparsity is on: what each masked layer computed per token */
+  contextual?: ContextualReport;
+}
+
+/** The heads and FFN neurons each layer in `layers` computed per decode step (the rest skipped). */
+export interface ContextualReport {
+  mode: ContextualMode;
+  layers: number[];
+  heads: { kept: number; of: number };
+  neurons: { kept: number; of: number };
 }

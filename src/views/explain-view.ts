@@ -121,6 +121,14 @@ export function renderSpans(spans: readonly LocatedSpan[]): string {
   return `<ol class="spans">${items.join('')}</ol>`;
 }
 
+/** ShadowLLM contextual sparsity: what each masked layer computed per token (the rest skipped). */
+function contextualRow(c: ExplainResult['contextual']): string {
+  if (!c) return '';
+  const share = (k: { kept: number; of: number }) => `${k.kept} of ${k.of} (${Math.round((100 * k.kept) / k.of)}%)`;
+  const layers = c.layers.length > 1 ? `layers ${c.layers[0]}-${c.layers[c.layers.length - 1]}` : `layer ${c.layers[0]}`;
+  return `<div><dt>Contextual sparsity</dt><dd id="contextual">${escapeHtml(c.mode)}: ${layers} each compute ${share(c.heads)} heads, ${share(c.neurons)} FFN neurons per token (the other layers and prefill compute all)</dd></div>`;
+}
+
 export function renderExplainHtml(vm: ExplainViewModel, res: PageResources): string {
   const r = vm.result;
   const csp = [`default-src 'none'`, `style-src ${res.cspSource}`, `script-src 'nonce-${res.nonce}'`].join('; ');
@@ -152,6 +160,7 @@ export function renderExplainHtml(vm: ExplainViewModel, res: PageResources): str
 <div><dt>Policy</dt><dd id="policy">${escapeHtml(r.policy)}</dd></div>
 <div><dt>Budget</dt><dd id="budget">${r.budget}</dd></div>
 <div><dt>Context files</dt><dd>${vm.contextFiles} + current</dd></div>
+${contextualRow(r.contextual)}
 </dl>
 ${truncated}
 ${partial}

@@ -35,6 +35,10 @@ export function statRows(r: CompleteResult): StatRow[] {
     },
     { label: 'Time to first token', value: `${n(r.timings.firstTokenMs)} ms` },
   ];
+  if (r.contextual) {
+    const c = r.contextual;
+    rows.push({ label: 'Contextual sparsity', value: `${c.mode}: ${c.heads.kept}/${c.heads.of} heads, ${c.neurons.kept}/${c.neurons.of} FFN neurons per token in ${c.layers.length} layers` });
+  }
   const names = monitorRow(r);
   if (names) rows.push(names);
   if (r.timings.decodeMsPerToken > 0) {

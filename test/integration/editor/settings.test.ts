@@ -1,6 +1,8 @@
 // Setting changes reach the editor features: policy (the engine's result reports it), enable and
 // enabledLanguages (no completions), debounceMs (the provider waits that long).
 import * as assert from 'node:assert';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TokenButlerApi } from '../../../src/extension/extension';
 import { sleep, waitForEngineState } from '../helpers';
@@ -66,6 +68,31 @@ suite('Editor: settings', () => {
     const { event } = await provide(api, editor.document, pos);
     assert.strictEqual(event?.result.prefill, 'sparse', 'back to the default');
     assert.strictEqual(event?.result.predictionInterval, 4, 'back to the default');
+  });
+
+  test('tokenbutler.contextualSparsity and its keep share reach the engine; the completion says what decode computed', async () => {
+    const editor = await open('src/main.ts');
+    const pos = endOf(editor.document);
+    placeCursor(editor, pos);
+    const manifest = JSON.parse(readFileSync(path.join(api.engine.configuration!.modelDir, 'manifest.json'), 'utf8'));
+    await withSettings({ contextualSparsity: 'neurons', contextualSparsityKeep: 0.5 }, async () => {
+      await until(() => api.engine.configuration?.contextualSparsity === 'neurons' && api.engine.configuration?.contextualKeep === 0.5, 5000, 'the configuration push');
+      const { event } = await provide(api, editor.document, pos);
+      assert.ok(event);
+      if (manifest.shadow) {
+        // the bundled model ships the ShadowLLM graphs: half of each masked layer's FFN neurons, every head
+        assert.deepStrictEqual(event.result.contextual, {
+          mode: 'neurons', layers: manifest.shadow.layers,
+          heads: { kept: manifest.config.n_heads, of: manifest.config.n_heads },
+          neurons: { kept: Math.round(manifest.config.ffn_dim / 2), of: manifest.config.ffn_dim },
+        });
+      } else {
+        assert.strictEqual(event.result.contextual, undefined, 'a model without a ShadowLLM predictor runs dense in heads and neurons');
+      }
+    });
+    await until(() => (api.engine.configuration?.contextualSparsity ?? 'off') === 'off', 5000, 'the configuration push');
+    const { event } = await provide(api, editor.document, pos);
+    assert.strictEqual(event?.result.contextual, undefined, 'back to the default: off');
   });
 
   test('the status bar menu switches the policy: it writes tokenbutler.policy and the engine gets it', async () => {

@@ -37,8 +37,20 @@ describe('parseArgs: values', () => {
     expect(p.command).toBe('complete');
     expect(p.opts).toEqual({
       workspace: 'ws', file: 'a.ts', line: 3, column: 5, policy: 'tokenbutler', budget: 512, 'max-new-tokens': 64, 'no-monitors': false,
-      model: undefined, 'max-context-tokens': 16384, prefill: 'sparse', interval: 4, json: false, verbose: false,
+      model: undefined, 'max-context-tokens': 16384, prefill: 'sparse', interval: 4, 'contextual-sparsity': { mode: 'off', keep: 1 }, json: false, verbose: false,
     });
+  });
+
+  it('--contextual-sparsity takes MODE or MODE:KEEP; bench --contextual a list of them', () => {
+    expect(run(['complete', ...place, '--contextual-sparsity', 'neurons']).opts['contextual-sparsity']).toEqual({ mode: 'neurons', keep: 0.75 });
+    expect(run(['complete', ...place, '--contextual-sparsity=both:0.5']).opts['contextual-sparsity']).toEqual({ mode: 'both', keep: 0.5 });
+    expect(run(['complete', ...place, '--contextual-sparsity=heads:1']).opts['contextual-sparsity']).toEqual({ mode: 'heads', keep: 1 });
+    expect(run(['bench']).opts).toMatchObject({ contextual: [] });
+    expect(run(['bench', '--contextual', 'off,neurons:0.5,both']).opts).toMatchObject({ contextual: [
+      { mode: 'off', keep: 1 }, { mode: 'neurons', keep: 0.5 }, { mode: 'both', keep: 0.75 },
+    ] });
+    expect(error(['bench', '--contextual', 'neurons,neurons'])).toMatch(/^--contextual lists neurons twice$/);
+    expect(error(['bench', '--contextual', 'neurons:0'])).toMatch(/^--contextual must keep a share in \(0, 1\] \(MODE:KEEP\), got "0"$/);
   });
 
   it('every given option replaces its default, in "--k v" and "--k=v" form', () => {
@@ -165,6 +177,11 @@ describe('parseArgs: every mistake is one line naming it', () => {
     ['--prefill', 'fast', /^--prefill must be sparse or dense, got "fast"$/],
     ['--interval', '0', /^--interval must be an integer 1-16, got "0"$/],
     ['--interval', '17', /^--interval must be an integer 1-16, got "17"$/],
+    ['--contextual-sparsity', 'ffn', /^--contextual-sparsity must be off, heads, neurons or both, optionally with :KEEP \(e\.g\. neurons:0\.75\), got "ffn"$/],
+    ['--contextual-sparsity', 'neurons:1.5', /^--contextual-sparsity must keep a share in \(0, 1\] \(MODE:KEEP\), got "1\.5"$/],
+    ['--contextual-sparsity', 'neurons:-0.5', /got "-0\.5"/],
+    ['--contextual-sparsity', 'off:0.5', /^--contextual-sparsity must be off alone \(off keeps everything\), got "off:0\.5"$/],
+    ['--contextual-sparsity', 'neurons:0.5:1', /optionally with :KEEP/],
     ['--max-new-tokens', '0', /^--max-new-tokens must be an integer 1-1024, got "0"$/],
     ['--max-context-tokens', '100', /^--max-context-tokens must be an integer 256-131072, got "100"$/],
     ['--max-context-tokens', '131073', /^--max-context-tokens must be an integer 256-131072, got "131073"$/],

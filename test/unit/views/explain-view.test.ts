@@ -17,6 +17,13 @@ const result: ExplainResult = {
 const res = { nonce: 'N0nce', cspSource: 'https://csp.example', styleUri: 'https://x/explain.css', scriptUri: 'https://x/explain.js' };
 
 describe('explain view', () => {
+  it('shows the kept share of heads and neurons while contextual sparsity is on, and nothing when it is off', () => {
+    const vm = (r: ExplainResult): ExplainViewModel => ({ result: r, file: 'a.ts', line: 1, contextFiles: 0, spans: [] });
+    const on = renderExplainHtml(vm({ ...result, contextual: { mode: 'both', layers: [1, 2, 3], heads: { kept: 3, of: 4 }, neurons: { kept: 528, of: 704 } } }), res);
+    expect(on).toContain('<dd id="contextual">both: layers 1-3 each compute 3 of 4 (75%) heads, 528 of 704 (75%) FFN neurons per token');
+    expect(renderExplainHtml(vm(result), res)).not.toContain('id="contextual"');
+  });
+
   it('grades surprisal in five levels', () => {
     expect([0.2, 2, 4, 8, 30].map(surprisalLevel)).toEqual([0, 1, 2, 3, 4]);
   });

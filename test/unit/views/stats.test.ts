@@ -48,6 +48,12 @@ describe('statRows', () => {
     expect(statRows(result({ policy: 'dense', prefill: 'dense' })).find((r) => r.label === 'Policy')?.value).toBe('dense, budget 512');
   });
 
+  it('names contextual sparsity when it was on, and only then', () => {
+    const on = result({ contextual: { mode: 'neurons', layers: [1, 2, 3], heads: { kept: 4, of: 4 }, neurons: { kept: 528, of: 704 } } });
+    expect(statRows(on).find((r) => r.label === 'Contextual sparsity')?.value).toBe('neurons: 4/4 heads, 528/704 FFN neurons per token in 3 layers');
+    expect(statRows(result()).some((r) => r.label === 'Contextual sparsity')).toBe(false);
+  });
+
   it('renders a markdown table', () => {
     const md = statsMarkdown(result());
     expect(md.split('\n')[0]).toBe('| Last completion | |');
