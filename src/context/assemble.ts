@@ -3,7 +3,7 @@
 // folder's listing, so the cost does not grow with the size of the workspace.
 import { capPrefix, capSuffix, defaultEstimateTokens, fileCost } from './budget';
 import { gatherCandidates } from './candidates';
-import { containsPrivateKey, pathSkipReason } from './exclusions';
+import { MAX_FILE_BYTES, containsPrivateKey, pathSkipReason } from './exclusions';
 import { GitignoreMatcher, defaultGitignoreCache, type GitignoreCache } from './gitignore';
 import { compileGlobs } from './globs';
 import { nodeFs } from './node-fs';
@@ -85,13 +85,24 @@ export async function assembleContext(
   }
 
   return {
-    payload: { files: placed, current: { file: current, prefix: cappedPrefix.text, suffix } },
+    payload: { files: placed, current: { file: current, prefix: cappedPrefix.text, suffix, ...(currentSkipped ? {} : wholeFileParts(opts, cappedPrefix.start, suffix.length)) } },
     files: placed.map((f) => f.file),
     skipped,
     prefixStart: cappedPrefix.start,
     estimatedTokens: reserved + used,
     ...(currentSkipped ? { currentSkipped } : {}),
   };
+}
+
+/** The current file's text cut off by the caps (`head` before the kept prefix, `tail` after the
+ *  kept suffix), for the engine's language service: a name after `this.` or an imported name needs
+ *  the class header and the imports, which a capped prefix may have cut. Not placed in the token
+ *  stream; left out above MAX_FILE_BYTES, as a related file that large would be. */
+function wholeFileParts(opts: AssembleOptions, prefixStart: number, suffixKept: number): { head?: string; tail?: string } {
+  const head = opts.prefix.slice(0, prefixStart);
+  const tail = opts.suffix.slice(suffixKept);
+  if (head.length + tail.length > MAX_FILE_BYTES) return {};
+  return { ...(head ? { head } : {}), ...(tail ? { tail } : {}) };
 }
 
 /** Only credential rules apply to the current file; size/ignore rules are for pulled-in files. */

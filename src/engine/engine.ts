@@ -13,7 +13,7 @@ import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
 import { Monitors, tokenTexts, type MonitorSession } from './monitors/monitor';
-import { syntaxCut } from './monitors/syntax-cut';
+import { syntaxCut, wholeFile } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
 import { mulberry32 } from '../shared/random';
@@ -225,7 +225,7 @@ export class Engine {
     const { m, cfg } = this.need();
     if (cfg.monitors === false || !TS_EXTENSIONS.test(ctx.current.file)) return;
     const files = ctx.files.map((f) => ({ name: f.file, text: f.text }));
-    files.push({ name: ctx.current.file, text: ctx.current.prefix + ctx.current.suffix }); // the first query then reuses the program
+    files.push({ name: ctx.current.file, text: wholeFile(ctx).text }); // the first query then reuses the program
     this.monitorsFor(m).ts?.setFiles(files);
   }
 
@@ -233,7 +233,7 @@ export class Engine {
     const { m, cfg } = this.need();
     if (!(req.monitors ?? cfg.monitors ?? true)) return undefined;
     const c = req.context;
-    return this.monitorsFor(m).session({ file: c.current.file, prefix: c.current.prefix, suffix: c.current.suffix, files: c.files, editorNames: req.editorNames });
+    return this.monitorsFor(m).session({ file: c.current.file, ...wholeFile(c), files: c.files, editorNames: req.editorNames });
   }
 
   async complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {

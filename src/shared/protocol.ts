@@ -56,6 +56,10 @@ export const ContextPayloadSchema = v.object({
     file: v.string(),
     prefix: v.string(), // text of the current file before the cursor
     suffix: v.string(), // text after the cursor (the engine caps it)
+    /** The file's text before `prefix` and after `suffix` where the assembler capped them: only the
+     *  language service reads it (the class around `this.`, the imports), never the model. */
+    head: v.optional(v.string()),
+    tail: v.optional(v.string()),
   }),
 });
 export type ContextPayload = v.InferOutput<typeof ContextPayloadSchema>;

@@ -361,3 +361,28 @@ describe('assembleContext: bounded work', () => {
     expect(counts.readFile).toBe(30);
   });
 });
+
+describe('assembleContext: what the caps cut off the current file', () => {
+  const lines = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `const ${tag}${i} = ${i};\n`).join('');
+
+  it('is sent beside the placed prefix and suffix (head, tail) for the language service, and only then', async () => {
+    const root = ws({ 'a.ts': '' });
+    const prefix = lines(2000, 'p');
+    const suffix = lines(2000, 's');
+    const r = await assembleContext({ workspaceRoot: root, currentFile: 'a.ts', prefix, suffix, maxContextTokens: 1024 });
+    const c = r.payload.current;
+    expect(c.head! + c.prefix).toBe(prefix);
+    expect(c.head!.length).toBe(r.prefixStart);
+    expect(c.suffix + c.tail!).toBe(suffix);
+    expect(c.prefix.length).toBeLessThan(prefix.length);
+    const small = await assembleContext({ workspaceRoot: root, currentFile: 'a.ts', prefix: 'const a = 1;\n', suffix: '\n', maxContextTokens: 1024 });
+    expect(small.payload.current).toEqual({ file: 'a.ts', prefix: 'const a = 1;\n', suffix: '\n' });
+  });
+
+  it('is left out when it would exceed the size limit of a context file', async () => {
+    const root = ws({ 'a.ts': '' });
+    const r = await assembleContext({ workspaceRoot: root, currentFile: 'a.ts', prefix: lines(60_000, 'p'), suffix: '', maxContextTokens: 1024 });
+    expect(r.payload.current.head).toBeUndefined();
+    expect(r.prefixStart).toBeGreaterThan(1024 * 1024);
+  });
+});
