@@ -5,6 +5,11 @@ loss (tbtrain/shadow_pred.py). Then bits/byte with the predicted masks at 25 / 5
 
     python3 training/pipeline/train_shadow.py --minutes 5            # later: --resume (continues the same run)
     python3 training/pipeline/train_shadow.py --resume --steps 0     # evaluation only
+    python3 training/pipeline/train_shadow.py --data corpus --only shadow --out training/work/shadow/pred-corpus --minutes 15
+
+--data corpus samples the windows from the training corpus (work/corpus/train.jsonl, dataset/build.py) and
+evaluates on its valid split (the held-out families); --data heldout (the default) uses the unpacked held-out
+packages (work/heldout/ws) as bench/shadowllm.md describes. --only shadow trains the ShadowLLM predictor alone.
 
 --extra also trains the two cross variants (ShadowLLM on magnitudes, DejaVu on plainact) in the same loop,
 to separate the criterion from the architecture. Checkpoint: work/shadow/pred/pred.pt (atomic, every
@@ -34,8 +39,9 @@ KEEPS = (0.25, 0.5, 0.75)
 
 def build(lm, args) -> dict:
     c, L = lm.cfg, lm.cfg.n_layers - 1
-    preds = {"shadow": (ShadowPredictor(c.d_model, L, c.n_heads, c.ffn_dim, args.hidden), "plainact"),
-             "dejavu": (DejaVuPredictor(c.d_model, L, c.n_heads, c.ffn_dim, args.dv_hidden), "mag")}
+    preds = {"shadow": (ShadowPredictor(c.d_model, L, c.n_heads, c.ffn_dim, args.hidden), "plainact")}
+    if args.only != "shadow":
+        preds["dejavu"] = (DejaVuPredictor(c.d_model, L, c.n_heads, c.ffn_dim, args.dv_hidden), "mag")
     if args.extra:
         preds["shadow_mag"] = (ShadowPredictor(c.d_model, L, c.n_heads, c.ffn_dim, args.hidden), "mag")
         preds["dejavu_plainact"] = (DejaVuPredictor(c.d_model, L, c.n_heads, c.ffn_dim, args.dv_hidden), "plainact")
@@ -74,7 +80,11 @@ def evaluate(lm, preds: dict, rows, tb) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lm", default=str(TRAINING.parent / "models/default"))
+    ap.add_argument("--data", choices=["heldout", "corpus"], default="heldout")
     ap.add_argument("--ws", default=str(TRAINING / "work/heldout/ws"))
+    ap.add_argument("--corpus", default=str(TRAINING / "work/corpus"))
+    ap.add_argument("--per-package", type=int, default=48, help="--data corpus: windows per package at most")
+    ap.add_argument("--only", choices=["all", "shadow"], default="all", help="shadow: the ShadowLLM predictor alone")
     ap.add_argument("--cache", default=str(TRAINING / "work/shadow"))
     ap.add_argument("--out", default=str(TRAINING / "work/shadow/pred"))
     ap.add_argument("--seq", type=int, default=1024)
@@ -95,11 +105,19 @@ def main():
     torch.manual_seed(args.seed)
     lm = load_lm(args.lm)
     tok_path = pathlib.Path(args.lm) / "tokenizer.json"
-    windows = shadow_pred.heldout_windows(pathlib.Path(args.ws), tok_path, pathlib.Path(args.cache), args.seq)
+    if args.data == "corpus":
+        windows = {split: shadow_pred.corpus_windows(pathlib.Path(args.corpus), tok_path, pathlib.Path(args.cache), args.seq,
+                                                     "valid" if split == "eval" else "train", args.per_package)
+                   for split in ("train", "eval")}
+        print(f"corpus windows: {len(windows['train'])} train, {len(windows['eval'])} valid")
+    else:
+        windows = shadow_pred.heldout_windows(pathlib.Path(args.ws), tok_path, pathlib.Path(args.cache), args.seq)
     out = pathlib.Path(args.out)
     ckpt = out / "pred.pt"
     if args.resume and ckpt.exists():
-        args.extra = args.extra or torch.load(ckpt, weights_only=False).get("extra", False)
+        saved = torch.load(ckpt, weights_only=False)
+        args.extra = args.extra or saved.get("extra", False)
+        args.only = saved.get("only", args.only)
     preds = build(lm, args)
     trainer = shadow_pred.Trainer(lm, windows["train"], preds, args.lr, args.neuron_pairs, args.seed)
     if args.resume and ckpt.exists():
@@ -117,11 +135,13 @@ def main():
         losses = trainer.step()
         bar.update(1); bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
         if trainer.steps % args.save_every == 0:
-            trainer.save(ckpt, {"extra": args.extra})
+            trainer.save(ckpt, {"extra": args.extra, "only": args.only, "data": args.data})
     bar.close()
     if trainer.steps > s0:
-        trainer.save(ckpt, {"extra": args.extra})
+        trainer.save(ckpt, {"extra": args.extra, "only": args.only, "data": args.data})
         print(f"{trainer.steps - s0} steps in {time.time() - t0:.0f} s; {trainer.steps} in all ({trainer.steps * args.seq:,} tokens)")
+    if args.eval_windows == 0:
+        return
     rows = shadow_pred.spread(windows["eval"], args.eval_windows, seed=0)
     res = evaluate(lm, preds, rows, token_bytes(Tokenizer.from_file(str(tok_path))))
     res.update({"steps": trainer.steps, "tokens": trainer.steps * args.seq, "lm_params": lm_params,

@@ -21,6 +21,9 @@ No module here imports a script, and the modules import each other without cycle
                 special tokens); gguf_import: the same from a llama.cpp GGUF file; folder_data: training
                 windows from a folder of source files in such a model's own tokenizer (train_predictor --data)
   ort_runner    the engine's cache around the graphs, in Python (parity tests, prefill quality)
+  shadow        ShadowLLM (issue 29): the masked forward and importance criteria; shadow_pred: its predictors and
+                data windows; shadow_graph: the standalone decode-step prototype; shadow_export: the engine's
+                ShadowLLM graph variants (surgery on the plain graphs)
   policies      sparse attention policies in a decode simulation; coref: co-reference tasks;
                 report: eval.py's markdown and plot
 """

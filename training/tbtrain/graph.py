@@ -68,9 +68,12 @@ def weights_of(lm: LM, pred: Predictor) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v.astype(np.float32)) for k, v in W.items()}
 
 
-def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bool = False, layer0: str = "dense") -> onnx.ModelProto:
+def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bool = False, layer0: str = "dense",
+          marks: dict | None = None) -> onnx.ModelProto:
     """separate_head: the output head reads its own [d, V] copy of the tied embedding (the int8
-    quantizer would otherwise transpose the shared table under the embedding Gather)."""
+    quantizer would otherwise transpose the shared table under the embedding Gather).
+    marks: a dict filled with the names of the tensors the ShadowLLM variant reads (shadow_export.py); the graph
+    itself is the same."""
     c, g = cfg, G()
     ins = inputs(c, sparse)
     outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, c.vocab_size])]
@@ -79,7 +82,8 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     past_mask, causal = masks(g, c, S, C)
     ranges = slot_ranges(g, c, C) if sparse else {}  # sinks and recent window; their rows; how many slots to choose
     sh = Shared(ids=ids, S=S, C=C, pos=pos, rope=rope, imp_rope=imp_rope, imp_rope_q=imp_rope_q, past_mask=past_mask,
-                causal=causal, scale=g.const(1.0 / math.sqrt(c.head_dim), np.float32), outs=outs, **ranges)
+                causal=causal, scale=g.const(1.0 / math.sqrt(c.head_dim), np.float32), outs=outs, marks=marks, **ranges)
+    sh.mark("S", S); sh.mark("cos", rope.__defaults__[0]); sh.mark("sin", rope.__defaults__[1])
     groups = tap_groups(c) if sparse else {}
     sel_idx = {}
     if sparse:
@@ -87,6 +91,7 @@ def build(cfg: Config, sparse: bool, W: dict[str, np.ndarray], separate_head: bo
     for l in range(c.n_layers):
         if sparse and l in groups:  # the producer tapping the residual stream entering layer l serves consumer layers groups[l]
             sel_idx.update(layer_selection(g, c, sh, x, l, groups[l]))
+        sh.mark(f"x.{l}", x)  # the residual stream entering layer l
         x = block(g, c, sh, x, l, sparse, layer0, sel_idx)
     head(g, c, sh, x, separate_head)
     return assemble(g, W, "sparse" if sparse else "dense", ins, outs)

@@ -18,7 +18,7 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
     rep = H // Hkv
     p = f"model.layers.{l}."
     g.scope = "model"
-    xn = rms(g, x, p + "input_layernorm.weight", c.norm_eps)
+    xn = sh.mark(f"xn.{l}", rms(g, x, p + "input_layernorm.weight", c.norm_eps))
     def proj(name, bias):  # a linear, + its bias (Qwen2's q/k/v)
         y = linear(g, xn, p + name + ".weight")
         return g.op("Add", y, p + name + ".bias") if bias else y
@@ -26,6 +26,7 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
     kpre = heads(g, proj("self_attn.k_proj", c.attn_bias), Hkv, D)
     k = sh.rope(kpre)
     v = heads(g, proj("self_attn.v_proj", c.attn_bias), Hkv, D)
+    sh.mark(f"k.{l}", k); sh.mark(f"v.{l}", v)
     int8 = c.kv_cache == "int8"
     if int8:  # the cache's rows: int8 at their own step (graph_kv.py)
         graph_kv.new_rows(g, c, sh, k, v, l)
@@ -52,6 +53,8 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
     if sparse and l >= 1:
         Kp, Vp, src_past, Ks, Vs = gather_selected(g, c, sh, sel_idx[l], Kp, Vp, l, Ks, Vs)
         mask = None
+    for key, t in (("Kp", Kp), ("Vp", Vp), ("Ks", Ks), ("Vs", Vs), ("mask", mask)):
+        sh.mark(f"{key}.{l}", t)
     g.scope = "attention"
     if int8:
         s_past = graph_kv.past_scores(g, qh, Kp, Ks)
@@ -64,7 +67,8 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
     prob = g.op("Softmax", g.op("Concat", s_past, s_new, axis=-1), axis=-1)
     p_past, p_new = g.op("Split", prob, g.op("Concat", n_past, sh.S, axis=0), axis=-1, n_out=2)
     if sparse and l >= 1:
-        w = g.op("ReduceMean", p_past, axes=[1], keepdims=0)   # [Hkv, K]: mean over the group's query heads (and chunk positions)
+        # [Hkv, K]: mean over the group's query heads (and chunk positions)
+        w = sh.mark(f"selw.{l}", g.op("ReduceMean", p_past, axes=[1], keepdims=0))
         g.rename(w, f"selected_w.{l}")
         sh.outs.append(helper.make_tensor_value_info(f"selected_w.{l}", TensorProto.FLOAT, [Hkv, "K"]))
     for f in c.copy_heads:
@@ -73,21 +77,22 @@ def block(g: G, c: Config, sh: Shared, x, l: int, sparse: bool, layer0: str, sel
         g.scope = "pointer"
         h = f % H; kv = h // rep
         row = g.op("Sub", g.op("Mul", sh.S, g.const([h % rep + 1])), g.const([1]))      # query row (h % rep)*S + S-1
-        sh.copy_rows[f] = g.op("Squeeze", g.op("Gather", g.op("Gather", prob, g.const(kv), axis=0), row, axis=0), g.const([0]))
+        row_p = g.op("Squeeze", g.op("Gather", g.op("Gather", prob, g.const(kv), axis=0), row, axis=0), g.const([0]))
+        sh.copy_rows[f] = sh.mark(f"copy.{f}", row_p)
         sh.copy_src[f] = g.op("Concat", src_past(kv), sh.ids, axis=0)
         g.scope = "attention"
     o_past = graph_kv.past_values(g, p_past, Vp, Vs) if int8 else g.op("MatMul", p_past, Vp)
     o = g.op("Add", o_past, g.op("MatMul", p_new, v))     # [Hkv, rep*S, D]
     o = g.op("Reshape", g.op("Transpose", g.op("Reshape", o, g.const([H, -1, D])), perm=[1, 0, 2]), g.const([-1, H * D]))
     g.scope = "model"
-    o = linear(g, o, p + "self_attn.o_proj.weight")
+    o = sh.mark(f"attn_out.{l}", linear(g, o, p + "self_attn.o_proj.weight"))
     if c.o_bias:
         o = g.op("Add", o, p + "self_attn.o_proj.bias")
     x = g.op("Add", x, o)
-    xn = rms(g, x, p + "post_attention_layernorm.weight", c.norm_eps)
+    xn = sh.mark(f"ffn_in.{l}", rms(g, x, p + "post_attention_layernorm.weight", c.norm_eps))
     gate = linear(g, xn, p + "mlp.gate_proj.weight")
     hmid = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), linear(g, xn, p + "mlp.up_proj.weight"))
-    return g.op("Add", x, linear(g, hmid, p + "mlp.down_proj.weight"))
+    return g.op("Add", x, sh.mark(f"ffn_out.{l}", linear(g, hmid, p + "mlp.down_proj.weight")))
 
 
 def importance_keys(g: G, c: Config, sh: Shared, kpre, l: int):

@@ -75,6 +75,12 @@ class Shared:
     logd: str | None = None
     copy_rows: dict = field(default_factory=dict)  # pointer head -> its last position's attention [n]
     copy_src: dict = field(default_factory=dict)   # pointer head -> the token ids it read [n]
+    marks: dict | None = None  # when asked: tensor names the ShadowLLM variant's surgery needs (shadow_export.py)
+
+    def mark(self, key, name):
+        if self.marks is not None:
+            self.marks[key] = name
+        return name
 
 
 def assemble(g: G, W: dict[str, np.ndarray], name: str, ins: list, outs: list) -> onnx.ModelProto:

@@ -33,7 +33,7 @@ def mix_copies(g: G, c: Config, sh: Shared, hn, head_out):
         z = g.op("Add", g.op("Add", z, g.op("MatMul", g.op("Unsqueeze", ng_f, g.const([0])), "copy_gate_f.weight")),
                  g.op("Mul", g.op("Slice", ng_f, g.const([0]), g.const([1])),          # no match: the lookup gets no weight
                       g.const(np.array([0.0] * (n_comp - 1) + [-1e9], np.float32), np.float32)))
-    gate = g.op("Softmax", z, axis=-1)
+    gate = sh.mark("gate", g.op("Softmax", z, axis=-1))
     p = g.op("Mul", g.op("Softmax", head_out, axis=-1), g.op("Slice", gate, g.const([0]), g.const([1]), g.const([1])))
     upd = [g.op("Mul", sh.copy_rows[f], g.op("Gather", gate, g.const(i + 1), axis=1)) for i, f in enumerate(c.copy_heads)]
     srcs = [sh.copy_src[f] for f in c.copy_heads]

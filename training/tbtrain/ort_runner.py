@@ -19,9 +19,10 @@ STALE_ID = 7  # what the token-id buffer holds beyond the cached length: the gra
 
 
 class GraphRunner:
-    def __init__(self, model_dir, cap: int, cfg: Config | None = None):
+    def __init__(self, model_dir, cap: int, cfg: Config | None = None, graphs: dict | None = None):
+        """graphs: {"dense": file, "sparse": file} instead of the manifest's (the ShadowLLM variants)."""
         model_dir = pathlib.Path(model_dir)
-        graphs = json.loads((model_dir / "manifest.json").read_text())["graphs"]
+        graphs = graphs or json.loads((model_dir / "manifest.json").read_text())["graphs"]
         self.cfg = c = cfg or folder_config(model_dir)
         o = ort.SessionOptions(); o.intra_op_num_threads = 1
         o.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -52,7 +53,7 @@ class GraphRunner:
         self.ids = ids.copy()
 
     def run(self, ids: list[int], sparse: bool = False, budget: int = 512, sinks: int = ENGINE_SINKS, recent: int = ENGINE_RECENT,
-            neighbors: bool = False) -> dict:
+            neighbors: bool = False, extra: dict | None = None) -> dict:
         """Runs `ids` after the cached tokens through the dense or the sparse graph (neighbors: a fresh
         selection with neighbour fetch); appends their rows; returns the outputs."""
         c, P, S = self.cfg, self.P, len(ids)
@@ -70,6 +71,7 @@ class GraphRunner:
                 feeds[f"past_ik_t.{l}"], feeds[f"past_iksum.{l}"] = self.ik[l], self.iksum[l]
             feeds.update(budget=np.array([budget], np.int64), sinks=np.array([sinks], np.int64), recent=np.array([recent], np.int64))
             feeds.update(fresh_selection_feeds(c, neighbors, names={i.name for i in sess.get_inputs()}))
+        feeds.update(extra or {})
         out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
         for l in range(c.n_layers):
             self.k[l][:, P:P + S] = out[f"new_k.{l}"]

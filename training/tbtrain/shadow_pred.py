@@ -7,6 +7,7 @@
   Trainer          distillation from the LM's per-token importances of random training windows (resumable)
   heldout_windows  evaluation / training windows from unpacked npm packages (the held-out families under
                    work/heldout/ws when the token corpus is absent), tokenized as data.py lays out files
+  corpus_windows   the same windows cut from the corpus (work/corpus/{train,valid}.jsonl, dataset/build.py)
 """
 from __future__ import annotations
 
@@ -134,6 +135,43 @@ def heldout_windows(ws: pathlib.Path, tokenizer: pathlib.Path, cache: pathlib.Pa
         (cache / f"windows-{key}-{seq}.json").write_text(json.dumps(names))
     z = np.load(f)
     return {"eval": z["eval"], "train": z["train"]}
+
+
+def corpus_windows(corpus: pathlib.Path, tokenizer: pathlib.Path, cache: pathlib.Path, seq: int, split: str,
+                   per_package: int = 48, seed: int = 0) -> np.ndarray:
+    """Up to `per_package` (prev=EOT, ids[seq + 1]) windows per package of corpus/{split}.jsonl, cut end to end from
+    the package's files in path order (each <|file_sep|>path\\n text, as package_stream) starting at a random
+    file (fixed seed), so every package of the split is sampled without tokenizing the whole corpus. Cached."""
+    from tokenizers import Tokenizer
+    key = hashlib.sha256(pathlib.Path(tokenizer).read_bytes()).hexdigest()[:12]
+    f = cache / f"corpus-{split}-{key}-{seq}-{per_package}-{seed}.npy"
+    if not f.exists():
+        tok = Tokenizer.from_file(str(tokenizer))
+        pkgs: dict[str, list] = {}
+        with open(pathlib.Path(corpus) / f"{split}.jsonl") as fh:
+            for line in fh:
+                r = json.loads(line)
+                pkgs.setdefault(r["pkg"], []).append((r["path"], r["text"]))
+        rng = np.random.default_rng(seed)
+        need = per_package * (seq + 1)
+        rows = []
+        for name in sorted(pkgs):
+            files = sorted(pkgs[name])
+            start = int(rng.integers(len(files)))
+            chars = 0
+            texts = []
+            for path, text in files[start:] + files[:start]:  # about 3 characters a token: enough text for `need` tokens
+                texts += [path + "\n", text]
+                chars += len(text)
+                if chars > 4 * need:
+                    break
+            enc = tok.encode_batch(texts, add_special_tokens=False)
+            ids = [t for i in range(0, len(enc), 2) for t in [4] + enc[i].ids + enc[i + 1].ids]
+            s = np.asarray(ids[:need], np.int64)
+            rows += [s[a:a + seq + 1] for a in range(0, len(s) - seq, seq + 1)]
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(f, np.stack(rows))
+    return np.load(f)
 
 
 def spread(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
