@@ -233,7 +233,7 @@ export class Engine {
     const { m, cfg } = this.need();
     if (!(req.monitors ?? cfg.monitors ?? true)) return undefined;
     const c = req.context;
-    return this.monitorsFor(m).session({ file: c.current.file, ...wholeFile(c), files: c.files, editorNames: req.editorNames });
+    return this.monitorsFor(m).session({ file: c.current.file, prefix: c.current.prefix, suffix: c.current.suffix, head: c.current.head, tail: c.current.tail, files: c.files, editorNames: req.editorNames });
   }
 
   async complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {

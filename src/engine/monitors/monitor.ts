@@ -67,6 +67,11 @@ export interface MonitorInput {
   files: { file: string; text: string }[];
   /** names from the editor's completion provider at the cursor (languages without a service here) */
   editorNames?: string[];
+  /** the file's text before `prefix` / after `suffix` that the context caps cut off: the language
+   *  service reads the whole file (the class around `this.`, the imports); the ranking reads what
+   *  the model reads, as it was fitted */
+  head?: string;
+  tail?: string;
 }
 
 interface Episode {
@@ -117,10 +122,18 @@ export class MonitorSession {
     const trig = triggerAt(this.input.prefix);
     if (!this.isTs || !trig) return;
     const ts = this.m.ts!;
-    ts.setFiles([...this.input.files.map((f) => ({ name: f.file, text: f.text })), { name: this.input.file, text: this.input.prefix + this.input.suffix }]);
+    const whole = this.serviceText('');
+    ts.setFiles([...this.input.files.map((f) => ({ name: f.file, text: f.text })), { name: this.input.file, text: whole.text }]);
     const t0 = (this.cursorT0 = performance.now());
-    this.cursorNames = ts.names(this.input.file, this.input.prefix + this.input.suffix, this.input.prefix.length, Math.max(this.m.opts.cursorTimeoutMs, this.m.opts.cursorMaxMs))
+    this.cursorNames = ts.names(this.input.file, whole.text, whole.at, Math.max(this.m.opts.cursorTimeoutMs, this.m.opts.cursorMaxMs))
       .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));
+  }
+
+  /** The current file as the language service reads it with `generated` inserted at the cursor,
+   *  and the offset right after it. */
+  private serviceText(generated: string): { text: string; at: number } {
+    const before = (this.input.head ?? '') + this.input.prefix + generated;
+    return { text: before + this.input.suffix + (this.input.tail ?? ''), at: before.length };
   }
 
   /** The constraint for the next token after `generated` (the completion so far), if any: the
@@ -182,8 +195,8 @@ export class MonitorSession {
         if (r) ({ names, kinds, param } = r);
       }
       else if (!atCursor && this.stepMs < this.m.opts.totalStepMs && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) {
-        const full = this.input.prefix + generated;
-        const r = await this.m.ts!.names(this.input.file, full + this.input.suffix, full.length, this.m.opts.stepTimeoutMs);
+        const whole = this.serviceText(generated);
+        const r = await this.m.ts!.names(this.input.file, whole.text, whole.at, this.m.opts.stepTimeoutMs);
         this.stepMs += performance.now() - t0;
         if (r && usable(r, trig)) ({ names, kinds, param } = r);
       }

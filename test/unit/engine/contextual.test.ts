@@ -9,6 +9,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateContextual, contextualOf } from '../../../src/engine/contextual';
+import { setCrossover } from '../../../src/engine/crossover';
 import { Engine, Hooks } from '../../../src/engine/engine';
 import { contextualLabel, keptCounts, parseContextual } from '../../../src/shared/contextual';
 import type { ContextPayload, EngineConfig, EngineEvent } from '../../../src/shared/protocol';
@@ -90,6 +91,7 @@ describe.runIf(shipsShadow)('the variant graphs of models/default', () => {
   beforeAll(async () => {
     engine = new Engine();
     await engine.configure(config(modelDir), hooks);
+    setCrossover(engine.loaded!, false); // tokenbutler selects at this short context too: both graphs are checked
     await engine.prefill(engine.loaded!.tokenizer.encode(files[0].text.repeat(4)).ids, hooks);
   }, 60_000);
   afterAll(() => engine.kv?.truncate(0));
@@ -117,11 +119,11 @@ describe.runIf(shipsShadow)('the variant graphs of models/default', () => {
     expect(maxDiff(plain.logits.data as Float32Array, variant.logits.data as Float32Array)).toBeLessThan(1e-4);
   }, 60_000);
 
-  it('a decode step computes exactly the kept heads and neurons, and it changes the logits', async () => {
+  it.each(['dense', 'tokenbutler'] as const)('%s: a decode step computes exactly the kept heads and neurons, and it changes the logits', async (policy) => {
     const m = engine.loaded!;
     const heads = Math.max(1, m.config.n_heads / 2);
     const neurons = Math.round(m.config.ffn_dim! / 2);
-    const { plain, variant } = await both([42], 'tokenbutler', heads, neurons);
+    const { plain, variant } = await both([42], policy, heads, neurons);
     expect(maxDiff(plain.logits.data as Float32Array, variant.logits.data as Float32Array)).toBeGreaterThan(1e-3);
     expect(Array.from(variant.logits.data as Float32Array).every(Number.isFinite)).toBe(true);
     if (variant.shadow_kept) {
