@@ -1,8 +1,8 @@
 """bits/byte of the engine's ShadowLLM settings (issue 29 item 3): the folder's ShadowLLM predictor (shadow.fp16.safetensors)
 choosing head_keep heads and ffn_keep neurons in layers 1..L-1 at every position, against the same windows without
 contextual sparsity. The reference (shadow.forward with the predictor's top-k masks, fp32, dense attention) scores
---windows windows; the shipped graphs (dense/sparse.shadow.int8.onnx, token by token, the compact cache) score the
-first --onnx-windows of them with the same keeps.
+--windows windows; the shipped graphs (dense/sparse.shadow.int8.onnx, token by token, the compact cache, the sparse
+graph at --budget from the engine's crossover on) score the first --onnx-windows of them with the same keeps.
 
     python3 training/evaluation/shadow_engine.py --windows 32 --onnx-windows 4 --out training/work/shadow/engine_bpb.json
 """
@@ -24,6 +24,7 @@ from tbtrain.checkpoints import folder_config, lm_from_folder
 from tbtrain.metrics import token_bytes
 from tbtrain.ort_runner import GraphRunner
 from tbtrain.paths import TRAINING
+from tbtrain.selection import ENGINE_RECENT, ENGINE_SINKS
 from tbtrain.shadow_export import load_predictor
 
 SETTINGS = {"off": (1.0, 1.0), "neurons 75%": (1.0, 0.75), "neurons 50%": (1.0, 0.5), "heads 75%": (0.75, 1.0),
@@ -44,7 +45,7 @@ def main():
     ap.add_argument("--cache", default=str(TRAINING / "work/shadow"))
     ap.add_argument("--windows", type=int, default=32)
     ap.add_argument("--onnx-windows", type=int, default=0)
-    ap.add_argument("--budget", type=int, default=256, help="the sparse graph's budget (tokenbutler)")
+    ap.add_argument("--budget", type=int, default=64, help="the sparse graph's budget (tokenbutler)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -82,7 +83,8 @@ def main():
 
 
 def onnx_bpb(folder: pathlib.Path, cfg, rows, tb, budget: int) -> dict:
-    """Token-by-token decode through the folder's ShadowLLM graphs (dense, and sparse at `budget`) for every setting."""
+    """Token-by-token decode through the folder's ShadowLLM graphs for every setting: the dense graph, and the sparse
+    graph (tokenbutler at `budget`) wherever the engine would run it (P > sinks + recent + budget; dense before)."""
     graphs = json.loads((folder / "manifest.json").read_text())["shadow"]["graphs"]
     out = {}
     for kind in ("dense", "sparse"):
@@ -96,8 +98,9 @@ def onnx_bpb(folder: pathlib.Path, cfg, rows, tb, budget: int) -> dict:
                 h, n = counts(cfg, kh, kn)
                 extra = {"ffn_keep": np.array([n], np.int64), "head_keep": np.array([h], np.int64)}
                 r.reset()
-                for t in range(len(ids) - 1):
-                    lg = r.run([ids[t]], sparse=kind == "sparse", budget=budget, extra=extra)["logits"][0].astype(np.float64)
+                for t in range(len(ids) - 1):   # as the engine: dense while the selection would be all (or nothing is cached)
+                    sparse = kind == "sparse" and t > ENGINE_SINKS + ENGINE_RECENT + budget
+                    lg = r.run([ids[t]], sparse=sparse, budget=budget, extra=extra)["logits"][0].astype(np.float64)
                     nats[k] += float(np.log(np.exp(lg - lg.max()).sum()) + lg.max() - lg[ids[t + 1]])
         b = {k: shadow.bits_per_byte(v, nbytes) for k, v in nats.items()}
         out[kind] = {"windows": len(rows), "bpb": b, "loss_vs_off_pct": {k: 100 * (v / b["off"] - 1) for k, v in b.items()}}

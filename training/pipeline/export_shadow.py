@@ -39,7 +39,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="models/default")
     ap.add_argument("--pred", required=True, help="train_shadow.py's pred.pt, or a shadow.fp16.safetensors")
-    ap.add_argument("--bpb", default=None, help="evaluation/shadow_engine.py's JSON: the manifest's shadow.bpb")
+    ap.add_argument("--bpb", nargs="*", default=None,
+                    help="evaluation/shadow_engine.py's JSON files (corpus first, then held-out): the manifest's shadow.bpb")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -86,7 +87,7 @@ def main():
                                 "--out training/work/shadow/pred-corpus --minutes 15 --threads 2"},
     }
     if args.bpb:
-        shadow["bpb"] = json.loads(pathlib.Path(args.bpb).read_text())["bpb"]
+        shadow["bpb"] = bpb_summary([json.loads(pathlib.Path(f).read_text()) for f in args.bpb])
     elif "bpb" in man.get("shadow", {}):
         shadow["bpb"] = man["shadow"]["bpb"]
     assert all(sha(folder / n) == h for n, h in before.items()), "a plain file changed"
@@ -95,6 +96,18 @@ def main():
         {k: v for k, v in man.items() if k not in ("shadow", "files")}
     (folder / "manifest.json").write_text(text)
     print(json.dumps(shadow, indent=1))
+
+
+def bpb_summary(results: list[dict]) -> dict:
+    """{data: {"windows", "bytes", "off", settings: {name: {headKeep, ffnKeep, bpb, lossPct}}}} from shadow_engine.py's results
+    (the reference masks; the ONNX graphs' check on the first windows in bench/shadowllm.md)."""
+    out = {}
+    for r in results:
+        out[r["data"]] = {"windows": r["windows"], "tokensPerWindow": 1024, "bytes": r["bytes"], "off": round(r["bpb"]["off"], 5),
+                          "settings": {k: {"headKeep": r["keeps"][k]["head_keep"], "ffnKeep": r["keeps"][k]["ffn_keep"],
+                                           "bpb": round(v, 5), "lossPct": round(r["loss_vs_off_pct"][k], 3)}
+                                       for k, v in r["bpb"].items() if k != "off"}}
+    return out
 
 
 def patch_manifest(text: str, files: dict, shadow: dict) -> str:

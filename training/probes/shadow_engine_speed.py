@@ -1,7 +1,10 @@
 """Decode-step time of the engine's ShadowLLM graphs (issue 29 item 3) against the plain int8 graph, in onnxruntime
 from Python: dense.int8.onnx and dense.shadow.int8.onnx (keep 1.0 and the bits/byte settings of
 evaluation/shadow_engine.py) over a random compact cache of P slots; 1 intra-op thread, spinning off; the variants
-alternate within each round (the start rotates); medians of the rounds.
+alternate within each round (the start rotates); medians of the rounds. Each timed run follows an untimed run of the
+same variant: the two graphs are separate sessions with their own copy of the weights in memory, so a run right after
+the other session's is slowed by the caches it finds cold (about 0.15 ms of 0.6 at 512 here), which a decode loop on
+one graph does not see.
 
     python3 training/probes/shadow_engine_speed.py --ctx 512,2048 --rounds 300 [--sparse]
 """
@@ -60,6 +63,7 @@ def main():
                 for i in range(len(names)):
                     n = names[(i + r) % len(names)]
                     s, f = variants[n]
+                    s.run(["logits"], f)   # warm: the decode loop runs one graph step after step
                     t0 = time.perf_counter(); s.run(["logits"], f); dt = (time.perf_counter() - t0) * 1000
                     if r >= 20:
                         times[n].append(dt)
