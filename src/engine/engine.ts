@@ -13,7 +13,7 @@ import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
 import { Monitors, tokenTexts, type MonitorSession } from './monitors/monitor';
-import { syntaxCut, wholeFile } from './monitors/syntax-cut';
+import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
 import { mulberry32 } from '../shared/random';
@@ -225,7 +225,8 @@ export class Engine {
     const { m, cfg } = this.need();
     if (cfg.monitors === false || !TS_EXTENSIONS.test(ctx.current.file)) return;
     const files = ctx.files.map((f) => ({ name: f.file, text: f.text }));
-    files.push({ name: ctx.current.file, text: wholeFile(ctx).text }); // the first query then reuses the program
+    const c = ctx.current; // the whole file, as the monitors' queries send it: the first query then reuses the program
+    files.push({ name: c.file, text: (c.head ?? '') + c.prefix + c.suffix + (c.tail ?? '') });
     this.monitorsFor(m).ts?.setFiles(files);
   }
 

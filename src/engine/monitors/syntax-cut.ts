@@ -18,17 +18,9 @@ export async function syntaxCut(ts: TsService | undefined, decode: (ids: number[
     if (t.length >= shown.length) break;
     if (shown.startsWith(t)) cuts.push(t.replace(/[ \t]+$/, '').length);
   }
-  const { prefix, suffix } = wholeFile(ctx);
-  const keep = await ts.syntaxSafeLength(ctx.current.file, prefix, shown, suffix, cuts, SYNTAX_TIMEOUT_MS);
+  // the placed prefix and suffix, not the whole file: they bound the cost of the parse per candidate cut
+  const keep = await ts.syntaxSafeLength(ctx.current.file, ctx.current.prefix, shown, ctx.current.suffix, cuts, SYNTAX_TIMEOUT_MS);
   if (keep === undefined || keep >= shown.length) return undefined;
   return { text: shown.slice(0, keep).replace(/[ \t]+$/, ''), cutAt: keep, removed: shown.slice(keep) };
 }
 
-/** The current file as the language service reads it: the placed prefix and suffix with what the
- *  assembler cut off around them (ContextPayload current.head / .tail). */
-export function wholeFile(ctx: ContextPayload): { prefix: string; suffix: string; text: string } {
-  const c = ctx.current;
-  const prefix = c.head ? c.head + c.prefix : c.prefix;
-  const suffix = c.tail ? c.suffix + c.tail : c.suffix;
-  return { prefix, suffix, text: prefix + suffix };
-}
