@@ -43,11 +43,6 @@ function shadowOf(m: LoadedModel): ShadowManifest | undefined {
   return s?.graphs?.dense && s.graphs.sparse && Array.isArray(s.layers) ? (s as ShadowManifest) : undefined;
 }
 
-/** Whether this model folder ships the variant graphs (manifest.shadow). */
-export function hasShadow(m: LoadedModel): boolean {
-  return shadowOf(m) !== undefined;
-}
-
 async function openSessions(m: LoadedModel, s: ShadowManifest): Promise<{ dense: ort.InferenceSession; sparse: ort.InferenceSession } | string> {
   const opts = sessionOptions(m.executionProvider);
   const opened: ort.InferenceSession[] = [];
