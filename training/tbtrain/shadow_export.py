@@ -67,7 +67,9 @@ def quantized(g: onnx.ModelProto, tmp: pathlib.Path, name: str, W: dict) -> onnx
     """model_folder.quantize_int8's quantization of one built graph."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     src, dst = tmp / f"{name}.onnx", tmp / f"{name}.int8.onnx"
-    onnx.save_model(g, str(src))
+    # past protobuf's 2 GB (a 0.5B model's fp32 graph) the weights go to one external-data file beside it
+    big = sum(v.nbytes for v in W.values()) > 1_500_000_000
+    onnx.save_model(g, str(src), save_as_external_data=big, all_tensors_to_one_file=True, location=f"{name}.weights")
     keep = [n.name for n in g.graph.node if n.name.startswith("pointer/")]
     quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
                      op_types_to_quantize=["MatMul"], nodes_to_exclude=keep, extra_options={"MatMulConstBOnly": True})
