@@ -30,7 +30,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbt
 from tbtrain.checkpoints import folder_config, lm_from_folder
 from tbtrain.graph import weights_of
 from tbtrain.model import Config
-from tbtrain.model_folder import quantize_int8
+from tbtrain.model_folder import quantize_int8, take_weights
 from tbtrain.ort_runner import GraphRunner
 from tbtrain.predictor import Predictor
 
@@ -42,20 +42,6 @@ def built(folder: pathlib.Path, tmp: pathlib.Path, cfg: Config, layer0: str) -> 
                           if k.startswith("predictor.")})
     names = quantize_int8(cfg, weights_of(lm, pred.eval()), tmp, layer0)
     return {k: onnx.load(str(tmp / v)) for k, v in names.items()}
-
-
-def take_weights(new: onnx.ModelProto, old: onnx.ModelProto) -> int:
-    """new's initializers named like one of old's (every weight; not the builder's numbered constants c_*) take old's value."""
-    olds = {i.name: i for i in old.graph.initializer}
-    n = 0
-    for t in new.graph.initializer:
-        if t.name.startswith("c_"):
-            continue
-        assert t.name in olds, f"{t.name} is not in the folder's graph"
-        o = olds[t.name]
-        assert list(o.dims) == list(t.dims) and o.data_type == t.data_type, t.name
-        t.CopyFrom(o); n += 1
-    return n
 
 
 def check(folder: pathlib.Path, cand: pathlib.Path, old_cfg: Config, new_cfg: Config, ids: list[int]) -> bool:

@@ -183,3 +183,17 @@ def measure_variants(out: pathlib.Path, cfg: Config, windows: list, tbytes: np.n
         for n in variants:
             res[f"decode_ms_{n}@{T}"] = float(np.median(times[n]))
     return res
+
+
+def take_weights(new: onnx.ModelProto, old: onnx.ModelProto) -> int:
+    """new's initializers named like one of old's (every weight; not the builder's numbered constants c_*) take old's value."""
+    olds = {i.name: i for i in old.graph.initializer}
+    n = 0
+    for t in new.graph.initializer:
+        if t.name.startswith("c_"):
+            continue
+        assert t.name in olds, f"{t.name} is not in the folder's graph"
+        o = olds[t.name]
+        assert list(o.dims) == list(t.dims) and o.data_type == t.data_type, t.name
+        t.CopyFrom(o); n += 1
+    return n

@@ -38,6 +38,7 @@ from tbtrain import graph_kv
 from tbtrain.graph import build
 from tbtrain.graph_ops import G
 from tbtrain.model import Config
+from tbtrain.model_folder import take_weights
 from tbtrain.shadow_graph import TORCH_RMS_EPS
 
 FIRST_NODE = 10 ** 6  # the surgery's node counter starts here: its names never meet the builder's
@@ -48,19 +49,6 @@ def predictor_weights(pred) -> dict[str, np.ndarray]:
     t = lambda x: np.ascontiguousarray(x.detach().float().numpy())
     return {"shadow.fc1": t(pred.fc1.weight).T.copy(), "shadow.fc1_b": t(pred.fc1.bias),
             "shadow.fc2": t(pred.fc2.weight).T.copy(), "shadow.fc2_b": t(pred.fc2.bias)}
-
-
-def take_weights(new: onnx.ModelProto, old: onnx.ModelProto) -> int:
-    """new's initializers named like one of old's (every weight, not the builder's numbered constants c_*) take old's value."""
-    olds = {i.name: i for i in old.graph.initializer}
-    n = 0
-    for t in new.graph.initializer:
-        if t.name.startswith("c_"):
-            continue
-        o = olds[t.name]
-        assert list(o.dims) == list(t.dims) and o.data_type == t.data_type, t.name
-        t.CopyFrom(o); n += 1
-    return n
 
 
 def quantized(g: onnx.ModelProto, tmp: pathlib.Path, name: str, W: dict) -> onnx.ModelProto:
