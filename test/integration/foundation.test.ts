@@ -47,6 +47,8 @@ suite('Foundation', () => {
       predictionInterval: 4,
       monitors: true,
       debounceMs: 0,
+      contextualSparsity: 'off',
+      contextualSparsityKeep: 0.75,
     };
     const properties = extension.packageJSON.contributes.configuration.properties as Record<string, { default: unknown; markdownDescription?: string }>;
     assert.deepStrictEqual(Object.keys(properties).sort(), Object.keys(expected).map((k) => `tokenbutler.${k}`).sort());
