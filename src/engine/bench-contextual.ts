@@ -4,12 +4,12 @@
 // and each variant's timed steps follow one untimed step of its own graph), and ratios against
 // `off` under the same policy and context are the result, not absolute times.
 import { contextualLabel, type ContextualSparsity } from '../shared/contextual';
-import type { Policy } from '../shared/protocol';
+import type { ContextualReport, Policy } from '../shared/protocol';
 import { mulberry32 } from '../shared/random';
-import { cycleQuantile } from './bench';
-import { activateContextual, type ActiveContextual } from './contextual';
+import { cycleQuantile, timeSteps } from './bench';
+import { activateContextual, contextualReport, type ActiveContextual } from './contextual';
 import { crossoverOn, denseBelow, setCrossover, setDenseBelow } from './crossover';
-import { Engine, Hooks, selectionOf } from './engine';
+import { Engine, Hooks } from './engine';
 
 export interface ContextualBenchOptions {
   contexts: number[];
@@ -31,8 +31,8 @@ export interface ContextualBenchRow {
   setting: string;
   msPerToken: number;
   p90MsPerToken: number;
-  /** heads and FFN neurons each masked layer computed (absent: the plain graphs ran) */
-  kept?: { heads: string; neurons: string };
+  /** what each masked layer computed (absent: the plain graphs ran) */
+  kept?: ContextualReport;
 }
 
 const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
@@ -64,18 +64,7 @@ export async function runContextualBench(engine: Engine, o: ContextualBenchOptio
       for (let round = 0; round < 3; round++) {
         for (const v of variants.map((_, i, a) => a[(i + round) % a.length])) {
           m.contextual = v.a;
-          const n = interval(v.policy);
-          engine.kv!.truncate(T);
-          await engine.step([ids[T % ids.length]], v.policy, o.budget, undefined, false, n);
-          engine.kv!.truncate(T);
-          let last: BigInt64Array | undefined;
-          for (let s = 0; s < per; s++) {
-            const reuse = s % n !== 0 ? last : undefined;
-            const t = performance.now();
-            const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, reuse, false, n);
-            (reuse ? reused : fresh).get(v.label)!.push(performance.now() - t);
-            if (n > 1) last = selectionOf(r);
-          }
+          await timeSteps(engine, ids, T, v.policy, o.budget, interval(v.policy), per, fresh.get(v.label)!, reused.get(v.label)!);
         }
       }
       engine.kv!.truncate(T);
@@ -85,7 +74,7 @@ export async function runContextualBench(engine: Engine, o: ContextualBenchOptio
           context: T, policy: v.policy, setting: contextualLabel(v.cs),
           msPerToken: cycleQuantile(fresh.get(v.label)!, reused.get(v.label)!, n, 0.5),
           p90MsPerToken: cycleQuantile(fresh.get(v.label)!, reused.get(v.label)!, n, 0.9),
-          ...(v.a ? { kept: { heads: `${v.a.heads}/${v.a.nHeads}`, neurons: `${v.a.neurons}/${v.a.ffnDim}` } } : {}),
+          ...(v.a ? { kept: contextualReport(m, v.a) } : {}),
         };
         rows.push(row);
         o.log(`context ${T}: ${v.label.padEnd(24)} ${row.msPerToken.toFixed(2)} ms/token (p90 ${row.p90MsPerToken.toFixed(2)})`);
@@ -103,7 +92,7 @@ export async function runContextualBench(engine: Engine, o: ContextualBenchOptio
   const table = [
     '| context | policy | contextual sparsity | kept per masked layer (heads, FFN neurons) | ms/token (p50) | p90 |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.setting} | ${r.kept ? `${r.kept.heads}, ${r.kept.neurons}` : 'all (plain graphs)'} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} |`),
+    ...rows.map((r) => `| ${r.context} | ${r.policy} | ${r.setting} | ${r.kept ? `${r.kept.heads.kept}/${r.kept.heads.of}, ${r.kept.neurons.kept}/${r.kept.neurons.of}` : 'all (plain graphs)'} | ${r.msPerToken.toFixed(2)} | ${r.p90MsPerToken.toFixed(2)} |`),
     '',
     `- ORT ${m.executionProvider} 1 thread; budget ${o.budget}; tokenbutler at prediction interval ${o.interval}${crossover ? `, decoding dense below ${crossover} cached tokens` : ', selecting at every context'}`,
     ...notes.map((n) => `- ${n}`),

@@ -56,6 +56,24 @@ export function cycleQuantile(fresh: number[], reused: number[], interval: numbe
   return (quantile(fresh, q) + (interval - 1) * quantile(reused, q)) / interval;
 }
 
+/** One variant's turn in a round of interleaved timing, from T cached tokens of `ids`: one untimed
+ *  step of its own graph (the first step after another graph ran pays for caches that are not its
+ *  own), then `steps` timed ones; with interval n > 1 a fresh selection, then n - 1 steps re-reading
+ *  it, each timing pushed to `fresh` or `reused`. */
+export async function timeSteps(engine: Engine, ids: number[], T: number, policy: Policy, budget: number, interval: number, steps: number, fresh: number[], reused: number[]): Promise<void> {
+  engine.kv!.truncate(T);
+  await engine.step([ids[T % ids.length]], policy, budget, undefined, false, interval);
+  engine.kv!.truncate(T);
+  let last: BigInt64Array | undefined;
+  for (let s = 0; s < steps; s++) {
+    const reuse = s % interval !== 0 ? last : undefined;
+    const t = performance.now();
+    const r = await engine.step([ids[(T + s) % T]], policy, budget, reuse, false, interval);
+    (reuse ? reused : fresh).push(performance.now() - t);
+    if (interval > 1) last = selectionOf(r);
+  }
+}
+
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
@@ -129,24 +147,10 @@ export async function runBench(engine: Engine, o: BenchOptions) {
     const times = new Map<string, number[]>([...active(T), ...peers].map((v) => [v.label, []]));
     const reusedTimes = new Map<string, number[]>(active(T).map((v) => [v.label, []])); // steps re-reading a selection
     for (let round = 0; round < 3; round++) {
-      // each round starts with another variant, and each variant's timed steps follow one untimed
-      // step of its own graph: the first step after another graph (or the peer) ran pays for
-      // caches that are not its own, which is an artefact of interleaving, not a cost of the policy
+      // each round starts with another variant (and timeSteps warms each variant's own graph first)
       const order = active(T).map((_, i, a) => a[(i + round) % a.length]);
       for (const v of order) {
-        let last: BigInt64Array | undefined;
-        await forced(v.forceSparse, async () => {
-          engine.kv!.truncate(T);
-          await engine.step([ids[T % ids.length]], v.policy, o.budget, undefined, false, v.interval);
-          engine.kv!.truncate(T);
-          for (let s = 0; s < Math.ceil(o.steps / 3); s++) {
-            const reuse = s % v.interval !== 0 ? last : undefined;
-            const t = performance.now();
-            const r = await engine.step([ids[(T + s) % T]], v.policy, o.budget, reuse, false, v.interval);
-            (reuse ? reusedTimes : times).get(v.label)!.push(performance.now() - t);
-            if (v.interval > 1) last = selectionOf(r);
-          }
-        });
+        await forced(v.forceSparse, () => timeSteps(engine, ids, T, v.policy, o.budget, v.interval, Math.ceil(o.steps / 3), times.get(v.label)!, reusedTimes.get(v.label)!));
       }
       for (const p of peers) times.get(p.label)!.push(...await p.peer.decode(ids[T % ids.length], Math.ceil(o.steps / 3)));
     }

@@ -25,11 +25,9 @@ export interface ActiveContextual {
   mode: ContextualSparsity['mode'];
   dense: ort.InferenceSession;
   sparse: ort.InferenceSession;
-  /** query heads and FFN neurons each masked layer computes, and of how many */
+  /** query heads and FFN neurons each masked layer computes */
   heads: number;
   neurons: number;
-  nHeads: number;
-  ffnDim: number;
   layers: number[];
   /** the extra inputs of every run (`ffn_keep`, `head_keep`) */
   feeds: Record<string, ort.Tensor>;
@@ -91,11 +89,12 @@ export async function activateContextual(m: LoadedModel, cs: ContextualSparsity,
     ffn_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(neurons)), [1]),
     head_keep: new ort.Tensor('int64', BigInt64Array.of(BigInt(heads)), [1]),
   };
-  return { ...g, mode: cs.mode, heads, neurons, nHeads, ffnDim, layers: s.layers, feeds };
+  return { ...g, mode: cs.mode, heads, neurons, layers: s.layers, feeds };
 }
 
-export function contextualReport(a: ActiveContextual): ContextualReport {
-  return { mode: a.mode, layers: a.layers, heads: { kept: a.heads, of: a.nHeads }, neurons: { kept: a.neurons, of: a.ffnDim } };
+/** What each masked layer computes per decode step while contextual sparsity is on (Explain, the status tooltip). */
+export function contextualReport(m: LoadedModel, a: ActiveContextual): ContextualReport {
+  return { mode: a.mode, layers: a.layers, heads: { kept: a.heads, of: m.config.n_heads }, neurons: { kept: a.neurons, of: m.config.ffn_dim ?? a.neurons } };
 }
 
 /** The setting an engine configuration asks for (absent: off). */

@@ -12,7 +12,7 @@ import { indentOf, lastLine, lineStop, repeats, repetitionBans, trimAtStop } fro
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
-import { Monitors, tokenTexts, type MonitorSession } from './monitors/monitor';
+import { Monitors, serviceText, tokenTexts, type MonitorSession } from './monitors/monitor';
 import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
@@ -225,8 +225,7 @@ export class Engine {
     const { m, cfg } = this.need();
     if (cfg.monitors === false || !TS_EXTENSIONS.test(ctx.current.file)) return;
     const files = ctx.files.map((f) => ({ name: f.file, text: f.text }));
-    const c = ctx.current; // the whole file, as the monitors' queries send it: the first query then reuses the program
-    files.push({ name: c.file, text: (c.head ?? '') + c.prefix + c.suffix + (c.tail ?? '') });
+    files.push({ name: ctx.current.file, text: serviceText(ctx.current).text }); // as the queries send it: the first one then reuses the program
     this.monitorsFor(m).ts?.setFiles(files);
   }
 
@@ -234,7 +233,7 @@ export class Engine {
     const { m, cfg } = this.need();
     if (!(req.monitors ?? cfg.monitors ?? true)) return undefined;
     const c = req.context;
-    return this.monitorsFor(m).session({ file: c.current.file, prefix: c.current.prefix, suffix: c.current.suffix, head: c.current.head, tail: c.current.tail, files: c.files, editorNames: req.editorNames });
+    return this.monitorsFor(m).session({ ...c.current, files: c.files, editorNames: req.editorNames });
   }
 
   async complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {
@@ -331,7 +330,7 @@ export class Engine {
       chosen: spans(attr, s),
       stopReason,
       ...(monitor ? { monitor: { events: monitor.events, syntaxCut: syntax?.cutAt ?? -1, ...(syntax ? { syntaxRemoved: syntax.removed } : {}) } } : {}),
-      ...(m.contextual ? { contextual: contextualReport(m.contextual) } : {}),
+      ...(m.contextual ? { contextual: contextualReport(m, m.contextual) } : {}),
       ...(quick ? { contextPartial: quick.partial } : {}),
     };
   }
@@ -387,7 +386,7 @@ export class Engine {
       logits = r.logits;
       accumulate(attr, r, s.ids.length, sinks, recent);
     }
-    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}), ...(quick ? { contextPartial: quick.partial } : {}), ...(m.contextual ? { contextual: contextualReport(m.contextual) } : {}) };
+    return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}), ...(quick ? { contextPartial: quick.partial } : {}), ...(m.contextual ? { contextual: contextualReport(m, m.contextual) } : {}) };
   }
 }
 

@@ -18,7 +18,7 @@ export interface StepOut {
  *  only when the cache holds more than the policy would read anyway (sinks + recent + budget).
  *  select: the caller shows this step's selection, so tokenbutler selects below the crossover too.
  *  interval: the caller's prediction interval; above 1 a fresh decode selection also fetches the
- *  neighbours of the slots it chooses (the *  caller re-reads it over a prediction interval > 1); graphs without the input ignore it. */
+ *  neighbours of the slots it chooses, as the steps after re-read it (graphs without the input ignore it). */
 export function graphFeeds(m: LoadedModel, cache: KvCache, ids: number[], policy: Policy, budget: number, reuse?: BigInt64Array, select = false, interval = 1): { sparse: boolean; feeds: Record<string, ort.Tensor> } {
   const c = m.config;
   const P = cache.length;

@@ -74,6 +74,13 @@ export interface MonitorInput {
   tail?: string;
 }
 
+/** The current file as the language service reads it (the cut-off head and tail around the placed
+ *  prefix and suffix) with `generated` inserted at the cursor, and the offset right after it. */
+export function serviceText(c: { prefix: string; suffix: string; head?: string; tail?: string }, generated = ''): { text: string; at: number } {
+  const before = (c.head ?? '') + c.prefix + generated;
+  return { text: before + c.suffix + (c.tail ?? ''), at: before.length };
+}
+
 interface Episode {
   start: number; // offset of the identifier in prefix + generated
   trigger: Trigger;
@@ -129,11 +136,8 @@ export class MonitorSession {
       .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));
   }
 
-  /** The current file as the language service reads it with `generated` inserted at the cursor,
-   *  and the offset right after it. */
   private serviceText(generated: string): { text: string; at: number } {
-    const before = (this.input.head ?? '') + this.input.prefix + generated;
-    return { text: before + this.input.suffix + (this.input.tail ?? ''), at: before.length };
+    return serviceText(this.input, generated);
   }
 
   /** The constraint for the next token after `generated` (the completion so far), if any: the
