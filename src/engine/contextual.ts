@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { DEFAULT_CONTEXTUAL_KEEP, keptCounts, type ContextualSparsity } from '../shared/contextual';
 import type { ContextualReport, EngineConfig } from '../shared/protocol';
 import type { LoadedModel } from './model';
-import { sessionOptions } from './model';
+import { checkModelFile, sessionOptions } from './model';
 
 /** manifest.shadow as the engine reads it. */
 interface ShadowManifest {
@@ -46,7 +46,7 @@ async function openSessions(m: LoadedModel, s: ShadowManifest): Promise<{ dense:
   const opened: ort.InferenceSession[] = [];
   try {
     for (const file of [s.graphs.dense, s.graphs.sparse]) {
-      // the manifest's sha256 list covers these files when it names them (model.ts checked them at load)
+      checkModelFile(m.dir, m.manifest, file); // left to first use by loadModel
       opened.push(await ort.InferenceSession.create(path.join(m.dir, file), opts));
     }
     const [dense, sparse] = opened;

@@ -110,13 +110,21 @@ function readManifest(dir: string): Manifest {
   for (const key of ['config', 'graphs', 'tokenizer', 'files'] as const) {
     if (!m[key]) throw new ModelError(`model manifest ${file} lacks "${key}"`);
   }
-  for (const [name, hash] of Object.entries(m.files)) {
-    const p = path.join(dir, name);
-    if (!existsSync(p)) throw new ModelError(`model file ${name} is missing from ${dir}`);
-    const actual = createHash('sha256').update(readFileSync(p)).digest('hex');
-    if (actual !== hash) throw new ModelError(`model file ${name} in ${dir} is corrupt (sha256 differs from manifest.json)`);
-  }
+  // the ShadowLLM variants are read (and checked) only when contextual sparsity asks for them (contextual.ts)
+  const onDemand = new Set(Object.values((m.shadow as { graphs?: Record<string, string> } | undefined)?.graphs ?? {}));
+  for (const name of Object.keys(m.files)) if (!onDemand.has(name)) checkModelFile(dir, m, name);
   return m;
+}
+
+/** Throws a ModelError unless `name` in `dir` exists and has the sha256 that manifest.files gives
+ *  (a file the manifest does not list is not checked). */
+export function checkModelFile(dir: string, m: Manifest, name: string): void {
+  const hash = m.files[name];
+  if (hash === undefined) return;
+  const p = path.join(dir, name);
+  if (!existsSync(p)) throw new ModelError(`model file ${name} is missing from ${dir}`);
+  const actual = createHash('sha256').update(readFileSync(p)).digest('hex');
+  if (actual !== hash) throw new ModelError(`model file ${name} in ${dir} is corrupt (sha256 differs from manifest.json)`);
 }
 
 function checkGraph(name: string, s: ort.InferenceSession, c: ModelConfig, sparse: boolean): void {

@@ -84,6 +84,31 @@ describe('a model folder without a ShadowLLM predictor', () => {
   }, 120_000);
 });
 
+describe.runIf(shipsShadow)('a model folder whose ShadowLLM graph is corrupt', () => {
+  it('loads (the variants are checked on first use), then runs the plain graphs with the setting on and says why once', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tb-badshadow-'));
+    for (const f of Object.keys(manifest.files)) copyFileSync(path.join(modelDir, f), path.join(dir, f));
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const bad = path.join(dir, manifest.shadow.graphs.sparse);
+    const bytes = readFileSync(bad);
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(bad, bytes);
+    const logs: string[] = [];
+    const hooks: Hooks = { emit: (e: EngineEvent) => { if (e.type === 'log') logs.push(e.message); }, cancelled: () => false };
+    const e = new Engine();
+    await e.configure(config(dir), hooks);
+    expect(logs.some((l) => l.includes('did not load'))).toBe(false);
+    await e.configure(config(dir, { contextualSparsity: 'neurons' }), hooks);
+    await e.configure(config(dir, { contextualSparsity: 'neurons', contextualKeep: 0.5 }), hooks);
+    expect(e.loaded!.contextual).toBeUndefined();
+    const said = logs.filter((l) => l.includes('did not load'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/its ShadowLLM graphs did not load \(model file sparse\.shadow\.int8\.onnx .* is corrupt/);
+    const r = await e.complete({ context: ctx('const p = new Point(1, 2);\nconst n = p.') }, hooks);
+    expect(r.contextual).toBeUndefined();
+  }, 120_000);
+});
+
 describe.runIf(shipsShadow)('the variant graphs of models/default', () => {
   const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
   let engine: Engine;
