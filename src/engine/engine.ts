@@ -6,9 +6,10 @@ import type { CompleteResult, ContextPayload, ExplainMonitor, EngineConfig, Engi
 import { accumulate, newAttribution, spans } from './attribution';
 import { activateContextual, contextualOf, contextualReport, releaseContextual } from './contextual';
 import { policyUsed } from './crossover';
-import { argmax, logSoftmaxAt, noPadding, pick } from './decode/sampling';
+import { argmax, logSoftmaxAt, noPadding } from './decode/sampling';
+import { decodeFrom, syntaxRetry, type DecodeDeps } from './decode/generate';
 import type { CompleteRequest } from './complete-request';
-import { indentOf, lastLine, lineStop, repeats, repetitionBans, trimAtStop } from './decode/stop-rules';
+import { indentOf, lastLine, trimAtStop } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
@@ -251,63 +252,47 @@ export class Engine {
     const pre = await this.prefill(s.ids, hooks, prefillMode);
     const firstTokenMs = performance.now() - t0;
     const attr = newAttribution(s.ids.length);
-    const out: number[] = [];
-    let logits = pre.logits;
-    let stopReason: CompleteResult['stopReason'] = 'max-tokens';
-    let text = '';
-    let lineFrom = 0; // index in `out` of the current line's first token
     const baseIndent = indentOf(lastLine(req.context.current.prefix));
     const { sinks, recent } = m.selection;
     const tDecode = performance.now();
-    const rand = mulberry32(req.sampling?.seed ?? 0);
     const interval = Math.max(1, Math.floor(req.predictionInterval ?? cfg.predictionInterval ?? 1));
-    let stepNo = 0;
-    let lastSelection: BigInt64Array | undefined;
     let attended = 0;
-    let monitorMs = 0; // time the decode waited on the monitors (names, ranking, syntax cut)
-    // a monitor that fails means plain decoding for that step, never a failed completion
-    let pending = monitor?.next(text).catch(() => undefined);
-    for (let i = 0; i < maxNew; i++) {
-      const tw = performance.now();
-      const constraint = pending ? await pending : undefined;
-      monitorMs += performance.now() - tw;
-      const next = pick(noPadding(logits, m.tokenizer.vocabSize), req.sampling, rand, { ...constraint, banned: repetitionBans(out, lineFrom) });
-      if (m.specials.stop.has(next)) {
-        stopReason = 'eot';
-        break;
-      }
-      out.push(next);
-      text = m.tokenizer.decode(out);
-      if (m.tokenizer.decode([next]).includes('\n')) lineFrom = out.length;
-      const stop = lineStop(text, multiline, baseIndent);
-      if (stop) {
-        stopReason = stop;
-        break;
-      }
-      if (hooks.cancelled()) {
-        stopReason = 'cancelled';
-        break;
-      }
-      if (i === maxNew - 1) break;
-      const reuse = interval > 1 && stepNo % interval !== 0 ? lastSelection : undefined;
-      // the monitors read the new text while the model runs the step: a language-service query overlaps it
-      pending = monitor?.next(text).catch(() => undefined);
-      const r = await this.step([next], policy, budget, reuse, select, interval);
-      stepNo++;
-      if (interval > 1) lastSelection = selectionOf(r);
-      logits = r.logits;
-      attended = accumulate(attr, r, s.ids.length, sinks, recent) ?? cache.length;
-      if (repeats(out)) {
-        stopReason = 'repetition';
-        break;
-      }
-    }
-    if (stopReason === 'cancelled') throw new CancelledError();
-    text = trimAtStop(text, stopReason);
+    const d: DecodeDeps = {
+      step: (ids, reuse) => this.step(ids, policy, budget, reuse, select, interval),
+      selectionOf,
+      onStep: (r) => (attended = accumulate(attr, r, s.ids.length, sinks, recent) ?? cache.length),
+      decode: (ids) => m.tokenizer.decode(ids),
+      vocabSize: m.tokenizer.vocabSize,
+      stop: m.specials.stop,
+      monitor,
+      sampling: req.sampling,
+      rand: mulberry32(req.sampling?.seed ?? 0),
+      maxNew,
+      multiline,
+      baseIndent,
+      interval,
+      cancelled: () => hooks.cancelled(),
+    };
+    let g = await decodeFrom(d, [], pre.logits);
+    if (g.stopReason === 'cancelled') throw new CancelledError();
+    let text = trimAtStop(g.text, g.stopReason);
+    let monitorMs = g.monitorMs; // time the decode waited on the monitors (names, ranking, syntax cut)
     const tw = performance.now();
-    const syntax = monitor ? await syntaxCut(this.ts, (ids) => m.tokenizer.decode(ids), req.context, text, out, multiline) : undefined;
+    const cut = (t: string, o: number[]) => syntaxCut(this.ts, d.decode, req.context, t, o, multiline);
+    let syntax = monitor ? await cut(text, g.out) : undefined;
     monitorMs += performance.now() - tw;
-    if (syntax) text = syntax.text;
+    let replaced: string | undefined;
+    if (syntax) {
+      const rewind = async (j: number) => {
+        cache.truncate(s.ids.length + Math.max(0, j - 1));
+        return j === 0 ? pre.logits : (await this.step([g.out[j - 1]], policy, budget, undefined, select, interval)).logits;
+      };
+      const retry = await syntaxRetry(d, g, syntax, rewind, cut);
+      if (retry?.decoded.stopReason === 'cancelled') throw new CancelledError();
+      monitorMs += retry?.decoded.monitorMs ?? 0;
+      if (retry) [g, text, syntax, replaced] = [retry.decoded, retry.text, retry.cut, syntax.text];
+      else text = syntax.text;
+    }
     const decodeMs = performance.now() - tDecode;
     return {
       completion: text,
@@ -318,18 +303,18 @@ export class Engine {
       contextTokens: s.ids.length,
       reusedTokens: pre.reused,
       prefilledTokens: pre.prefilled,
-      generatedTokens: out.length,
+      generatedTokens: g.out.length,
       attended,
       timings: {
         loadMs: 0,
         prefillMs: pre.prefillMs,
         firstTokenMs,
-        decodeMsPerToken: out.length > 1 ? decodeMs / (out.length - 1) : 0,
+        decodeMsPerToken: g.out.length > 1 ? decodeMs / (g.out.length - 1) : 0,
         ...(monitor ? { monitorMs } : {}),
       },
       chosen: spans(attr, s),
-      stopReason,
-      ...(monitor ? { monitor: { events: monitor.events, syntaxCut: syntax?.cutAt ?? -1, ...(syntax ? { syntaxRemoved: syntax.removed } : {}) } } : {}),
+      stopReason: g.stopReason,
+      ...(monitor ? { monitor: { events: monitor.events, syntaxCut: syntax?.cutAt ?? -1, ...(syntax ? { syntaxRemoved: syntax.removed } : {}), ...(replaced !== undefined ? { syntaxRetry: { replaced } } : {}) } } : {}),
       ...(m.contextual ? { contextual: contextualReport(m, m.contextual) } : {}),
       ...(quick ? { contextPartial: quick.partial } : {}),
     };

@@ -238,6 +238,9 @@ export interface MonitorReport {
   syntaxCut: number;
   /** the text cut off there */
   syntaxRemoved?: string;
+  /** the completion is a second decode from the token where a first one's syntax cut fell, without
+   *  that token (it kept more): the first one's cut text */
+  syntaxRetry?: { replaced: string };
 }
 
 /** Explain: a selection token at which a monitor applied. */
