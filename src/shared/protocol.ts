@@ -214,14 +214,15 @@ export interface ContextPartial {
   fullContextTokens: number;
 }
 
-export type MonitorSource = 'typescript' | 'editor' | 'context' | 'copy';
+export type MonitorSource = 'typescript' | 'editor' | 'context' | 'copy' | 'syntax';
 
 /** One constrained identifier of a completion. */
 export interface MonitorEvent {
   /** offset in the completion text where the identifier begins */
   at: number;
   /** where the names came from: a hard mask (typescript, editor) or the context prior's bias only;
-   *  `copy`: the line-copy monitor's bias toward an earlier line's continuation (`top` holds it) */
+   *  `copy`: the line-copy monitor's bias toward an earlier line's continuation (`top` holds it);
+   *  `syntax`: a statement head's opening bracket after `if`, `while`, ... (keyword-head.ts) */
   source: MonitorSource;
   candidates: number;
   /** the ranking's bias applied too */

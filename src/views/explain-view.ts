@@ -88,6 +88,7 @@ const SOURCE_LABEL: Record<string, string> = {
   editor: "the editor's completion provider",
   context: 'the context (names used before)',
   copy: 'an earlier line of the context (line copy)',
+  syntax: "the grammar (a statement head's opening bracket)",
 };
 
 /** Where the monitors supplied names: at which token, from which source, how many, the best

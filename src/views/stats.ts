@@ -49,18 +49,19 @@ export function statRows(r: CompleteResult): StatRow[] {
   return rows;
 }
 
-const SOURCE = { typescript: 'language service', editor: 'editor', context: 'context', copy: 'line copy' } as const;
+const SOURCE = { typescript: 'language service', editor: 'editor', context: 'context', copy: 'line copy', syntax: 'statement head' } as const;
 
 /** What the monitors did for the completion's names: per name, where they came from, how many,
  *  the best ranked (e.g. `this.` → language service, 12 names, best _cache). */
 function monitorRow(r: CompleteResult): StatRow | undefined {
   if (!r.monitor) return undefined;
-  const ev = r.monitor.events;
-  if (!ev.length) return { label: 'Names', value: 'no name to guide (model alone)' };
+  const { events: ev, syntaxCut, syntaxRemoved, syntaxRetry } = r.monitor;
+  const cut = syntaxCut >= 0 ? `; cut at a syntax error (char ${syntaxCut}${syntaxRemoved ? `: ${JSON.stringify(syntaxRemoved.slice(0, 40))} dropped` : ''})` : '';
+  const retry = syntaxRetry ? `; decoded again past a syntax error (the first try kept ${JSON.stringify(syntaxRetry.replaced.slice(0, 40))})` : '';
+  if (!ev.length) return { label: 'Names', value: `no name to guide (model alone)${cut}${retry}` };
   const parts = ev.slice(0, 3).map((e) => `${SOURCE[e.source] ?? e.source}, ${n(e.candidates)} names${e.top?.length ? `, best ${e.top[0]}` : ''}`);
   const more = ev.length > 3 ? ` (+${ev.length - 3} more)` : '';
-  const cut = r.monitor.syntaxCut >= 0 ? `; cut at a syntax error (char ${r.monitor.syntaxCut}${r.monitor.syntaxRemoved ? `: ${JSON.stringify(r.monitor.syntaxRemoved.slice(0, 40))} dropped` : ''})` : '';
-  return { label: 'Names', value: parts.join('; ') + more + cut };
+  return { label: 'Names', value: parts.join('; ') + more + cut + retry };
 }
 
 /** A two-column markdown table of the rows (values escaped for markdown). */

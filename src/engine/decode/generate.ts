@@ -104,6 +104,9 @@ export function tokenAtCut(out: number[], keep: number, decode: (ids: number[]) 
   return out.length;
 }
 
+/** Tries of the syntax retry, each without the tokens the earlier ones broke the syntax with. */
+export const SYNTAX_RETRIES = 3;
+
 export interface Cut {
   text: string;
   cutAt: number;
@@ -120,21 +123,27 @@ export interface Retried {
 /** A syntax cut drops what follows the token that introduced a parse error, and where that token
  *  comes before any word (`if` + ` 0 < dx) {`) nothing is left to suggest. Going back to that token
  *  and decoding again without it (the model's next choice there, under the same monitors) often
- *  gives a line that parses: taken when its clean part is longer. Only then: where the cut keeps a
- *  word, a retry mostly lengthens a fine suggestion with what the model was less sure of (measured
- *  on the tuning half, bench/names.md). `rewind(j)` makes the cache hold the context and out[0..j)
+ *  gives a line that parses: taken when its clean part is longer; up to SYNTAX_RETRIES choices at
+ *  that token. Only there: where the cut keeps a word, a retry mostly lengthens a fine suggestion
+ *  with what the model was less sure of (measured on the tuning half). `rewind(j)` makes the cache hold the context and out[0..j)
  *  and returns the logits after them; `cut` is the syntax cut. */
 export async function syntaxRetry(d: DecodeDeps, first: Decoded, firstCut: Cut, rewind: (j: number) => Promise<Float32Array>, cut: (text: string, out: number[]) => Promise<Cut | undefined>): Promise<Retried | undefined> {
   if (/\w/.test(firstCut.text)) return undefined;
   const j = tokenAtCut(first.out, firstCut.cutAt, d.decode);
   if (j >= first.out.length) return undefined;
-  const decoded = await decodeFrom(d, first.out.slice(0, j), await rewind(j), new Set([first.out[j]]));
-  if (decoded.stopReason === 'cancelled') return { decoded, text: '' };
-  const whole = trimAtStop(decoded.text, decoded.stopReason);
-  const c = await cut(whole, decoded.out);
-  const text = c ? c.text : whole;
-  if (shown(text, d.multiline).trimEnd().length <= firstCut.text.trimEnd().length) return undefined;
-  return { decoded, text, cut: c };
+  const banned = new Set([first.out[j]]);
+  for (let attempt = 0; attempt < SYNTAX_RETRIES; attempt++) {
+    const decoded = await decodeFrom(d, first.out.slice(0, j), await rewind(j), banned);
+    if (decoded.stopReason === 'cancelled') return { decoded, text: '' };
+    const whole = trimAtStop(decoded.text, decoded.stopReason);
+    const c = await cut(whole, decoded.out);
+    const text = c ? c.text : whole;
+    if (shown(text, d.multiline).trimEnd().length > firstCut.text.trimEnd().length) return { decoded, text, cut: c };
+    // the next choice at the same token broke the syntax too: one more try without it
+    if (!c || tokenAtCut(decoded.out, c.cutAt, d.decode) !== j || j >= decoded.out.length) return undefined;
+    banned.add(decoded.out[j]);
+  }
+  return undefined;
 }
 
 function shown(text: string, multiline: boolean): string {

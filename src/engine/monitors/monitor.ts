@@ -9,6 +9,7 @@
 import type { MonitorEvent, MonitorSource } from '../../shared/protocol';
 import { NameSet, isIdentChar } from './names';
 import { rank } from './rank';
+import { headMask, headRuleAt } from './keyword-head';
 import { findLineCopy, lineCopyBias, type LineCopy } from './line-copy';
 import { TS_EXTENSIONS, type TsService } from './ts-service';
 import { triggerAt, type Trigger } from './triggers';
@@ -143,12 +144,26 @@ export class MonitorSession {
   /** The constraint for the next token after `generated` (the completion so far), if any: the
    *  names' mask and bias, plus the line copy's bias. */
   async next(generated: string): Promise<Constraint | undefined> {
+    const head = this.headConstraint(generated);
+    if (head) return head;
     const names = await this.nameConstraint(generated);
     const copy = this.copyBias(generated);
     if (!copy) return names;
     if (!names?.bias) return { ...names, bias: copy };
     for (let t = 0; t < copy.length; t++) names.bias[t] += copy[t];
     return names;
+  }
+
+  /** After `if`, `while`, ... in a language with parenthesised heads: only a token that opens it. */
+  private headConstraint(generated: string): Constraint | undefined {
+    const rule = headRuleAt(this.input.file, this.input.prefix + generated);
+    if (!rule) return undefined;
+    const allowed = headMask(rule, this.m.tokenText);
+    let n = 0;
+    for (const a of allowed) n += a;
+    if (!n) return undefined;
+    this.events.push({ at: generated.length, source: 'syntax', candidates: n, prior: false, top: [`${rule.keyword} (`], ms: 0 });
+    return { allowed };
   }
 
   private copy?: LineCopy | null;

@@ -5,6 +5,7 @@
 // `bench-names --candidates --features`); the decoder adds the score to the LM's logits on the way to
 // each name, so the LM still chooses where the evidence is even.
 
+import { IDENT_SCORER, MEMBER_SCORER } from './rank-weights';
 import { addUses, dotUses, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
 
 export interface RankInput {
@@ -28,9 +29,28 @@ export interface RankInput {
 export const MEMBER_FEATURES = ['block', 'file', 'other', 'nearest', 'last', 'offered', 'notOffered', 'dotFile', 'dotOther', 'suffix', 'line', 'recent', 'copy', 'lineWord', 'copySkip', 'sibling', 'wordLine', 'wordHeader', 'calledStmt', 'calledElse', 'assignedStmt', 'lineKey', 'methodStmt', 'methodElse', 'keyEcho'] as const;
 export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local', 'wordKey', 'wordLine', 'wordHeader', 'imported', 'declared', 'kindLocal', 'kindType', 'kindFunction', 'paramWords', 'paramName', 'keyName', 'keyNameEcho'] as const;
 
-/** Fitted weights (nats per unit feature), in the order of the feature lists above. */
-export const MEMBER_WEIGHTS: readonly number[] = [0.63, 0.80, 0.13, 0.06, 0.09, 0.25, -0.25, -0.40, 0.09, 0.57, -0.42, 0.78, 1.06, 0.44, 0.30, 0.29, 1.28, 0.68, 0.29, -0.10, -0.19, 0.87, 0.03, -0.15, 0.44];
-export const IDENT_WEIGHTS: readonly number[] = [0.20, 0.21, 0.21, 0.46, 0.20, 0.05, -0.15, 0.61, -0.61, 0.56, -0.67, 1.87, 1.32, 0.80, 0.63, 0.74, 0.37, 0.24, 0.68, 0.33, 1.62, 0.85, 0.20, 0.67, 0.55, 0.49, 0.69];
+/** A fitted scorer over a feature vector v (nats): linear · v + out · tanh(w v + b), where `w` has a
+ *  row of feature weights per hidden unit. Fitted on the tuning half by
+ *  training/evaluation/fit_rank.py, which writes rank-weights.ts. */
+export interface RankScorer {
+  linear: readonly number[];
+  hidden?: { w: readonly (readonly number[])[]; b: readonly number[]; out: readonly number[] };
+}
+
+export function scoreOf(sc: RankScorer, v: readonly number[]): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += sc.linear[i] * v[i];
+  const h = sc.hidden;
+  if (h) {
+    for (let u = 0; u < h.b.length; u++) {
+      let a = h.b[u];
+      const row = h.w[u];
+      for (let i = 0; i < v.length; i++) a += row[i] * v[i];
+      s += h.out[u] * Math.tanh(a);
+    }
+  }
+  return s;
+}
 
 const SELF = new Set(['this', 'self', 'cls', '@']);
 const WORD = /[A-Za-z_$][\w$]*/g;
@@ -331,13 +351,12 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
 
 /** Name -> score in nats relative to the best candidate (0 for the best, negative for the rest).
  *  `keyedOnly` (identifier starts): only names that followed the same key before are candidates. */
-export function rank(p: RankInput, opts: { weights?: readonly number[]; keyedOnly?: boolean } = {}): Map<string, number> {
-  const w = opts.weights ?? (p.kind === 'member' ? MEMBER_WEIGHTS : IDENT_WEIGHTS);
+export function rank(p: RankInput, opts: { scorer?: RankScorer; keyedOnly?: boolean } = {}): Map<string, number> {
+  const sc = opts.scorer ?? (p.kind === 'member' ? MEMBER_SCORER : IDENT_SCORER);
   const out = new Map<string, number>();
   let best = -Infinity;
   for (const [name, v] of features(p, opts.keyedOnly)) {
-    let s = 0;
-    for (let i = 0; i < v.length; i++) s += w[i] * v[i];
+    const s = scoreOf(sc, v);
     out.set(name, s);
     if (s > best) best = s;
   }

@@ -5,7 +5,7 @@ import type { StepOut } from '../../../src/engine/step';
 // A toy model over a few tokens, completing after a document that ends in `if`; its next-token
 // preferences depend on the text it has generated: the fake cache is the list of tokens the steps
 // appended, so a wrong rewind shows up as wrong text.
-const TOKENS = ['if', ' 0', ' (', 'x', ')', ' {', '\n', '<eot>'];
+const TOKENS = ['if', ' 0', ' (', 'x', ')', ' {', '\n', '<eot>', ' 0 {'];
 const EOT = 7;
 const PREFERS: Record<string, string[]> = {
   '': [' 0', ' ('],
@@ -84,6 +84,14 @@ describe('syntaxRetry', () => {
     const r = await syntaxRetry(t.deps, first, firstCut, (j) => t.rewind(j, first.out), cutAfterIf);
     expect(r?.text).toBe(' (x) {\n');
     expect(r?.cut).toBeUndefined();
+  });
+
+  it('tries the next choices at the same token while they break the syntax too', async () => {
+    // ' 0' and then ' 0 {' are refused; the third choice ' (' parses
+    const t = toyModel({ ...PREFERS, '': [' 0', ' 0 {', ' ('] });
+    const first = await decodeFrom(t.deps, [], t.logitsFor([]));
+    const r = await syntaxRetry(t.deps, first, (await cutAfterIf(first.text))!, (j) => t.rewind(j, first.out), cutAfterIf);
+    expect(r?.text).toBe(' (x) {\n');
   });
 
   it('keeps the first cut when the retry keeps no more of the line', async () => {

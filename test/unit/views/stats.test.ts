@@ -63,6 +63,8 @@ describe('statRows', () => {
     const rows = statRows(result({ monitor: { events: [{ at: 0, source: 'typescript', candidates: 12, prior: true, top: ['_cache', 'size'], ms: 3 }], syntaxCut: 7 } }));
     expect(rows.find((r) => r.label === 'Names')?.value).toBe('language service, 12 names, best _cache; cut at a syntax error (char 7)');
     expect(statRows(result({ monitor: { events: [], syntaxCut: -1 } })).find((r) => r.label === 'Names')?.value).toBe('no name to guide (model alone)');
+    const retried = statRows(result({ monitor: { events: [], syntaxCut: -1, syntaxRetry: { replaced: '' } } }));
+    expect(retried.find((r) => r.label === 'Names')?.value).toBe('no name to guide (model alone); decoded again past a syntax error (the first try kept "")');
     expect(statRows(result()).some((r) => r.label === 'Names')).toBe(false);
   });
 });

@@ -29,6 +29,18 @@ function service(workerPath: string): TsService {
 }
 
 describe('monitor sessions', () => {
+  it('statement head: after `if` only an opening bracket, in TypeScript, at the cursor and in generated text', async () => {
+    const m = new Monitors(VOCAB, undefined, [0]);
+    const s = m.session({ file: 'a.ts', prefix: 'function f(a) {\n  if ', suffix: '\n}', files: [] });
+    expect(allowedTexts((await s.next(''))?.allowed)).toEqual(['(']);
+    expect(s.events.at(-1)).toMatchObject({ source: 'syntax', at: 0, candidates: 1 });
+    expect((await s.next('(alpha) return;\n  while '))?.allowed).toBeDefined();
+    expect(s.events.at(-1)?.at).toBe('(alpha) return;\n  while '.length);
+    // Python writes no brackets there
+    const py = m.session({ file: 'a.py', prefix: 'if ', suffix: '\n', files: [] });
+    expect((await py.next(''))?.allowed).toBeUndefined();
+  });
+
   it('line copy: a bias toward the continuation of an earlier line, added to the names\' constraint, with its own event', async () => {
     const m = new Monitors(VOCAB, undefined, [0]);
     const prefix = 'result = compute(alpha) + 1;\nother = 2;\nresult = compute(';

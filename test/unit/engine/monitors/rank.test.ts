@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IDENT_FEATURES, IDENT_WEIGHTS, MEMBER_FEATURES, MEMBER_WEIGHTS, enclosingBlock, rank } from '../../../../src/engine/monitors/rank';
+import { IDENT_FEATURES, MEMBER_FEATURES, enclosingBlock, rank, scoreOf, type RankScorer } from '../../../../src/engine/monitors/rank';
+import { IDENT_SCORER, MEMBER_SCORER } from '../../../../src/engine/monitors/rank-weights';
 import { triggerAt, inStringOrComment } from '../../../../src/engine/monitors/triggers';
 
 const cls = (name: string, body: string) => `class ${name} {\n${body}\n}\n`;
@@ -7,10 +8,19 @@ const cls = (name: string, body: string) => `class ${name} {\n${body}\n}\n`;
 const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k]) => k);
 
 describe('ranking of candidate names by what the context says about them', () => {
-  it('has one fitted weight per feature', () => {
-    expect(MEMBER_WEIGHTS.length).toBe(MEMBER_FEATURES.length);
-    expect(IDENT_WEIGHTS.length).toBe(IDENT_FEATURES.length);
-    expect([...MEMBER_WEIGHTS, ...IDENT_WEIGHTS].every(Number.isFinite)).toBe(true);
+  it('has one fitted weight per feature, in the linear part and in each hidden unit', () => {
+    for (const [sc, names] of [[MEMBER_SCORER, MEMBER_FEATURES], [IDENT_SCORER, IDENT_FEATURES]] as const) {
+      expect(sc.linear.length).toBe(names.length);
+      for (const row of sc.hidden?.w ?? []) expect(row.length).toBe(names.length);
+      expect(sc.hidden?.b.length ?? 0).toBe(sc.hidden?.out.length ?? 0);
+      expect([...sc.linear, ...(sc.hidden?.w.flat() ?? []), ...(sc.hidden?.b ?? []), ...(sc.hidden?.out ?? [])].every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  it('scores linear + out · tanh(w v + b)', () => {
+    const sc: RankScorer = { linear: [1, -2], hidden: { w: [[0.5, 0], [0, 1]], b: [0, -1], out: [2, 3] } };
+    expect(scoreOf(sc, [2, 1])).toBeCloseTo(2 - 2 + 2 * Math.tanh(1) + 3 * Math.tanh(0));
+    expect(scoreOf({ linear: [1, -2] }, [2, 1])).toBe(0);
   });
 
   it('scores are 0 for the best name and negative for the rest', () => {
