@@ -3,6 +3,7 @@
 // goes back to the token where the syntax cut fell and decodes again from there without it.
 import type { CompleteResult, Sampling } from '../../shared/protocol';
 import type { MonitorSession } from '../monitors/monitor';
+import { shownText, type SyntaxCut } from '../monitors/syntax-cut';
 import type { StepOut } from '../step';
 import { noPadding, pick } from './sampling';
 import { lineStop, repeats, repetitionBans, trimAtStop } from './stop-rules';
@@ -107,17 +108,11 @@ export function tokenAtCut(out: number[], keep: number, decode: (ids: number[]) 
 /** Tries of the syntax retry, each without the tokens the earlier ones broke the syntax with. */
 export const SYNTAX_RETRIES = 3;
 
-export interface Cut {
-  text: string;
-  cutAt: number;
-  removed: string;
-}
-
 export interface Retried {
   decoded: Decoded;
   /** the retry's text after its own syntax cut */
   text: string;
-  cut?: Cut;
+  cut?: SyntaxCut;
 }
 
 /** A syntax cut drops what follows the token that introduced a parse error, and where that token
@@ -125,9 +120,9 @@ export interface Retried {
  *  and decoding again without it (the model's next choice there, under the same monitors) often
  *  gives a line that parses: taken when its clean part is longer; up to SYNTAX_RETRIES choices at
  *  that token. Only there: where the cut keeps a word, a retry mostly lengthens a fine suggestion
- *  with what the model was less sure of (measured on the tuning half). `rewind(j)` makes the cache hold the context and out[0..j)
- *  and returns the logits after them; `cut` is the syntax cut. */
-export async function syntaxRetry(d: DecodeDeps, first: Decoded, firstCut: Cut, rewind: (j: number) => Promise<Float32Array>, cut: (text: string, out: number[]) => Promise<Cut | undefined>): Promise<Retried | undefined> {
+ *  with what the model was less sure of (measured on the tuning half). `rewind(j)` makes the cache
+ *  hold the context and out[0..j) and returns the logits after them; `cut` is the syntax cut. */
+export async function syntaxRetry(d: DecodeDeps, first: Decoded, firstCut: SyntaxCut, rewind: (j: number) => Promise<Float32Array>, cut: (text: string, out: number[]) => Promise<SyntaxCut | undefined>): Promise<Retried | undefined> {
   if (/\w/.test(firstCut.text)) return undefined;
   const j = tokenAtCut(first.out, firstCut.cutAt, d.decode);
   if (j >= first.out.length) return undefined;
@@ -138,15 +133,10 @@ export async function syntaxRetry(d: DecodeDeps, first: Decoded, firstCut: Cut, 
     const whole = trimAtStop(decoded.text, decoded.stopReason);
     const c = await cut(whole, decoded.out);
     const text = c ? c.text : whole;
-    if (shown(text, d.multiline).trimEnd().length > firstCut.text.trimEnd().length) return { decoded, text, cut: c };
+    if (shownText(text, d.multiline).trimEnd().length > firstCut.text.trimEnd().length) return { decoded, text, cut: c };
     // the next choice at the same token broke the syntax too: one more try without it
     if (!c || tokenAtCut(decoded.out, c.cutAt, d.decode) !== j || j >= decoded.out.length) return undefined;
     banned.add(decoded.out[j]);
   }
   return undefined;
-}
-
-function shown(text: string, multiline: boolean): string {
-  const nl = text.indexOf('\n');
-  return multiline || nl < 0 ? text : text.slice(0, nl);
 }

@@ -141,8 +141,8 @@ export class MonitorSession {
     return serviceText(this.input, generated);
   }
 
-  /** The constraint for the next token after `generated` (the completion so far), if any: the
-   *  names' mask and bias, plus the line copy's bias. */
+  /** The constraint for the next token after `generated` (the completion so far), if any: a
+   *  statement head's opening bracket, else the names' mask and bias plus the line copy's bias. */
   async next(generated: string): Promise<Constraint | undefined> {
     const head = this.headConstraint(generated);
     if (head) return head;

@@ -6,12 +6,25 @@ import type { TsService } from './ts-service';
 
 const SYNTAX_TIMEOUT_MS = 60;
 
+export interface SyntaxCut {
+  /** the kept part */
+  text: string;
+  /** its length in the shown text */
+  cutAt: number;
+  removed: string;
+}
+
+/** What a completion inserts: single-line, its first line; multi-line, all of it. */
+export function shownText(text: string, multiline: boolean): string {
+  const nl = text.indexOf('\n');
+  return multiline || nl < 0 ? text : text.slice(0, nl);
+}
+
 /** Single-line: the first line is what is inserted and checked. Undefined when nothing is cut or
  *  the service is unavailable. `out` are the completion's tokens, `decode` the tokenizer's. */
-export async function syntaxCut(ts: TsService | undefined, decode: (ids: number[]) => string, ctx: ContextPayload, text: string, out: number[], multiline: boolean): Promise<{ text: string; cutAt: number; removed: string } | undefined> {
+export async function syntaxCut(ts: TsService | undefined, decode: (ids: number[]) => string, ctx: ContextPayload, text: string, out: number[], multiline: boolean): Promise<SyntaxCut | undefined> {
   if (!text || !ts?.ready || !TS_EXTENSIONS.test(ctx.current.file)) return undefined;
-  const nl = text.indexOf('\n');
-  const shown = multiline || nl < 0 ? text : text.slice(0, nl);
+  const shown = shownText(text, multiline);
   const cuts: number[] = [];
   for (let j = 1; j < out.length; j++) {
     const t = decode(out.slice(0, j));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrom, syntaxRetry, tokenAtCut, type Cut, type DecodeDeps } from '../../../src/engine/decode/generate';
+import { decodeFrom, syntaxRetry, tokenAtCut, type DecodeDeps } from '../../../src/engine/decode/generate';
+import type { SyntaxCut as Cut } from '../../../src/engine/monitors/syntax-cut';
 import type { StepOut } from '../../../src/engine/step';
 
 // A toy model over a few tokens, completing after a document that ends in `if`; its next-token
