@@ -3,12 +3,17 @@
 # at the versions pinned in training/dataset/packages.pinned.txt, checks each tarball against the
 # pinned integrity, and extracts it to training/work/heldout/pkgs/<name>-<version>/ (git-ignored).
 #   bash bench/names-fetch.sh        (then: node esbuild.mjs && nice -n 10 node out/bench-names.js)
+#   bash bench/names-fetch.sh fit    (instead: the training-corpus packages of the rank scorers'
+#                                     fitting set, src/bench/names/heldout.ts FIT)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 pinned="$root/training/dataset/packages.pinned.txt"
 dest="$root/training/work/heldout"
 # training/dataset/build.py HELD_OUT_FAMILIES, as npm name patterns
 families='^(zod|immer|@trpc/[^@]+|prosemirror-[^@]+|hono|d3-[^@]+|koa|marked|leaflet|semver|luxon|pino|mitt|superstruct)@'
+if [ "${1:-}" = fit ]; then
+  families='^(@tanstack/query-core|@reduxjs/toolkit|rxjs|mobx|yjs|vscode-languageserver-protocol|@opentelemetry/sdk-trace-base|three|ol|axios|express|fastify|undici|ws|winston|commander|markdown-it|knex|js-yaml|moment|sinon|mocha|pg|mongoose)@'
+fi
 mkdir -p "$dest/tgz" "$dest/pkgs"
 grep -E "$families" "$pinned" | while IFS=$'\t' read -r spec integrity; do
   name="${spec%@*}"; version="${spec##*@}"

@@ -2,7 +2,11 @@
 
 Input: the candidate dump of the names bench on the tuning half,
     node out/bench-names.js --quick --nim 1500 --per-file 10 --candidates --features --out out/cand
-A softmax over each position's candidates, log-linear in the features, fitted by L-BFGS with an L2
+or, larger, on the fitting set (training-corpus packages: bash bench/names-fetch.sh fit first),
+    node out/bench-names.js --half fit --nim 5000 --lines 0 --per-file 8 --candidates --features --out out/fit
+with --eval TUNING_DUMP: fitted on every package of the dump, judged on the tuning half (no
+leave-one-package-out then). Several dumps are fitted together: the shipped scorers are fitted on
+the fitting set and the tuning half. A softmax over each position's candidates, log-linear in the features, fitted by L-BFGS with an L2
 penalty; reported top-1 by leave-one-package-out, then the weights fitted on every package (paste
 them into rank.ts). With --hidden H the score adds a one-hidden-layer tanh network of H units over
 the same features (the linear part stays; its weights keep their L2 penalty); --write FILE writes
@@ -11,14 +15,17 @@ both kinds' fitted scorers as src/engine/monitors/rank-weights.ts.
 
 import argparse
 import json
+import os
+import tempfile
 from collections import defaultdict
 
 import numpy as np
 import torch
 
 
-def load(path, kind, lm):
-    rows = [r for r in json.load(open(path)) if r["kind"] == kind and r.get("features")]
+def load(paths, kind, lm):
+    paths = [paths] if isinstance(paths, str) else paths
+    rows = [r for path in paths for r in json.load(open(path)) if r["kind"] == kind and r.get("features")]
     # a position whose trigger the ranking reads as the other kind has the other feature vector
     dims = [len(next(iter(r["features"].values()))) for r in rows]
     rows = [r for r, d in zip(rows, dims) if d == max(set(dims), key=dims.count)]
@@ -123,28 +130,55 @@ def write_ts(path, scorers, command):
     open(path, "w").write("\n".join(lines) + "\n")
 
 
+def keep_other(path, scorers, command):
+    """Rewrites the scorer of one kind in an existing rank-weights.ts, keeping the other kind's line
+    and the commands that made it."""
+    old = open(path).read().split("\n")
+    imports = old.index("import type { RankScorer } from './rank';")
+    head = [ln for ln in old[2:imports] if ln != f"// {command}"]
+    (name, sc), = scorers.items()
+    with tempfile.NamedTemporaryFile("r", suffix=".ts") as tmp:
+        write_ts(tmp.name, scorers, command)
+        line = next(ln for ln in open(tmp.name).read().split("\n") if ln.startswith(f"export const {name}"))
+    kept = [ln for ln in old if ln.startswith("export const ") and not ln.startswith(f"export const {name}")]
+    lines = old[:2] + head + [f"// {command}", "import type { RankScorer } from './rank';", ""]
+    order = ["MEMBER_SCORER", "IDENT_SCORER"]
+    body = sorted(kept + [line], key=lambda ln: order.index(ln.split()[2].rstrip(":")))
+    open(path, "w").write("\n".join(lines + body) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("dump")
+    ap.add_argument("dump", nargs="+", help="candidate dumps, fitted together (e.g. the fitting set and the tuning half)")
     ap.add_argument("--l2", type=float, default=0.01)
     ap.add_argument("--lm", choices=["first", "total", "both"], help="add the LM's log-probabilities (dump made with --lm-k)")
     ap.add_argument("--hidden", type=int, default=0, help="units of the tanh layer added to the linear score (0: linear only)")
+    ap.add_argument("--linear", choices=["dot", "arg"], action="append", default=[],
+                    help="fit this kind's scorer without the hidden layer (repeatable)")
+    ap.add_argument("--only", choices=["dot", "arg"],
+                    help="fit this kind only; --write then replaces its scorer in the file and keeps the other")
+    ap.add_argument("--eval", help="judge the scorers fitted on the dumps on this one (the tuning half), not by leaving one package out")
     ap.add_argument("--write", help="write the scorers fitted on every package as this TypeScript file (rank-weights.ts)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     scorers = {}
-    for kind in ("dot", "arg"):
+    for kind in [a.only] if a.only else ["dot", "arg"]:
         data = load(a.dump, kind, a.lm)
+        hidden = 0 if kind in a.linear else a.hidden
         groups = defaultdict(list)
         for g, x, y in data:
             groups[g].append((g, x, y))
-        hits = 0
-        for g in groups:
-            train = [r for h in groups if h != g for r in groups[h]]
-            hits += top1(groups[g], fit_scorer(train, a.l2, a.hidden))
-        w = fit_scorer(data, a.l2, a.hidden)
+        w = fit_scorer(data, a.l2, hidden)
         scorers["MEMBER_SCORER" if kind == "dot" else "IDENT_SCORER"] = w
-        print(f"{kind}: {len(data)} positions, leave-one-package-out top-1 {hits}/{len(data)} = {100 * hits / len(data):.1f}%; "
+        if a.eval:
+            held = load(a.eval, kind, a.lm)
+            hits, n, how = top1(held, w), len(held), f"on {a.eval}"
+        else:
+            hits, n, how = 0, len(data), "leave-one-package-out"
+            for g in groups:
+                train = [r for h in groups if h != g for r in groups[h]]
+                hits += top1(groups[g], fit_scorer(train, a.l2, hidden))
+        print(f"{kind}: {len(data)} positions, {how} top-1 {hits}/{n} = {100 * hits / n:.1f}%; "
               f"all-in top-1 {top1(data, w)}/{len(data)}")
         if a.lm:
             k = data[0][1].shape[1]
@@ -154,7 +188,13 @@ def main():
         print(f"  linear weights [{', '.join(f'{v:.2f}' for v in w.w)}]")
     if a.write:
         options = (f" --l2 {a.l2}" if a.l2 != 0.01 else "") + (f" --hidden {a.hidden}" if a.hidden else "")
-        write_ts(a.write, scorers, f"python3 training/evaluation/fit_rank.py DUMP{options}")
+        options += "".join(f" --linear {k}" for k in a.linear) + (f" --only {a.only}" if a.only else "")
+        dumps = " ".join(os.path.basename(d) for d in a.dump)
+        command = f"python3 training/evaluation/fit_rank.py {dumps}{options}"
+        if a.only:
+            keep_other(a.write, scorers, command)
+        else:
+            write_ts(a.write, scorers, command)
 
 
 if __name__ == "__main__":

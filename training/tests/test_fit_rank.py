@@ -2,6 +2,7 @@
 name is right when exactly one of two pieces of evidence holds), the linear fit stays as it was, and
 --write emits a scorer file whose shapes match the features and whose scores equal the Python ones."""
 import importlib.util
+import json
 import pathlib
 import re
 import tempfile
@@ -58,6 +59,36 @@ class FitRankTest(unittest.TestCase):
         ts_score = x @ np.array(linear) + np.tanh(x @ np.array(rows).T + np.array(b)) @ np.array(out)
         np.testing.assert_allclose(ts_score, scorers["MEMBER_SCORER"](x), atol=1e-3)
         self.assertRegex(text, r"IDENT_SCORER: RankScorer = \{ linear: \[[^\]]*\] \};")
+
+    def test_load_reads_several_dumps_together(self):
+        def dump(pkg, target):
+            feats = {"a": [1.0, 0.0], "b": [0.0, 1.0]}
+            return [{"kind": "dot", "file": f"{pkg}/x.js", "target": target, "features": feats},
+                    {"kind": "arg", "file": f"{pkg}/x.js", "target": "a", "features": {"a": [1.0, 0.0, 0.0]}}]
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for pkg, target in (("fitpkg", "b"), ("tunepkg", "zzz")):
+                path = pathlib.Path(d) / f"{pkg}.json"
+                path.write_text(json.dumps(dump(pkg, target)))
+                paths.append(str(path))
+            rows = fit_rank.load(paths, "dot", None)
+            one = fit_rank.load(paths[0], "dot", None)
+        self.assertEqual([(g, y) for g, _, y in rows], [("fitpkg", 1), ("tunepkg", -1)])  # an absent target is -1
+        self.assertEqual(len(one), 1)
+
+    def test_only_one_kind_replaces_its_scorer_and_keeps_the_other(self):
+        data = xor_positions(30, 3)
+        first = {"MEMBER_SCORER": fit_rank.fit_scorer(data, 0.01, 0), "IDENT_SCORER": fit_rank.fit_scorer(data, 0.01, 0)}
+        with tempfile.TemporaryDirectory() as d:
+            path = pathlib.Path(d) / "rank-weights.ts"
+            fit_rank.write_ts(str(path), first, "first")
+            member = next(ln for ln in path.read_text().split("\n") if ln.startswith("export const MEMBER_SCORER"))
+            for _ in range(2):  # rerunning the same command changes nothing
+                fit_rank.keep_other(str(path), {"IDENT_SCORER": fit_rank.fit_scorer(data, 0.01, 2)}, "second")
+            text = path.read_text()
+        self.assertIn(member, text)
+        self.assertRegex(text, r"IDENT_SCORER: RankScorer = \{ linear: \[[^\]]*\], hidden: ")
+        self.assertEqual((text.count("// first"), text.count("// second"), text.count("export const")), (1, 1, 2))
 
 
 if __name__ == "__main__":

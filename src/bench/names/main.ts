@@ -20,7 +20,7 @@ import { containsIdentifier, draw, linePositions, nimPositions, type NimPosition
 import { FLOOR_ROW, type RowResult, type Sample, summarize, table } from './report';
 import { syntaxCheck } from './syntax';
 
-const USAGE = `usage: node out/bench-names.js [--quick] [--half report|tuning] [--policies dense,tokenbutler,window] [--monitors off,on]
+const USAGE = `usage: node out/bench-names.js [--quick] [--half report|tuning|fit] [--policies dense,tokenbutler,window] [--monitors off,on]
   [--nim N (per kind)] [--lines N] [--seed S] [--per-file N] [--max-context-tokens N] [--budget K] [--model DIR] [--out PATH (no extension)]`;
 
 class UsageError extends Error {}
@@ -78,7 +78,8 @@ function parseOptions(argv: string[]): Options {
     return v;
   };
   const half = str('half', quick ? 'tuning' : 'report');
-  if (half !== 'report' && half !== 'tuning') throw new UsageError('--half must be report or tuning');
+  if (half !== 'report' && half !== 'tuning' && half !== 'fit') throw new UsageError('--half must be report, tuning or fit (fit: --candidates only)');
+  if (half === 'fit' && !o.has('candidates')) throw new UsageError('--half fit is for --candidates (the rank scorers\' fitting set), not for measuring');
   const policies = str('policies', quick ? 'tokenbutler' : 'dense,tokenbutler,window').split(',');
   for (const p of policies) if (p !== 'dense' && p !== 'tokenbutler' && p !== 'window') throw new UsageError(`unknown policy ${p}`);
   const monitors = str('monitors', 'off,on').split(',').map((m) => {
@@ -408,6 +409,7 @@ ${cost}
 - **Adds syntax error**: share of all completions of the row whose first line, inserted at the cut, gives a TypeScript parser diagnostic (\`ts.createSourceFile\` parse diagnostics, syntax only) from the start of the cut line to the end of the next line that the file without the insertion does not have (same code at the same place).
 - **Latency**: the rows of one position run back to back (which row goes first rotates), so they share its prefill; each row is charged that prefill plus its own time before the first token (first token ms) and its whole request (total ms). Consecutive positions are in file order in one workspace, so the related files stay cached as in an editor.
 - **No-model floor**: NIM: the identifier that followed the same key last time in the visible text, where the key is the last identifier before the cursor plus the punctuation up to the cursor (\`foo.\`, \`bar(\`, \`x=\`); line: the rest of the line after the last earlier occurrence of the longest tail (3-80 characters) of the cut line.
+- **Name ranking** (monitors on): the scorers of src/engine/monitors/rank.ts are fitted by training/evaluation/fit_rank.py on candidate dumps (\`--candidates --features\`) of the fitting set (training-corpus packages, \`--half fit\`, never held out) and the tuning half, never on this report half; experiments in bench/names-ranking.md.
 - Monitors on/off: the \`monitors\` request field of \`Engine.complete\`; an engine without it ignores the field and both rows are equal.
 
 Every sample (inputs trimmed, every row's completion and scores): \`${jsonName}\` beside this file.

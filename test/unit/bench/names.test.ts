@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isTargetPath, packStem, type HeldOutPackage } from '../../../src/bench/names/heldout';
+import { readFileSync } from 'fs';
+import * as path from 'path';
+import { isTargetPath, PACKAGES, packStem, pinnedVersions, type HeldOutPackage } from '../../../src/bench/names/heldout';
 import {
   copyGuess,
   editSimilarity,
@@ -222,6 +224,26 @@ describe('held-out packages', () => {
     expect(isTargetPath(pkg, 'dist/types/hono.d.ts')).toBe(false);
     expect(isTargetPath(pkg, 'dist/hono.min.js')).toBe(false);
     expect(isTargetPath(pkg, 'dist/tests/a.test.js')).toBe(false);
+  });
+
+  it('keep the fitting set (training-corpus packages) apart from both held-out halves, as the fetch script lists it', () => {
+    const root = path.resolve(__dirname, '../../..');
+    const script = readFileSync(path.join(root, 'bench/names-fetch.sh'), 'utf8');
+    const fitRe = new RegExp(/fit ]; then\n\s*families='([^']+)'/.exec(script)![1]);
+    const heldRe = new RegExp(/^families='([^']+)'/m.exec(script)![1]);
+    const pinned = pinnedVersions(path.join(root, 'training/dataset/packages.pinned.txt'));
+    const fit = PACKAGES.filter((p) => p.half === 'fit');
+    const held = PACKAGES.filter((p) => p.half !== 'fit');
+    expect(fit.length).toBeGreaterThan(10);
+    for (const p of fit) {
+      expect(pinned.has(p.name), p.name).toBe(true);
+      expect(fitRe.test(`${p.name}@1`), p.name).toBe(true);
+      expect(heldRe.test(`${p.name}@1`), p.name).toBe(false);
+    }
+    for (const p of held) expect(fitRe.test(`${p.name}@1`), p.name).toBe(false);
+    // every package the fit pattern fetches is listed (none fetched and never used)
+    const fetched = [...pinned.keys()].filter((n) => fitRe.test(`${n}@1`));
+    expect(fetched.sort()).toEqual(fit.map((p) => p.name).sort());
   });
 });
 

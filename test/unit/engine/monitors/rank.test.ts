@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IDENT_FEATURES, MEMBER_FEATURES, enclosingBlock, rank, scoreOf, type RankScorer } from '../../../../src/engine/monitors/rank';
+import { IDENT_FEATURES, MEMBER_FEATURES, enclosingBlock, features, rank, scoreOf, type RankScorer } from '../../../../src/engine/monitors/rank';
 import { IDENT_SCORER, MEMBER_SCORER } from '../../../../src/engine/monitors/rank-weights';
 import { triggerAt, inStringOrComment } from '../../../../src/engine/monitors/triggers';
 
@@ -53,10 +53,15 @@ describe('ranking of candidate names by what the context says about them', () =>
     expect(top(s)[0]).toBe('left');
   });
 
-  it('what the language service offers outweighs equal evidence for what it does not', () => {
+  it('marks what the language service offers and what it does not (the fit weighs it: in JavaScript its offer is evidence; in TypeScript the monitor masks)', () => {
     const before = 'o.alpha;\no.beta;\nreturn o.';
+    const at = (f: Map<string, number[]>, name: string, feature: string) => f.get(name)![MEMBER_FEATURES.indexOf(feature as (typeof MEMBER_FEATURES)[number])];
     expect(top(rank({ kind: 'member', receiver: 'o', before, after: '', files: [] }))[0]).toBe('beta'); // the nearest
-    expect(top(rank({ kind: 'member', receiver: 'o', before, after: '', files: [], service: new Set(['alpha']) }))[0]).toBe('alpha');
+    const f = features({ kind: 'member', receiver: 'o', before, after: '', files: [], service: new Set(['alpha', 'gamma']) });
+    expect([at(f, 'alpha', 'offered'), at(f, 'alpha', 'notOffered'), at(f, 'beta', 'offered'), at(f, 'beta', 'notOffered')]).toEqual([1, 0, 0, 1]);
+    expect(f.has('gamma')).toBe(true); // offered, never read yet: still a candidate
+    const none = features({ kind: 'member', receiver: 'o', before, after: '', files: [] });
+    expect([at(none, 'alpha', 'offered'), at(none, 'alpha', 'notOffered')]).toEqual([0, 0]);
   });
 
   it('does not count the member access being generated, even when the suffix continues it', () => {
