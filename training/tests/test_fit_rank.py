@@ -30,6 +30,13 @@ def xor_positions(n, seed):
     return data
 
 
+def weights_file(folder, scorers, command):
+    """rank-weights.ts written by fit_rank into `folder`."""
+    path = pathlib.Path(folder) / "rank-weights.ts"
+    fit_rank.write_ts(str(path), scorers, command)
+    return path
+
+
 class FitRankTest(unittest.TestCase):
     def setUp(self):
         torch.set_num_threads(1)
@@ -46,9 +53,7 @@ class FitRankTest(unittest.TestCase):
         data = xor_positions(30, 2)
         scorers = {"MEMBER_SCORER": fit_rank.fit_scorer(data, 0.01, 3), "IDENT_SCORER": fit_rank.fit_scorer(data, 0.01, 0)}
         with tempfile.TemporaryDirectory() as d:
-            path = pathlib.Path(d) / "rank-weights.ts"
-            fit_rank.write_ts(str(path), scorers, "test")
-            text = path.read_text()
+            text = weights_file(d, scorers, "test").read_text()
         array = r"(\[[^\]]*\])"
         pattern = rf"MEMBER_SCORER: RankScorer = \{{ linear: {array}, hidden: \{{ w: \[(.*)\], b: {array}, out: {array} \}} \}};"
         member = re.search(pattern, text)
@@ -80,8 +85,7 @@ class FitRankTest(unittest.TestCase):
         data = xor_positions(30, 3)
         first = {"MEMBER_SCORER": fit_rank.fit_scorer(data, 0.01, 0), "IDENT_SCORER": fit_rank.fit_scorer(data, 0.01, 0)}
         with tempfile.TemporaryDirectory() as d:
-            path = pathlib.Path(d) / "rank-weights.ts"
-            fit_rank.write_ts(str(path), first, "first")
+            path = weights_file(d, first, "first")
             member = next(ln for ln in path.read_text().split("\n") if ln.startswith("export const MEMBER_SCORER"))
             for _ in range(2):  # rerunning the same command changes nothing
                 fit_rank.keep_other(str(path), {"IDENT_SCORER": fit_rank.fit_scorer(data, 0.01, 2)}, "second")
