@@ -15,13 +15,10 @@ export interface HeldOutPackage {
   exclude?: string[];
 }
 
-// The split is by family, fixed here, and never changes with results: decoding rules may be
-// tuned on the tuning half only; bench/names.md reports the report half. Each half gets two
-// families with TypeScript sources (report: zod, prosemirror; tuning: immer, @trpc) and plain
-// JavaScript of several styles (report: d3 UMD bundles, luxon classes, semver's small CommonJS
-// modules, koa, hono's compiled ESM; tuning: leaflet, pino, marked, superstruct). The report half
-// takes the larger families so its positions come from more files. mitt is not listed: it ships
-// only minified builds, nothing anyone types.
+// The fitting set: packages of the training corpus (not held out), only for fitting the rank
+// scorers of src/engine/monitors/rank.ts, whose features read the text and the language service,
+// never the model, so having trained on them biases nothing; the fitted scorers are judged on the
+// tuning half. bench/names-fetch.sh lists the same names (`fit`).
 const FIT: [string, string[]][] = [
   ['@tanstack/query-core', ['src/']],
   ['@reduxjs/toolkit', ['src/']],
@@ -49,6 +46,13 @@ const FIT: [string, string[]][] = [
   ['mongoose', ['lib/']],
 ];
 
+// The split is by family, fixed here, and never changes with results: decoding rules may be
+// tuned on the tuning half only; bench/names.md reports the report half. Each half gets two
+// families with TypeScript sources (report: zod, prosemirror; tuning: immer, @trpc) and plain
+// JavaScript of several styles (report: d3 UMD bundles, luxon classes, semver's small CommonJS
+// modules, koa, hono's compiled ESM; tuning: leaflet, pino, marked, superstruct). The report half
+// takes the larger families so its positions come from more files. mitt is not listed: it ships
+// only minified builds, nothing anyone types.
 export const PACKAGES: HeldOutPackage[] = [
   { family: 'zod', name: 'zod', half: 'report', include: ['src/v4/core/', 'src/v4/classic/'] },
   ...['prosemirror-model', 'prosemirror-state', 'prosemirror-transform', 'prosemirror-view'].map(
@@ -69,9 +73,6 @@ export const PACKAGES: HeldOutPackage[] = [
   { family: 'pino', name: 'pino', half: 'tuning', include: ['lib/', 'pino.js', 'browser.js'] },
   { family: 'marked', name: 'marked', half: 'tuning', include: ['lib/marked.esm.js'] },
   { family: 'superstruct', name: 'superstruct', half: 'tuning', include: ['dist/index.mjs'] },
-  // fit: packages of the training corpus (not held out), only for fitting the rank scorers of
-  // src/engine/monitors/rank.ts, whose features read the text and the language service, never the
-  // model, so having trained on them biases nothing; the fitted scorers are judged on the tuning half
   ...FIT.map(([name, include]): HeldOutPackage => ({ family: name, name, half: 'fit', include })),
 ];
 

@@ -21,9 +21,21 @@ export function headRuleAt(file: string, text: string): HeadRule | undefined {
   return { keyword: m[1], spaced: m[2].length > 0 };
 }
 
+/** Masks by vocabulary and rule: a rule has few forms, so each is built once per tokenizer. */
+const masks = new WeakMap<readonly string[], Map<string, Uint8Array>>();
+
 /** Tokens that open the head: `(` (with one space before it only where none is written yet);
- *  `for await (` and JavaScript's `catch {` (no binding) too. */
+ *  `for await (` and JavaScript's `catch {` (no binding) too. The mask is shared: read it only. */
 export function headMask(rule: HeadRule, tokenText: readonly string[]): Uint8Array {
+  const key = `${rule.keyword}${rule.spaced ? ' ' : ''}`;
+  let byRule = masks.get(tokenText);
+  if (!byRule) masks.set(tokenText, (byRule = new Map()));
+  let allowed = byRule.get(key);
+  if (!allowed) byRule.set(key, (allowed = buildMask(rule, tokenText)));
+  return allowed;
+}
+
+function buildMask(rule: HeadRule, tokenText: readonly string[]): Uint8Array {
   const allowed = new Uint8Array(tokenText.length);
   const opens = rule.keyword === 'for' ? /^(\(|await\b)/ : rule.keyword === 'catch' ? /^[({]/ : /^\(/;
   for (let t = 0; t < tokenText.length; t++) {

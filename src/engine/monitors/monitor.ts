@@ -144,9 +144,10 @@ export class MonitorSession {
   /** The constraint for the next token after `generated` (the completion so far), if any: a
    *  statement head's opening bracket, else the names' mask and bias plus the line copy's bias. */
   async next(generated: string): Promise<Constraint | undefined> {
-    const head = this.headConstraint(generated);
+    const full = this.input.prefix + generated;
+    const head = this.headConstraint(generated, full);
     if (head) return head;
-    const names = await this.nameConstraint(generated);
+    const names = await this.nameConstraint(generated, full);
     const copy = this.copyBias(generated);
     if (!copy) return names;
     if (!names?.bias) return { ...names, bias: copy };
@@ -154,9 +155,10 @@ export class MonitorSession {
     return names;
   }
 
-  /** After `if`, `while`, ... in a language with parenthesised heads: only a token that opens it. */
-  private headConstraint(generated: string): Constraint | undefined {
-    const rule = headRuleAt(this.input.file, this.input.prefix + generated);
+  /** After `if`, `while`, ... in a language with parenthesised heads: only a token that opens it
+   *  (`full`: the document prefix and `generated`). */
+  private headConstraint(generated: string, full: string): Constraint | undefined {
+    const rule = headRuleAt(this.input.file, full);
     if (!rule) return undefined;
     const allowed = headMask(rule, this.m.tokenText);
     let n = 0;
@@ -176,8 +178,8 @@ export class MonitorSession {
     return this.copy ? lineCopyBias(this.copy, generated, this.m.tokenText, this.m.opts.lineCopyBias) : undefined;
   }
 
-  private async nameConstraint(generated: string): Promise<Constraint | undefined> {
-    const full = this.input.prefix + generated;
+  /** `full`: the document prefix and `generated`. */
+  private async nameConstraint(generated: string, full: string): Promise<Constraint | undefined> {
     const trig = triggerAt(full);
     if (!trig) {
       this.episode = undefined;

@@ -1,8 +1,8 @@
 // Ranking of the candidate names at a trigger point: a log-linear score over evidence the text
 // gives about each name (how often and how recently it followed the same receiver or key, in which
 // scope, whether the language service offers it, whether the code after the cursor uses it). The
-// weights are fitted on the tuning half of the held-out packages (training/evaluation/fit_rank.py on
-// `bench-names --candidates --features`); the decoder adds the score to the LM's logits on the way to
+// scorers are fitted by training/evaluation/fit_rank.py on `bench-names --candidates --features`
+// dumps (rank-weights.ts says which: the tuning half, the fitting set); the decoder adds the score to the LM's logits on the way to
 // each name, so the LM still chooses where the evidence is even.
 
 import { IDENT_SCORER, MEMBER_SCORER } from './rank-weights';
@@ -30,8 +30,8 @@ export const MEMBER_FEATURES = ['block', 'file', 'other', 'nearest', 'last', 'of
 export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wordRecency', 'file', 'other', 'offered', 'notOffered', 'suffix', 'line', 'recent', 'copy', 'param', 'local', 'wordKey', 'wordLine', 'wordHeader', 'imported', 'declared', 'kindLocal', 'kindType', 'kindFunction', 'paramWords', 'paramName', 'keyName', 'keyNameEcho'] as const;
 
 /** A fitted scorer over a feature vector v (nats): linear · v + out · tanh(w v + b), where `w` has a
- *  row of feature weights per hidden unit. Fitted on the tuning half by
- *  training/evaluation/fit_rank.py, which writes rank-weights.ts. */
+ *  row of feature weights per hidden unit. training/evaluation/fit_rank.py writes them to
+ *  rank-weights.ts. */
 export interface RankScorer {
   linear: readonly number[];
   hidden?: { w: readonly (readonly number[])[]; b: readonly number[]; out: readonly number[] };

@@ -23,5 +23,8 @@ describe('statement heads', () => {
     expect(allowedOf(headMask({ keyword: 'if', spaced: false }, TOKENS))).toEqual(['(', ' (', '((', '(!']);
     expect(allowedOf(headMask({ keyword: 'for', spaced: false }, TOKENS))).toEqual(['(', ' (', '((', ' await', '(!']);
     expect(allowedOf(headMask({ keyword: 'catch', spaced: true }, TOKENS))).toEqual(['(', '((', '{', '(!']);
+    // built once per vocabulary and rule form, not at every decoded token
+    expect(headMask({ keyword: 'if', spaced: true }, TOKENS)).toBe(headMask({ keyword: 'if', spaced: true }, TOKENS));
+    expect(headMask({ keyword: 'if', spaced: true }, TOKENS)).not.toBe(headMask({ keyword: 'if', spaced: false }, TOKENS));
   });
 });
