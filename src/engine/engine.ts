@@ -13,7 +13,8 @@ import { indentOf, lastLine, trimAtStop } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
-import { Monitors, serviceText, tokenTexts, type MonitorSession } from './monitors/monitor';
+import { Monitors, serviceText, type MonitorSession } from './monitors/monitor';
+import { healFor, healedDecode, TOKEN_HEALING, vocabularyTexts } from './decode/heal';
 import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
@@ -204,7 +205,7 @@ export class Engine {
       this.ts ??= new TsService(undefined, (msg) => this.log?.(msg));
       const sp = m.specials;
       const specials = [...new Set([...sp.stop, ...[sp.bos, sp.fimPrefix, sp.fimMiddle, sp.fimSuffix, sp.fileSep].filter((v): v is number => v !== undefined)])];
-      this.monitors = new Monitors(tokenTexts((ids) => m.tokenizer.decode(ids), m.tokenizer.vocabSize), this.ts, specials);
+      this.monitors = new Monitors(vocabularyTexts(m.tokenizer), this.ts, specials);
     }
     return this.monitors;
   }
@@ -249,7 +250,9 @@ export class Engine {
     const monitor = this.monitorSession(req);
     monitor?.prefetch(); // the language-service query at the cursor runs while the context is prefilled
     const prefillMode = prefillModeFor(policy, req.prefill ?? cfg.prefill);
-    const pre = await this.prefill(s.ids, hooks, prefillMode);
+    const heal = TOKEN_HEALING.enabled ? healFor(s, vocabularyTexts(m.tokenizer)) : undefined;
+    const prompt = heal?.ids ?? s.ids;
+    const pre = await this.prefill(prompt, hooks, prefillMode);
     const firstTokenMs = performance.now() - t0;
     const attr = newAttribution(s.ids.length);
     const baseIndent = indentOf(lastLine(req.context.current.prefix));
@@ -260,8 +263,9 @@ export class Engine {
     const d: DecodeDeps = {
       step: (ids, reuse) => this.step(ids, policy, budget, reuse, select, interval),
       selectionOf,
-      onStep: (r) => (attended = accumulate(attr, r, s.ids.length, sinks, recent) ?? cache.length),
-      decode: (ids) => m.tokenizer.decode(ids),
+      onStep: (r) => (attended = accumulate(attr, r, prompt.length, sinks, recent) ?? cache.length),
+      decode: healedDecode((ids) => m.tokenizer.decode(ids), heal),
+      heal,
       vocabSize: m.tokenizer.vocabSize,
       stop: m.specials.stop,
       monitor,
@@ -284,7 +288,7 @@ export class Engine {
     let replaced: string | undefined;
     if (syntax) {
       const rewind = async (j: number) => {
-        cache.truncate(s.ids.length + Math.max(0, j - 1));
+        cache.truncate(prompt.length + Math.max(0, j - 1));
         return j === 0 ? pre.logits : (await this.step([g.out[j - 1]], policy, budget, undefined, select, interval)).logits;
       };
       const retry = await syntaxRetry(d, g, syntax, rewind, cut);
@@ -300,10 +304,11 @@ export class Engine {
       budget,
       prefill: prefillMode,
       predictionInterval: interval,
-      contextTokens: s.ids.length,
+      contextTokens: prompt.length,
       reusedTokens: pre.reused,
       prefilledTokens: pre.prefilled,
       generatedTokens: g.out.length,
+      ...(heal ? { healed: heal.text } : {}),
       attended,
       timings: {
         loadMs: 0,

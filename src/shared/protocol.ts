@@ -188,10 +188,15 @@ export interface CompleteResult {
   /** how this completion's prefill ran (sparse only past 4,096 cached tokens) and the decode's prediction interval */
   prefill: PrefillMode;
   predictionInterval: number;
+  /** tokens the model read before its first token: reused + prefilled */
   contextTokens: number;
   reusedTokens: number;
   prefilledTokens: number;
+  /** the generated tokens (with token healing the first one re-writes `healed`) */
   generatedTokens: number;
+  /** token healing: the text of the prompt's last token, which the first generated token began with
+   *  instead (decode/heal.ts); the completion is what follows it */
+  healed?: string;
   attended: number; // tokens attended per (layer, head) at the last step
   timings: Timings;
   chosen: ChosenSpan[];

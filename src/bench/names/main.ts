@@ -12,6 +12,7 @@ import { DEFAULT_PREDICTION_INTERVAL, type ContextPayload, type EngineConfig, ty
 import { assembleContext, offsetToLineCol } from '../../context';
 import { Engine, type Hooks } from '../../engine/engine';
 import { DEFAULT_MONITOR_OPTIONS } from '../../engine/monitors/monitor';
+import { TOKEN_HEALING } from '../../engine/decode/heal';
 import { TS_HEAP_MB, TsService, type TsStats } from '../../engine/monitors/ts-service';
 import { type CandidateRow, type LmScorer, candidates, summarizeCandidates } from './candidates';
 import { type Half, PACKAGES, packStem, pinnedVersions, prepareWorkspace } from './heldout';
@@ -58,7 +59,7 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'no-heal', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
   // tuning only (tuning half): the ranking's biases in nats (monitor.ts DEFAULT_MONITOR_OPTIONS)
@@ -67,6 +68,7 @@ function parseOptions(argv: string[]): Options {
     if (typeof v === 'string') DEFAULT_MONITOR_OPTIONS[key] = Number(v);
   }
   if (o.has('generated-ident-all')) DEFAULT_MONITOR_OPTIONS.generatedIdentKeyedOnly = false;
+  if (o.has('no-heal')) TOKEN_HEALING.enabled = false;
   const str = (k: string, def: string) => {
     const v = o.get(k);
     if (v === true) throw new UsageError(`--${k} needs a value`);
@@ -316,6 +318,7 @@ async function main(argv: string[]): Promise<number> {
     budget: o.budget,
     prefill: 'dense (shared by the rows of a position)',
     predictionInterval: DEFAULT_PREDICTION_INTERVAL,
+    tokenHealing: TOKEN_HEALING.enabled ? 'on' : 'off',
     nimMaxNewTokens: NIM_MAX_NEW,
     lineMaxNewTokens: LINE_MAX_NEW,
     model: loaded.model,

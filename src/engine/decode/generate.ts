@@ -7,6 +7,7 @@ import { shownText, type SyntaxCut } from '../monitors/syntax-cut';
 import type { StepOut } from '../step';
 import { noPadding, pick } from './sampling';
 import { lineStop, repeats, repetitionBans, trimAtStop } from './stop-rules';
+import { healedAllowed, type Heal } from './heal';
 
 export interface DecodeDeps {
   /** one decode step over `ids` after the cache (reuse: the previous selection, prediction interval) */
@@ -26,6 +27,8 @@ export interface DecodeDeps {
   baseIndent: number;
   interval: number;
   cancelled(): boolean;
+  /** token healing (heal.ts): the prompt's dropped last token; `decode` then leaves its text out */
+  heal?: Heal;
 }
 
 export interface Decoded {
@@ -49,11 +52,14 @@ export async function decodeFrom(d: DecodeDeps, out: number[], logits: Float32Ar
   let monitorMs = 0;
   let ban = banFirst;
   // a monitor that fails means plain decoding for that step, never a failed completion
-  let pending = d.monitor?.next(text).catch(() => undefined);
+  // the first token of a healed prompt begins with the healed text: the monitors read each token past it
+  const lead = d.heal && out.length === 0 ? d.heal.text : '';
+  let pending = d.monitor?.next(text, lead).catch(() => undefined);
   for (let i = out.length; i < d.maxNew; i++) {
     const tw = performance.now();
-    const constraint = pending ? await pending : undefined;
+    let constraint = pending ? await pending : undefined;
     monitorMs += performance.now() - tw;
+    if (d.heal && out.length === 0) constraint = { ...constraint, allowed: healedAllowed(d.heal, constraint?.allowed) };
     let banned = repetitionBans(out, lineFrom);
     if (ban) banned = new Set([...(banned ?? []), ...ban]);
     ban = undefined;

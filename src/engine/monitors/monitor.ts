@@ -23,6 +23,11 @@ const GENERATED_IDENT_SHARE = 0.4;
 const JS_FILE = /\.(js|jsx|mjs|cjs)$/i;
 
 const isIdentStart = (ch: string) => /[A-Za-z_$]/.test(ch);
+const unspaced = (t: string) => t.replace(/^[ \t]+/, '');
+
+/** A token's text in a lead view when it does not begin with the lead: matches no name, bracket or copy. */
+const NOT_LED = '\u0000';
+const MAX_LEAD_VIEWS = 32;
 
 export type { MonitorEvent, MonitorSource } from '../../shared/protocol';
 
@@ -98,7 +103,24 @@ export class Monitors {
   readonly unspacedText: string[];
 
   constructor(readonly tokenText: string[], readonly ts: TsService | undefined, readonly specialIds: number[], readonly opts: MonitorOptions = DEFAULT_MONITOR_OPTIONS) {
-    this.unspacedText = tokenText.map((t) => t.replace(/^[ \t]+/, ''));
+    this.unspacedText = tokenText.map(unspaced);
+  }
+
+  private readonly leadViews = new Map<string, { text: string[]; unspaced: string[] }>();
+
+  /** The tokens as they continue the text after `lead`, which the next token must begin with (token
+   *  healing, decode/heal.ts): each token's text past `lead`; NOT_LED for one that does not begin
+   *  with it (the decoder masks those). Built once per lead; the masks of keyword-head.ts are
+   *  memoized by this array. */
+  view(lead: string): { text: string[]; unspaced: string[] } {
+    let v = this.leadViews.get(lead);
+    if (!v) {
+      const text = this.tokenText.map((t) => (t.startsWith(lead) ? t.slice(lead.length) : NOT_LED));
+      v = { text, unspaced: text.map(unspaced) };
+      if (this.leadViews.size >= MAX_LEAD_VIEWS) this.leadViews.delete(this.leadViews.keys().next().value as string);
+      this.leadViews.set(lead, v);
+    }
+    return v;
   }
 
   session(input: MonitorInput): MonitorSession {
@@ -142,13 +164,21 @@ export class MonitorSession {
   }
 
   /** The constraint for the next token after `generated` (the completion so far), if any: a
-   *  statement head's opening bracket, else the names' mask and bias plus the line copy's bias. */
-  async next(generated: string): Promise<Constraint | undefined> {
+   *  statement head's opening bracket, else the names' mask and bias plus the line copy's bias.
+   *  `lead`: text at the end of `generated` that the next token must begin with (token healing):
+   *  the constraint then reads each token past it. */
+  async next(generated: string, lead = ''): Promise<Constraint | undefined> {
     const full = this.input.prefix + generated;
-    const head = this.headConstraint(generated, full);
+    if (!lead) return this.constraintAfter(generated, full, { text: this.m.tokenText, unspaced: this.m.unspacedText });
+    const v = this.m.view(lead);
+    return leadAlone(await this.constraintAfter(generated, full, v), v.text);
+  }
+
+  private async constraintAfter(generated: string, full: string, v: { text: readonly string[]; unspaced: readonly string[] }): Promise<Constraint | undefined> {
+    const head = this.headConstraint(generated, full, v.text);
     if (head) return head;
-    const names = await this.nameConstraint(generated, full);
-    const copy = this.copyBias(generated);
+    const names = await this.nameConstraint(generated, full, v);
+    const copy = this.copyBias(generated, v.text);
     if (!copy) return names;
     if (!names?.bias) return { ...names, bias: copy };
     for (let t = 0; t < copy.length; t++) names.bias[t] += copy[t];
@@ -157,10 +187,10 @@ export class MonitorSession {
 
   /** After `if`, `while`, ... in a language with parenthesised heads: only a token that opens it
    *  (`full`: the document prefix and `generated`). */
-  private headConstraint(generated: string, full: string): Constraint | undefined {
+  private headConstraint(generated: string, full: string, texts: readonly string[]): Constraint | undefined {
     const rule = headRuleAt(this.input.file, full);
     if (!rule) return undefined;
-    const allowed = headMask(rule, this.m.tokenText);
+    const allowed = headMask(rule, texts);
     let n = 0;
     for (const a of allowed) n += a;
     if (!n) return undefined;
@@ -169,17 +199,17 @@ export class MonitorSession {
   }
 
   private copy?: LineCopy | null;
-  private copyBias(generated: string): Float32Array | undefined {
+  private copyBias(generated: string, texts: readonly string[]): Float32Array | undefined {
     if (this.m.opts.lineCopyBias <= 0) return undefined;
     if (this.copy === undefined) {
       this.copy = findLineCopy(this.input.files, this.input.prefix) ?? null;
       if (this.copy) this.events.push({ at: 0, source: 'copy', candidates: 1, prior: false, top: [this.copy.text.slice(0, 60)], ms: 0 });
     }
-    return this.copy ? lineCopyBias(this.copy, generated, this.m.tokenText, this.m.opts.lineCopyBias) : undefined;
+    return this.copy ? lineCopyBias(this.copy, generated, texts, this.m.opts.lineCopyBias) : undefined;
   }
 
   /** `full`: the document prefix and `generated`. */
-  private async nameConstraint(generated: string, full: string): Promise<Constraint | undefined> {
+  private async nameConstraint(generated: string, full: string, v: { text: readonly string[]; unspaced: readonly string[] }): Promise<Constraint | undefined> {
     const trig = triggerAt(full);
     if (!trig) {
       this.episode = undefined;
@@ -196,7 +226,7 @@ export class MonitorSession {
     // (`x =` + ` y`); right after `.`, `(`, or a space it would write `x. y`, `f( y`, `x =  y`
     const prev = full[trig.start - 1] ?? '';
     const spaceLeads = trig.kind !== 'member' && prev !== '' && !/[\s([{.]/.test(prev);
-    return this.constraint(ep, trig.typed, spaceLeads);
+    return this.constraint(ep, trig.typed, spaceLeads, v);
   }
 
   private async open(trig: Trigger, generated: string): Promise<Episode> {
@@ -266,8 +296,8 @@ export class MonitorSession {
     return this.identifiers;
   }
 
-  private constraint(ep: Episode, typed: string, spaceLeads: boolean): Constraint | undefined {
-    const texts = this.m.tokenText;
+  private constraint(ep: Episode, typed: string, spaceLeads: boolean, v: { text: readonly string[]; unspaced: readonly string[] }): Constraint | undefined {
+    const texts = v.text;
     const V = texts.length;
     const out: Constraint = {};
     // In an expression position the model may also start something that is not a name (`)`, a
@@ -280,7 +310,7 @@ export class MonitorSession {
       for (let t = 0; t < V; t++) {
         let piece = texts[t];
         if (optional) {
-          const bare = this.m.unspacedText[t];
+          const bare = v.unspaced[t];
           if (!bare || !isIdentStart(bare[0])) {
             allowed[t] = 1;
             continue;
@@ -304,7 +334,7 @@ export class MonitorSession {
         const beta = ep.trigger.kind === 'member' ? this.m.opts.memberBias : ep.start > this.input.prefix.length ? this.m.opts.identBias * GENERATED_IDENT_SHARE : this.m.opts.identBias;
         const unspaced = typed === '' && spaceLeads;
         for (let t = 0; t < V; t++) {
-          const piece = unspaced ? this.m.unspacedText[t] : texts[t];
+          const piece = unspaced ? v.unspaced[t] : texts[t];
           if (!isIdentChar(piece[0]) && !(typed && piece.length)) continue;
           const best = ep.prior.set.bestScore(typed, piece, ep.prior.score);
           if (best > -Infinity) bias[t] = Math.max(0, beta + rankScale * best);
@@ -316,17 +346,26 @@ export class MonitorSession {
   }
 }
 
+/** In a lead view the token that is the lead alone (text '') commits to nothing yet: it is allowed
+ *  and biased as the best token is. Copies: a head mask is shared. */
+function leadAlone(c: Constraint | undefined, texts: readonly string[]): Constraint | undefined {
+  if (!c) return c;
+  const out: Constraint = {};
+  let best = 0;
+  if (c.bias) for (const b of c.bias) best = Math.max(best, b);
+  if (c.allowed) out.allowed = Uint8Array.from(c.allowed);
+  if (c.bias) out.bias = Float32Array.from(c.bias);
+  for (let t = 0; t < texts.length; t++) {
+    if (texts[t] !== '') continue;
+    if (out.allowed) out.allowed[t] = 1;
+    if (out.bias) out.bias[t] = best;
+  }
+  return out;
+}
+
 /** Name -> the service's kind for it. */
 export function kindMap(names: string[], kinds: string[]): Map<string, string> {
   const out = new Map<string, string>();
   names.forEach((n, i) => kinds[i] !== undefined && out.set(n, kinds[i]));
-  return out;
-}
-
-/** Every token's decoded text (byte-level BPE: a token holding part of a multi-byte character
- *  decodes to U+FFFD, which is no identifier character, so it is never allowed inside a name). */
-export function tokenTexts(decode: (ids: number[]) => string, vocabSize: number): string[] {
-  const out: string[] = new Array(vocabSize);
-  for (let t = 0; t < vocabSize; t++) out[t] = decode([t]);
   return out;
 }
