@@ -7,7 +7,7 @@ import { shownText, type SyntaxCut } from '../monitors/syntax-cut';
 import type { StepOut } from '../step';
 import { noPadding, pick } from './sampling';
 import { lineStop, repeats, repetitionBans, trimAtStop } from './stop-rules';
-import { healedAllowed, type Heal } from './heal';
+import { healedAllowed, healNeed, type Heal } from './heal';
 
 export interface DecodeDeps {
   /** one decode step over `ids` after the cache (reuse: the previous selection, prediction interval) */
@@ -52,14 +52,14 @@ export async function decodeFrom(d: DecodeDeps, out: number[], logits: Float32Ar
   let monitorMs = 0;
   let ban = banFirst;
   // a monitor that fails means plain decoding for that step, never a failed completion
-  // the first token of a healed prompt begins with the healed text: the monitors read each token past it
-  const lead = d.heal && out.length === 0 ? d.heal.text : '';
-  let pending = d.monitor?.next(text, lead).catch(() => undefined);
+  // a healed prompt's first tokens spell the healed text out: the monitors read each token past what is left of it
+  let need = healNeed(d.heal, out);
+  let pending = d.monitor?.next(text, need).catch(() => undefined);
   for (let i = out.length; i < d.maxNew; i++) {
     const tw = performance.now();
     let constraint = pending ? await pending : undefined;
     monitorMs += performance.now() - tw;
-    if (d.heal && out.length === 0) constraint = { ...constraint, allowed: healedAllowed(d.heal, constraint?.allowed) };
+    if (d.heal && need) constraint = { ...constraint, allowed: healedAllowed(d.heal, need, constraint?.allowed) };
     let banned = repetitionBans(out, lineFrom);
     if (ban) banned = new Set([...(banned ?? []), ...ban]);
     ban = undefined;
@@ -69,6 +69,7 @@ export async function decodeFrom(d: DecodeDeps, out: number[], logits: Float32Ar
       break;
     }
     out.push(next);
+    need = healNeed(d.heal, out);
     text = d.decode(out);
     if (d.decode([next]).includes('\n')) lineFrom = out.length;
     const stop = lineStop(text, d.multiline, d.baseIndent);
@@ -83,7 +84,7 @@ export async function decodeFrom(d: DecodeDeps, out: number[], logits: Float32Ar
     if (i === d.maxNew - 1) break;
     const reuse = d.interval > 1 && stepNo % d.interval !== 0 ? lastSelection : undefined;
     // the monitors read the new text while the model runs the step: a language-service query overlaps it
-    pending = d.monitor?.next(text).catch(() => undefined);
+    pending = d.monitor?.next(text, need).catch(() => undefined);
     const r = await d.step([next], reuse);
     stepNo++;
     if (d.interval > 1) lastSelection = d.selectionOf(r);

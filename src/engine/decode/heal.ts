@@ -8,70 +8,86 @@
 import type { Stream } from '../layout';
 
 export interface Heal {
-  /** the dropped token's text: the first generated token starts with it */
+  /** the dropped token's text: the completion's first tokens spell it out, then go on */
   text: string;
-  /** tokens that start with `text` (the token itself among them) */
-  allowed: Uint8Array;
   /** the prompt without the dropped token */
   ids: number[];
+  /** each token's text (the vocabulary the masks are built over) */
+  tokenText: readonly string[];
 }
 
-/** Per vocabulary: each healable text's mask (a handful of distinct texts occur: spacing, brackets, word ends). */
-const masks = new WeakMap<readonly string[], Map<string, Uint8Array | null>>();
+/** Per vocabulary: each healed text's mask (a handful of distinct texts occur: spacing, brackets, word ends). */
+const masks = new WeakMap<readonly string[], Map<string, Uint8Array>>();
 const MAX_MASKS = 256;
 
-/** Tokens whose text starts with `text`, or null when no token but `text`'s own does (nothing to heal). */
-export function healMask(tokenText: readonly string[], text: string): Uint8Array | null {
+/** Tokens that may come while `need` (the healed text not yet written) is left: those that begin
+ *  with it, and those that are a part of it (` ` of `  `: indentation is `ĠĠĠ` + `Ġreturn`, so a
+ *  prompt that ends in `ĠĠĠĠ` heals through a shorter run). */
+export function healMask(tokenText: readonly string[], need: string): Uint8Array {
   let byText = masks.get(tokenText);
   if (!byText) masks.set(tokenText, (byText = new Map()));
-  let mask = byText.get(text);
-  if (mask === undefined) {
-    const m = new Uint8Array(tokenText.length);
-    let longer = 0;
+  let mask = byText.get(need);
+  if (!mask) {
+    mask = new Uint8Array(tokenText.length);
     for (let t = 0; t < tokenText.length; t++) {
-      if (!tokenText[t].startsWith(text)) continue;
-      m[t] = 1;
-      if (tokenText[t].length > text.length) longer++;
+      const piece = tokenText[t];
+      if (piece && (piece.startsWith(need) || need.startsWith(piece))) mask[t] = 1;
     }
-    mask = longer ? m : null;
     if (byText.size >= MAX_MASKS) byText.delete(byText.keys().next().value as string);
-    byText.set(text, mask);
+    byText.set(need, mask);
   }
   return mask;
 }
 
+/** The healed text still to write after the first tokens `out` of a completion ('' once written). */
+export function healNeed(heal: Heal | undefined, out: readonly number[]): string {
+  if (!heal) return '';
+  let need = heal.text;
+  for (const t of out) {
+    if (!need) break;
+    const piece = heal.tokenText[t];
+    need = need.startsWith(piece) ? need.slice(piece.length) : '';
+  }
+  return need;
+}
+
 /** The heal for a prompt that ends in the current file's prefix (the suffix-first layout): the
- *  last token's text must be a proper prefix of other tokens, hold no line break (a line rule reads
- *  the text) and decode to whole characters. */
+ *  last token's text holds no line break (a line rule reads the text), decodes to whole characters,
+ *  and some other token begins with it or spells a part of it. */
 export function healFor(s: Stream, tokenText: readonly string[]): Heal | undefined {
   const last = s.ids.length - 1;
   if (last < s.prefixStart || s.fileOf[last] !== s.files.length - 1) return undefined;
   const text = tokenText[s.ids[last]];
   if (!text || text.includes('\n') || text.includes('\r') || text.includes('\uFFFD')) return undefined;
-  const allowed = healMask(tokenText, text);
-  return allowed ? { text, allowed, ids: s.ids.slice(0, last) } : undefined;
+  const mask = healMask(tokenText, text);
+  let other = false;
+  for (let t = 0; t < mask.length && !other; t++) other = mask[t] === 1 && t !== s.ids[last];
+  return other ? { text, ids: s.ids.slice(0, last), tokenText } : undefined;
 }
 
-/** `decode` for the generated tokens of a healed prompt: their text without the healed part. */
+/** `decode` for the generated tokens of a healed prompt: their text past the healed part ('' while
+ *  they spell only a part of it). */
 export function healedDecode(decode: (ids: number[]) => string, heal: Heal | undefined): (ids: number[]) => string {
   if (!heal) return decode;
   return (ids) => {
     const t = decode(ids);
-    return t.startsWith(heal.text) ? t.slice(heal.text.length) : t;
+    if (t.startsWith(heal.text)) return t.slice(heal.text.length);
+    return heal.text.startsWith(t) ? '' : t;
   };
 }
 
-/** The first token's allowed set: the monitors' (if any) within the heal's, else the heal's. */
-export function healedAllowed(heal: Heal, allowed: Uint8Array | undefined): Uint8Array {
-  if (!allowed) return heal.allowed;
+/** The allowed set while `need` is left: the monitors' (if any) within the heal's, else the heal's. */
+export function healedAllowed(heal: Heal, need: string, allowed: Uint8Array | undefined): Uint8Array {
+  const mask = healMask(heal.tokenText, need);
+  if (!allowed) return mask;
   const both = new Uint8Array(allowed.length);
   let n = 0;
   for (let t = 0; t < both.length; t++) {
-    if (!allowed[t] || !heal.allowed[t]) continue;
+    if (!allowed[t] || !mask[t]) continue;
     both[t] = 1;
     n++;
   }
-  return n ? both : heal.allowed;
+  return n ? both : mask;
 }
 
 /** Whether completions heal the prompt's last token (the names bench turns it off to compare). */

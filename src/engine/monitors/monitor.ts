@@ -109,13 +109,13 @@ export class Monitors {
   private readonly leadViews = new Map<string, { text: string[]; unspaced: string[] }>();
 
   /** The tokens as they continue the text after `lead`, which the next token must begin with (token
-   *  healing, decode/heal.ts): each token's text past `lead`; NOT_LED for one that does not begin
-   *  with it (the decoder masks those). Built once per lead; the masks of keyword-head.ts are
-   *  memoized by this array. */
+   *  healing, decode/heal.ts): each token's text past `lead`, '' for one that spells only a part of
+   *  it, NOT_LED for any other (the decoder masks those). Built once per lead; the masks of
+   *  keyword-head.ts are memoized by this array. */
   view(lead: string): { text: string[]; unspaced: string[] } {
     let v = this.leadViews.get(lead);
     if (!v) {
-      const text = this.tokenText.map((t) => (t.startsWith(lead) ? t.slice(lead.length) : NOT_LED));
+      const text = this.tokenText.map((t) => (t.startsWith(lead) ? t.slice(lead.length) : t && lead.startsWith(t) ? '' : NOT_LED));
       v = { text, unspaced: text.map(unspaced) };
       if (this.leadViews.size >= MAX_LEAD_VIEWS) this.leadViews.delete(this.leadViews.keys().next().value as string);
       this.leadViews.set(lead, v);
@@ -346,8 +346,8 @@ export class MonitorSession {
   }
 }
 
-/** In a lead view the token that is the lead alone (text '') commits to nothing yet: it is allowed
- *  and biased as the best token is. Copies: a head mask is shared. */
+/** In a lead view a token that is the lead or a part of it (text '') commits to nothing yet: it is
+ *  allowed and biased as the best token is. Copies: a head mask is shared. */
 function leadAlone(c: Constraint | undefined, texts: readonly string[]): Constraint | undefined {
   if (!c) return c;
   const out: Constraint = {};

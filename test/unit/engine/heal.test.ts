@@ -3,14 +3,14 @@
 // tokens past the healed text.
 import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { healFor, healMask, healedAllowed, healedDecode, TOKEN_HEALING, type Heal } from '../../../src/engine/decode/heal';
+import { healFor, healMask, healNeed, healedAllowed, healedDecode, TOKEN_HEALING, type Heal } from '../../../src/engine/decode/heal';
 import { Engine, type Hooks } from '../../../src/engine/engine';
 import { decodeFrom, type DecodeDeps } from '../../../src/engine/decode/generate';
 import { Monitors } from '../../../src/engine/monitors/monitor';
 import type { Stream } from '../../../src/engine/layout';
 import type { StepOut } from '../../../src/engine/step';
 
-const TOKENS = ['<eot>', ' ', ' =', ' <', 'queue', ' queue', ';', 'x\n', 'ab', 'abc', '\uFFFD', ' 1', 'alpha', ' alpha', ' beta', '(', ' x', 'beta'];
+const TOKENS = ['<eot>', ' ', ' =', ' <', 'queue', ' queue', ';', 'x\n', 'ab', 'abc', '\uFFFD', ' 1', 'alpha', ' alpha', ' beta', '(', ' x', 'beta', '    ', '   ', ' return', 'ret'];
 const tid = (t: string) => TOKENS.indexOf(t);
 const decode = (ids: number[]) => ids.map((i) => (i === 0 ? '' : TOKENS[i])).join('');
 
@@ -34,7 +34,17 @@ describe('healFor', () => {
     const h = healFor(stream(['queue', ' ']), TOKENS)!;
     expect(h.text).toBe(' ');
     expect(h.ids).toEqual([tid('ab'), tid('queue')]);
-    expect(TOKENS.filter((_, i) => h.allowed[i])).toEqual([' ', ' =', ' <', ' queue', ' 1', ' alpha', ' beta', ' x']);
+    expect(TOKENS.filter((_, i) => healMask(TOKENS, h.text)[i])).toEqual([' ', ' =', ' <', ' queue', ' 1', ' alpha', ' beta', ' x', '    ', '   ', ' return']);
+  });
+
+  it('heals an indentation run through a shorter one: `    ` may become `   ` + ` return`', () => {
+    const h = healFor(stream(['queue', '    ']), TOKENS)!;
+    expect(TOKENS.filter((_, i) => healMask(TOKENS, h.text)[i])).toEqual([' ', '    ', '   ']);
+    expect(healNeed(h, [tid('   ')])).toBe(' ');
+    expect(healNeed(h, [tid('   '), tid(' return')])).toBe('');
+    expect(healNeed(h, [tid('    ')])).toBe('');
+    expect(healedDecode(decode, h)([tid('   ')])).toBe('');
+    expect(healedDecode(decode, h)([tid('   '), tid(' return')])).toBe('return');
   });
 
   it('does not heal a token nothing extends, a line break, a broken character, or a token outside the prefix', () => {
@@ -49,13 +59,14 @@ describe('healFor', () => {
 
   it('masks are built once per vocabulary and text', () => {
     expect(healMask(TOKENS, 'ab')).toBe(healMask(TOKENS, 'ab'));
-    expect(healMask(TOKENS, 'abc')).toBeNull();
+    expect(healFor(stream(['abc']), TOKENS)?.text).toBe('abc'); // `ab` spells a part of it
+    expect(healFor(stream(['queue', ' queue']), TOKENS)?.text).toBe(' queue'); // ` ` does
   });
 });
 
 describe('a healed completion', () => {
   it('shows only what follows the healed text', () => {
-    const heal: Heal = { text: ' ', allowed: healMask(TOKENS, ' ')!, ids: [] };
+    const heal: Heal = { text: ' ', ids: [], tokenText: TOKENS };
     const d = healedDecode(decode, heal);
     expect(d([tid(' ='), tid(' 1')])).toBe('= 1');
     expect(d([tid(' '), tid('queue')])).toBe('queue');
@@ -64,14 +75,14 @@ describe('a healed completion', () => {
   });
 
   it('the first token must begin with the healed text; a monitor mask narrows it unless nothing would be left', () => {
-    const heal: Heal = { text: ' ', allowed: healMask(TOKENS, ' ')!, ids: [] };
+    const heal: Heal = { text: ' ', ids: [], tokenText: TOKENS };
     const names = new Uint8Array(TOKENS.length);
     names[tid(' alpha')] = names[tid('alpha')] = 1;
-    expect(TOKENS.filter((_, i) => healedAllowed(heal, names)[i])).toEqual([' alpha']);
+    expect(TOKENS.filter((_, i) => healedAllowed(heal, ' ', names)[i])).toEqual([' alpha']);
     const off = new Uint8Array(TOKENS.length);
     off[tid('alpha')] = 1;
-    expect(healedAllowed(heal, off)).toBe(heal.allowed);
-    expect(healedAllowed(heal, undefined)).toBe(heal.allowed);
+    expect(healedAllowed(heal, ' ', off)).toBe(healMask(TOKENS, ' '));
+    expect(healedAllowed(heal, ' ', undefined)).toBe(healMask(TOKENS, ' '));
   });
 
   it('decodes from the healed prompt: the model that would write a name after the space writes an operator', async () => {
@@ -84,7 +95,7 @@ describe('a healed completion', () => {
       (prefers[decode(ids)] ?? ['<eot>']).forEach((t, r) => (l[tid(t)] = 10 - r));
       return l;
     };
-    const heal: Heal = { text: ' ', allowed: healMask(TOKENS, ' ')!, ids: [] };
+    const heal: Heal = { text: ' ', ids: [], tokenText: TOKENS };
     const deps: DecodeDeps = {
       step: async (ids) => (cache.push(...ids), { logits: logitsFor(cache) } as StepOut),
       selectionOf: () => undefined,
@@ -105,6 +116,13 @@ describe('a healed completion', () => {
     expect(decode(g.out)).toBe(' = 1;');
     const plain = await decodeFrom({ ...deps, heal: undefined, decode }, [], logitsFor([]));
     expect(plain.text.startsWith('queue')).toBe(true);
+    // at an indented line start the prompt ends in `    `; healed, the model writes `   ` + ` return`
+    const indent: Heal = { text: '    ', ids: [], tokenText: TOKENS };
+    Object.assign(prefers, { '': ['queue', '   '], '   ': [' return'], '    return': ['<eot>'] });
+    cache.length = 0;
+    const g2 = await decodeFrom({ ...deps, heal: indent, decode: healedDecode(decode, indent) }, [], logitsFor([]));
+    expect(decode(g2.out)).toBe('    return');
+    expect(g2.text).toBe('return');
   });
 });
 
