@@ -294,6 +294,7 @@ async function main(argv: string[]): Promise<number> {
         firstTokenMs: Number(first.toFixed(1)),
         totalMs: Number((first + wall - r.timings.firstTokenMs).toFixed(1)),
         generatedTokens: r.generatedTokens,
+        ...(r.healed !== undefined ? { healed: r.healed } : {}),
         ...(r.timings.monitorMs !== undefined ? { monitorMs: Number(r.timings.monitorMs.toFixed(2)) } : {}),
         stopReason: r.stopReason,
         ...((r as { monitor?: unknown }).monitor ? { monitor: (r as { monitor?: unknown }).monitor } : {}),
@@ -414,6 +415,7 @@ ${cost}
 - **No-model floor**: NIM: the identifier that followed the same key last time in the visible text, where the key is the last identifier before the cursor plus the punctuation up to the cursor (\`foo.\`, \`bar(\`, \`x=\`); line: the rest of the line after the last earlier occurrence of the longest tail (3-80 characters) of the cut line.
 - **Name ranking** (monitors on): the scorers of src/engine/monitors/rank.ts are fitted by training/evaluation/fit_rank.py on candidate dumps (\`--candidates --features\`) of the fitting set (training-corpus packages, \`--half fit\`, never held out) and the tuning half, never on this report half; experiments in bench/names-ranking.md.
 - Monitors on/off: the \`monitors\` request field of \`Engine.complete\`; an engine without it ignores the field and both rows are equal.
+- Token healing (src/engine/decode/heal.ts; every model row, monitors on or off): the prompt's last token is dropped and the completion's first tokens spell its text out; \`--no-heal\` turns it off (tuning half only; A/B in bench/token-healing.md).
 
 Every sample (inputs trimmed, every row's completion and scores): \`${jsonName}\` beside this file.
 `;

@@ -15,6 +15,8 @@ export interface RowResult {
   firstTokenMs?: number; // model rows only
   totalMs?: number;
   generatedTokens?: number;
+  /** the text token healing dropped from the prompt (engine CompleteResult.healed) */
+  healed?: string;
   /** how long the decode waited on the monitors (engine timings.monitorMs) */
   monitorMs?: number;
   stopReason?: string;
