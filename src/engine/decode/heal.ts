@@ -3,8 +3,9 @@
 // after `ping ` the prompt ends in a lone space token, while in training the space came merged with
 // the next word or operator (` =`, ` <`); the model then writes `queue = () => {`, which the syntax
 // cut removes whole. Healing drops that last token from the prompt and makes the first generated
-// token start with its text, so the model picks among the tokens it knows there (` =`, ` setTimeout`);
-// the suggestion is what follows the healed text.
+// tokens spell its text out (one that begins with it, or a part of it and then the rest), so the
+// model picks among the tokens it knows there (` =`, ` setTimeout`); the suggestion is what follows
+// the healed text.
 import type { Stream } from '../layout';
 
 export interface Heal {

@@ -165,8 +165,8 @@ export class MonitorSession {
 
   /** The constraint for the next token after `generated` (the completion so far), if any: a
    *  statement head's opening bracket, else the names' mask and bias plus the line copy's bias.
-   *  `lead`: text at the end of `generated` that the next token must begin with (token healing):
-   *  the constraint then reads each token past it. */
+   *  `lead`: text already at the end of the document prefix + `generated` that the next token must
+   *  spell out again (token healing, decode/heal.ts): the constraint then reads each token past it. */
   async next(generated: string, lead = ''): Promise<Constraint | undefined> {
     const full = this.input.prefix + generated;
     if (!lead) return this.constraintAfter(generated, full, { text: this.m.tokenText, unspaced: this.m.unspacedText });
