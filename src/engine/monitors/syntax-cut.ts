@@ -6,6 +6,27 @@ import type { TsService } from './ts-service';
 
 const SYNTAX_TIMEOUT_MS = 60;
 
+/** How much of the file's text around the placed prefix and suffix the parse reads, at most, on
+ *  each side: it bounds the cost of a parse per candidate cut. */
+export const SYNTAX_AROUND_CHARS = 48 * 1024;
+
+/** The text the syntax check parses around the cursor: the placed prefix and suffix with the file's
+ *  text the context caps cut off (`head`, `tail`), up to SYNTAX_AROUND_CHARS more on each side; the
+ *  head starts at a line with no indentation (a declaration at the top level, as far as
+ *  indentation tells). Without the head a prefix that starts inside a class reads `public m() {`
+ *  as a statement, and every completion of a member's header adds an error. */
+export function parsedAround(c: { prefix: string; suffix: string; head?: string; tail?: string }): { prefix: string; suffix: string } {
+  let head = c.head ?? '';
+  if (head.length > SYNTAX_AROUND_CHARS) {
+    const from = head.length - SYNTAX_AROUND_CHARS;
+    const m = /\n(?=[^\s}\])])/g;
+    m.lastIndex = from;
+    const at = m.exec(head);
+    head = at ? head.slice(at.index + 1) : '';
+  }
+  return { prefix: head + c.prefix, suffix: c.suffix + (c.tail ?? '').slice(0, SYNTAX_AROUND_CHARS) };
+}
+
 export interface SyntaxCut {
   /** the kept part */
   text: string;
@@ -31,8 +52,8 @@ export async function syntaxCut(ts: TsService | undefined, decode: (ids: number[
     if (t.length >= shown.length) break;
     if (shown.startsWith(t)) cuts.push(t.replace(/[ \t]+$/, '').length);
   }
-  // the placed prefix and suffix, not the whole file: they bound the cost of the parse per candidate cut
-  const keep = await ts.syntaxSafeLength(ctx.current.file, ctx.current.prefix, shown, ctx.current.suffix, cuts, SYNTAX_TIMEOUT_MS);
+  const { prefix, suffix } = parsedAround(ctx.current);
+  const keep = await ts.syntaxSafeLength(ctx.current.file, prefix, shown, suffix, cuts, SYNTAX_TIMEOUT_MS);
   if (keep === undefined || keep >= shown.length) return undefined;
   return { text: shown.slice(0, keep).replace(/[ \t]+$/, ''), cutAt: keep, removed: shown.slice(keep) };
 }

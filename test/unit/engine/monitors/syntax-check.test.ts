@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SyntaxBase, balancedCuts, syntaxSafeLength } from '../../../../src/engine/monitors/syntax-check';
+import { SYNTAX_AROUND_CHARS, parsedAround } from '../../../../src/engine/monitors/syntax-cut';
 
 /** Token-boundary lengths of `s` at every space and punctuation boundary (a stand-in for BPE). */
 function boundaries(s: string): number[] {
@@ -72,5 +73,29 @@ describe('balancedCuts', () => {
 
   it('a closer of a bracket the prefix opened does not count as opened', () => {
     expect(balancedCuts('error] || x').has(6)).toBe(true);
+  });
+});
+
+describe('parsedAround: the file text the syntax check reads', () => {
+  const head = 'export class Requests {\n  private pending = new Map<number, string>();\n\n';
+  const current = { prefix: '  public size() {\n    return this.pending.size;\n  }\n\n  public hasPending', suffix: '\n    return this.pending.size > 0;\n  }\n}\n' };
+  it('a member header completed inside a class whose header the context cut off adds no error with the head read', () => {
+    const without = new SyntaxBase('a.ts', current.prefix, current.suffix).check('() {');
+    expect(without.errors.length).toBeGreaterThan(0); // `public m() {` read as a statement
+    const around = parsedAround({ ...current, head });
+    expect(around.prefix).toBe(head + current.prefix);
+    expect(new SyntaxBase('a.ts', around.prefix, around.suffix).check('() {').errors).toEqual([]);
+    // the cut line is still the same: a real error is still found
+    expect(new SyntaxBase('a.ts', around.prefix, around.suffix).check('() => {').errors.length).toBeGreaterThan(0);
+  });
+  it('a long head and tail are read up to SYNTAX_AROUND_CHARS, the head from a line with no indentation', () => {
+    const filler = (n: number) => '  x = 1;\n'.repeat(n);
+    const longHead = 'const a = 1;\nexport class B {\n' + filler(SYNTAX_AROUND_CHARS / 8) + '}\nexport class Requests {\n' + filler(SYNTAX_AROUND_CHARS / 32);
+    const around = parsedAround({ ...current, head: longHead, tail: 'y'.repeat(2 * SYNTAX_AROUND_CHARS) });
+    const readHead = around.prefix.slice(0, around.prefix.length - current.prefix.length);
+    expect(readHead.length).toBeLessThanOrEqual(SYNTAX_AROUND_CHARS);
+    expect(readHead.startsWith('export class Requests {\n')).toBe(true);
+    expect(around.suffix.length).toBe(current.suffix.length + SYNTAX_AROUND_CHARS);
+    expect(parsedAround(current)).toEqual(current);
   });
 });
