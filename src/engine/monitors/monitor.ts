@@ -13,6 +13,7 @@ import { headMask, headRuleAt } from './keyword-head';
 import { findLineCopy, lineCopyBias, type LineCopy } from './line-copy';
 import { TS_EXTENSIONS, type TsService } from './ts-service';
 import { triggerAt, type Trigger } from './triggers';
+import { keyFollowers } from './name-evidence';
 
 /** Only the best-ranked names get a bias: further down the scores are too low to matter. */
 const MAX_BIASED = 64;
@@ -36,6 +37,11 @@ export interface Constraint {
   allowed?: Uint8Array;
   /** added to the logits (nats) */
   bias?: Float32Array;
+  /** the tokens whose total probability the bias may raise by at most `classGain` nats (sampling.ts
+   *  TokenFilter): at an identifier start in an expression the model decides whether a name comes
+   *  (or a literal, a bracket, a keyword), the ranking mostly which name */
+  keepClass?: Uint8Array;
+  classGain?: number;
 }
 
 export interface MonitorOptions {
@@ -44,6 +50,11 @@ export interface MonitorOptions {
   memberBias: number;
   /** The same at the start of an identifier in an expression (where a literal or a bracket may come instead). */
   identBias: number;
+  /** There, how many nats the bias may raise the model's probability that a name comes at all,
+   *  where the same key has no history; with one, plus the log odds of a name among the key's
+   *  earlier followers (one pseudo-count each: `type: 'query'` above lowers it, `reject(err)` raises it).
+   *  Infinity: no limit. */
+  identClassGain: number;
   /** Nats per unit of the ranking's score (1: the fitted log-probabilities as they are). */
   rankScale: number;
   /** How long the first step waits for the language-service query at the cursor, from the request's
@@ -64,7 +75,7 @@ export interface MonitorOptions {
   lineCopyBias: number;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
 
 export interface MonitorInput {
   file: string;
@@ -95,6 +106,8 @@ interface Episode {
   /** the best-ranked names, their scores (nats, 0 for the best) */
   prior?: { set: NameSet; score: Map<string, number> };
   event?: MonitorEvent;
+  /** at an identifier start: how far the names' bias may raise the probability that a name comes */
+  classGain?: number;
 }
 
 /** Per-tokenizer tables the sessions share: each token's decoded text. */
@@ -279,6 +292,10 @@ export class MonitorSession {
     if (ep.hard) for (const k of [...scores.keys()]) if (!ep.hard.has(k)) scores.delete(k);
     const best = [...scores].sort((a, b) => b[1] - a[1]).slice(0, MAX_BIASED);
     if (best.length) ep.prior = { set: new NameSet(best.map(([k]) => k)), score: new Map(best) };
+    if (trig.kind === 'ident' && trig.typed === '' && Number.isFinite(this.m.opts.identClassGain)) {
+      const f = keyFollowers(this.input.files.map((x) => x.text), before);
+      ep.classGain = Math.max(0, this.m.opts.identClassGain + (f ? Math.log((f.name + 1) / (f.other + 1)) : 0));
+    }
     if (ep.hard || ep.prior) {
       ep.event = { at: Math.max(0, trig.start - this.input.prefix.length), source: ep.source ?? 'context', candidates: ep.hard?.size ?? ep.prior!.set.size, prior: !!ep.prior, top: best.slice(0, 3).map(([k]) => k), ms: performance.now() - t0 };
       this.events.push(ep.event);
@@ -340,6 +357,12 @@ export class MonitorSession {
           if (best > -Infinity) bias[t] = Math.max(0, beta + rankScale * best);
         }
         out.bias = bias;
+        if (optional && ep.classGain !== undefined) {
+          // the class: the biased names, and the mass of the names the mask closes goes to them
+          const allowed = out.allowed;
+          out.keepClass = Uint8Array.from(bias, (b, t) => (b > 0 ? 1 : allowed && !allowed[t] && v.unspaced[t] && isIdentStart(v.unspaced[t][0]) ? 2 : 0));
+          out.classGain = ep.classGain;
+        }
       }
     }
     return out.allowed || out.bias ? out : undefined;
@@ -355,10 +378,15 @@ function leadAlone(c: Constraint | undefined, texts: readonly string[]): Constra
   if (c.bias) for (const b of c.bias) best = Math.max(best, b);
   if (c.allowed) out.allowed = Uint8Array.from(c.allowed);
   if (c.bias) out.bias = Float32Array.from(c.bias);
+  if (c.keepClass) {
+    out.keepClass = Uint8Array.from(c.keepClass);
+    out.classGain = c.classGain;
+  }
   for (let t = 0; t < texts.length; t++) {
     if (texts[t] !== '') continue;
     if (out.allowed) out.allowed[t] = 1;
     if (out.bias) out.bias[t] = best;
+    if (out.keepClass) out.keepClass[t] = 1;
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pick } from '../../../src/engine/decode/sampling';
+import { classShift, pick } from '../../../src/engine/decode/sampling';
 import { lineStop, repetitionBans, trimAtStop } from '../../../src/engine/decode/stop-rules';
 
 describe('repetition rules', () => {
@@ -36,6 +36,28 @@ describe('pick with a token filter', () => {
   });
   it('a filter that allows nothing is ignored (the model choice beats no suggestion)', () => {
     expect(pick(logits, undefined, rand, { allowed: new Uint8Array(4) })).toBe(0);
+  });
+  it('a bias held to a class gain reorders the class and leaves the choice between the class and the rest mostly to the model', () => {
+    // tokens 1 and 2 are names (the class); 0 is a literal the model prefers to any name
+    const bias = Float32Array.from([0, 20, 0, 0]);
+    const keepClass = Uint8Array.from([0, 1, 1, 0]);
+    expect(pick(logits, undefined, rand, { bias })).toBe(1); // the bias alone overrides the literal
+    expect(pick(logits, undefined, rand, { bias, keepClass, classGain: 0 })).toBe(0);
+    // the class's mass is the model's, log(e^1 + e^2), given almost all to token 1, plus the gain
+    const shift = classShift(logits, { bias, keepClass, classGain: 0.5 });
+    expect(1 + 20 - shift).toBeCloseTo(Math.log(Math.exp(1) + Math.exp(2)) + 0.5, 4);
+    // a gain that covers the model's odds lets the names win
+    expect(pick(logits, undefined, rand, { bias, keepClass, classGain: 3 })).toBe(1);
+    // where the model prefers a name the biased name wins, even one the model put second
+    expect(pick(Float32Array.from([1, 0, 2, 0]), undefined, rand, { bias, keepClass, classGain: 0 })).toBe(1);
+    // a closed token of class 2 (a name that does not exist) gives its mass to the class
+    const closedName = Float32Array.from([2, 0, -9, 3]);
+    const f = { bias, allowed: Uint8Array.from([1, 1, 1, 0]), classGain: 0 };
+    expect(pick(closedName, undefined, rand, { ...f, keepClass: Uint8Array.from([0, 1, 1, 0]) })).toBe(0);
+    expect(pick(closedName, undefined, rand, { ...f, keepClass: Uint8Array.from([0, 1, 1, 2]) })).toBe(1);
+    // a gain larger than the bias adds is no shift; no gain given is the plain bias
+    expect(classShift(logits, { bias, keepClass, classGain: 30 })).toBe(0);
+    expect(classShift(logits, { bias, keepClass })).toBe(0);
   });
   it('sampling stays inside the allowed tokens', () => {
     for (let seed = 0; seed < 20; seed++) {

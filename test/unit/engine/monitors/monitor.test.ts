@@ -87,6 +87,23 @@ describe('monitor sessions', () => {
     expect(allowed).not.toContain('be');
   });
 
+  it('at an identifier start the names\' bias may raise the model\'s probability that a name comes by a bounded gain', async () => {
+    const m = new Monitors(VOCAB, undefined, [0]);
+    const c = await m.session({ file: 'a.py', prefix: 'alpha = 1\nf(', suffix: '\n', files: [], editorNames: ['alpha'] }).next('');
+    expect(c?.classGain).toBe(DEFAULT_MONITOR_OPTIONS.identClassGain);
+    expect(c?.keepClass?.[id('alpha')]).toBe(1); // biased
+    expect(c?.keepClass?.[id('gamma')]).toBe(2); // a name the editor does not know: closed, its mass goes to the class
+    expect(c?.keepClass?.[id(')')]).toBe(0);
+    // where the same key took values before, not names, the gain is smaller; names, larger
+    const lit = await m.session({ file: 'a.py', prefix: "alpha = 1\nf('x')\nf(2)\nf(", suffix: '\n', files: [], editorNames: ['alpha'] }).next('');
+    expect(lit?.classGain).toBeCloseTo(DEFAULT_MONITOR_OPTIONS.identClassGain + Math.log(1 / 3), 5);
+    const named = await m.session({ file: 'a.py', prefix: 'alpha = 1\nf(alpha)\nf(alpha)\nf(', suffix: '\n', files: [], editorNames: ['alpha'] }).next('');
+    expect(named?.classGain).toBeCloseTo(DEFAULT_MONITOR_OPTIONS.identClassGain + Math.log(3), 5);
+    // after a dot only names can come: the bias is not held to a class
+    const d = await m.session({ file: 'a.py', prefix: 'obj.alpha\nobj.', suffix: '\n', files: [], editorNames: ['alpha'] }).next('');
+    expect(d?.keepClass).toBeUndefined();
+  });
+
   it('no spacing leads to a name right after a bracket, a space or a dot', async () => {
     const m = new Monitors(VOCAB, undefined, [0]);
     for (const prefix of ['f(', 'f(a, ', 'x = ']) {

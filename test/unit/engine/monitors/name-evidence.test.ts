@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addUses, dotUses, keyEcho, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
+import { addUses, dotUses, keyEcho, keyFollowers, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
 import { rank } from '../../../../src/engine/monitors/rank';
 
 describe('evidence from a name\'s spelling and uses', () => {
@@ -85,5 +85,18 @@ describe('the parameter an argument fills', () => {
     expect(keyEcho('a: o.a,\nb: o.c,\nc: o.d,\n', false, 2)).toBe(0);
     expect(keyEcho('Map.BoxZoom = BoxZoom;\nMap.Drag = Drag;\n', true)).toBe(1);
     expect(keyEcho('Map.BoxZoom = BoxZoom;\nMap.Drag = Drag;\n')).toBe(0);
+  });
+});
+
+describe('what followed the same key before', () => {
+  it('counts names and other values after the key, in the context files and the current file up to the key', () => {
+    const file = "request({ type: 'query' });\nrequest({ type: opts.type });\nrequest({ type: true });\nrequest({ type: ";
+    expect(keyFollowers([], file)).toEqual({ name: 1, other: 2 });
+    expect(keyFollowers(["x = { type: 'mutation' }", 'y = { type : kind }'], file)).toEqual({ name: 2, other: 3 });
+    // a call's key: `reject(err)` twice, `reject(new Error())` is a name too (`new` begins an expression of names)
+    expect(keyFollowers([], 'reject(err);\nreject( err );\nreject(new Error());\nreject([]);\nreject(')).toEqual({ name: 3, other: 1 });
+    // a longer identifier that ends in the key does not count; nor does text after the cursor
+    expect(keyFollowers([], 'subtype: 1;\ntype: ')).toEqual({ name: 0, other: 0 });
+    expect(keyFollowers([], 'x')).toBeUndefined();
   });
 });
