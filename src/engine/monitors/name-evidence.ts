@@ -125,16 +125,20 @@ export function keyEcho(textAbove: string, plain = false, n = 4, span = 8): numb
 /** Words that begin a value rather than name one (`x = true`, `return null`). */
 const LITERAL_WORDS = new Set(['true', 'false', 'null', 'undefined', 'None', 'True', 'False', 'nil']);
 
+export function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** What followed the same key before (the key: the last identifier before the cursor and the
  *  punctuation after it, `type:`, `foo(`, `x =`), in the context `files` and in the current file
- *  before it (`before` ends at the cursor): how often a name came next, and how often something else (a literal, a
- *  bracket, a literal word). Undefined where the text does not end in such a key. */
+ *  before the key (`before` ends at the cursor): how often a name came next, and how often
+ *  something else (a literal, a bracket, a literal word). Undefined where the text does not end in
+ *  such a key. */
 export function keyFollowers(files: string[], before: string): { name: number; other: number } | undefined {
   const km = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(before.slice(-256));
   const punct = km ? km[2].replace(/\s+/g, '') : '';
   if (!km || !punct) return undefined;
-  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = new RegExp(`(?<![\\w$])${esc(km[1])}\\s*${[...punct].map(esc).join('\\s*')}[ \\t]*(\\S)([\\w$]*)`, 'g');
+  const re = new RegExp(`(?<![\\w$])${escapeRe(km[1])}\\s*${[...punct].map(escapeRe).join('\\s*')}[ \\t]*(\\S)([\\w$]*)`, 'g');
   const keyEnd = before.length - km[0].length;
   let name = 0;
   let other = 0;

@@ -6,7 +6,7 @@
 // each name, so the LM still chooses where the evidence is even.
 
 import { IDENT_SCORER, MEMBER_SCORER } from './rank-weights';
-import { addUses, dotUses, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
+import { addUses, dotUses, escapeRe, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
 
 export interface RankInput {
   kind: 'member' | 'ident';
@@ -101,10 +101,6 @@ export function enclosingBlock(before: string, after: string, classOnly: boolean
 function headerOf(text: string, start: number): string {
   const end = text.indexOf('\n', start);
   return text.slice(start, end < 0 ? text.length : end);
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Counts over the other context files, computed once per file list (a session's triggers share it). */
