@@ -51,10 +51,11 @@ export interface MonitorOptions {
   /** The same at the start of an identifier in an expression (where a literal or a bracket may come instead). */
   identBias: number;
   /** There, how many nats the bias may raise the model's probability that a name comes at all,
-   *  where the same key has no history; with one, plus the log odds of a name among the key's
-   *  earlier followers (one pseudo-count each: `type: 'query'` above lowers it, `reject(err)` raises it).
-   *  Infinity: no limit. */
+   *  where the same key has no history; with one, plus `identClassHistory` times the log odds of a
+   *  name among the key's earlier followers (name-evidence.ts keyFollowers, one pseudo-count each:
+   *  `type: 'query'` above lowers it, `reject(err)` raises it). Infinity: no limit. */
   identClassGain: number;
+  identClassHistory: number;
   /** Nats per unit of the ranking's score (1: the fitted log-probabilities as they are). */
   rankScale: number;
   /** How long the first step waits for the language-service query at the cursor, from the request's
@@ -75,7 +76,7 @@ export interface MonitorOptions {
   lineCopyBias: number;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
 
 export interface MonitorInput {
   file: string;
@@ -294,7 +295,7 @@ export class MonitorSession {
     if (best.length) ep.prior = { set: new NameSet(best.map(([k]) => k)), score: new Map(best) };
     if (trig.kind === 'ident' && trig.typed === '' && Number.isFinite(this.m.opts.identClassGain)) {
       const f = keyFollowers(this.input.files.map((x) => x.text), before);
-      ep.classGain = Math.max(0, this.m.opts.identClassGain + (f ? Math.log((f.name + 1) / (f.other + 1)) : 0));
+      ep.classGain = Math.max(0, this.m.opts.identClassGain + (f ? this.m.opts.identClassHistory * Math.log((f.name + 1) / (f.other + 1)) : 0));
     }
     if (ep.hard || ep.prior) {
       ep.event = { at: Math.max(0, trig.start - this.input.prefix.length), source: ep.source ?? 'context', candidates: ep.hard?.size ?? ep.prior!.set.size, prior: !!ep.prior, top: best.slice(0, 3).map(([k]) => k), ms: performance.now() - t0 };
@@ -370,7 +371,8 @@ export class MonitorSession {
 }
 
 /** In a lead view a token that is the lead or a part of it (text '') commits to nothing yet: it is
- *  allowed and biased as the best token is. Copies: a head mask is shared. */
+ *  allowed and, unless a class gain holds the names' bias (then it keeps the model's own
+ *  probability), biased as the best token is. Copies: a head mask is shared. */
 function leadAlone(c: Constraint | undefined, texts: readonly string[]): Constraint | undefined {
   if (!c) return c;
   const out: Constraint = {};
@@ -385,8 +387,8 @@ function leadAlone(c: Constraint | undefined, texts: readonly string[]): Constra
   for (let t = 0; t < texts.length; t++) {
     if (texts[t] !== '') continue;
     if (out.allowed) out.allowed[t] = 1;
-    if (out.bias) out.bias[t] = best;
-    if (out.keepClass) out.keepClass[t] = 1;
+    // under a class gain the model weighs the names against the rest, and such a token is neither
+    if (out.bias && !out.keepClass) out.bias[t] = best;
   }
   return out;
 }

@@ -122,8 +122,13 @@ export function keyEcho(textAbove: string, plain = false, n = 4, span = 8): numb
   return keyed ? echoed / keyed : 0;
 }
 
-/** Words that begin a value rather than name one (`x = true`, `return null`). */
-const LITERAL_WORDS = new Set(['true', 'false', 'null', 'undefined', 'None', 'True', 'False', 'nil']);
+/** Words that begin a value or an expression rather than name one (`x = true`, `m: function () {`,
+ *  `f(new Error())`): the ranking never offers them (rank.ts KEYWORDS). */
+const NOT_NAMES = new Set(['true', 'false', 'null', 'undefined', 'None', 'True', 'False', 'nil', 'function', 'new', 'await', 'typeof', 'async', 'class', 'void', 'delete', 'yield', 'lambda', 'not']);
+
+/** A line that is an object property or a dict entry up to its value (`  onRemove: `). */
+const PROPERTY_LINE = /^[ \t]*[A-Za-z_$][\w$]*[ \t]*:[ \t]*$/;
+const PROPERTY_VALUE = /^[ \t]*[A-Za-z_$][\w$]*[ \t]*:[ \t]*(\S)([\w$]*)/gm;
 
 export function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -132,22 +137,28 @@ export function escapeRe(s: string): string {
 /** What followed the same key before (the key: the last identifier before the cursor and the
  *  punctuation after it, `type:`, `foo(`, `x =`), in the context `files` and in the current file
  *  before the key (`before` ends at the cursor): how often a name came next, and how often
- *  something else (a literal, a bracket, a literal word). Undefined where the text does not end in
- *  such a key. */
+ *  something else (a literal, a bracket, a word that is not a name). Where the key never came
+ *  before and the line is an object property up to its value, what followed any property at a line
+ *  start instead (`onRemove: ` among `onAdd: function () {` lines). Undefined where the text does
+ *  not end in such a key. */
 export function keyFollowers(files: string[], before: string): { name: number; other: number } | undefined {
   const km = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(before.slice(-256));
   const punct = km ? km[2].replace(/\s+/g, '') : '';
   if (!km || !punct) return undefined;
   const re = new RegExp(`(?<![\\w$])${escapeRe(km[1])}\\s*${[...punct].map(escapeRe).join('\\s*')}[ \\t]*(\\S)([\\w$]*)`, 'g');
-  const keyEnd = before.length - km[0].length;
-  let name = 0;
-  let other = 0;
-  for (const text of [...files, before.slice(0, keyEnd)]) {
-    for (const m of text.matchAll(re)) {
-      const word = /[A-Za-z_$]/.test(m[1]) ? m[1] + m[2] : '';
-      if (word && !LITERAL_WORDS.has(word)) name++;
-      else other++;
+  const texts = [...files, before.slice(0, before.length - km[0].length)];
+  const count = (r: RegExp) => {
+    const n = { name: 0, other: 0 };
+    for (const text of texts) {
+      for (const m of text.matchAll(r)) {
+        const word = /[A-Za-z_$]/.test(m[1]) ? m[1] + m[2] : '';
+        if (word && !NOT_NAMES.has(word)) n.name++;
+        else n.other++;
+      }
     }
-  }
-  return { name, other };
+    return n;
+  };
+  const n = count(re);
+  if (n.name + n.other > 0 || !PROPERTY_LINE.test(before.slice(before.lastIndexOf('\n') + 1))) return n;
+  return count(PROPERTY_VALUE);
 }

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { healFor, healMask, healNeed, healedAllowed, healedDecode, TOKEN_HEALING, type Heal } from '../../../src/engine/decode/heal';
 import { Engine, type Hooks } from '../../../src/engine/engine';
 import { decodeFrom, type DecodeDeps } from '../../../src/engine/decode/generate';
-import { Monitors } from '../../../src/engine/monitors/monitor';
+import { DEFAULT_MONITOR_OPTIONS, Monitors } from '../../../src/engine/monitors/monitor';
 import type { Stream } from '../../../src/engine/layout';
 import type { StepOut } from '../../../src/engine/step';
 
@@ -143,7 +143,14 @@ describe('the monitors past a healed text', () => {
     expect(plain.bias![tid('beta')]).toBeGreaterThan(0);
     expect(led.bias![tid(' beta')]).toBe(plain.bias![tid('beta')]);
     expect(led.bias![tid(' alpha')]).toBe(plain.bias![tid('alpha')]);
-    expect(led.bias![tid(' ')]).toBe(Math.max(...led.bias!));
+    // the lead alone commits to nothing: under the class gain (an identifier start) it keeps the
+    // model's own probability; without one it is biased as the best token
+    expect(led.keepClass?.[tid(' ')]).toBe(0);
+    expect(led.bias![tid(' ')]).toBe(0);
+    const unbounded = new Monitors(TOKENS, undefined, [0], { ...DEFAULT_MONITOR_OPTIONS, identClassGain: Infinity });
+    const led2 = (await unbounded.session({ file: 'a.py', prefix, suffix: '\n', files: [], editorNames: ['alpha', 'beta'] }).next('', ' '))!;
+    expect(led2.keepClass).toBeUndefined();
+    expect(led2.bias![tid(' ')]).toBe(Math.max(...led2.bias!));
     expect(m.view(' ')).toBe(m.view(' '));
   });
 });

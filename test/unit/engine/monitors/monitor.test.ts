@@ -96,9 +96,10 @@ describe('monitor sessions', () => {
     expect(c?.keepClass?.[id(')')]).toBe(0);
     // where the same key took values before, not names, the gain is smaller; names, larger
     const lit = await m.session({ file: 'a.py', prefix: "alpha = 1\nf('x')\nf(2)\nf(", suffix: '\n', files: [], editorNames: ['alpha'] }).next('');
-    expect(lit?.classGain).toBeCloseTo(DEFAULT_MONITOR_OPTIONS.identClassGain + Math.log(1 / 3), 5);
+    const { identClassGain: g, identClassHistory: h } = DEFAULT_MONITOR_OPTIONS;
+    expect(lit?.classGain).toBeCloseTo(g + h * Math.log(1 / 3), 5);
     const named = await m.session({ file: 'a.py', prefix: 'alpha = 1\nf(alpha)\nf(alpha)\nf(', suffix: '\n', files: [], editorNames: ['alpha'] }).next('');
-    expect(named?.classGain).toBeCloseTo(DEFAULT_MONITOR_OPTIONS.identClassGain + Math.log(3), 5);
+    expect(named?.classGain).toBeCloseTo(g + h * Math.log(3), 5);
     // after a dot only names can come: the bias is not held to a class
     const d = await m.session({ file: 'a.py', prefix: 'obj.alpha\nobj.', suffix: '\n', files: [], editorNames: ['alpha'] }).next('');
     expect(d?.keepClass).toBeUndefined();

@@ -93,10 +93,13 @@ describe('what followed the same key before', () => {
     const file = "request({ type: 'query' });\nrequest({ type: opts.type });\nrequest({ type: true });\nrequest({ type: ";
     expect(keyFollowers([], file)).toEqual({ name: 1, other: 2 });
     expect(keyFollowers(["x = { type: 'mutation' }", 'y = { type : kind }'], file)).toEqual({ name: 2, other: 3 });
-    // a call's key: `reject(err)` twice, `reject(new Error())` is a name too (`new` begins an expression of names)
-    expect(keyFollowers([], 'reject(err);\nreject( err );\nreject(new Error());\nreject([]);\nreject(')).toEqual({ name: 3, other: 1 });
+    // a call's key: `reject(err)` twice; `new` begins an expression, not a name the ranking offers
+    expect(keyFollowers([], 'reject(err);\nreject( err );\nreject(new Error());\nreject([]);\nreject(')).toEqual({ name: 2, other: 2 });
+    // a property never seen before: what followed the properties at line starts
+    const methods = 'var Layer = {\n\tonAdd: function () {\n\t},\n\tzoom: 1,\n\tmap: map,\n\tfoo: \'x\',\n\tonRemove: ';
+    expect(keyFollowers([], methods)).toEqual({ name: 1, other: 3 });
     // a longer identifier that ends in the key does not count; nor does text after the cursor
-    expect(keyFollowers([], 'subtype: 1;\ntype: ')).toEqual({ name: 0, other: 0 });
+    expect(keyFollowers([], 'subtype = 1;\ntype = ')).toEqual({ name: 0, other: 0 });
     expect(keyFollowers([], 'x')).toBeUndefined();
   });
 });
