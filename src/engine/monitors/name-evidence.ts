@@ -122,8 +122,8 @@ export function keyEcho(textAbove: string, plain = false, n = 4, span = 8): numb
   return keyed ? echoed / keyed : 0;
 }
 
-/** Words that begin a value or an expression rather than name one (`x = true`, `m: function () {`,
- *  `f(new Error())`): the ranking never offers them (rank.ts KEYWORDS). */
+/** Keywords that begin a value or an expression rather than name one (`x = true`,
+ *  `m: function () {`, `f(new Error())`). */
 const NOT_NAMES = new Set(['true', 'false', 'null', 'undefined', 'None', 'True', 'False', 'nil', 'function', 'new', 'await', 'typeof', 'async', 'class', 'void', 'delete', 'yield', 'lambda', 'not']);
 
 /** A line that is an object property or a dict entry up to its value (`  onRemove: `). */
