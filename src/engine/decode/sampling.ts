@@ -22,7 +22,7 @@ function isOpen(f: TokenFilter | undefined, i: number): boolean {
 function score(logits: Float32Array, f: TokenFilter | undefined, i: number, shift = 0): number {
   if (!isOpen(f, i)) return -Infinity;
   if (!f?.bias) return logits[i];
-  return logits[i] + f.bias[i] - (f.keepClass?.[i] ? shift : 0);
+  return logits[i] + f.bias[i] - (f.keepClass?.[i] === 1 ? shift : 0);
 }
 
 /** How far the open tokens of class 1 of `keepClass` are shifted down so that their log mass under

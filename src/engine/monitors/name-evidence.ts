@@ -134,6 +134,18 @@ export function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** The key at the end of `before`: its last identifier and the punctuation after it on the same
+ *  line, spacing dropped (`foo(`, `x =`, `type:`; '' where the identifier ends the text), the
+ *  key's offset, and a pattern source that matches the key written elsewhere, spacing aside.
+ *  Undefined where no identifier ends the line. */
+export function keyAt(before: string): { name: string; punct: string; start: number; pattern: string } | undefined {
+  const tail = before.slice(-256);
+  const km = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(tail);
+  if (!km) return undefined;
+  const punct = km[2].replace(/\s+/g, '');
+  return { name: km[1], punct, start: before.length - tail.length + km.index, pattern: `(?<![\\w$])${escapeRe(km[1])}${[...punct].map((c) => `\\s*${escapeRe(c)}`).join('')}` };
+}
+
 /** What followed the same key before (the key: the last identifier before the cursor and the
  *  punctuation after it, `type:`, `foo(`, `x =`), in the context `files` and in the current file
  *  before the key (`before` ends at the cursor): how often a name came next, and how often
@@ -142,11 +154,10 @@ export function escapeRe(s: string): string {
  *  start instead (`onRemove: ` among `onAdd: function () {` lines). Undefined where the text does
  *  not end in such a key. */
 export function keyFollowers(files: string[], before: string): { name: number; other: number } | undefined {
-  const km = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(before.slice(-256));
-  const punct = km ? km[2].replace(/\s+/g, '') : '';
-  if (!km || !punct) return undefined;
-  const re = new RegExp(`(?<![\\w$])${escapeRe(km[1])}\\s*${[...punct].map(escapeRe).join('\\s*')}[ \\t]*(\\S)([\\w$]*)`, 'g');
-  const texts = [...files, before.slice(0, before.length - km[0].length)];
+  const key = keyAt(before);
+  if (!key?.punct) return undefined;
+  const re = new RegExp(`${key.pattern}[ \\t]*(\\S)([\\w$]*)`, 'g');
+  const texts = [...files, before.slice(0, key.start)];
   const count = (r: RegExp) => {
     const n = { name: 0, other: 0 };
     for (const text of texts) {

@@ -6,7 +6,7 @@
 // each name, so the LM still chooses where the evidence is even.
 
 import { IDENT_SCORER, MEMBER_SCORER } from './rank-weights';
-import { addUses, dotUses, escapeRe, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
+import { addUses, dotUses, escapeRe, keyAt, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
 
 export interface RankInput {
   kind: 'member' | 'ident';
@@ -257,14 +257,11 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
   // a candidate's vector, or (keyed only) undefined for a name that is not one
   const at = (name: string) => (keyedOnly ? f.get(name) : get(name));
   // the key: the last identifier before the cursor and the punctuation after it (`foo(`, `x =`)
-  const tail = p.before.slice(-256);
-  const km = /([A-Za-z_$][\w$]*)([^\w$\n]*)$/.exec(tail);
-  const punct = km ? km[2].replace(/\s+/g, '') : '';
-  if (km && punct) {
-    const re = new RegExp(`(?<![\\w$])${escapeRe(km[1])}\\s*${[...punct].map(escapeRe).join('\\s*')}\\s*([A-Za-z_$][\\w$]*)`, 'g');
-    const keyEnd = p.before.length - tail.length + km.index;
+  const key = keyAt(p.before);
+  if (key?.punct) {
+    const re = new RegExp(`${key.pattern}\\s*([A-Za-z_$][\\w$]*)`, 'g');
     const hits: string[] = [];
-    for (const t of [...p.files.map((x) => x.text), p.before.slice(0, keyEnd)]) for (const h of t.matchAll(re)) hits.push(h[1]);
+    for (const t of [...p.files.map((x) => x.text), p.before.slice(0, key.start)]) for (const h of t.matchAll(re)) hits.push(h[1]);
     const order: string[] = [];
     for (let i = hits.length - 1; i >= 0; i--) {
       get(hits[i])[0]++;
@@ -275,7 +272,7 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
   }
   if (keyedOnly && !f.size) return f;
   // `Map.TouchZoom = ` under `Map.BoxZoom = BoxZoom;`: the key is the name written
-  const keyName = km && (punct === ':' || punct === '=') ? km[1] : '';
+  const keyName = key && (key.punct === ':' || key.punct === '=') ? key.name : '';
   const nameEcho = keyName ? keyEcho(p.before.slice(0, p.before.lastIndexOf('\n') + 1), true) : 0;
   if (nameEcho > 0) at(keyName);
   const block = enclosingBlock(p.before, p.after, false);
@@ -305,8 +302,8 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
   const recentWords = countWords(p.before.slice(-NEAR_CHARS));
   const copy = copyFeature([...p.files.map((x) => x.text), p.before], p.before, /(?<![\w$])([A-Za-z_$][\w$]*)/g);
   const line = p.before.slice(p.before.lastIndexOf('\n') + 1);
-  const keyParts = km ? wordsOf(km[1]) : new Set<string>();
-  const lineParts = wordsOf(km ? line.slice(0, Math.max(0, line.length - km[0].length)) : line);
+  const keyParts = key ? wordsOf(key.name) : new Set<string>();
+  const lineParts = wordsOf(key ? line.slice(0, Math.max(0, line.length - (p.before.length - key.start))) : line);
   const headerParts = wordsOf(header);
   const imports = new Set<string>();
   for (const m of p.before.matchAll(/^\s*(?:import\b[^\n]*|(?:const|let|var)\b[^\n]*\brequire\s*\([^\n]*)$/gm)) for (const w of m[0].matchAll(WORD)) imports.add(w[0]);
