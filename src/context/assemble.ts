@@ -84,14 +84,37 @@ export async function assembleContext(
     }
   }
 
+  const serviceFiles = await serviceFilesOf(ordered, placed, src);
   return {
-    payload: { files: placed, current: { file: current, prefix: cappedPrefix.text, suffix, ...(currentSkipped ? {} : wholeFileParts(opts, cappedPrefix.start, suffix.length)) } },
+    payload: { files: placed, current: { file: current, prefix: cappedPrefix.text, suffix, ...(currentSkipped ? {} : wholeFileParts(opts, cappedPrefix.start, suffix.length)) }, ...(serviceFiles.length ? { serviceFiles } : {}) },
     files: placed.map((f) => f.file),
     skipped,
     prefixStart: cappedPrefix.start,
     estimatedTokens: reserved + used,
     ...(currentSkipped ? { currentSkipped } : {}),
   };
+}
+
+/** Caps on ContextPayload.serviceFiles: they travel with every request. */
+export const SERVICE_LIMITS = { files: 128, bytes: 1024 * 1024 } as const;
+const SERVICE_SCRIPT = /\.(ts|tsx|js|jsx|mts|cts|mjs|cjs)$/i;
+
+/** The script candidates the token budget left out, whole and in candidate order, for the
+ *  engine's language service: a member's type is often declared in an imported file that did not
+ *  fit (`state.` of a type from ../internal). They pass the same gate (`admit`) as placed files. */
+async function serviceFilesOf(ordered: readonly string[], placed: readonly ContextFile[], src: WorkspaceSource): Promise<ContextFile[]> {
+  const inContext = new Set(placed.map((f) => f.file));
+  const out: ContextFile[] = [];
+  let bytes = 0;
+  for (const file of ordered) {
+    if (out.length >= SERVICE_LIMITS.files) break;
+    if (inContext.has(file) || !SERVICE_SCRIPT.test(file)) continue;
+    const a = await src.admit(file);
+    if (!a.ok || bytes + a.text.length > SERVICE_LIMITS.bytes) continue;
+    out.push({ file, text: a.text });
+    bytes += a.text.length;
+  }
+  return out;
 }
 
 /** The current file's text cut off by the caps (`head` before the kept prefix, `tail` after the

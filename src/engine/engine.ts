@@ -13,7 +13,7 @@ import { indentOf, lastLine, trimAtStop } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
-import { Monitors, serviceText, type MonitorSession } from './monitors/monitor';
+import { Monitors, serviceFileSet, serviceText, type MonitorSession } from './monitors/monitor';
 import { healFor, healedDecode, TOKEN_HEALING, vocabularyTexts } from './decode/heal';
 import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
@@ -226,16 +226,15 @@ export class Engine {
   private preloadMonitors(ctx: ContextPayload): void {
     const { m, cfg } = this.need();
     if (cfg.monitors === false || !TS_EXTENSIONS.test(ctx.current.file)) return;
-    const files = ctx.files.map((f) => ({ name: f.file, text: f.text }));
-    files.push({ name: ctx.current.file, text: serviceText(ctx.current).text }); // as the queries send it: the first one then reuses the program
-    this.monitorsFor(m).ts?.setFiles(files);
+    // the current file as the queries send it: the first one then reuses the program
+    this.monitorsFor(m).ts?.setFiles(serviceFileSet(ctx, { file: ctx.current.file, text: serviceText(ctx.current).text }));
   }
 
   private monitorSession(req: CompleteRequest): MonitorSession | undefined {
     const { m, cfg } = this.need();
     if (!(req.monitors ?? cfg.monitors ?? true)) return undefined;
     const c = req.context;
-    return this.monitorsFor(m).session({ ...c.current, files: c.files, editorNames: req.editorNames });
+    return this.monitorsFor(m).session({ ...c.current, files: c.files, serviceFiles: c.serviceFiles, editorNames: req.editorNames });
   }
 
   async complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {

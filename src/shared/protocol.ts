@@ -23,6 +23,8 @@ export const LIMITS = {
   budget: { min: 1, max: 1 << 20 },
   /** Explain teacher-forces the selection token by token; the extension sends at most 4,000 chars. */
   selectionChars: 16_000,
+  /** Files of ContextPayload.serviceFiles (the assembler sends at most SERVICE_LIMITS.files). */
+  serviceFiles: 256,
 } as const;
 
 // Schema builders whose messages are phrases; the guard puts the field's path in front.
@@ -61,6 +63,9 @@ export const ContextPayloadSchema = v.object({
     head: v.optional(v.string()),
     tail: v.optional(v.string()),
   }),
+  /** Related files the token budget left out, whole: only the language service reads them (the
+   *  types and members the placed context names but does not define), never the model. */
+  serviceFiles: v.optional(v.pipe(v.array(ContextFileSchema), v.maxLength(LIMITS.serviceFiles, `at most ${LIMITS.serviceFiles} files`))),
 });
 export type ContextPayload = v.InferOutput<typeof ContextPayloadSchema>;
 

@@ -6,7 +6,7 @@ import type { ContextPayload } from '../../shared/protocol';
 import { triggerAt } from '../../engine/monitors/triggers';
 import type { TsService } from '../../engine/monitors/ts-service';
 import { features, rank } from '../../engine/monitors/rank';
-import { kindMap, usable } from '../../engine/monitors/monitor';
+import { kindMap, serviceFileSet, usable } from '../../engine/monitors/monitor';
 
 export interface CandidateRow {
   kind: string;
@@ -28,7 +28,7 @@ export type LmScorer = (ctx: ContextPayload, name: string) => Promise<{ first: n
 
 export async function candidates(ts: TsService, kind: string, file: string, ctx: ContextPayload, target: string, withFeatures: boolean, lm?: { scorer: LmScorer; k: number }): Promise<CandidateRow> {
   const full = ctx.current.prefix + ctx.current.suffix;
-  ts.setFiles([...ctx.files.map((f) => ({ name: f.file, text: f.text })), { name: ctx.current.file, text: full }]);
+  ts.setFiles(serviceFileSet(ctx, { file: ctx.current.file, text: full }));
   await ts.whenReady(20_000);
   const r = await ts.names(ctx.current.file, full, ctx.current.prefix.length, 5000);
   const trig = triggerAt(ctx.current.prefix);

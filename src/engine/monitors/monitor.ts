@@ -90,6 +90,17 @@ export interface MonitorInput {
    *  the model reads, as it was fitted */
   head?: string;
   tail?: string;
+  /** related files the token budget left out (ContextPayload.serviceFiles): the service only */
+  serviceFiles?: { file: string; text: string }[];
+}
+
+/** The files the language service reads: the placed ones, the ones only it reads, then the current
+ *  file as `text`. */
+export function serviceFileSet(c: { files: { file: string; text: string }[]; serviceFiles?: { file: string; text: string }[] }, current: { file: string; text: string }): { name: string; text: string }[] {
+  const out = c.files.map((f) => ({ name: f.file, text: f.text }));
+  for (const f of c.serviceFiles ?? []) out.push({ name: f.file, text: f.text });
+  out.push({ name: current.file, text: current.text });
+  return out;
 }
 
 /** The current file as the language service reads it (the cut-off head and tail around the placed
@@ -167,7 +178,7 @@ export class MonitorSession {
     if (!this.isTs || !trig) return;
     const ts = this.m.ts!;
     const whole = this.serviceText('');
-    ts.setFiles([...this.input.files.map((f) => ({ name: f.file, text: f.text })), { name: this.input.file, text: whole.text }]);
+    ts.setFiles(serviceFileSet(this.input, { file: this.input.file, text: whole.text }));
     const t0 = (this.cursorT0 = performance.now());
     this.cursorNames = ts.names(this.input.file, whole.text, whole.at, Math.max(this.m.opts.cursorTimeoutMs, this.m.opts.cursorMaxMs))
       .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));

@@ -386,3 +386,56 @@ describe('assembleContext: what the caps cut off the current file', () => {
     expect(r.prefixStart).toBeGreaterThan(1024 * 1024);
   });
 });
+
+describe('assembleContext: files only the language service reads (serviceFiles)', () => {
+  const big = (tag: string) => Array.from({ length: 400 }, (_, i) => `export const ${tag}${i} = ${i};\n`).join('');
+
+  it('sends the script candidates the budget left out, whole and in candidate order, and none that were placed', async () => {
+    const root = ws({
+      'src/main.ts': "import { a } from './a';\nimport { b } from './b';\n",
+      'src/a.ts': "import { t } from './types';\n" + big('a'),
+      'src/b.ts': big('b'),
+      'src/types.ts': 'export interface T { x: number }\n',
+      'src/notes.md': big('m'),
+    });
+    const r = await assembleContext({ ...opts(root, 'src/main.ts'), maxContextTokens: 6000 });
+    const placed = r.payload.files.map((f) => f.file);
+    const service = (r.payload.serviceFiles ?? []).map((f) => f.file);
+    expect(placed).toEqual(['src/a.ts']);
+    expect(service).toEqual(['src/b.ts', 'src/types.ts']); // import, transitive; the .md is no script
+    expect(r.payload.serviceFiles![0].text).toBe(readFileSync(path.join(root, 'src/b.ts'), 'utf8'));
+    const all = await assembleContext(opts(root, 'src/main.ts'), new GitignoreCache());
+    expect(all.payload.serviceFiles).toBeUndefined(); // everything fit
+  });
+
+  it('passes the same gate as placed files: no .env, keys, gitignored or files.exclude-d file', async () => {
+    const root = ws({
+      '.gitignore': 'ignored.ts\n',
+      'main.ts': "import './ignored';\nimport './excluded';\nimport './keyed';\nimport './fine';\nimport './filler';\n",
+      'ignored.ts': 'export const secret = 1;\n',
+      'excluded.ts': 'export const hidden = 1;\n',
+      'keyed.ts': 'const k = `-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----`;\n',
+      'filler.ts': big('f'),
+      'fine.ts': 'export const fine = 1;\n',
+      '.env.ts': 'export const TOKEN = "x";\n',
+    });
+    const r = await assembleContext({ ...opts(root, 'main.ts'), excludeGlobs: ['excluded.ts'], maxContextTokens: 400 }, new GitignoreCache());
+    const service = (r.payload.serviceFiles ?? []).map((f) => f.file);
+    const placed = r.payload.files.map((f) => f.file);
+    expect(placed).toContain('fine.ts');
+    expect(service).toEqual(['filler.ts']);
+    for (const f of ['ignored.ts', 'excluded.ts', 'keyed.ts', '.env.ts']) expect([...placed, ...service]).not.toContain(f);
+    expect(reasonOf(r, 'ignored.ts')).toBe('gitignored');
+  });
+
+  it('stops at its byte cap', async () => {
+    const files: Record<string, string> = { 'main.ts': '' };
+    for (let i = 0; i < 12; i++) files[`f${i}.ts`] = `export const f${i} = 1;\n` + '// filler line\n'.repeat(14_000);
+    const root = ws(files);
+    const r = await assembleContext({ ...opts(root, 'main.ts'), maxContextTokens: 1024 }, new GitignoreCache());
+    const service = r.payload.serviceFiles ?? [];
+    expect(service.length).toBeGreaterThan(0);
+    expect(service.length).toBeLessThan(12);
+    expect(service.reduce((n, f) => n + f.text.length, 0)).toBeLessThanOrEqual(1024 * 1024);
+  });
+});

@@ -1,6 +1,8 @@
 // The language service reads the whole current file, not only the part placed in the model's
 // context: past the prefix cap, `this.` still completes to a member of the enclosing class, whose
-// header the cap cut off (ContextPayload current.head), and never to a global.
+// header the cap cut off (ContextPayload current.head), and never to a global. It also reads the
+// related files the token budget left out (ContextPayload serviceFiles): a member of a type
+// declared in an imported file that did not fit.
 import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import * as path from 'path';
@@ -49,5 +51,33 @@ describe('the language service reads the whole current file', () => {
     const ts = r.monitor!.events.find((e) => e.at === 0 && e.source === 'typescript');
     expect(ts?.candidates).not.toBe(123);
     expect((ts?.top ?? []).some((n) => /^(shelfItems|shelfLimit|step\d+|lookup)$/.test(n))).toBe(false);
+  }, 60_000);
+});
+
+describe('the language service reads the related files the budget left out', () => {
+  const fields = Array.from({ length: 90 }, (_, i) => `  /** field ${i} of the shelf record, documented at length so the file is long */\n  shelfField${i}: number;\n`).join('');
+  const usePrefix = "import type { ShelfRecord } from './shelf-record';\n\nexport function total(rec: ShelfRecord): number {\n  return rec.";
+  let ctx: ContextPayload;
+  beforeAll(async () => {
+    const ws = mkdtempSync(path.join(tmpdir(), 'tb-service-'));
+    writeFileSync(path.join(ws, 'shelf-record.ts'), `export interface ShelfRecord {\n${fields}}\n`);
+    writeFileSync(path.join(ws, 'use.ts'), usePrefix + ';\n}\n');
+    ctx = (await assembleContext({ workspaceRoot: ws, currentFile: 'use.ts', prefix: usePrefix, suffix: ';\n}\n', maxContextTokens: 512 })).payload;
+    await engine.prepareMonitors(ctx, 15_000);
+  }, 60_000);
+
+  it('the imported file that did not fit goes to the service, not to the model', () => {
+    expect(ctx.files.map((f) => f.file)).not.toContain('shelf-record.ts');
+    expect(ctx.serviceFiles?.map((f) => f.file)).toEqual(['shelf-record.ts']);
+  });
+
+  it('`rec.` is held to the members declared there, and without it the service offers nothing', async () => {
+    const r = await engine.complete({ context: ctx, monitors: true, multiline: false }, hooks);
+    const ts = r.monitor!.events.find((e) => e.at === 0 && e.source === 'typescript');
+    expect(ts?.candidates).toBe(90);
+    expect(r.completion).toMatch(/^shelfField\d+\b/);
+    const bare = await engine.complete({ context: { ...ctx, serviceFiles: undefined }, monitors: true, multiline: false }, hooks);
+    expect(bare.monitor!.events.find((e) => e.at === 0 && e.source === 'typescript')).toBeUndefined();
+    expect(bare.completion).not.toMatch(/^shelfField\d+\b/);
   }, 60_000);
 });
