@@ -34,6 +34,8 @@ interface Options {
   lmK: number;
   /** tuning aid: argument positions only (after-dot positions are not drawn) */
   noDot: boolean;
+  /** tuning aid: the language service reads only the placed files (ContextPayload.serviceFiles dropped) */
+  noServiceFiles: boolean;
   half: Half;
   policies: Policy[];
   monitors: boolean[];
@@ -61,7 +63,7 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'no-heal', 'no-dot', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'no-heal', 'no-dot', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
   // tuning only (tuning half): the ranking's biases in nats (monitor.ts DEFAULT_MONITOR_OPTIONS)
@@ -96,6 +98,7 @@ function parseOptions(argv: string[]): Options {
     features: o.has('features'),
     lmK: int('lm-k', 0, 0),
     noDot: o.has('no-dot'),
+    noServiceFiles: o.has('no-service-files'),
     half,
     policies: policies as Policy[],
     monitors,
@@ -160,7 +163,7 @@ function loadTargets(half: Half): Target[] {
   return out;
 }
 
-async function assembleAt(d: Drawn, maxContextTokens: number): Promise<boolean> {
+async function assembleAt(d: Drawn, maxContextTokens: number, serviceFiles: boolean): Promise<boolean> {
   const r = await assembleContext({
     workspaceRoot: d.t.ws,
     currentFile: d.t.rel,
@@ -170,6 +173,7 @@ async function assembleAt(d: Drawn, maxContextTokens: number): Promise<boolean> 
     maxContextTokens,
   });
   if (r.currentSkipped) return false;
+  if (!serviceFiles) delete r.payload.serviceFiles;
   d.payload = r.payload;
   d.files = r.files;
   d.prefixStart = r.prefixStart;
@@ -192,10 +196,10 @@ async function drawPositions(targets: Target[], o: Options): Promise<Drawn[]> {
   const keyed = (m: Map<string, Drawn[]>) => new Map([...m].map(([k, v]) => [k, v.map((d) => ({ ...d, file: d.id }))]));
   // a next-identifier position counts only where its identifier is visible before the cursor (in
   // the related files or the current prefix as assembled), i.e. it could have been copied
-  const nimAccept = async (d: Drawn) => (await assembleAt(d, o.maxContextTokens)) && containsIdentifier(visibleBefore(d.payload!), d.target);
+  const nimAccept = async (d: Drawn) => (await assembleAt(d, o.maxContextTokens, !o.noServiceFiles)) && containsIdentifier(visibleBefore(d.payload!), d.target);
   const dot = o.noDot ? [] : await draw(keyed(nimGroups.dot), o.nim, o.seed, o.perFile, nimAccept);
   const arg = await draw(keyed(nimGroups.arg), o.nim, o.seed + 1, o.perFile, nimAccept);
-  const line = await draw(keyed(lineGroups), o.lines, o.seed + 2, o.perFile, (d) => assembleAt(d, o.maxContextTokens));
+  const line = await draw(keyed(lineGroups), o.lines, o.seed + 2, o.perFile, (d) => assembleAt(d, o.maxContextTokens, !o.noServiceFiles));
   const all = [...dot, ...arg, ...line].map((x) => x.item);
   // one pass over files in order: consecutive positions share the workspace and mostly the file
   return all.sort((a, b) => a.t.family.localeCompare(b.t.family) || a.id.localeCompare(b.id) || a.offset - b.offset || a.kind.localeCompare(b.kind));
@@ -346,8 +350,12 @@ async function candidateReport(drawn: Drawn[], o: Options): Promise<number> {
     await engine.configure({ modelDir: o.modelDir, executionProvider: 'cpu', policy: 'tokenbutler', budget: o.budget, maxContextTokens: o.maxContextTokens, maxNewTokens: 8, prefill: 'dense', predictionInterval: 1 }, quiet);
     lm = {
       k: o.lmK,
+      // the punctuation before the cursor goes with the name (`.` + `batch`), as token healing
+      // decodes it: a prompt that ends in a lone `.` is one the model rarely saw in training
       scorer: async (ctx, name) => {
-        const r = await engine.explain({ context: ctx, selection: name, monitors: false }, quiet);
+        const lead = /[^\w$]{0,3}$/.exec(ctx.current.prefix)![0];
+        const healed = { ...ctx, current: { ...ctx.current, prefix: ctx.current.prefix.slice(0, ctx.current.prefix.length - lead.length) } };
+        const r = await engine.explain({ context: healed, selection: lead + name, monitors: false }, quiet);
         return { first: r.tokens[0]?.logprob ?? -Infinity, total: r.tokens.reduce((a, t) => a + t.logprob, 0), tokens: r.tokens.length };
       },
     };
