@@ -34,6 +34,7 @@ interface Options {
   lmK: number;
   /** tuning aid: argument positions only (after-dot positions are not drawn) */
   noDot: boolean;
+  noArgs: boolean;
   /** tuning aid: the language service reads only the placed files (ContextPayload.serviceFiles dropped) */
   noServiceFiles: boolean;
   half: Half;
@@ -63,11 +64,11 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'no-heal', 'no-dot', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'lookahead', 'lookahead-weight', 'generated-ident-all', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
   // tuning only (tuning half): the ranking's biases in nats (monitor.ts DEFAULT_MONITOR_OPTIONS)
-  for (const [flag, key] of [['member-bias', 'memberBias'], ['ident-bias', 'identBias'], ['ident-class-gain', 'identClassGain'], ['ident-class-history', 'identClassHistory'], ['rank-scale', 'rankScale'], ['line-copy-bias', 'lineCopyBias']] as const) {
+  for (const [flag, key] of [['member-bias', 'memberBias'], ['ident-bias', 'identBias'], ['ident-class-gain', 'identClassGain'], ['ident-class-history', 'identClassHistory'], ['rank-scale', 'rankScale'], ['line-copy-bias', 'lineCopyBias'], ['lookahead', 'lookaheadNames'], ['lookahead-weight', 'lookaheadWeight']] as const) {
     const v = o.get(flag);
     if (typeof v === 'string') DEFAULT_MONITOR_OPTIONS[key] = Number(v);
   }
@@ -98,6 +99,7 @@ function parseOptions(argv: string[]): Options {
     features: o.has('features'),
     lmK: int('lm-k', 0, 0),
     noDot: o.has('no-dot'),
+    noArgs: o.has('no-args'),
     noServiceFiles: o.has('no-service-files'),
     half,
     policies: policies as Policy[],
@@ -198,7 +200,7 @@ async function drawPositions(targets: Target[], o: Options): Promise<Drawn[]> {
   // the related files or the current prefix as assembled), i.e. it could have been copied
   const nimAccept = async (d: Drawn) => (await assembleAt(d, o.maxContextTokens, !o.noServiceFiles)) && containsIdentifier(visibleBefore(d.payload!), d.target);
   const dot = o.noDot ? [] : await draw(keyed(nimGroups.dot), o.nim, o.seed, o.perFile, nimAccept);
-  const arg = await draw(keyed(nimGroups.arg), o.nim, o.seed + 1, o.perFile, nimAccept);
+  const arg = o.noArgs ? [] : await draw(keyed(nimGroups.arg), o.nim, o.seed + 1, o.perFile, nimAccept);
   const line = await draw(keyed(lineGroups), o.lines, o.seed + 2, o.perFile, (d) => assembleAt(d, o.maxContextTokens, !o.noServiceFiles));
   const all = [...dot, ...arg, ...line].map((x) => x.item);
   // one pass over files in order: consecutive positions share the workspace and mostly the file
