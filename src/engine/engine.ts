@@ -8,7 +8,6 @@ import { activateContextual, contextualOf, contextualReport, releaseContextual }
 import { policyUsed } from './crossover';
 import { argmax, logSoftmaxAt, noPadding } from './decode/sampling';
 import { decodeFrom, syntaxRetry, type DecodeDeps } from './decode/generate';
-import { scoreSequences } from './decode/lookahead';
 import type { CompleteRequest } from './complete-request';
 import { indentOf, lastLine, trimAtStop } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
@@ -276,11 +275,6 @@ export class Engine {
       baseIndent,
       interval,
       cancelled: () => hooks.cancelled(),
-      lookahead: (names, lead, logits) => {
-        const seqs = new Map(names.map((n) => [n, m.tokenizer.encode(lead + n).ids]));
-        const deps = { step: (ids: number[]) => this.step(ids, policy, budget, undefined, select, interval), cacheLength: () => cache.length, truncate: (n: number) => cache.truncate(n), cancelled: () => hooks.cancelled() };
-        return scoreSequences(deps, seqs, noPadding(logits, m.tokenizer.vocabSize));
-      },
     };
     let g = await decodeFrom(d, [], pre.logits);
     if (g.stopReason === 'cancelled') throw new CancelledError();

@@ -64,11 +64,11 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'lookahead', 'lookahead-weight', 'generated-ident-all', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
   // tuning only (tuning half): the ranking's biases in nats (monitor.ts DEFAULT_MONITOR_OPTIONS)
-  for (const [flag, key] of [['member-bias', 'memberBias'], ['ident-bias', 'identBias'], ['ident-class-gain', 'identClassGain'], ['ident-class-history', 'identClassHistory'], ['rank-scale', 'rankScale'], ['line-copy-bias', 'lineCopyBias'], ['lookahead', 'lookaheadNames'], ['lookahead-weight', 'lookaheadWeight']] as const) {
+  for (const [flag, key] of [['member-bias', 'memberBias'], ['ident-bias', 'identBias'], ['ident-class-gain', 'identClassGain'], ['ident-class-history', 'identClassHistory'], ['rank-scale', 'rankScale'], ['line-copy-bias', 'lineCopyBias']] as const) {
     const v = o.get(flag);
     if (typeof v === 'string') DEFAULT_MONITOR_OPTIONS[key] = Number(v);
   }

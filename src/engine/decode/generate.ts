@@ -29,9 +29,6 @@ export interface DecodeDeps {
   cancelled(): boolean;
   /** token healing (heal.ts): the prompt's dropped last token; `decode` then leaves its text out */
   heal?: Heal;
-  /** the LM's whole-name log-probability of each name after the cache (`lead`: healed text the
-   *  name's first token must spell out first; decode/lookahead.ts) */
-  lookahead?(names: string[], lead: string, logits: Float32Array): Promise<Map<string, number>>;
 }
 
 export interface Decoded {
@@ -61,12 +58,6 @@ export async function decodeFrom(d: DecodeDeps, out: number[], logits: Float32Ar
   for (let i = out.length; i < d.maxNew; i++) {
     const tw = performance.now();
     let constraint = pending ? await pending : undefined;
-    const names = d.lookahead && constraint ? d.monitor?.lookaheadNames() : undefined;
-    if (names) {
-      // the ranking's best names, each scored whole by the model before the first token is chosen
-      d.monitor!.rescore(await d.lookahead!(names, need, logits));
-      constraint = await d.monitor!.next(text, need).catch(() => undefined);
-    }
     monitorMs += performance.now() - tw;
     if (d.heal && need) constraint = { ...constraint, allowed: healedAllowed(d.heal, need, constraint?.allowed) };
     let banned = repetitionBans(out, lineFrom);

@@ -74,14 +74,9 @@ export interface MonitorOptions {
   /** The line-copy monitor's bias (nats) toward the continuation of an earlier line that matched
    *  the current line's tail (line-copy.ts), at a match of 32 characters or more; 0 turns it off. */
   lineCopyBias: number;
-  /** After `receiver.` at the cursor, how many of the best-ranked names the decoder scores with the
-   *  LM before the first token (decode/lookahead.ts; 0: none), and the weight of that whole-name
-   *  log-probability added to their ranking scores (fitted beside the ranking on the tuning half). */
-  lookaheadNames: number;
-  lookaheadWeight: number;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, lookaheadNames: 6, lookaheadWeight: 0.55 };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
 
 export interface MonitorInput {
   file: string;
@@ -125,8 +120,6 @@ interface Episode {
   event?: MonitorEvent;
   /** at an identifier start: how far the names' bias may raise the probability that a name comes */
   classGain?: number;
-  /** the names were offered to the decoder's LM lookahead */
-  looked?: boolean;
 }
 
 /** Per-tokenizer tables the sessions share: each token's decoded text. */
@@ -189,39 +182,6 @@ export class MonitorSession {
     const t0 = (this.cursorT0 = performance.now());
     this.cursorNames = ts.names(this.input.file, whole.text, whole.at, Math.max(this.m.opts.cursorTimeoutMs, this.m.opts.cursorMaxMs))
       .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));
-  }
-
-  /** The best-ranked names of the episode that `next` just opened right after `receiver.` at the
-   *  cursor, for the decoder to score with the LM before its first token; once per episode, and
-   *  only where there is a choice. */
-  lookaheadNames(): string[] | undefined {
-    const ep = this.episode;
-    const k = this.m.opts.lookaheadNames;
-    if (k < 2 || !ep?.prior || ep.looked || ep.trigger.kind !== 'member' || ep.trigger.typed !== '' || ep.start > this.input.prefix.length) return undefined;
-    ep.looked = true;
-    const names = [...ep.prior.score].sort((a, b) => b[1] - a[1]).slice(0, k).map(([n]) => n);
-    return names.length > 1 ? names : undefined;
-  }
-
-  /** Adds `lookaheadWeight` times each scored name's LM log-probability (`lm`, relative to the best
-   *  of them) to its ranking score; a name left unscored counts as the least likely scored one. The
-   *  next constraint of the episode follows the new scores. */
-  rescore(lm: ReadonlyMap<string, number>): void {
-    const ep = this.episode;
-    const finite = [...lm.values()].filter(Number.isFinite);
-    if (!ep?.prior || !finite.length) return;
-    const hi = Math.max(...finite);
-    const lo = Math.min(...finite);
-    const w = this.m.opts.lookaheadWeight;
-    const score = new Map<string, number>();
-    for (const [n, s] of ep.prior.score) {
-      const l = lm.get(n);
-      score.set(n, s + w * ((l !== undefined && Number.isFinite(l) ? l : lo) - hi));
-    }
-    const top = Math.max(...score.values());
-    for (const [n, s] of score) score.set(n, s - top);
-    ep.prior.score = score;
-    if (ep.event) ep.event.top = [...score].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k]) => k);
   }
 
   private serviceText(generated: string): { text: string; at: number } {

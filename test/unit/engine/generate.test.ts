@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeFrom, syntaxRetry, tokenAtCut, type DecodeDeps } from '../../../src/engine/decode/generate';
 import type { SyntaxCut as Cut } from '../../../src/engine/monitors/syntax-cut';
 import type { StepOut } from '../../../src/engine/step';
-import type { MonitorSession } from '../../../src/engine/monitors/monitor';
 
 // A toy model over a few tokens, completing after a document that ends in `if`; its next-token
 // preferences depend on the text it has generated: the fake cache is the list of tokens the steps
@@ -74,28 +73,6 @@ describe('decodeFrom', () => {
     const t = toyModel({ ...PREFERS, ' (x)': [' 0', ' {'], ' (x) 0': ['\n'] });
     const g = await decodeFrom(t.deps, [], t.logitsFor([]), new Set([1]));
     expect(g.text).toBe(' (x) 0\n');
-  });
-
-  it('where the monitor offers names to the lookahead, the first pick follows the constraint rescored by it', async () => {
-    const t = toyModel();
-    const bias = (tok: string) => Float32Array.from(TOKENS, (x) => (x === tok ? 40 : 0));
-    let rescored = false;
-    const asked: [string[], string][] = [];
-    const monitor = {
-      next: async (text: string) => (text === '' ? { bias: bias(rescored ? ' (' : ' 0') } : undefined),
-      lookaheadNames: () => (asked.length ? undefined : ['zero', 'paren']),
-      rescore: (lm: Map<string, number>) => (rescored = lm.get('paren')! > lm.get('zero')!),
-    } as unknown as MonitorSession;
-    const lookahead = async (names: string[], lead: string) => {
-      asked.push([names, lead]);
-      return new Map([['zero', -5], ['paren', -1]]);
-    };
-    const g = await decodeFrom({ ...t.deps, monitor, lookahead }, [], t.logitsFor([]));
-    expect(asked).toEqual([[['zero', 'paren'], '']]);
-    expect(g.text).toBe(' (x) {\n');
-    rescored = false;
-    const plain = await decodeFrom({ ...toyModel().deps, monitor: { ...monitor, lookaheadNames: () => undefined } as unknown as MonitorSession }, [], t.logitsFor([]));
-    expect(plain.text).toBe(' 0 {\n');
   });
 });
 

@@ -129,28 +129,6 @@ describe('monitor sessions', () => {
     expect(s.events).toMatchObject([{ source: 'context', prior: true }]);
   });
 
-  it('after `receiver.` at the cursor the best names go to the LM lookahead once, and its scores reorder the bias', async () => {
-    const m = new Monitors(VOCAB, undefined, [0]);
-    const s = m.session({ file: 'a.py', prefix: 'obj.beta\nobj.beta\nobj.alpha\nobj.', suffix: '\n', files: [], editorNames: ['alpha', 'beta', 'gamma'] });
-    const c = await s.next('');
-    expect(c!.bias![id('beta')]).toBeGreaterThan(c!.bias![id('alpha')]); // beta followed obj. more often
-    const names = s.lookaheadNames()!;
-    expect(names.slice(0, 2)).toEqual(['beta', 'alpha']);
-    expect(s.lookaheadNames()).toBeUndefined(); // once per episode
-    // the model is far surer of alpha here: it overtakes beta; gamma, not scored, counts as the least likely
-    s.rescore(new Map([['beta', -9], ['alpha', -0.5]]));
-    const r = await s.next('');
-    expect(r!.bias![id('alpha')]).toBeGreaterThan(r!.bias![id('beta')]);
-    expect(s.events.at(-1)!.top![0]).toBe('alpha');
-    // not at an identifier start in an expression, nor inside generated text
-    const f = m.session({ file: 'a.py', prefix: 'alpha = 1\nf(', suffix: '\n', files: [], editorNames: ['alpha', 'beta'] });
-    await f.next('');
-    expect(f.lookaheadNames()).toBeUndefined();
-    const g = m.session({ file: 'a.py', prefix: 'obj.beta\nobj.alpha\nx = ', suffix: '\n', files: [] });
-    await g.next('obj.');
-    expect(g.lookaheadNames()).toBeUndefined();
-  });
-
   it('an unknown language with no editor names and no receiver history: plain decoding', async () => {
     const m = new Monitors(VOCAB, undefined, [0]);
     const s = m.session({ file: 'a.rb', prefix: 'x = obj.', suffix: '\n', files: [] });
