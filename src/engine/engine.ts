@@ -14,7 +14,7 @@ import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
 import { Monitors, serviceFileSet, serviceText, type MonitorSession } from './monitors/monitor';
-import { healFor, healedDecode, healedLogProb, healedSelection, TOKEN_HEALING, vocabularyTexts, type ReadToken } from './decode/heal';
+import { healFor, healedDecode, TOKEN_HEALING, vocabularyTexts } from './decode/heal';
 import { syntaxCut } from './monitors/syntax-cut';
 import { TS_EXTENSIONS, TsService, type TsStats } from './monitors/ts-service';
 import { graphFeeds, runStep, selectionOf, type StepOut } from './step';
@@ -350,39 +350,30 @@ export class Engine {
     const { s, quick } = this.requestStream(req.context, sel.ids.length);
     const monitor = this.monitorSession({ context: req.context, monitors: req.monitors });
     monitor?.prefetch();
-    // as a completion would: the prompt's last token healed, the selection read after its text
-    const heal = TOKEN_HEALING.enabled ? healFor(s, vocabularyTexts(m.tokenizer)) : undefined;
-    const read: ReadToken[] = heal ? healedSelection(heal, m.tokenizer.encode(heal.text + req.selection), req.selection) : sel.ids.map((id, i) => ({ id, text: req.selection.slice(sel.offsets[i], sel.offsets[i + 1]), need: '' }));
-    const prompt = heal?.ids ?? s.ids;
-    let logits = (await this.prefill(prompt, hooks)).logits;
+    let logits = (await this.prefill(s.ids, hooks)).logits;
     const attr = newAttribution(s.ids.length);
     const tokens: ExplainToken[] = [];
     const constrained: ExplainMonitor[] = [];
     let bits = 0;
-    let shown = 0; // characters of the selection before this token
     const { sinks, recent } = m.selection;
-    for (const { id, text, need } of read) {
+    for (let i = 0; i < sel.ids.length; i++) {
       if (hooks.cancelled()) throw new CancelledError();
-      noPadding(logits, m.tokenizer.vocabSize);
-      const { logprob: lp, top1 } = need ? healedLogProb(logits, heal!, need, id) : { logprob: logSoftmaxAt(logits, id), top1: argmax(logits) === id };
-      if (text) {
-        tokens.push({ text, logprob: lp, top1 });
-        bits += -lp / Math.LN2;
-      }
-      if (monitor && text) {
+      const id = sel.ids[i];
+      const lp = logSoftmaxAt(noPadding(logits, m.tokenizer.vocabSize), id);
+      tokens.push({ text: req.selection.slice(sel.offsets[i], sel.offsets[i + 1]), logprob: lp, top1: argmax(logits) === id });
+      if (monitor) {
         // what the monitors would have done at this token: which source, how many names, whether the real token was allowed
-        const c = await monitor.next(req.selection.slice(0, shown), need);
+        const c = await monitor.next(req.selection.slice(0, sel.offsets[i]));
         const ev = monitor.events.at(-1);
-        const i = tokens.length - 1;
         if (c?.allowed && ev) constrained.push({ token: i, source: ev.source, candidates: ev.candidates, allowed: c.allowed[id] === 1, ...(ev.top ? { top: ev.top } : {}) });
         else if (c?.bias && ev) constrained.push({ token: i, source: ev.source, candidates: ev.candidates, allowed: true, ...(ev.top ? { top: ev.top } : {}) });
       }
-      shown += text.length;
+      bits += -lp / Math.LN2;
       // every selection token is read by one step, the last too (as a completion's last token is
       // before its stop), so a one-token selection still shows the context the model read
       const r = await this.step([id], policy, budget, undefined, true); // Explain always shows the selection
       logits = r.logits;
-      accumulate(attr, r, prompt.length, sinks, recent);
+      accumulate(attr, r, s.ids.length, sinks, recent);
     }
     return { tokens, meanSurprisalBits: tokens.length ? bits / tokens.length : 0, policy, budget, chosen: spans(attr, s), ...(monitor ? { monitor: constrained } : {}), ...(quick ? { contextPartial: quick.partial } : {}), ...(m.contextual ? { contextual: contextualReport(m, m.contextual) } : {}) };
   }

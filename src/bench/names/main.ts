@@ -352,9 +352,12 @@ async function candidateReport(drawn: Drawn[], o: Options): Promise<number> {
     await engine.configure({ modelDir: o.modelDir, executionProvider: 'cpu', policy: 'tokenbutler', budget: o.budget, maxContextTokens: o.maxContextTokens, maxNewTokens: 8, prefill: 'dense', predictionInterval: 1 }, quiet);
     lm = {
       k: o.lmK,
-      // Explain heals the prompt as decoding does (`.b` + `atch` after `item`, not `.` + `batch`)
+      // the punctuation before the cursor goes with the name (`.` + `batch`), as token healing
+      // decodes it: a prompt that ends in a lone `.` is one the model rarely saw in training
       scorer: async (ctx, name) => {
-        const r = await engine.explain({ context: ctx, selection: name, monitors: false }, quiet);
+        const lead = /[^\w$]{0,3}$/.exec(ctx.current.prefix)![0];
+        const healed = { ...ctx, current: { ...ctx.current, prefix: ctx.current.prefix.slice(0, ctx.current.prefix.length - lead.length) } };
+        const r = await engine.explain({ context: healed, selection: lead + name, monitors: false }, quiet);
         return { first: r.tokens[0]?.logprob ?? -Infinity, total: r.tokens.reduce((a, t) => a + t.logprob, 0), tokens: r.tokens.length };
       },
     };

@@ -107,33 +107,3 @@ export function vocabularyTexts(tok: { decode(ids: number[]): string; vocabSize:
   }
   return texts;
 }
-
-/** A token Explain reads: its id, the part of the selection it shows ('' for a token inside the
- *  healed text: read, not shown) and the healed text left before it. */
-export interface ReadToken {
-  id: number;
-  text: string;
-  need: string;
-}
-
-/** Explain over a healed prompt: the selection tokenized after the healed text (`joint` encodes
- *  heal.text + selection), as the model reads the two together. */
-export function healedSelection(heal: Heal, joint: { ids: number[]; offsets: number[] }, selection: string): ReadToken[] {
-  const r = heal.text.length;
-  return joint.ids.map((id, i) => {
-    const [a, b] = [joint.offsets[i], joint.offsets[i + 1]];
-    return { id, text: selection.slice(Math.max(0, a - r), Math.max(0, b - r)), need: a < r ? heal.text.slice(a) : '' };
-  });
-}
-
-/** A token's log-probability given that the text so far continues with `need` (Explain's view of
- *  what healed decoding does: the choice among the tokens that spell it out), and whether it is the
- *  model's first choice among them. */
-export function healedLogProb(logits: Float32Array, heal: Heal, need: string, id: number): { logprob: number; top1: boolean } {
-  const mask = healMask(heal.tokenText, need);
-  let best = -1;
-  for (let t = 0; t < mask.length; t++) if (mask[t] && (best < 0 || logits[t] > logits[best])) best = t;
-  let sum = 0;
-  for (let t = 0; t < mask.length; t++) if (mask[t]) sum += Math.exp(logits[t] - logits[best]);
-  return { logprob: logits[id] - logits[best] - Math.log(sum), top1: best === id };
-}

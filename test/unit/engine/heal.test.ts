@@ -3,7 +3,7 @@
 // tokens past the healed text.
 import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { healFor, healMask, healNeed, healedAllowed, healedDecode, healedLogProb, healedSelection, TOKEN_HEALING, type Heal } from '../../../src/engine/decode/heal';
+import { healFor, healMask, healNeed, healedAllowed, healedDecode, TOKEN_HEALING, type Heal } from '../../../src/engine/decode/heal';
 import { Engine, type Hooks } from '../../../src/engine/engine';
 import { decodeFrom, type DecodeDeps } from '../../../src/engine/decode/generate';
 import { DEFAULT_MONITOR_OPTIONS, Monitors } from '../../../src/engine/monitors/monitor';
@@ -126,33 +126,6 @@ describe('a healed completion', () => {
   });
 });
 
-describe('Explain over a healed prompt', () => {
-  it('reads the selection after the healed text: tokens inside it are read, not shown', () => {
-    const heal: Heal = { text: '    ', ids: [], tokenText: TOKENS };
-    // `    return x` as the model reads it: `   ` + ` return` + ` x`
-    const read = healedSelection(heal, { ids: [tid('   '), tid(' return'), tid(' x')], offsets: [0, 3, 10, 12] }, 'return x');
-    expect(read).toEqual([
-      { id: tid('   '), text: '', need: '    ' },
-      { id: tid(' return'), text: 'return', need: ' ' },
-      { id: tid(' x'), text: ' x', need: '' },
-    ]);
-    expect(read.map((t) => t.text).join('')).toBe('return x');
-  });
-
-  it('scores a token among those that spell the healed text out', () => {
-    const heal: Heal = { text: ' ', ids: [], tokenText: TOKENS };
-    const logits = new Float32Array(TOKENS.length).fill(-20);
-    logits[tid('queue')] = 5; // the model's first choice overall, but it does not begin with the space
-    logits[tid(' =')] = 1;
-    logits[tid(' <')] = 1;
-    const r = healedLogProb(logits, heal, ' ', tid(' ='));
-    expect(r.logprob).toBeCloseTo(Math.log(0.5), 2);
-    expect(r.top1).toBe(true); // a tie goes to the lower id
-    expect(healedLogProb(logits, heal, ' ', tid(' <'))).toMatchObject({ top1: false });
-    expect(healedLogProb(logits, heal, ' ', tid(' <')).logprob).toBeCloseTo(Math.log(0.5), 2);
-  });
-});
-
 describe('the monitors past a healed text', () => {
   it('read each token past the lead: ` alpha` leads to the name after `compute(alpha, `, the lead alone goes anywhere', async () => {
     const m = new Monitors(TOKENS, undefined, [0]);
@@ -201,15 +174,5 @@ describe('the engine heals the prompt with the real model', () => {
     expect(plain.contextTokens).toBe(healed.contextTokens + 1);
     // the healed completion does not repeat the space the document already has
     expect(healed.completion.startsWith(' ')).toBe(false);
-    // Explain reads a selection after an indentation run as a completion would
-    const explainCtx = { files: [], current: { file: 'src/a.js', prefix: 'function f(a) {\n    ', suffix: '\n}\n' } };
-    const off = await engine.explain({ context: explainCtx, selection: 'return a.level' }, hooks);
-    TOKEN_HEALING.enabled = true;
-    const on = await engine.explain({ context: explainCtx, selection: 'return a.level' }, hooks);
-    expect(on.tokens.map((t) => t.text).join('')).toBe('return a.level');
-    expect(off.tokens.map((t) => t.text).join('')).toBe('return a.level');
-    expect(on.tokens.every((t) => t.text !== '' && Number.isFinite(t.logprob))).toBe(true);
-    // `return` after the natural `ĠĠĠ` is far less surprising than after the lone `ĠĠĠĠ`
-    expect(on.tokens[0].logprob).toBeGreaterThan(off.tokens[0].logprob);
   }, 60_000);
 });
