@@ -2,7 +2,7 @@
 // file (prefix/suffix). Reads only candidate paths, their ancestor .gitignore files and the current
 // folder's listing, so the cost does not grow with the size of the workspace.
 import { capPrefix, capSuffix, defaultEstimateTokens, fileCost } from './budget';
-import { gatherCandidates } from './candidates';
+import { SCRIPT, gatherCandidates } from './candidates';
 import { MAX_FILE_BYTES, containsPrivateKey, pathSkipReason } from './exclusions';
 import { GitignoreMatcher, defaultGitignoreCache, type GitignoreCache } from './gitignore';
 import { compileGlobs } from './globs';
@@ -97,7 +97,6 @@ export async function assembleContext(
 
 /** Caps on ContextPayload.serviceFiles: they travel with every request. */
 export const SERVICE_LIMITS = { files: 128, bytes: 1024 * 1024 } as const;
-const SERVICE_SCRIPT = /\.(ts|tsx|js|jsx|mts|cts|mjs|cjs)$/i;
 
 /** The script candidates the token budget left out, whole and in candidate order, for the
  *  engine's language service: a member's type is often declared in an imported file that did not
@@ -108,7 +107,7 @@ async function serviceFilesOf(ordered: readonly string[], placed: readonly Conte
   let bytes = 0;
   for (const file of ordered) {
     if (out.length >= SERVICE_LIMITS.files) break;
-    if (inContext.has(file) || !SERVICE_SCRIPT.test(file)) continue;
+    if (inContext.has(file) || !SCRIPT.test(file)) continue;
     const a = await src.admit(file);
     if (!a.ok || bytes + a.text.length > SERVICE_LIMITS.bytes) continue;
     out.push({ file, text: a.text });

@@ -83,7 +83,8 @@ export async function gatherCandidates(
   return { candidates, rejected };
 }
 
-const SCRIPT = /\.(ts|tsx|js|jsx|mts|cts|mjs|cjs)$/i;
+/** TS/JS files by extension (the language family of the folder ranking; what the language service reads). */
+export const SCRIPT = /\.(ts|tsx|js|jsx|mts|cts|mjs|cjs)$/i;
 
 /** Same-folder files: same stem (foo.ts ↔ foo.test.ts) first, then the same language family, then
  *  by name; the first `limit` of them. A folder may hold 50k files: no full sort (that alone

@@ -34,6 +34,7 @@ interface Options {
   lmK: number;
   /** tuning aid: argument positions only (after-dot positions are not drawn) */
   noDot: boolean;
+  /** tuning aid: after-dot positions only (argument positions are not drawn) */
   noArgs: boolean;
   /** tuning aid: the language service reads only the placed files (ContextPayload.serviceFiles dropped) */
   noServiceFiles: boolean;
