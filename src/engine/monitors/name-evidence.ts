@@ -122,6 +122,33 @@ export function keyEcho(textAbove: string, plain = false, n = 4, span = 8): numb
   return keyed ? echoed / keyed : 0;
 }
 
+/** How far up a run of sibling lines is read. */
+const RUN_LINES = 64;
+
+/** The members a run of sibling lines just above already took. Where the line so far is only
+ *  spacing and `receiver.`, and the lines right above at the same indentation are each
+ *  `receiver.NAME = ...` or `receiver.NAME,` (assignments in a row, a list), the line being written
+ *  names another member: the run's names, which the ranking's recency and copy evidence favour,
+ *  are rarely the next one (bench/names-ranking.md, session 24). Blank lines do not break a run. */
+export function siblingRun(before: string, receiver: string): Set<string> {
+  const out = new Set<string>();
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const cur = /^([ \t]*)(.*)$/.exec(before.slice(lineStart))!;
+  if (cur[2] !== `${receiver}.`) return out;
+  const sibling = new RegExp(`^${escapeRe(cur[1])}${escapeRe(receiver)}\\.([A-Za-z_$][\\w$]*)(?:\\s*=(?![=>])|\\s*,\\s*$)`);
+  let end = lineStart - 1;
+  for (let n = 0; n < RUN_LINES && end > 0; n++) {
+    const start = before.lastIndexOf('\n', end - 1) + 1;
+    const line = before.slice(start, end);
+    end = start - 1;
+    if (!line.trim()) continue;
+    const m = sibling.exec(line);
+    if (!m) break;
+    out.add(m[1]);
+  }
+  return out;
+}
+
 /** Keywords that begin a value or an expression rather than name one (`x = true`,
  *  `m: function () {`, `f(new Error())`). */
 const NOT_NAMES = new Set(['true', 'false', 'null', 'undefined', 'None', 'True', 'False', 'nil', 'function', 'new', 'await', 'typeof', 'async', 'class', 'void', 'delete', 'yield', 'lambda', 'not']);

@@ -6,7 +6,7 @@
 // each name, so the LM still chooses where the evidence is even.
 
 import { IDENT_SCORER, MEMBER_SCORER } from './rank-weights';
-import { addUses, dotUses, escapeRe, keyAt, keyEcho, lineKey, siblingMembers, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
+import { addUses, dotUses, escapeRe, keyAt, keyEcho, lineKey, siblingMembers, siblingRun, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
 
 export interface RankInput {
   kind: 'member' | 'ident';
@@ -348,7 +348,10 @@ export function rank(p: RankInput, opts: { scorer?: RankScorer; keyedOnly?: bool
   const sc = opts.scorer ?? (p.kind === 'member' ? MEMBER_SCORER : IDENT_SCORER);
   const out = new Map<string, number>();
   let best = -Infinity;
+  // after a run of `recv.a = ...` / `recv.a,` lines the next sibling names another member
+  const run = p.kind === 'member' && p.receiver ? siblingRun(p.before, p.receiver) : undefined;
   for (const [name, v] of features(p, opts.keyedOnly)) {
+    if (run?.has(name)) continue;
     const s = scoreOf(sc, v);
     out.set(name, s);
     if (s > best) best = s;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addUses, dotUses, keyEcho, keyFollowers, lineKey, receiverWord, siblingMembers, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
+import { addUses, dotUses, keyEcho, keyFollowers, lineKey, receiverWord, siblingMembers, siblingRun, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
 import { rank } from '../../../../src/engine/monitors/rank';
 
 describe('evidence from a name\'s spelling and uses', () => {
@@ -101,5 +101,27 @@ describe('what followed the same key before', () => {
     // a longer identifier that ends in the key does not count; nor does text after the cursor
     expect(keyFollowers([], 'subtype = 1;\ntype = ')).toEqual({ name: 0, other: 0 });
     expect(keyFollowers([], 'x')).toBeUndefined();
+  });
+});
+
+describe('a run of sibling lines', () => {
+  it('collects the members assigned or listed in the lines right above at the same indentation', () => {
+    expect(siblingRun('control.layers = layers;\ncontrol.zoom = zoom;\n\ncontrol.scale = scale;\ncontrol.', 'control')).toEqual(new Set(['layers', 'zoom', 'scale']));
+    expect(siblingRun('const codes = [\n  KEY.BAD_REQUEST,\n  KEY.BAD_GATEWAY,\n  KEY.', 'KEY')).toEqual(new Set(['BAD_REQUEST', 'BAD_GATEWAY']));
+    // the run stops at a line that is not a sibling; a comparison is no assignment
+    expect(siblingRun('m.a = 1;\nfoo();\nm.b = 2;\nm.', 'm')).toEqual(new Set(['b']));
+    expect(siblingRun('if (m.a == 1) {}\nm.', 'm').size).toBe(0);
+    // other indentation, another receiver, or more than `receiver.` on the line: no run
+    expect(siblingRun('  m.a = 1;\nm.', 'm').size).toBe(0);
+    expect(siblingRun('n.a = 1;\nm.', 'm').size).toBe(0);
+    expect(siblingRun('m.a = 1;\nx = m.', 'm').size).toBe(0);
+  });
+
+  it('keeps the run\'s names out of the ranking after `receiver.`', () => {
+    const before = 'control.layers = layers;\ncontrol.zoom = zoom;\ncontrol.';
+    const scores = rank({ kind: 'member', receiver: 'control', before, after: '\n', files: [{ text: 'control.attribution = attribution;\n' }], service: new Set(['layers', 'zoom', 'attribution']) });
+    expect([...scores.keys()]).not.toContain('zoom');
+    expect([...scores.keys()]).not.toContain('layers');
+    expect(scores.get('attribution')).toBe(0);
   });
 });
