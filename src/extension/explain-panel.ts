@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { toDocumentSpans } from '../chosen-context';
 import type { AssembledContext } from './context-sources';
 import { CancelledError, describeState, type EngineClientState } from '../engine-client';
-import { locateSpans, renderExplainHtml, type ExplainViewModel, type LocatedSpan } from '../views/explain-view';
+import { locateSpans, renderExplainHtml, renderExplainPendingHtml, type ExplainViewModel, type LocatedSpan, type PageResources, type PendingViewModel } from '../views/explain-view';
 import type { Settings } from './settings';
 import type { ExplainResult, Policy } from '../shared/protocol';
 
@@ -17,6 +17,8 @@ export const MAX_EXPLAIN_CHARS = 4000;
 export interface ExplainDeps {
   engine: {
     readonly state: EngineClientState;
+    /** State changes; `prefilling` carries the context's prefill progress shown in the panel. */
+    onDidChangeState?(listener: (state: EngineClientState) => void): vscode.Disposable;
     explain(
       context: AssembledContext['payload'],
       selection: string,
@@ -44,8 +46,14 @@ export class ExplainPanel implements vscode.Disposable {
   private spans: LocatedSpan[] = [];
   private folder: vscode.Uri | undefined;
   private current: { file: string; uri: vscode.Uri } | undefined;
+  /** The running request: cancelled by the panel's Cancel, by closing the panel, or by a newer run. */
+  private pending: vscode.CancellationTokenSource | undefined;
   /** The last page rendered (tests read it; the webview itself is not reachable from the host). */
   lastHtml = '';
+  /** The pages the last run rendered, in order (tests read them). */
+  pages: { kind: PendingViewModel['state'] | 'result'; html: string }[] = [];
+  /** How many panels were created (a run reuses the open one). */
+  panelsCreated = 0;
 
   constructor(private readonly deps: ExplainDeps) {}
 
@@ -67,30 +75,75 @@ export class ExplainPanel implements vscode.Disposable {
     const start = doc.offsetAt(editor.selection.start);
     const fullEnd = doc.offsetAt(editor.selection.end);
     const end = Math.min(fullEnd, start + MAX_EXPLAIN_CHARS);
+    this.pending?.cancel();
+    const cts = new vscode.CancellationTokenSource();
+    this.pending = cts;
+    const where = { file: vscode.workspace.asRelativePath(doc.uri, false), line: doc.positionAt(start).line + 1, chars: end - start };
+    this.pages = [];
+    this.showPending({ ...where, state: 'working' });
+    const current = () => this.pending === cts;
+    const progress = this.deps.engine.onDidChangeState?.((state) => {
+      if (state.kind === 'prefilling' && state.total > 0 && current()) {
+        void this.panel?.webview.postMessage({ type: 'progress', done: state.done, total: state.total });
+      }
+    });
     try {
-      return await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: 'TokenButler: explaining the selection…', cancellable: true },
-        async (_progress, token) => {
-          const context = await this.deps.assemble(doc, start, fullEnd);
-          if (context.currentSkipped) {
-            void vscode.window.showWarningMessage(`TokenButler: this file is never sent to the model (${context.currentSkipped}).`);
-            return undefined;
-          }
-          const s = this.deps.settings();
-          const selection = context.documentText.slice(start, end);
-          const result = await this.deps.engine.explain(context.payload, selection, { policy: s.policy, budget: s.budget }, { token });
-          this.deps.highlights.showExplain(context, result.chosen);
-          this.show(context, result, doc.positionAt(start).line + 1, fullEnd > end ? { explained: end - start, total: fullEnd - start } : undefined);
-          return { tokens: result.tokens.length, spans: this.spans.length, policy: result.policy, budget: result.budget };
-        },
-      );
+      // The panel is the progress; the status bar shows that something runs while it is hidden.
+      return await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'TokenButler: explaining' }, async () => {
+        const context = await this.deps.assemble(doc, start, fullEnd);
+        if (cts.token.isCancellationRequested) throw new CancelledError();
+        if (context.currentSkipped) {
+          this.showPending({ ...where, state: 'skipped', message: context.currentSkipped });
+          void vscode.window.showWarningMessage(`TokenButler: this file is never sent to the model (${context.currentSkipped}).`);
+          return undefined;
+        }
+        const s = this.deps.settings();
+        const selection = context.documentText.slice(start, end);
+        const result = await this.deps.engine.explain(context.payload, selection, { policy: s.policy, budget: s.budget }, { token: cts.token });
+        if (!current() || cts.token.isCancellationRequested) return undefined;
+        this.deps.highlights.showExplain(context, result.chosen);
+        this.show(context, result, where.line, fullEnd > end ? { explained: end - start, total: fullEnd - start } : undefined);
+        return { tokens: result.tokens.length, spans: this.spans.length, policy: result.policy, budget: result.budget };
+      });
     } catch (e) {
-      if (e instanceof CancelledError) return undefined;
+      if (e instanceof CancelledError || cts.token.isCancellationRequested) {
+        if (current() && this.panel) this.showPending({ ...where, state: 'cancelled' });
+        return undefined;
+      }
       const message = (e as Error).message;
       this.deps.logger.error(`explain: ${message}`);
+      if (current() && this.panel) this.showPending({ ...where, state: 'failed', message });
       void vscode.window.showErrorMessage(`TokenButler: explain failed: ${message}`);
       return undefined;
+    } finally {
+      progress?.dispose();
+      if (current()) this.pending = undefined;
+      cts.dispose();
     }
+  }
+
+  /** What the pending page's Cancel button does (also the test hook). */
+  cancel(): void {
+    this.pending?.cancel();
+  }
+
+  private resources(panel: vscode.WebviewPanel): PageResources {
+    const media = vscode.Uri.joinPath(this.deps.extensionUri, 'media');
+    return {
+      nonce: randomBytes(16).toString('base64'),
+      cspSource: panel.webview.cspSource,
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'explain.css')).toString(),
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'explain.js')).toString(),
+    };
+  }
+
+  private showPending(vm: PendingViewModel): void {
+    const panel = this.ensurePanel();
+    this.spans = [];
+    this.lastHtml = renderExplainPendingHtml(vm, this.resources(panel));
+    this.pages.push({ kind: vm.state, html: this.lastHtml });
+    panel.webview.html = this.lastHtml;
+    panel.reveal(vscode.ViewColumn.Beside, true);
   }
 
   private show(context: AssembledContext, result: ExplainResult, line: number, truncated: ExplainViewModel['truncated']): void {
@@ -108,13 +161,8 @@ export class ExplainPanel implements vscode.Disposable {
       truncated,
     };
     const panel = this.ensurePanel();
-    const media = vscode.Uri.joinPath(this.deps.extensionUri, 'media');
-    this.lastHtml = renderExplainHtml(vm, {
-      nonce: randomBytes(16).toString('base64'),
-      cspSource: panel.webview.cspSource,
-      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'explain.css')).toString(),
-      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(media, 'explain.js')).toString(),
-    });
+    this.lastHtml = renderExplainHtml(vm, this.resources(panel));
+    this.pages.push({ kind: 'result', html: this.lastHtml });
     panel.webview.html = this.lastHtml;
     panel.reveal(vscode.ViewColumn.Beside, true);
   }
@@ -135,14 +183,21 @@ export class ExplainPanel implements vscode.Disposable {
     panel.onDidDispose(() => {
       this.panel = undefined;
       this.lastHtml = '';
+      this.pending?.cancel();
     });
     this.panel = panel;
+    this.panelsCreated++;
     return panel;
   }
 
-  /** The webview may only ask to open one of the spans it was given, by index. */
+  /** The webview may only ask to cancel the running request, or to open one of the spans it was
+   *  given, by index. */
   private async onMessage(message: unknown): Promise<void> {
     const m = message as { type?: unknown; index?: unknown };
+    if (m?.type === 'cancel') {
+      this.cancel();
+      return;
+    }
     if (m?.type !== 'openSpan' || typeof m.index !== 'number' || !Number.isInteger(m.index)) return;
     const span = this.spans[m.index];
     if (!span) return;

@@ -130,9 +130,63 @@ function contextualRow(c: ExplainResult['contextual']): string {
   return `<div><dt>Contextual sparsity</dt><dd id="contextual">${escapeHtml(c.mode)}: ${layers} each compute ${share(c.heads)} heads, ${share(c.neurons)} FFN neurons per token (the other layers and prefill compute all)</dd></div>`;
 }
 
+/** What the panel shows before the result: the request is running (with the context's prefill
+ *  progress, pushed by message), was cancelled, failed, or the file is never sent to the model. */
+export interface PendingViewModel {
+  file: string;
+  line: number;
+  chars: number; // characters of the selection being explained
+  state: 'working' | 'cancelled' | 'failed' | 'skipped';
+  message?: string; // failed / skipped: why
+}
+
+function pageHead(title: string, res: PageResources): string {
+  const csp = [`default-src 'none'`, `style-src ${res.cspSource}`, `script-src 'nonce-${res.nonce}'`].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${escapeHtml(res.styleUri)}">
+<title>${escapeHtml(title)}</title>
+</head>`;
+}
+
+export function renderExplainPendingHtml(vm: PendingViewModel, res: PageResources): string {
+  const chars = `${vm.chars.toLocaleString('en-US')} selected characters`;
+  let body: string;
+  switch (vm.state) {
+    case 'working':
+      body =
+        `<p id="status" class="pending" role="status">Explaining ${chars}: reading the context, then one model step per token…</p>\n` +
+        `<progress id="progress" aria-label="Explain progress"></progress>\n` +
+        `<p id="progress-detail" class="detail" aria-live="polite"></p>\n` +
+        `<button id="cancel" type="button">Cancel</button>`;
+      break;
+    case 'cancelled':
+      body = `<p id="status" role="status">Cancelled. Run Explain Selection again to explain the ${chars}.</p>`;
+      break;
+    case 'failed':
+      body = `<p id="status" class="note" role="alert">Explain failed: ${escapeHtml(vm.message ?? 'unknown error')}</p>`;
+      break;
+    case 'skipped':
+      body = `<p id="status" class="note" role="status">This file is never sent to the model (${escapeHtml(vm.message ?? 'excluded')}).</p>`;
+      break;
+  }
+  return `${pageHead('TokenButler: Explain', res)}
+<body data-state="${vm.state}">
+<header>
+<h1>Explain <span class="where">${escapeHtml(vm.file)}:${vm.line}</span></h1>
+</header>
+${body}
+<script nonce="${res.nonce}" src="${escapeHtml(res.scriptUri)}"></script>
+</body>
+</html>`;
+}
+
 export function renderExplainHtml(vm: ExplainViewModel, res: PageResources): string {
   const r = vm.result;
-  const csp = [`default-src 'none'`, `style-src ${res.cspSource}`, `script-src 'nonce-${res.nonce}'`].join('; ');
   const top1 = r.tokens.filter((t) => t.top1).length;
   const truncated =
     vm.truncated !== undefined
@@ -142,15 +196,7 @@ export function renderExplainHtml(vm: ExplainViewModel, res: PageResources): str
   const partial = p
     ? `<p class="note" id="partial">Read before the repository context was cached: ${p.placedFiles} of ${p.relatedFiles} related files and a window of this file (${p.fullContextTokens.toLocaleString('en-US')} tokens when all is read). Explain again once the status bar's warmup is done to see the whole context.</p>`
     : '';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${escapeHtml(res.styleUri)}">
-<title>TokenButler: Explain</title>
-</head>
+  return `${pageHead('TokenButler: Explain', res)}
 <body>
 <header>
 <h1>Explain <span class="where">${escapeHtml(vm.file)}:${vm.line}</span></h1>

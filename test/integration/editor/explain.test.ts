@@ -64,6 +64,46 @@ suite('Editor: Explain Selection', () => {
     assert.strictEqual((html.match(/data-span="/g) ?? []).length, outcome.spans);
   });
 
+  test('the panel opens at once with a progress bar, then the result replaces it in the same panel', async () => {
+    const editor = await open('src/shapes.ts');
+    editor.selection = new vscode.Selection(2, 0, 6, 0);
+    const created = api.explain.panelsCreated;
+    const outcome = await vscode.commands.executeCommand<ExplainOutcome | undefined>('tokenbutler.explainSelection');
+    assert.ok(outcome && outcome.tokens > 0);
+    assert.deepStrictEqual(api.explain.pages.map((p) => p.kind), ['working', 'result']);
+    const pending = api.explain.pages[0].html;
+    assert.match(pending, /<span class="where">src\/shapes\.ts:3<\/span>/);
+    assert.match(pending, /<progress id="progress"/);
+    assert.match(pending, /<button id="cancel"/);
+    assert.strictEqual(api.explain.panelsCreated, created + 1, 'one panel for both pages');
+  });
+
+  test('Cancel in the panel stops the request and the panel says so', async () => {
+    const editor = await open('src/shapes.ts');
+    editor.selection = new vscode.Selection(0, 0, editor.document.lineCount, 0);
+    const running = vscode.commands.executeCommand<ExplainOutcome | undefined>('tokenbutler.explainSelection');
+    await until(() => api.explain.pages.length > 0, 10_000, 'the pending page');
+    api.explain.cancel();
+    assert.strictEqual(await running, undefined);
+    assert.deepStrictEqual(api.explain.pages.map((p) => p.kind), ['working', 'cancelled']);
+    assert.ok(api.explain.isOpen);
+    assert.match(api.explain.lastHtml, /Cancelled\./);
+    // The engine is free again: the next Explain answers.
+    editor.selection = new vscode.Selection(2, 0, 3, 0);
+    const next = await vscode.commands.executeCommand<ExplainOutcome | undefined>('tokenbutler.explainSelection');
+    assert.ok(next && next.tokens > 0);
+  });
+
+  test('closing the panel while it works cancels the request and does not reopen it', async () => {
+    const editor = await open('src/shapes.ts');
+    editor.selection = new vscode.Selection(0, 0, editor.document.lineCount, 0);
+    const running = vscode.commands.executeCommand<ExplainOutcome | undefined>('tokenbutler.explainSelection');
+    await until(() => api.explain.pages.length > 0, 10_000, 'the pending page');
+    api.explain.dispose();
+    assert.strictEqual(await running, undefined);
+    assert.strictEqual(api.explain.isOpen, false);
+  });
+
   test('its spans are highlighted, and a link opens the file at the span', async () => {
     const editor = await open('src/shapes.ts');
     const line = editor.document.getText().split('\n').findIndex((l) => l.includes('total += distance('));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, locateSpans, renderExplainHtml, renderMonitor, renderTokens, surprisalLevel, type ExplainViewModel } from '../../../src/views/explain-view';
+import { escapeHtml, locateSpans, renderExplainHtml, renderExplainPendingHtml, renderMonitor, renderTokens, surprisalLevel, type ExplainViewModel } from '../../../src/views/explain-view';
 import type { ExplainResult } from '../../../src/shared/protocol';
 
 const result: ExplainResult = {
@@ -22,6 +22,28 @@ describe('explain view', () => {
     const on = renderExplainHtml(vm({ ...result, contextual: { mode: 'both', layers: [1, 2, 3], heads: { kept: 3, of: 4 }, neurons: { kept: 528, of: 704 } } }), res);
     expect(on).toContain('<dd id="contextual">both: layers 1-3 each compute 3 of 4 (75%) heads, 528 of 704 (75%) FFN neurons per token');
     expect(renderExplainHtml(vm(result), res)).not.toContain('id="contextual"');
+  });
+
+  it('opens with a progress bar and a Cancel button while working, and says what ended it otherwise', () => {
+    const where = { file: 'src/<a>.ts', line: 12, chars: 1234 };
+    const working = renderExplainPendingHtml({ ...where, state: 'working' }, res);
+    expect(working).toMatch(/Content-Security-Policy" content="default-src 'none'; style-src https:\/\/csp.example; script-src 'nonce-N0nce'"/);
+    expect(working).toContain('<script nonce="N0nce" src="https://x/explain.js">');
+    expect(working).toContain('<span class="where">src/&lt;a&gt;.ts:12</span>');
+    expect(working).toContain('<progress id="progress"');
+    expect(working).toContain('<button id="cancel"');
+    expect(working).toContain('1,234 selected characters');
+    expect(working).not.toContain('<a>');
+    const cancelled = renderExplainPendingHtml({ ...where, state: 'cancelled' }, res);
+    expect(cancelled).toContain('Cancelled.');
+    const failed = renderExplainPendingHtml({ ...where, state: 'failed', message: 'engine <crashed>' }, res);
+    expect(failed).toContain('Explain failed: engine &lt;crashed&gt;');
+    const skipped = renderExplainPendingHtml({ ...where, state: 'skipped', message: '.env file' }, res);
+    expect(skipped).toContain('never sent to the model (.env file)');
+    for (const page of [cancelled, failed, skipped]) {
+      expect(page).not.toContain('<progress');
+      expect(page).not.toContain('<button id="cancel"');
+    }
   });
 
   it('grades surprisal in five levels', () => {
