@@ -50,8 +50,9 @@ export class ExplainPanel implements vscode.Disposable {
   private pending: vscode.CancellationTokenSource | undefined;
   /** The last page rendered (tests read it; the webview itself is not reachable from the host). */
   lastHtml = '';
-  /** The pages the last run rendered, in order (tests read them). */
-  pages: { kind: PendingViewModel['state'] | 'result'; html: string }[] = [];
+  /** The pages the last run rendered, in order, with the ms since the command started (tests read them). */
+  pages: { kind: PendingViewModel['state'] | 'result'; html: string; ms: number }[] = [];
+  private runStarted = 0;
   /** How many panels were created (a run reuses the open one). */
   panelsCreated = 0;
 
@@ -80,6 +81,7 @@ export class ExplainPanel implements vscode.Disposable {
     this.pending = cts;
     const where = { file: vscode.workspace.asRelativePath(doc.uri, false), line: doc.positionAt(start).line + 1, chars: end - start };
     this.pages = [];
+    this.runStarted = performance.now();
     this.showPending({ ...where, state: 'working' });
     const current = () => this.pending === cts;
     const progress = this.deps.engine.onDidChangeState?.((state) => {
@@ -141,7 +143,7 @@ export class ExplainPanel implements vscode.Disposable {
     const panel = this.ensurePanel();
     this.spans = [];
     this.lastHtml = renderExplainPendingHtml(vm, this.resources(panel));
-    this.pages.push({ kind: vm.state, html: this.lastHtml });
+    this.pages.push({ kind: vm.state, html: this.lastHtml, ms: performance.now() - this.runStarted });
     panel.webview.html = this.lastHtml;
     panel.reveal(vscode.ViewColumn.Beside, true);
   }
@@ -162,7 +164,7 @@ export class ExplainPanel implements vscode.Disposable {
     };
     const panel = this.ensurePanel();
     this.lastHtml = renderExplainHtml(vm, this.resources(panel));
-    this.pages.push({ kind: 'result', html: this.lastHtml });
+    this.pages.push({ kind: 'result', html: this.lastHtml, ms: performance.now() - this.runStarted });
     panel.webview.html = this.lastHtml;
     panel.reveal(vscode.ViewColumn.Beside, true);
   }

@@ -76,6 +76,8 @@ suite('Editor: Explain Selection', () => {
     assert.match(pending, /<progress id="progress"/);
     assert.match(pending, /<button id="cancel"/);
     assert.strictEqual(api.explain.panelsCreated, created + 1, 'one panel for both pages');
+    assert.ok(api.explain.pages[0].ms <= api.explain.pages[1].ms);
+    console.log(`    explain: pending page at ${api.explain.pages[0].ms.toFixed(1)} ms, result at ${api.explain.pages[1].ms.toFixed(1)} ms (${outcome.tokens} tokens)`);
   });
 
   test('Cancel in the panel stops the request and the panel says so', async () => {
