@@ -156,7 +156,9 @@ export class Engine {
       keep = ids.length - 1; // re-run the last token to get its logits
     }
     cache.truncate(keep);
-    cache.ensure(ids.length + 64);
+    // No room for all of `ids` up front: every graph computes over the cache's whole capacity, so
+    // the capacity follows the chunks (graphFeeds grows it by a quarter at a time) and an early
+    // chunk of a long prefill reads a short cache, not the final one; the room is made at the end.
     const total = ids.length - keep;
     const sparseFrom = this.model!.sparseChunks && (mode ?? this.cfg?.prefill ?? 'dense') === 'sparse' ? SPARSE_PREFILL_FROM : Infinity;
     let logits: Float32Array | undefined;
@@ -168,6 +170,7 @@ export class Engine {
       if (total > PREFILL_CHUNK) hooks.emit({ type: 'progress', done: end - keep, total });
       at = end;
     }
+    cache.ensure(ids.length + 64);
     cache.remember(ids.length, logits!, true);
     return { logits: logits!, prefillMs: performance.now() - t0, prefilled: total, reused: keep };
   }
@@ -189,10 +192,10 @@ export class Engine {
     hooks.emit({ type: 'state', state: 'prefilling' });
     try {
       const { cfg, cache } = this.need();
-      // room for the typing and completions that follow: growing the cache then would copy all of it
       cache.truncate(commonPrefix(cache.ids, s.ids));
-      cache.ensure(s.ids.length + 64 + cfg.maxNewTokens + WARMUP_TYPING_ROOM);
       const r = await this.prefill(s.ids, hooks, prefillModeFor(this.policyFor(cfg.policy), cfg.prefill));
+      // room for the typing and completions that follow: growing the cache then would copy all of it
+      cache.ensure(s.ids.length + 64 + cfg.maxNewTokens + WARMUP_TYPING_ROOM);
       return { contextTokens: s.ids.length, prefilledTokens: r.prefilled, prefillMs: r.prefillMs };
     } finally {
       hooks.emit({ type: 'state', state: 'ready' });
