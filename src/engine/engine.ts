@@ -9,7 +9,7 @@ import { policyUsed } from './crossover';
 import { argmax, logSoftmaxAt, noPadding } from './decode/sampling';
 import { decodeFrom, syntaxRetry, type DecodeDeps } from './decode/generate';
 import type { CompleteRequest } from './complete-request';
-import { indentOf, lastLine, trimAtStop } from './decode/stop-rules';
+import { firstVisibleToken, indentOf, lastLine, LINE_ABOVE, repeatsLineAbove, trimAtStop } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
@@ -279,20 +279,35 @@ export class Engine {
       interval,
       cancelled: () => hooks.cancelled(),
     };
+    const rewind = async (j: number) => {
+      cache.truncate(prompt.length + Math.max(0, j - 1));
+      return j === 0 ? pre.logits : (await this.step([g.out[j - 1]], policy, budget, undefined, select, interval)).logits;
+    };
     let g = await decodeFrom(d, [], pre.logits);
     if (g.stopReason === 'cancelled') throw new CancelledError();
-    let text = trimAtStop(g.text, g.stopReason);
     let monitorMs = g.monitorMs; // time the decode waited on the monitors (names, ranking, syntax cut)
+    // A blank line's suggestion that repeats the line above: decode again from its first visible
+    // token without it (the model's next choice there), at most LINE_ABOVE.retries times; a
+    // suggestion that still repeats it shows nothing.
+    const prefix = req.context.current.prefix;
+    const banned = new Set<number>();
+    for (let a = 0; a < LINE_ABOVE.retries && repeatsLineAbove(prefix, g.text); a++) {
+      const j = firstVisibleToken(g.out, d.decode);
+      if (j >= g.out.length) break;
+      banned.add(g.out[j]);
+      const again = await decodeFrom(d, g.out.slice(0, j), await rewind(j), banned);
+      if (again.stopReason === 'cancelled') throw new CancelledError();
+      monitorMs += again.monitorMs;
+      g = again;
+    }
+    if (LINE_ABOVE.retries > 0 && repeatsLineAbove(prefix, g.text)) g = { ...g, text: '', stopReason: 'repetition' };
+    let text = trimAtStop(g.text, g.stopReason);
     const tw = performance.now();
     const cut = (t: string, o: number[]) => syntaxCut(this.ts, d.decode, req.context, t, o, multiline);
     let syntax = monitor ? await cut(text, g.out) : undefined;
     monitorMs += performance.now() - tw;
     let replaced: string | undefined;
     if (syntax) {
-      const rewind = async (j: number) => {
-        cache.truncate(prompt.length + Math.max(0, j - 1));
-        return j === 0 ? pre.logits : (await this.step([g.out[j - 1]], policy, budget, undefined, select, interval)).logits;
-      };
       const retry = await syntaxRetry(d, g, syntax, rewind, cut);
       if (retry?.decoded.stopReason === 'cancelled') throw new CancelledError();
       monitorMs += retry?.decoded.monitorMs ?? 0;

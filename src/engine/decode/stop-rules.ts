@@ -76,3 +76,27 @@ export function repeats(out: number[]): boolean {
   }
   return false;
 }
+
+/** Retries of a suggestion that repeats the line above (engine.ts); 0 turns the rule off (tests). */
+export const LINE_ABOVE = { retries: 2 };
+
+/** Whether `text`, suggested on a line that is blank so far (the end of `prefix`), starts with a
+ *  copy of the non-blank line above it: greedy decoding of a small model, after a line was typed
+ *  and Enter pressed, often suggests that same line again (`this._latlngs = this._latlngs;`).
+ *  Short lines (`},`, `break;`) may repeat and are not counted. */
+export function repeatsLineAbove(prefix: string, text: string): boolean {
+  const nl = prefix.lastIndexOf('\n');
+  if (nl < 0 || prefix.slice(nl + 1).trim()) return false;
+  const first = text.split('\n').find((l) => l.trim())?.trim() ?? '';
+  if (first.length < 8 || !/[A-Za-z_$]/.test(first)) return false;
+  const above = prefix.slice(0, nl).trimEnd();
+  const line = above.slice(above.lastIndexOf('\n') + 1).trim();
+  return line === first;
+}
+
+/** The index in `out` of the first token with visible text (past leading whitespace), given the
+ *  text the tokens decode to: where a repeated line starts. */
+export function firstVisibleToken(out: number[], decode: (ids: number[]) => string): number {
+  for (let j = 0; j < out.length; j++) if (decode(out.slice(0, j + 1)).trim()) return j;
+  return out.length;
+}

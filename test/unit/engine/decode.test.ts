@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classShift, pick } from '../../../src/engine/decode/sampling';
-import { lineStop, repetitionBans, trimAtStop } from '../../../src/engine/decode/stop-rules';
+import { firstVisibleToken, lineStop, repeatsLineAbove, repetitionBans, trimAtStop } from '../../../src/engine/decode/stop-rules';
 
 describe('repetition rules', () => {
   it('bans the token that would make a 3-token span occur a third time on the line', () => {
@@ -22,6 +22,26 @@ describe('repetition rules', () => {
     expect(lineStop(text, true, 2)).toBe('repetition');
     expect(trimAtStop(text, 'repetition')).toBe('  a = f(x);\n  b = g(y);');
     expect(lineStop('  a = 1;\n  b = 2;\n', true, 2)).toBeUndefined();
+  });
+
+  it('a suggestion on a blank line that starts with the line above repeats it; short lines, mid-line text and other lines do not', () => {
+    const prefix = 'function f() {\n  this.count = 0;\n\n  ';
+    expect(repeatsLineAbove(prefix, 'this.count = 0;\n')).toBe(true); // blank lines between are skipped
+    expect(repeatsLineAbove(prefix, '\n  this.count = 0;')).toBe(true); // its first non-blank line
+    expect(repeatsLineAbove(prefix, 'this.count = 1;')).toBe(false);
+    expect(repeatsLineAbove(prefix, 'return this;\n  this.count = 0;')).toBe(false);
+    expect(repeatsLineAbove('  this.count = 0;\n  this.', 'count = 0;')).toBe(false); // the line is not blank
+    expect(repeatsLineAbove('  },\n  ', '},')).toBe(false); // short lines may repeat
+    expect(repeatsLineAbove('  x = 12345678;\n  ', 'x = 12345678;')).toBe(true);
+    expect(repeatsLineAbove('  ', 'this.count = 0;')).toBe(false); // no line above
+  });
+
+  it('finds where the visible text of a suggestion starts', () => {
+    const TOK = ['', '\n', '  ', 'this', '.x'];
+    const decode = (ids: number[]) => ids.map((i) => TOK[i]).join('');
+    expect(firstVisibleToken([1, 2, 3, 4], decode)).toBe(2);
+    expect(firstVisibleToken([3, 4], decode)).toBe(0);
+    expect(firstVisibleToken([1, 2], decode)).toBe(2);
   });
 });
 
