@@ -276,6 +276,7 @@ export class Engine {
       maxNew,
       multiline,
       baseIndent,
+      lineHead: lastLine(req.context.current.prefix),
       interval,
       cancelled: () => hooks.cancelled(),
     };
@@ -301,7 +302,7 @@ export class Engine {
       g = again;
     }
     if (LINE_ABOVE.retries > 0 && repeatsLineAbove(prefix, g.text)) g = { ...g, text: '', stopReason: 'repetition' };
-    let text = trimAtStop(g.text, g.stopReason);
+    let text = trimAtStop(g.text, g.stopReason, d.lineHead);
     const tw = performance.now();
     const cut = (t: string, o: number[]) => syntaxCut(this.ts, d.decode, req.context, t, o, multiline);
     let syntax = monitor ? await cut(text, g.out) : undefined;

@@ -25,6 +25,8 @@ export interface DecodeDeps {
   maxNew: number;
   multiline: boolean;
   baseIndent: number;
+  /** the cursor's line before the cursor (stop-rules.ts lineStop) */
+  lineHead?: string;
   interval: number;
   cancelled(): boolean;
   /** token healing (heal.ts): the prompt's dropped last token; `decode` then leaves its text out */
@@ -72,7 +74,7 @@ export async function decodeFrom(d: DecodeDeps, out: number[], logits: Float32Ar
     need = healNeed(d.heal, out);
     text = d.decode(out);
     if (d.decode([next]).includes('\n')) lineFrom = out.length;
-    const stop = lineStop(text, d.multiline, d.baseIndent);
+    const stop = lineStop(text, d.multiline, d.baseIndent, d.lineHead);
     if (stop) {
       stopReason = stop;
       break;
@@ -137,7 +139,7 @@ export async function syntaxRetry(d: DecodeDeps, first: Decoded, firstCut: Synta
   for (let attempt = 0; attempt < SYNTAX_RETRIES; attempt++) {
     const decoded = await decodeFrom(d, first.out.slice(0, j), await rewind(j), banned);
     if (decoded.stopReason === 'cancelled') return { decoded, text: '' };
-    const whole = trimAtStop(decoded.text, decoded.stopReason);
+    const whole = trimAtStop(decoded.text, decoded.stopReason, d.lineHead);
     const c = await cut(whole, decoded.out);
     const text = c ? c.text : whole;
     if (shownText(text, d.multiline).trimEnd().length > firstCut.text.trimEnd().length) return { decoded, text, cut: c };

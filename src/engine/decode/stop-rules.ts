@@ -13,8 +13,10 @@ export const MAX_LINES = 16;
 
 /** Stop rules on the decoded text: single-line mode ends at the first newline after content;
  *  multi-line ends after MAX_LINES, when a finished line dedents below the cursor's block, or when
- *  a finished line repeats an earlier finished line of the completion (greedy loops). */
-export function lineStop(text: string, multiline: boolean, baseIndent: number): CompleteResult['stopReason'] | undefined {
+ *  a finished line repeats an earlier finished line of the completion (greedy loops). `head` is the
+ *  cursor's line before the cursor: the completion's first line is compared as that whole line
+ *  (`this.` + `a = this.a;` repeated by the next line `this.a = this.a;`). */
+export function lineStop(text: string, multiline: boolean, baseIndent: number, head = ''): CompleteResult['stopReason'] | undefined {
   const nl = text.indexOf('\n');
   if (nl < 0) return undefined;
   if (!multiline) return text.slice(0, nl).trim() ? 'max-lines' : undefined;
@@ -24,18 +26,18 @@ export function lineStop(text: string, multiline: boolean, baseIndent: number): 
     const l = lines[i];
     if (l.trim() && indentOf(l) < baseIndent) return 'block-end';
   }
-  const done = lines.slice(0, -1).map((l) => l.trim()).filter((l) => l.length > 3);
+  const done = lines.slice(0, -1).map((l, i) => (i === 0 ? head + l : l).trim()).filter((l) => l.length > 3);
   if (new Set(done).size < done.length) return 'repetition';
   return undefined;
 }
 
-/** The text a stop rule keeps: a 'repetition' stop drops the repeated line. */
-export function trimAtStop(text: string, reason: CompleteResult['stopReason']): string {
+/** The text a stop rule keeps: a 'repetition' stop drops the repeated line (`head` as in lineStop). */
+export function trimAtStop(text: string, reason: CompleteResult['stopReason'], head = ''): string {
   if (reason !== 'repetition') return text;
   const lines = text.split('\n');
   const seen = new Set<string>();
   for (let i = 0; i < lines.length; i++) {
-    const t = lines[i].trim();
+    const t = (i === 0 ? head + lines[i] : lines[i]).trim();
     if (t.length > 3 && seen.has(t)) return lines.slice(0, i).join('\n').replace(/\s+$/, '');
     if (t.length > 3) seen.add(t);
   }

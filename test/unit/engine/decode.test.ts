@@ -24,6 +24,13 @@ describe('repetition rules', () => {
     expect(lineStop('  a = 1;\n  b = 2;\n', true, 2)).toBeUndefined();
   });
 
+  it('compares the first line as the whole cursor line: `this.` + `a = this.a;` then `this.a = this.a;` repeats it', () => {
+    const text = 'a = this.a;\n    this.a = this.a;\n';
+    expect(lineStop(text, true, 4, '    this.')).toBe('repetition');
+    expect(trimAtStop(text, 'repetition', '    this.')).toBe('a = this.a;');
+    expect(lineStop(text, true, 4)).toBeUndefined(); // without the line's head the lines differ
+  });
+
   it('a suggestion on a blank line that starts with the line above repeats it; short lines, mid-line text and other lines do not', () => {
     const prefix = 'function f() {\n  this.count = 0;\n\n  ';
     expect(repeatsLineAbove(prefix, 'this.count = 0;\n')).toBe(true); // blank lines between are skipped
