@@ -312,7 +312,8 @@ export class Engine {
       const retry = await syntaxRetry(d, g, syntax, rewind, cut);
       if (retry?.decoded.stopReason === 'cancelled') throw new CancelledError();
       monitorMs += retry?.decoded.monitorMs ?? 0;
-      if (retry) [g, text, syntax, replaced] = [retry.decoded, retry.text, retry.cut, syntax.text];
+      // a retry that copies the line above is no better than the cut (`},` cut, then the line again)
+      if (retry && !(LINE_ABOVE.retries > 0 && repeatsLineAbove(prefix, retry.text))) [g, text, syntax, replaced] = [retry.decoded, retry.text, retry.cut, syntax.text];
       else text = syntax.text;
     }
     const decodeMs = performance.now() - tDecode;

@@ -11,9 +11,30 @@ export function indentOf(line: string): number {
 
 export const MAX_LINES = 16;
 
+/** Whether `line` (trimmed) copies `earlier` (trimmed): the same line, or the earlier line's tail
+ *  after a `.` (`_latlngs = this._latlngs;` below `this._latlngs = this._latlngs;`: a member name
+ *  after a dot never starts a statement). Lines of 3 characters or less (`},`) may repeat. */
+export function copiesLine(line: string, earlier: string): boolean {
+  if (line.length <= 3) return false;
+  if (line === earlier) return true;
+  return line.length >= 8 && earlier.endsWith(line) && earlier[earlier.length - line.length - 1] === '.';
+}
+
+/** The index of the first of `lines` that copies an earlier one (copiesLine), or -1. The first
+ *  line is read as the whole cursor line: `head` (the line before the cursor) + lines[0]. */
+function firstCopiedLine(lines: string[], head: string): number {
+  const seen: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const t = (i === 0 ? head + lines[i] : lines[i]).trim();
+    if (seen.some((e) => copiesLine(t, e))) return i;
+    seen.push(t);
+  }
+  return -1;
+}
+
 /** Stop rules on the decoded text: single-line mode ends at the first newline after content;
  *  multi-line ends after MAX_LINES, when a finished line dedents below the cursor's block, or when
- *  a finished line repeats an earlier finished line of the completion (greedy loops). `head` is the
+ *  a finished line copies an earlier finished line of the completion (greedy loops). `head` is the
  *  cursor's line before the cursor: the completion's first line is compared as that whole line
  *  (`this.` + `a = this.a;` repeated by the next line `this.a = this.a;`). */
 export function lineStop(text: string, multiline: boolean, baseIndent: number, head = ''): CompleteResult['stopReason'] | undefined {
@@ -26,22 +47,15 @@ export function lineStop(text: string, multiline: boolean, baseIndent: number, h
     const l = lines[i];
     if (l.trim() && indentOf(l) < baseIndent) return 'block-end';
   }
-  const done = lines.slice(0, -1).map((l, i) => (i === 0 ? head + l : l).trim()).filter((l) => l.length > 3);
-  if (new Set(done).size < done.length) return 'repetition';
-  return undefined;
+  return firstCopiedLine(lines.slice(0, -1), head) >= 0 ? 'repetition' : undefined;
 }
 
-/** The text a stop rule keeps: a 'repetition' stop drops the repeated line (`head` as in lineStop). */
+/** The text a stop rule keeps: a 'repetition' stop drops the copied line (`head` as in lineStop). */
 export function trimAtStop(text: string, reason: CompleteResult['stopReason'], head = ''): string {
   if (reason !== 'repetition') return text;
   const lines = text.split('\n');
-  const seen = new Set<string>();
-  for (let i = 0; i < lines.length; i++) {
-    const t = (i === 0 ? head + lines[i] : lines[i]).trim();
-    if (t.length > 3 && seen.has(t)) return lines.slice(0, i).join('\n').replace(/\s+$/, '');
-    if (t.length > 3) seen.add(t);
-  }
-  return text;
+  const i = firstCopiedLine(lines, head);
+  return i < 0 ? text : lines.slice(0, i).join('\n').replace(/\s+$/, '');
 }
 
 export const NGRAM = 3;
@@ -82,18 +96,30 @@ export function repeats(out: number[]): boolean {
 /** Retries of a suggestion that repeats the line above (engine.ts); 0 turns the rule off (tests). */
 export const LINE_ABOVE = { retries: 2 };
 
-/** Whether `text`, suggested on a line that is blank so far (the end of `prefix`), starts with a
- *  copy of the non-blank line above it: greedy decoding of a small model, after a line was typed
- *  and Enter pressed, often suggests that same line again (`this._latlngs = this._latlngs;`).
- *  Short lines (`},`, `break;`) may repeat and are not counted. */
+/** Whether `text`, suggested at the end of `prefix`, starts a line that copies (copiesLine, at
+ *  least 8 characters with a letter) the non-blank line above it: its first visible text begins a
+ *  line (the cursor's line is blank so far, or the text starts with a line break). Greedy decoding
+ *  of a small model, after a line was typed and Enter pressed, often suggests that same line again
+ *  (`this._latlngs = this._latlngs;`) or its tail (`_latlngs = this._latlngs;`); so does the
+ *  suggestion at the end of that line (`\n` + the same line). Short lines (`},`, `break;`) may
+ *  repeat and are not counted. */
 export function repeatsLineAbove(prefix: string, text: string): boolean {
-  const nl = prefix.lastIndexOf('\n');
-  if (nl < 0 || prefix.slice(nl + 1).trim()) return false;
-  const first = text.split('\n').find((l) => l.trim())?.trim() ?? '';
+  const lines = (prefix + text).split('\n');
+  const cursor = prefix.split('\n').length - 1;
+  let k = cursor;
+  if (lastLine(prefix).trim()) {
+    // the cursor's line has text: only a suggestion that goes on past a line break starts a line
+    const nl = text.indexOf('\n');
+    if (nl < 0 || text.slice(0, nl).trim()) return false;
+    k++;
+  }
+  while (k < lines.length && !lines[k].trim()) k++;
+  if (k >= lines.length) return false;
+  const first = lines[k].trim();
   if (first.length < 8 || !/[A-Za-z_$]/.test(first)) return false;
-  const above = prefix.slice(0, nl).trimEnd();
-  const line = above.slice(above.lastIndexOf('\n') + 1).trim();
-  return line === first;
+  let above = k - 1;
+  while (above >= 0 && !lines[above].trim()) above--;
+  return above >= 0 && copiesLine(first, lines[above].trim());
 }
 
 /** The index in `out` of the first token with visible text (past leading whitespace), given the

@@ -29,6 +29,11 @@ describe('repetition rules', () => {
     expect(lineStop(text, true, 4, '    this.')).toBe('repetition');
     expect(trimAtStop(text, 'repetition', '    this.')).toBe('a = this.a;');
     expect(lineStop(text, true, 4)).toBeUndefined(); // without the line's head the lines differ
+    // a line that is an earlier line's tail after a dot copies it
+    const tail = 'a = this.a;\n    a = this.a;\n';
+    expect(lineStop(tail, true, 4, '    this.')).toBe('repetition');
+    expect(trimAtStop(tail, 'repetition', '    this.')).toBe('a = this.a;');
+    expect(lineStop('if (!m) return null;\n  return null;\n', true, 2)).toBeUndefined();
   });
 
   it('a suggestion on a blank line that starts with the line above repeats it; short lines, mid-line text and other lines do not', () => {
@@ -41,6 +46,14 @@ describe('repetition rules', () => {
     expect(repeatsLineAbove('  },\n  ', '},')).toBe(false); // short lines may repeat
     expect(repeatsLineAbove('  x = 12345678;\n  ', 'x = 12345678;')).toBe(true);
     expect(repeatsLineAbove('  ', 'this.count = 0;')).toBe(false); // no line above
+    // the line above without its receiver is a copy too; another statement that ends it is not
+    expect(repeatsLineAbove('\tthis._latlngs = this._latlngs;\n\t', '_latlngs = this._latlngs;')).toBe(true);
+    expect(repeatsLineAbove('\tif (!map) return null;\n\t', 'return null;')).toBe(false);
+    // at the end of a typed line, a suggestion that goes on to the next line with a copy of it
+    expect(repeatsLineAbove('\tthis._latlngs = this._latlngs;', '\n\t_latlngs = this._latlngs;')).toBe(true);
+    expect(repeatsLineAbove('\tthis._latlngs = this._latlngs;', '\n\n\tthis._latlngs = this._latlngs;')).toBe(true);
+    expect(repeatsLineAbove('\tthis._latlngs = this._latlngs;', '\n\treturn this._latlngs;')).toBe(false);
+    expect(repeatsLineAbove('\tthis._latlngs = this.', '_latlngs;\n\tthis._latlngs = this._latlngs;')).toBe(false); // mid-line: the line's own end
   });
 
   it('finds where the visible text of a suggestion starts', () => {
