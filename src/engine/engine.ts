@@ -287,9 +287,9 @@ export class Engine {
     let g = await decodeFrom(d, [], pre.logits);
     if (g.stopReason === 'cancelled') throw new CancelledError();
     let monitorMs = g.monitorMs; // time the decode waited on the monitors (names, ranking, syntax cut)
-    // A blank line's suggestion that repeats the line above: decode again from its first visible
-    // token without it (the model's next choice there), at most LINE_ABOVE.retries times; a
-    // suggestion that still repeats it shows nothing.
+    // A suggestion that starts a line copying the line above (repeatsLineAbove): decode again from
+    // its first visible token without it (the model's next choice there), at most
+    // LINE_ABOVE.retries times; a suggestion that still copies it shows nothing.
     const prefix = req.context.current.prefix;
     const banned = new Set<number>();
     for (let a = 0; a < LINE_ABOVE.retries && repeatsLineAbove(prefix, g.text); a++) {
