@@ -7,9 +7,9 @@ import { accumulate, newAttribution, spans } from './attribution';
 import { activateContextual, contextualOf, contextualReport, releaseContextual } from './contextual';
 import { policyUsed } from './crossover';
 import { argmax, logSoftmaxAt, noPadding } from './decode/sampling';
-import { decodeFrom, syntaxRetry, type DecodeDeps } from './decode/generate';
+import { decodeFrom, syntaxRetry, tokenAtCut, type DecodeDeps } from './decode/generate';
 import type { CompleteRequest } from './complete-request';
-import { firstVisibleToken, indentOf, lastLine, LINE_ABOVE, repeatsLineAbove, trimAtStop } from './decode/stop-rules';
+import { indentOf, lastLine, LINE_ABOVE, trimAtStop, uselessAt } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
@@ -287,21 +287,24 @@ export class Engine {
     let g = await decodeFrom(d, [], pre.logits);
     if (g.stopReason === 'cancelled') throw new CancelledError();
     let monitorMs = g.monitorMs; // time the decode waited on the monitors (names, ranking, syntax cut)
-    // A suggestion that starts a line copying the line above (repeatsLineAbove): decode again from
-    // its first visible token without it (the model's next choice there), at most
-    // LINE_ABOVE.retries times; a suggestion that still copies it shows nothing.
+    // A suggestion whose line is useless (it copies the line above, or assigns a name to itself):
+    // decode again from the token where it went wrong (uselessAt) without that token (the model's
+    // next choice there), at most LINE_ABOVE.retries times; a suggestion still useless shows nothing.
     const prefix = req.context.current.prefix;
-    const banned = new Set<number>();
-    for (let a = 0; a < LINE_ABOVE.retries && repeatsLineAbove(prefix, g.text); a++) {
-      const j = firstVisibleToken(g.out, d.decode);
+    const useless = (t: string) => LINE_ABOVE.retries > 0 && uselessAt(prefix, t) !== undefined;
+    const banned = new Set<number>(); // the tokens tried at `bannedAt`
+    let bannedAt = -1;
+    for (let a = 0, at = uselessAt(prefix, g.text); a < LINE_ABOVE.retries && at !== undefined; a++, at = uselessAt(prefix, g.text)) {
+      const j = tokenAtCut(g.out, at, d.decode);
       if (j >= g.out.length) break;
+      if (j !== bannedAt) [bannedAt] = [j, banned.clear()];
       banned.add(g.out[j]);
       const again = await decodeFrom(d, g.out.slice(0, j), await rewind(j), banned);
       if (again.stopReason === 'cancelled') throw new CancelledError();
       monitorMs += again.monitorMs;
       g = again;
     }
-    if (LINE_ABOVE.retries > 0 && repeatsLineAbove(prefix, g.text)) g = { ...g, text: '', stopReason: 'repetition' };
+    if (useless(g.text)) g = { ...g, text: '', stopReason: 'repetition' };
     let text = trimAtStop(g.text, g.stopReason, d.lineHead);
     const tw = performance.now();
     const cut = (t: string, o: number[]) => syntaxCut(this.ts, d.decode, req.context, t, o, multiline);
@@ -312,8 +315,8 @@ export class Engine {
       const retry = await syntaxRetry(d, g, syntax, rewind, cut);
       if (retry?.decoded.stopReason === 'cancelled') throw new CancelledError();
       monitorMs += retry?.decoded.monitorMs ?? 0;
-      // a retry that copies the line above is no better than the cut (`},` cut, then the line again)
-      if (retry && !(LINE_ABOVE.retries > 0 && repeatsLineAbove(prefix, retry.text))) [g, text, syntax, replaced] = [retry.decoded, retry.text, retry.cut, syntax.text];
+      // a retry with a useless line is no better than the cut (`},` cut, then the line above again)
+      if (retry && !useless(retry.text)) [g, text, syntax, replaced] = [retry.decoded, retry.text, retry.cut, syntax.text];
       else text = syntax.text;
     }
     const decodeMs = performance.now() - tDecode;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classShift, pick } from '../../../src/engine/decode/sampling';
-import { firstVisibleToken, lineStop, repeatsLineAbove, repetitionBans, trimAtStop } from '../../../src/engine/decode/stop-rules';
+import { lineStop, repeatsLineAbove, repetitionBans, trimAtStop, uselessAt } from '../../../src/engine/decode/stop-rules';
 
 describe('repetition rules', () => {
   it('bans the token that would make a 3-token span occur a third time on the line', () => {
@@ -42,7 +42,8 @@ describe('repetition rules', () => {
     expect(repeatsLineAbove(prefix, '\n  this.count = 0;')).toBe(true); // its first non-blank line
     expect(repeatsLineAbove(prefix, 'this.count = 1;')).toBe(false);
     expect(repeatsLineAbove(prefix, 'return this;\n  this.count = 0;')).toBe(false);
-    expect(repeatsLineAbove('  this.count = 0;\n  this.', 'count = 0;')).toBe(false); // the line is not blank
+    expect(repeatsLineAbove('  this.count = 0;\n  this.', 'count = 0;')).toBe(true); // completed, the cursor's line copies it
+    expect(repeatsLineAbove('  this.count = 0;\n  this.', 'total = 0;')).toBe(false);
     expect(repeatsLineAbove('  },\n  ', '},')).toBe(false); // short lines may repeat
     expect(repeatsLineAbove('  x = 12345678;\n  ', 'x = 12345678;')).toBe(true);
     expect(repeatsLineAbove('  ', 'this.count = 0;')).toBe(false); // no line above
@@ -56,12 +57,22 @@ describe('repetition rules', () => {
     expect(repeatsLineAbove('\tthis._latlngs = this.', '_latlngs;\n\tthis._latlngs = this._latlngs;')).toBe(false); // mid-line: the line's own end
   });
 
-  it('finds where the visible text of a suggestion starts', () => {
-    const TOK = ['', '\n', '  ', 'this', '.x'];
-    const decode = (ids: number[]) => ids.map((i) => TOK[i]).join('');
-    expect(firstVisibleToken([1, 2, 3, 4], decode)).toBe(2);
-    expect(firstVisibleToken([3, 4], decode)).toBe(0);
-    expect(firstVisibleToken([1, 2], decode)).toBe(2);
+  it('where a useless suggestion is decoded again: a copy of the line above from its start, a self-assignment from its right-hand side', () => {
+    expect(uselessAt('\tthis._latlngs = this._latlngs;\n\t', '_latlngs = this._latlngs;')).toBe(0);
+    expect(uselessAt('\tfoo();\n', '\n\tthis.count = 0;\n\tthis.count = 0;')).toBeUndefined(); // the copy is the multi-line stop's
+    // `this.` typed: the name it assigns stays, its value is chosen again
+    const text = '_latlngs = this._latlngs;\n';
+    expect(uselessAt('\tthis.', text)).toBe(text.indexOf('this'));
+    expect(uselessAt('\t', 'this._bounds = this._bounds;')).toBe('this._bounds = '.length);
+    expect(uselessAt('\tconst ', 'x = x;')).toBe(4);
+    // the right-hand side was already typed: from the suggestion's start
+    expect(uselessAt('\tthis._latlngs = this.', '_latlngs;')).toBe(0);
+    // at the end of a typed line, the next line's self-assignment
+    expect(uselessAt('\tfoo();', '\n\ta.b = a.b;')).toBe('\n\ta.b = '.length);
+    expect(uselessAt('\t', 'this._latlngs = latlngs;')).toBeUndefined();
+    expect(uselessAt('\t', 'a = a + 1;')).toBeUndefined();
+    expect(uselessAt('\t', 'a = a')).toBeUndefined(); // not finished: `a = a\n ? x : y` goes on
+    expect(uselessAt('\t', '  ')).toBeUndefined();
   });
 });
 
