@@ -9,7 +9,7 @@ import { policyUsed } from './crossover';
 import { argmax, logSoftmaxAt, noPadding } from './decode/sampling';
 import { decodeFrom, syntaxRetry, tokenAtCut, type DecodeDeps } from './decode/generate';
 import type { CompleteRequest } from './complete-request';
-import { indentOf, lastLine, LINE_ABOVE, trimAtStop, uselessAt } from './decode/stop-rules';
+import { indentOf, lastLine, USELESS_LINE, trimAtStop, uselessAt } from './decode/stop-rules';
 import { KvCache, commonPrefix } from './kv-cache';
 import { EncodingCache, Stream, buildStream } from './layout';
 import { LoadedModel, loadModel } from './model';
@@ -257,7 +257,8 @@ export class Engine {
     const pre = await this.prefill(prompt, hooks, prefillMode);
     const firstTokenMs = performance.now() - t0;
     const attr = newAttribution(s.ids.length);
-    const baseIndent = indentOf(lastLine(req.context.current.prefix));
+    const lineHead = lastLine(req.context.current.prefix);
+    const baseIndent = indentOf(lineHead);
     const { sinks, recent } = m.selection;
     const tDecode = performance.now();
     const interval = Math.max(1, Math.floor(req.predictionInterval ?? cfg.predictionInterval ?? 1));
@@ -276,7 +277,7 @@ export class Engine {
       maxNew,
       multiline,
       baseIndent,
-      lineHead: lastLine(req.context.current.prefix),
+      lineHead,
       interval,
       cancelled: () => hooks.cancelled(),
     };
@@ -289,22 +290,25 @@ export class Engine {
     let monitorMs = g.monitorMs; // time the decode waited on the monitors (names, ranking, syntax cut)
     // A suggestion whose line is useless (it copies the line above, or assigns a name to itself):
     // decode again from the token where it went wrong (uselessAt) without that token (the model's
-    // next choice there), at most LINE_ABOVE.retries times; a suggestion still useless shows nothing.
+    // next choice there), at most USELESS_LINE.retries times; a suggestion still useless shows nothing.
     const prefix = req.context.current.prefix;
-    const useless = (t: string) => LINE_ABOVE.retries > 0 && uselessAt(prefix, t) !== undefined;
-    const banned = new Set<number>(); // the tokens tried at `bannedAt`
+    const useless = (t: string) => (USELESS_LINE.retries > 0 ? uselessAt(prefix, t) : undefined);
+    const banned = new Set<number>(); // the tokens tried at token `bannedAt`
     let bannedAt = -1;
-    for (let a = 0, at = uselessAt(prefix, g.text); a < LINE_ABOVE.retries && at !== undefined; a++, at = uselessAt(prefix, g.text)) {
+    let at = useless(g.text);
+    for (let a = 0; a < USELESS_LINE.retries && at !== undefined; a++) {
       const j = tokenAtCut(g.out, at, d.decode);
       if (j >= g.out.length) break;
-      if (j !== bannedAt) [bannedAt] = [j, banned.clear()];
+      if (j !== bannedAt) banned.clear();
+      bannedAt = j;
       banned.add(g.out[j]);
       const again = await decodeFrom(d, g.out.slice(0, j), await rewind(j), banned);
       if (again.stopReason === 'cancelled') throw new CancelledError();
       monitorMs += again.monitorMs;
       g = again;
+      at = useless(g.text);
     }
-    if (useless(g.text)) g = { ...g, text: '', stopReason: 'repetition' };
+    if (at !== undefined) g = { ...g, text: '', stopReason: 'repetition' };
     let text = trimAtStop(g.text, g.stopReason, d.lineHead);
     const tw = performance.now();
     const cut = (t: string, o: number[]) => syntaxCut(this.ts, d.decode, req.context, t, o, multiline);
@@ -316,7 +320,7 @@ export class Engine {
       if (retry?.decoded.stopReason === 'cancelled') throw new CancelledError();
       monitorMs += retry?.decoded.monitorMs ?? 0;
       // a retry with a useless line is no better than the cut (`},` cut, then the line above again)
-      if (retry && !useless(retry.text)) [g, text, syntax, replaced] = [retry.decoded, retry.text, retry.cut, syntax.text];
+      if (retry && useless(retry.text) === undefined) [g, text, syntax, replaced] = [retry.decoded, retry.text, retry.cut, syntax.text];
       else text = syntax.text;
     }
     const decodeMs = performance.now() - tDecode;

@@ -1,6 +1,7 @@
 // Shared helpers for running real VS Code (code-server's bundled build, 1.139.1) and headless
 // Debian Chromium: used by the extension-test runner, the UI test and `npm start`.
 // See /work/shared/research/vscode-e2e.md for why code-server (no VS Code download offline).
+/* global document */ // page functions run in the browser
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
@@ -156,7 +157,18 @@ async function launchChromium(t, { viewport = { width: 1400, height: 900 } } = {
   return { ctx, page: ctx.pages()[0] || (await ctx.newPage()), close };
 }
 
+/** The TokenButler status bar item's text once it says the engine is ready or failed, or null
+ *  after 180 s. */
+function engineStatus(page) {
+  return page
+    .waitForFunction(() => {
+      const item = [...document.querySelectorAll('.part.statusbar .statusbar-item')].find((e) => e.textContent.includes('TokenButler'));
+      return item && /TokenButler: (ready|error)/.test(item.textContent) ? item.textContent : null;
+    }, null, { timeout: 180_000, polling: 250 })
+    .then((h) => h.jsonValue(), () => null);
+}
+
 /** Workbench console noise from being offline (gallery, auth providers): hide it. */
 const NOISE = /ENOTFOUND|ERR_NAME_NOT_RESOLVED|authentication provider|open-vsx|getaddrinfo|status of 404|Service Worker|AccountPolicy/;
 
-module.exports = { ROOT, CACHE, tools, freePort, copyWorkspace, makeState, installVsix, startCodeServer, launchChromium, NOISE };
+module.exports = { ROOT, CACHE, tools, freePort, copyWorkspace, makeState, installVsix, startCodeServer, launchChromium, engineStatus, NOISE };

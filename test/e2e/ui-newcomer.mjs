@@ -102,12 +102,7 @@ async function round(t, vsix, r) {
     }
     await page.goto(url);
     await page.waitForSelector('.monaco-workbench .part.statusbar', { timeout: 120_000 });
-    const ready = await page
-      .waitForFunction(() => {
-        const item = [...document.querySelectorAll('.part.statusbar .statusbar-item')].find((e) => e.textContent.includes('TokenButler'));
-        return item && /TokenButler: (ready|error)/.test(item.textContent) ? item.textContent : null;
-      }, null, { timeout: 180_000, polling: 250 })
-      .then((h) => h.jsonValue(), () => null);
+    const ready = await cs.engineStatus(page);
     if (!/ready/.test(ready || '')) throw new Error(`the engine did not get ready: ${ready}`);
     log(`round ${r}: engine ready`);
 

@@ -4,6 +4,7 @@
 // Selectors and pitfalls: /work/shared/research/vscode-e2e.md §3.
 import fs from 'node:fs';
 import path from 'node:path';
+import cs from '../e2e/code-server.js';
 
 const norm = (s) => (s || '').replace(/\u00a0/g, ' '); // Monaco renders spaces as U+00A0
 const TYPED = 'export function totalPerimeter(items: Shape[]): number {';
@@ -29,12 +30,7 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
   const status = page.locator('.part.statusbar .statusbar-item', { hasText: 'TokenButler' }).first();
   const activated = await status.waitFor({ timeout: 60_000 }).then(() => true, () => false);
   check('extension activated (status bar item shown)', activated);
-  const engineSettled = await page
-    .waitForFunction(() => {
-      const item = [...document.querySelectorAll('.part.statusbar .statusbar-item')].find((e) => e.textContent.includes('TokenButler'));
-      return item && /TokenButler: (ready|error)/.test(item.textContent) ? item.textContent : null;
-    }, null, { timeout: 180_000, polling: 250 })
-    .then((h) => h.jsonValue(), () => null);
+  const engineSettled = await cs.engineStatus(page);
   check('engine reports ready in the status bar', /ready/.test(engineSettled || ''), `status: ${engineSettled}`);
 
   // ---- 2. open src/main.ts with Quick Open

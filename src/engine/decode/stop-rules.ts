@@ -94,7 +94,36 @@ export function repeats(out: number[]): boolean {
 }
 
 /** Retries of a suggestion with a useless line (uselessAt; engine.ts); 0 turns the rule off (tests). */
-export const LINE_ABOVE = { retries: 2 };
+export const USELESS_LINE = { retries: 2 };
+
+/** The last non-blank line of `s` that ends before `end` (a line start), trimmed, and its start;
+ *  undefined when there is none. */
+function lineAbove(s: string, end: number): { text: string; start: number } | undefined {
+  for (let e = end - 1; e >= 0; ) {
+    const start = e > 0 ? s.lastIndexOf('\n', e - 1) + 1 : 0;
+    const text = s.slice(start, e).trim();
+    if (text) return { text, start };
+    e = start - 1;
+  }
+  return undefined;
+}
+
+/** The line where `text`'s first visible character lands once it is inserted at the end of
+ *  `prefix`, completed with it, and the non-blank line above it. Only the prefix's last lines are
+ *  read (from the line above the cursor's), never the whole file. `tail` is that part of the
+ *  prefix, and `start`/`end` index the line in `tail + text`. */
+function visibleLine(prefix: string, text: string) {
+  const visible = text.search(/\S/);
+  if (visible < 0) return undefined;
+  const cursorLine = prefix.lastIndexOf('\n') + 1;
+  const tail = prefix.slice(lineAbove(prefix, cursorLine)?.start ?? cursorLine);
+  const all = tail + text;
+  const at = tail.length + visible;
+  const start = all.lastIndexOf('\n', at - 1) + 1;
+  const nl = all.indexOf('\n', at);
+  const end = nl < 0 ? all.length : nl;
+  return { visible, tail, all, start, end, above: lineAbove(all, start)?.text };
+}
 
 /** Whether `text`, suggested at the end of `prefix`, makes a line that copies (copiesLine, at least
  *  8 characters with a letter) the non-blank line above it: the line of its first visible text,
@@ -105,40 +134,31 @@ export const LINE_ABOVE = { retries: 2 };
  *  Held-out real code repeats the line above in 53 of 246k such lines. Short lines (`},`,
  *  `break;`) may repeat and are not counted. */
 export function repeatsLineAbove(prefix: string, text: string): boolean {
-  const lines = (prefix + text).split('\n');
-  let k = prefix.split('\n').length - 1;
-  const nl = text.indexOf('\n');
-  if (!(nl < 0 ? text : text.slice(0, nl)).trim()) {
-    k++;
-    while (k < lines.length && !lines[k].trim()) k++;
-  }
-  if (k >= lines.length) return false;
-  const first = lines[k].trim();
-  if (first.length < 8 || !/[A-Za-z_$]/.test(first)) return false;
-  let above = k - 1;
-  while (above >= 0 && !lines[above].trim()) above--;
-  return above >= 0 && copiesLine(first, lines[above].trim());
+  const v = visibleLine(prefix, text);
+  return !!v && copiesVisibleLine(v);
+}
+
+function copiesVisibleLine(v: NonNullable<ReturnType<typeof visibleLine>>): boolean {
+  const line = v.all.slice(v.start, v.end).trim();
+  return line.length >= 8 && /[A-Za-z_$]/.test(line) && v.above !== undefined && copiesLine(line, v.above);
 }
 
 const SELF_ASSIGNMENT = /^(\s*(?:(?:const|let|var)\s+)?)([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)(\s*=\s*)([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*;\s*$/;
 
 /** Where `text` (suggested at the end of `prefix`) should be decoded again, as an offset in `text`,
  *  or undefined when its line is fine:
- *  - it starts a line that copies the line above (repeatsLineAbove): from its first visible
+ *  - it makes a line that copies the line above (repeatsLineAbove): from its first visible
  *    character, so the whole line is chosen again;
  *  - the line where its first visible text lands, completed with it, assigns a name to itself
  *    (`this._latlngs = this._latlngs;`, a statement that does nothing, which greedy decoding of a
  *    small model writes line after line; held-out real code has 4 such lines in 336k): from the
  *    right-hand side when the suggestion wrote it, keeping the name it assigns. */
 export function uselessAt(prefix: string, text: string): number | undefined {
-  const visible = text.search(/\S/);
-  if (visible < 0) return undefined;
-  if (repeatsLineAbove(prefix, text)) return visible;
-  const all = prefix + text;
-  const lineStart = all.lastIndexOf('\n', prefix.length + visible - 1) + 1;
-  const lineEnd = all.indexOf('\n', prefix.length + visible);
-  const m = SELF_ASSIGNMENT.exec(all.slice(lineStart, lineEnd < 0 ? all.length : lineEnd));
+  const v = visibleLine(prefix, text);
+  if (!v) return undefined;
+  if (copiesVisibleLine(v)) return v.visible;
+  const m = SELF_ASSIGNMENT.exec(v.all.slice(v.start, v.end));
   if (!m || m[2] !== m[4]) return undefined;
-  const rhs = lineStart + m[1].length + m[2].length + m[3].length - prefix.length;
-  return rhs > visible ? rhs : visible;
+  const rhs = v.start + m[1].length + m[2].length + m[3].length - v.tail.length;
+  return Math.max(rhs, v.visible);
 }

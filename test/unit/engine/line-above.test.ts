@@ -5,25 +5,25 @@
 import * as path from 'path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, type Hooks } from '../../../src/engine/engine';
-import { LINE_ABOVE } from '../../../src/engine/decode/stop-rules';
+import { USELESS_LINE } from '../../../src/engine/decode/stop-rules';
 
 const hooks: Hooks = { emit: () => undefined, cancelled: () => false };
 const above = 'const data = fs.readFileSync(path, "utf8");';
 const context = { files: [], current: { file: 'src/load.js', prefix: `function load(path) {\n  ${above}\n  `, suffix: '\n}\n' } };
 
 describe('the line-above rule with the real model', () => {
-  const retries = LINE_ABOVE.retries;
+  const retries = USELESS_LINE.retries;
   afterAll(() => {
-    LINE_ABOVE.retries = retries;
+    USELESS_LINE.retries = retries;
   });
 
   it('without the rule the suggestion is the line above; with it, another line', async () => {
     const engine = new Engine();
     await engine.configure({ modelDir: path.resolve(__dirname, '../../../models/default'), executionProvider: 'cpu', policy: 'dense', budget: 64, maxContextTokens: 4096, maxNewTokens: 24, monitors: false }, hooks);
-    LINE_ABOVE.retries = 0;
+    USELESS_LINE.retries = 0;
     const plain = await engine.complete({ context, multiline: false }, hooks);
     expect(plain.completion.trim()).toBe(above);
-    LINE_ABOVE.retries = retries;
+    USELESS_LINE.retries = retries;
     const ruled = await engine.complete({ context, multiline: false }, hooks);
     expect(ruled.completion.trim()).not.toBe('');
     expect(ruled.completion.trim()).not.toBe(above);
@@ -35,10 +35,10 @@ describe('the line-above rule with the real model', () => {
     const ask = async (prefix: string) => (await engine.complete({ context: { files: [], current: { file: 'src/a.js', prefix, suffix: '\n' } }, multiline: false }, hooks)).completion.trim();
     const copy = 'class Cache {\n  constructor(size) {\n    this.size = size;\n    this.';
     const self = 'var Poly = Path.extend({\n\tsetLatLngs: function (latlngs) {\n\t\tthis._setLatLngs(latlngs);\n\t\treturn this.redraw();\n\t},\n\t_defaultShape: function () {\n\t\tthis.';
-    LINE_ABOVE.retries = 0;
+    USELESS_LINE.retries = 0;
     const plainCopy = await ask(copy);
     expect(await ask(self)).toBe('_setLatLngs = this._setLatLngs;');
-    LINE_ABOVE.retries = retries;
+    USELESS_LINE.retries = retries;
     // the model's choice between `size` and another member is close (it flips with the cache's
     // layout); with the rule it is never the line above
     const again = await ask(copy);
