@@ -284,9 +284,12 @@ async function warmCompletion(engine: Engine, o: BenchOptions) {
   let prefix = current.text.slice(0, current.text.lastIndexOf('\n', cut) + 1) + '  const value = ';
   const suffix = current.text.slice(cut);
   const ctx = (): ContextPayload => ({ files, current: { file: current.file, prefix, suffix } });
-  // cold prefill both ways (sparse first: the dense one leaves the exact cache for what follows)
+  // cold prefill both ways (sparse first: the dense one leaves the exact cache for what follows),
+  // each from an empty cache of a fresh engine's capacity: the decode rounds before grew it to the
+  // largest context, and every graph computes over the whole capacity
+  engine.kv!.shrinkTo(0);
   const coldSparse = await engine.complete({ context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 1, prefill: 'sparse' }, hooks);
-  engine.kv!.truncate(0);
+  engine.kv!.shrinkTo(0);
   const first = await engine.complete({ context: ctx(), policy: 'tokenbutler', budget: o.budget, maxNewTokens: 1, prefill: 'dense' }, hooks);
   o.log(`warm: ${first.contextTokens} context tokens prefilled in ${first.timings.prefillMs.toFixed(0)} ms dense, ${coldSparse.timings.prefillMs.toFixed(0)} ms sparse`);
   type Kind = 'typing' | 'editAbove' | 'editAboveSparse';
