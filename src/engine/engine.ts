@@ -32,6 +32,10 @@ export const PREFILL_CHUNK = 256;
 export const SPARSE_PREFILL_FROM = 4096;
 export const SPARSE_PREFILL_CHUNK = 128;
 export const SPARSE_PREFILL_BUDGET = 2048;
+/** Dense chunks of a warmup (the background prefill): a completion that arrives waits for the
+ *  chunk in progress, and a chunk's attention work is its length times the capacity, so half the
+ *  chunk halves that wait for nearly the same total (bench/first-suggestion.md). */
+export const WARMUP_PREFILL_CHUNK = 128;
 /** Tokens a warmup leaves room for beyond the context and one completion (typing at the cursor),
  *  so the completions after it do not grow the cache: a grow copies every cached row, ~0.6-0.9 s
  *  at 16k tokens on the bench machine (bench/first-suggestion.md). */
@@ -143,7 +147,7 @@ export class Engine {
 
   /** Makes the cache hold exactly `ids` (reusing the longest common prefix); returns the logits
    *  after the last token. Prefill runs in chunks with cancellation and progress between them. */
-  async prefill(ids: number[], hooks: Hooks, mode?: PrefillMode): Promise<{ logits: Float32Array } & StepTimes> {
+  async prefill(ids: number[], hooks: Hooks, mode?: PrefillMode, denseChunk = PREFILL_CHUNK): Promise<{ logits: Float32Array } & StepTimes> {
     const { cache } = this.need();
     const t0 = performance.now();
     let keep = commonPrefix(cache.ids, ids);
@@ -165,7 +169,7 @@ export class Engine {
     for (let at = keep; at < ids.length; ) {
       if (hooks.cancelled()) throw new CancelledError();
       const sparse = at >= sparseFrom;
-      const end = Math.min(ids.length, at + (sparse ? SPARSE_PREFILL_CHUNK : PREFILL_CHUNK));
+      const end = Math.min(ids.length, at + (sparse ? SPARSE_PREFILL_CHUNK : denseChunk));
       logits = (await this.step(ids.slice(at, end), sparse ? 'tokenbutler' : 'dense', SPARSE_PREFILL_BUDGET)).logits;
       if (total > PREFILL_CHUNK) hooks.emit({ type: 'progress', done: end - keep, total });
       at = end;
@@ -193,7 +197,7 @@ export class Engine {
     try {
       const { cfg, cache } = this.need();
       cache.truncate(commonPrefix(cache.ids, s.ids));
-      const r = await this.prefill(s.ids, hooks, prefillModeFor(this.policyFor(cfg.policy), cfg.prefill));
+      const r = await this.prefill(s.ids, hooks, prefillModeFor(this.policyFor(cfg.policy), cfg.prefill), WARMUP_PREFILL_CHUNK);
       // room for the typing and completions that follow: growing the cache then would copy all of it
       cache.ensure(s.ids.length + 64 + cfg.maxNewTokens + WARMUP_TYPING_ROOM);
       return { contextTokens: s.ids.length, prefilledTokens: r.prefilled, prefillMs: r.prefillMs };

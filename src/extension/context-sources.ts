@@ -10,6 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { assembleContext, type AssembleResult, type FileSystemLike, type OpenDocument } from '../context';
+import { CachedFs } from '../context/cached-fs';
+import { nodeFs } from '../context/node-fs';
 import { normalizeRel } from '../context/paths';
 import { MruList } from '../context/mru-list';
 import type { SpanOrigin } from '../chosen-context';
@@ -41,12 +43,22 @@ export class ContextSources implements vscode.Disposable {
   private readonly visited = new MruList<string>(TRACKED); // fsPaths, most recently focused first
   private readonly previous = new Map<string, string[]>(); // folder uri → last placement order
   private readonly excludes = new Map<string, string[]>(); // folder uri → enabled files.exclude globs
+  /** The assembler's reads, reused across assemblies (the focus warmup's, then each completion's)
+   *  until the file watcher reports a change under them (cached-fs.ts). */
+  private readonly fs = new CachedFs(nodeFs);
   private readonly subscriptions: vscode.Disposable[];
 
   constructor() {
     const active = vscode.window.activeTextEditor?.document.uri;
     if (active?.scheme === 'file') this.visited.touch(active.fsPath);
+    const watcher = vscode.workspace.createFileSystemWatcher('**/*');
+    const forget = (uri: vscode.Uri) => uri.scheme === 'file' && this.fs.forget(uri.fsPath);
     this.subscriptions = [
+      watcher,
+      watcher.onDidChange(forget),
+      watcher.onDidCreate(forget),
+      watcher.onDidDelete(forget),
+      vscode.workspace.onDidSaveTextDocument((d) => forget(d.uri)),
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (e.document.uri.scheme === 'file' && e.contentChanges.length > 0) this.edited.touch(e.document.uri.fsPath);
       }),
@@ -59,6 +71,7 @@ export class ContextSources implements vscode.Disposable {
       vscode.workspace.onDidChangeWorkspaceFolders(() => {
         this.previous.clear();
         this.excludes.clear();
+        this.fs.clear();
       }),
     ];
   }
@@ -91,6 +104,7 @@ export class ContextSources implements vscode.Disposable {
         trusted,
         openDocuments: openDocuments(root, document, trusted),
         previous: this.previous.get(key),
+        fs: this.fs,
       });
       this.previous.set(key, result.files);
     } else {

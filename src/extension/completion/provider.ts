@@ -78,7 +78,13 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     this.subscriptions = [
       this.emitter,
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (e.contentChanges.length > 0 && e.document === vscode.window.activeTextEditor?.document) this.debouncer.recordKeystroke();
+        if (e.contentChanges.length > 0 && e.document === vscode.window.activeTextEditor?.document) {
+          this.debouncer.recordKeystroke();
+          // VS Code need not ask us while the user types into a shown suggestion: the engine's
+          // background warmup waits for a pause either way (it would push the cached window at the
+          // cursor out, and the next completion would read it again).
+          deps.typing?.();
+        }
       }),
       // Another model, policy or budget makes remembered suggestions stale.
       vscode.workspace.onDidChangeConfiguration((e) => {
