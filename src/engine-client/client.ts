@@ -110,8 +110,8 @@ export class EngineClient implements Disposable {
     return this.request({ type: 'warmup', context }, options).then(() => undefined);
   }
 
-  /** Tells the engine the user is typing although nothing is asked (the extension answered the
-   *  keystroke itself), so its warmup waits for a pause. No answer; at most one per TYPING_EVERY_MS. */
+  /** Tells the engine the user is typing (every edit of the active editor, asked for or not), so its
+   *  warmup waits for a pause. No answer; at most one per TYPING_EVERY_MS. */
   typing(): void {
     const now = Date.now();
     if (!this.child || now - this.lastTypingAt < TYPING_EVERY_MS) return;

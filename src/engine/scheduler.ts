@@ -23,9 +23,9 @@
 //   one's flag, so a prefetch delays a request by at most one prefill chunk or decode step. A newer
 //   speculative replaces the older one, whatever its document. Like a complete it stops a running
 //   warmup and counts as a request for WARMUP_IDLE_MS (the user is typing).
-// - a `typing` message (the user typed and the extension answered from what it had: the shown
-//   suggestion, a prefetched answer) counts like a request for WARMUP_IDLE_MS, so a warmup does
-//   not resume while the user types through suggestions.
+// - a `typing` message (the user typed in the active editor, whether or not a request followed)
+//   counts like a request for WARMUP_IDLE_MS, so a warmup does not resume while the user types
+//   through suggestions.
 // - the queue is bounded; beyond the bound a request is refused with an error.
 import type { Response } from '../shared/protocol';
 import type { WorkerJob } from './worker-protocol';
@@ -139,7 +139,7 @@ export class Scheduler {
     this.report();
   }
 
-  /** The user typed (the extension answered it without a request): a warmup waits WARMUP_IDLE_MS from now. */
+  /** The user typed: a warmup waits WARMUP_IDLE_MS from now (one running goes on). */
   typing(): void {
     this.lastRequestAt = Math.max(this.lastRequestAt, this.now());
   }

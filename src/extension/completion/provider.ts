@@ -16,7 +16,7 @@ import {
   whyNotComplete,
 } from '../../completion-logic';
 import { postprocess } from '../../postprocess';
-import type { CompleteResult, Policy } from '../../shared/protocol';
+import type { ChosenSpan, CompleteResult, Policy } from '../../shared/protocol';
 import type { AssembledContext } from '../context-sources';
 import { CancelledError, Prefetcher, stateAfter, type CancellationTokenLike, type EngineClientState } from '../../engine-client';
 import { isLanguageEnabled, type Settings } from '../settings';
@@ -46,8 +46,7 @@ export interface ProviderDeps {
     extra: { policy: Policy; budget: number; maxNewTokens: number; multiline: boolean; editorNames?: string[]; speculative?: boolean },
     token: CancellationTokenLike,
   ): Promise<CompleteResult>;
-  /** The user typed and was answered without a request (the shown suggestion, a prefetched answer):
-   *  tells the engine, so its background warmup waits for a pause. */
+  /** The user typed in the active editor: tells the engine, so its background warmup waits for a pause. */
   typing?(): void;
   /** The engine's state changes: a prefetched answer does not outlive a restart or a new model. */
   onEngineState?(listener: (state: EngineClientState) => void): { dispose(): void };
@@ -127,8 +126,10 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     const settings = this.deps.settings();
     if (!settings.enable || !isLanguageEnabled(settings, document.languageId)) return undefined;
     if (!COMPLETION_SCHEMES.includes(document.uri.scheme)) return undefined;
-    // The suggest widget is open: its entry leads; our item would have to extend it exactly.
-    if (context.selectedCompletionInfo) return undefined;
+    // The suggest widget is open (VS Code's default after `.` and while typing a word): VS Code
+    // shows our item only if it replaces the selected entry's range and starts with its text, so
+    // the completion is asked for the document with that entry accepted.
+    if (context.selectedCompletionInfo) return this.provideAfterEntry(document, position, context, context.selectedCompletionInfo, token);
 
     const editor = vscode.window.activeTextEditor?.document === document ? vscode.window.activeTextEditor : undefined;
     const line = document.lineAt(position.line).text;
@@ -153,7 +154,6 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     if (reused) {
       // typing toward the end of the shown suggestion keeps its prefetch; anything else drops it
       if (!this.prefetch.leadsTo(key, offset, reused)) this.prefetch.discard();
-      this.deps.typing?.();
       this.typing.remember({ documentKey: key, offset, textBefore: tail, completion: reused });
       return [this.item(document, position, offset, reused)];
     }
@@ -163,7 +163,6 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     if (prefetched) {
       const result = await prefetched.result;
       if (token.isCancellationRequested) return undefined;
-      this.deps.typing?.();
       if (result) return this.show(document, position, editor, { result, ...prefetched.data, context: { ...prefetched.data.context, documentVersion: document.version } }, tail, near, linePrefix, lineSuffix);
       // the prefetch failed (stopped by another request, engine restarted): ask as usual
     } else {
@@ -196,6 +195,52 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
       return undefined;
     }
     return this.show(document, position, editor, { result, context: assembled, multiline }, tail, near, linePrefix, lineSuffix);
+  }
+
+  /** The completion after the suggest widget's selected entry, shown as one item that replaces the
+   *  entry's range with the entry's text and what follows it. Nothing of it is remembered for
+   *  reuse or prefetched: the document is not in that state until the entry is accepted. */
+  private async provideAfterEntry(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    context: vscode.InlineCompletionContext,
+    entry: vscode.SelectedCompletionInfo,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const { range, text: entryText } = entry;
+    if (range.start.line !== position.line || range.end.line !== position.line || range.start.isAfter(position)) return undefined;
+    const settings = this.deps.settings();
+    const editor = vscode.window.activeTextEditor?.document === document ? vscode.window.activeTextEditor : undefined;
+    const line = document.lineAt(position.line).text;
+    const end = range.end.isAfter(position) ? range.end : position;
+    const linePrefix = line.slice(0, range.start.character) + entryText;
+    const lineSuffix = line.slice(end.character);
+    const manual = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
+    if (whyNotComplete({ cursorCount: editor?.selections.length ?? 1, selectionEmpty: editor?.selection.isEmpty ?? true, lineSuffix, manual })) return undefined;
+    if (!manual) {
+      const abort = new AbortController();
+      const sub = token.onCancellationRequested(() => abort.abort());
+      const waited = await this.debouncer.wait(triggerContextOf(linePrefix, lineSuffix), abort.signal).finally(() => sub.dispose());
+      if (!waited || token.isCancellationRequested) return undefined;
+    }
+    const start = document.offsetAt(range.start);
+    const assembled = await this.deps.assemble(document, start, document.offsetAt(end));
+    if (token.isCancellationRequested || assembled.currentSkipped) return undefined;
+    const withEntry = withInserted(assembled, entryText);
+    const multiline = decideMultiline(linePrefix, lineSuffix, document.languageId);
+    const t0 = Date.now();
+    const result = await this.deps.complete(
+      withEntry.payload,
+      document.uri.toString(),
+      { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline },
+      token,
+    );
+    this.debouncer.recordLatency(Date.now() - t0);
+    const rest = this.clean(result, withEntry, multiline, document, editor);
+    this.emitter.fire({ result: { ...result, chosen: chosenWithoutEntry(result.chosen, withEntry, entryText.length) }, context: assembled, shown: rest });
+    if (token.isCancellationRequested || !rest) return undefined;
+    const text = entryText + rest;
+    return [new vscode.InlineCompletionItem(text, new vscode.Range(range.start, end), this.deps.accept.commandFor(document, start, text))];
   }
 
   /** Post-processes an answer, reports it, remembers it, shows it and prefetches what follows it. */
@@ -273,4 +318,22 @@ function indentationOf(editor: vscode.TextEditor): { useTabs: boolean; size: num
   const { insertSpaces, tabSize } = editor.options;
   if (typeof insertSpaces !== 'boolean' || typeof tabSize !== 'number') return undefined;
   return { useTabs: !insertSpaces, size: tabSize };
+}
+
+/** `context` with `text` typed at its cursor (the end of the current file's prefix). */
+function withInserted(context: AssembledContext, text: string): AssembledContext {
+  const { current } = context.payload;
+  return { ...context, payload: { ...context.payload, current: { ...current, prefix: current.prefix + text } } };
+}
+
+/** The engine's chosen spans mapped back to the document: spans in the inserted entry text (not in
+ *  the document) are dropped and the current file's suffix moves back by its length. */
+function chosenWithoutEntry(chosen: ChosenSpan[], context: AssembledContext, inserted: number): ChosenSpan[] {
+  const file = context.payload.current.file;
+  const cut = context.payload.current.prefix.length - inserted;
+  return chosen.flatMap((s) => {
+    if (s.file !== file || s.end <= cut) return [s];
+    if (s.start >= cut + inserted) return [{ ...s, start: s.start - inserted, end: s.end - inserted }];
+    return s.start < cut ? [{ ...s, end: cut }] : [];
+  });
 }

@@ -5,6 +5,7 @@ import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import { ACCEPT_COMMAND } from '../../../src/extension/completion/accept';
 import type { TokenButlerApi } from '../../../src/extension/extension';
+import type { CompletionEvent } from '../../../src/extension/completion/provider';
 
 import { closeAll, editorSuite, endOf, open, placeCursor, provide, typeImportedName, until, withSettings } from './editor-helpers';
 
@@ -133,6 +134,38 @@ suite('Editor: inline completions', () => {
       assert.strictEqual(vscode.window.activeTextEditor?.document, editor.document);
     } finally {
       sub.dispose();
+    }
+  });
+
+  test('with the suggest widget open, the completion follows its selected entry and replaces the same range', async () => {
+    const editor = await open('src/main.ts');
+    await editor.edit((b) => b.insert(endOf(editor.document), '\n\nexport function totalPerimeter(items: Shape[]): number {\n  return ite'));
+    const pos = endOf(editor.document);
+    placeCursor(editor, pos);
+    const range = new vscode.Range(pos.translate(0, -3), pos);
+    api.completions.forget();
+    let event: CompletionEvent | undefined;
+    const sub = api.completions.onDidComplete((e) => (event = e));
+    const cts = new vscode.CancellationTokenSource();
+    try {
+      const items = await api.completions.provideInlineCompletionItems(
+        editor.document,
+        pos,
+        { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: { range, text: 'items' } },
+        cts.token,
+      );
+      assert.ok(event, 'the engine was asked (before: nothing while the widget was open)');
+      // the engine read the document with the entry accepted: `ite` left out, `items` in its place
+      assert.strictEqual(event.context.origin.gap, 3);
+      assert.ok(event.context.payload.current.prefix.endsWith('return '), JSON.stringify(event.context.payload.current.prefix.slice(-20)));
+      for (const item of items ?? []) {
+        assert.ok(item.range?.isEqual(range), 'the item replaces the entry’s range');
+        assert.strictEqual(item.insertText, `items${event.shown}`, 'the item starts with the entry’s text');
+      }
+      assert.strictEqual((items ?? []).length, event.shown ? 1 : 0);
+    } finally {
+      sub.dispose();
+      cts.dispose();
     }
   });
 

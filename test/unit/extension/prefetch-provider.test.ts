@@ -7,6 +7,9 @@
 // shows whether a path waited for it).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
+/** The fake workspace's text change listeners and active editor (FakeDocument.insert fires them). */
+const fakeVscode = vi.hoisted(() => ({ changeListeners: [] as ((e: unknown) => void)[], window: { activeTextEditor: undefined as unknown } }));
+
 vi.mock('vscode', () => {
   class Position {
     constructor(
@@ -45,8 +48,14 @@ vi.mock('vscode', () => {
     InlineCompletionItem,
     EventEmitter,
     InlineCompletionTriggerKind: { Invoke: 0, Automatic: 1 },
-    window: { activeTextEditor: undefined },
-    workspace: { onDidChangeTextDocument: none, onDidChangeConfiguration: none },
+    window: fakeVscode.window,
+    workspace: {
+      onDidChangeTextDocument: (l: (e: unknown) => void) => {
+        fakeVscode.changeListeners.push(l);
+        return { dispose: () => undefined };
+      },
+      onDidChangeConfiguration: none,
+    },
   };
   return { ...api, default: api };
 });
@@ -83,6 +92,7 @@ class FakeDocument {
   insert(offset: number, s: string): number {
     this.text = this.text.slice(0, offset) + s + this.text.slice(offset);
     this.version++;
+    for (const l of fakeVscode.changeListeners) l({ document: this, contentChanges: [{ text: s }] });
     return offset + s.length;
   }
 }
@@ -156,6 +166,8 @@ async function showFirst(completion: string): Promise<number> {
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
   doc = new FakeDocument('function f() {\n  const x');
+  fakeVscode.changeListeners.length = 0;
+  fakeVscode.window.activeTextEditor = { document: doc, selections: [{}], selection: { isEmpty: true }, options: {} };
   calls = [];
   tokens = [];
   typingSignals = 0;
@@ -186,7 +198,7 @@ describe('CompletionProvider: speculative prefetch', () => {
     expect(shown(items)).toBe(' // two');
     expect(real()).toHaveLength(1);
     expect(provider.prefetch.stats).toMatchObject({ started: 2, hits: 1, failed: 0, discarded: 0 });
-    expect(typingSignals).toBe(5); // each keystroke answered without a request tells the engine (its warmup waits)
+    expect(typingSignals).toBe(5); // each keystroke tells the engine (its warmup waits), asked for or not
     // and the next one is prefetched at once, for the state after the answer now shown
     expect(speculative()).toHaveLength(2);
     expect(speculative()[1].payload.current.prefix).toBe('function f() {\n  const x = 1; // two');
