@@ -163,6 +163,7 @@ suite('Editor: inline completions', () => {
         assert.strictEqual(item.insertText, `items${event.shown}`, 'the item starts with the entry’s text');
       }
       assert.strictEqual((items ?? []).length, event.shown ? 1 : 0);
+      console.log(`    after the entry \`items\`: ${JSON.stringify(event.shown)}`);
     } finally {
       sub.dispose();
       cts.dispose();
