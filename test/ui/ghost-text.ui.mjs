@@ -1,6 +1,6 @@
 // Playwright UI scenario against the real VS Code workbench (code-server) with the packaged
-// extension installed: the engine gets ready, typing shows ghost text, Tab accepts it, and the
-// palette runs our commands. Run through test/e2e/ui-run.mjs (which starts everything).
+// extension installed: the engine gets ready, typing shows ghost text, Tab accepts it, ghost text
+// follows the suggest widget's selected entry, and the palette runs our commands. Run through test/e2e/ui-run.mjs (which starts everything).
 // Selectors and pitfalls: /work/shared/research/vscode-e2e.md §3.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -90,6 +90,34 @@ export async function run({ page, baseUrl, folder, shotDir, check, log }) {
     check('Tab inserts the suggestion into the document', false, 'no ghost text to accept');
   }
   await shot('after-accept.png');
+
+  // ---- 3b. the suggest widget open (Ctrl+Space; VS Code's default opens it after `.` too): our
+  // ghost text shows the rest of the line after the selected entry, or VS Code would drop it
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('const first = shapes[0].', { delay: 20 });
+  await page.keyboard.press('Control+Space');
+  const focusedEntry = page.locator('.editor-widget.suggest-widget .monaco-list-row.focused .label-name');
+  const widgetShown = await focusedEntry.first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
+  let entryGhost = { entry: '', ghost: '' };
+  for (let attempt = 0; widgetShown && attempt < 4; attempt++) {
+    if (attempt) await page.keyboard.press('ArrowDown'); // an entry after which nothing was suggested: the next one
+    const entry = norm(await focusedEntry.first().textContent()).trim();
+    // the entry's part and ours are drawn as separate decorations (the suggest preview's and ghost text)
+    const entrySel = '.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview';
+    const shown = await page.locator(entrySel).first().waitFor({ timeout: 20_000 }).then(() => true, () => false);
+    const ghost = shown ? norm((await page.locator(entrySel).allTextContents()).join('')) : '';
+    entryGhost = { entry, ghost };
+    if (ghost.trim()) break;
+    log(`suggest widget: no ghost text after the entry ${JSON.stringify(entry)}`);
+  }
+  await shot('suggest-widget.png');
+  check(
+    'with the suggest widget open, ghost text continues its selected entry',
+    widgetShown && entryGhost.ghost.trim().length > entryGhost.entry.length && entryGhost.ghost.startsWith(entryGhost.entry),
+    `widget ${widgetShown ? 'shown' : 'not shown'}; entry ${JSON.stringify(entryGhost.entry)}, ghost text ${JSON.stringify(entryGhost.ghost.slice(0, 80))}`,
+  );
 
   // ---- 4. command palette: TokenButler: Show Output opens the log
   await page.keyboard.press('Escape');
