@@ -208,7 +208,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
     const { range, text: entryText } = entry;
-    if (range.start.line !== position.line || range.end.line !== position.line || range.start.isAfter(position)) return undefined;
+    if (range.start.line !== position.line || range.end.line !== position.line || range.start.isAfter(position) || entryText.includes('\n')) return undefined;
     const settings = this.deps.settings();
     const editor = vscode.window.activeTextEditor?.document === document ? vscode.window.activeTextEditor : undefined;
     const line = document.lineAt(position.line).text;
