@@ -23,6 +23,9 @@ const GENERATED_IDENT_SHARE = 0.4;
 
 const JS_FILE = /\.(js|jsx|mjs|cjs)$/i;
 
+/** The text ends with a call's `(` right after its callee (a name, a call's or an index's close). */
+const CALL_OPEN = /[\w$)\]]\($/;
+
 const isIdentStart = (ch: string) => /[A-Za-z_$]/.test(ch);
 const unspaced = (t: string) => t.replace(/^[ \t]+/, '');
 
@@ -74,9 +77,12 @@ export interface MonitorOptions {
   /** The line-copy monitor's bias (nats) toward the continuation of an earlier line that matched
    *  the current line's tail (line-copy.ts), at a match of 32 characters or more; 0 turns it off. */
   lineCopyBias: number;
+  /** Right after a call's `(` (TS/JS): a callee that takes no argument is closed at once, and one
+   *  that requires one is not (the service's signature help; Agrawal et al.'s argument-count monitor). */
+  arity: boolean;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8 };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true };
 
 export interface MonitorInput {
   file: string;
@@ -120,6 +126,8 @@ interface Episode {
   event?: MonitorEvent;
   /** at an identifier start: how far the names' bias may raise the probability that a name comes */
   classGain?: number;
+  /** right after a call's `(`: how many arguments the callee takes (the service's signature help) */
+  arity?: { min: number; max: number };
 }
 
 /** Per-tokenizer tables the sessions share: each token's decoded text. */
@@ -163,7 +171,7 @@ export function usable(r: { member: boolean; newIdentifier: boolean }, trig: Tri
 export class MonitorSession {
   readonly events: MonitorEvent[] = [];
   private episode?: Episode;
-  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; param?: string; ms: number }>;
+  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; param?: string; arity?: { min: number; max: number }; ms: number }>;
   private cursorT0 = 0;
   private stepMs = 0;
   private readonly isTs: boolean;
@@ -181,7 +189,7 @@ export class MonitorSession {
     ts.setFiles(serviceFileSet(this.input, { file: this.input.file, text: whole.text }));
     const t0 = (this.cursorT0 = performance.now());
     this.cursorNames = ts.names(this.input.file, whole.text, whole.at, Math.max(this.m.opts.cursorTimeoutMs, this.m.opts.cursorMaxMs))
-      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, ms: performance.now() - t0 } : { ms: performance.now() - t0 }));
+      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, arity: r.arity, ms: performance.now() - t0 } : { arity: r?.arity, ms: performance.now() - t0 }));
   }
 
   private serviceText(generated: string): { text: string; at: number } {
@@ -246,12 +254,12 @@ export class MonitorSession {
     this.episode = ep;
     ep.start = trig.start;
     ep.trigger = trig;
-    if (!ep.hard && !ep.prior) return undefined;
+    if (!ep.hard && !ep.prior && !ep.arity) return undefined;
     // a token's leading spacing may lead to the name only where no spacing or bracket precedes it
     // (`x =` + ` y`); right after `.`, `(`, or a space it would write `x. y`, `f( y`, `x =  y`
     const prev = full[trig.start - 1] ?? '';
     const spaceLeads = trig.kind !== 'member' && prev !== '' && !/[\s([{.]/.test(prev);
-    return this.constraint(ep, trig.typed, spaceLeads, v);
+    return this.constraint(ep, trig.typed, spaceLeads, v, full.endsWith('('));
   }
 
   private async open(trig: Trigger, generated: string): Promise<Episode> {
@@ -261,6 +269,9 @@ export class MonitorSession {
     let names: string[] | undefined;
     let kinds: string[] | undefined;
     let param: string | undefined;
+    let arity: { min: number; max: number } | undefined;
+    const before = (this.input.prefix + generated).slice(0, trig.start);
+    const afterCall = trig.kind === 'ident' && CALL_OPEN.test(before);
     if (this.isTs) {
       if (atCursor && this.cursorNames) {
         // wait out the rest of cursorTimeoutMs; past it, take the answer only if it is already there
@@ -268,14 +279,17 @@ export class MonitorSession {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const r = await Promise.race([this.cursorNames, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), left)))]);
         clearTimeout(timer);
-        if (r) ({ names, kinds, param } = r);
+        if (r) ({ names, kinds, param, arity } = r);
       }
-      else if (!atCursor && this.stepMs < this.m.opts.totalStepMs && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) {
+      else if (!atCursor && this.stepMs < this.m.opts.totalStepMs && (trig.kind === 'member' || this.m.opts.stepIdentTriggers || (afterCall && this.m.opts.arity))) {
         const whole = this.serviceText(generated);
         const r = await this.m.ts!.names(this.input.file, whole.text, whole.at, this.m.opts.stepTimeoutMs);
         this.stepMs += performance.now() - t0;
-        if (r && usable(r, trig)) ({ names, kinds, param } = r);
+        arity = r?.arity;
+        // a query made for the arity alone leaves the names to the ranking, as at any generated identifier start
+        if (r && usable(r, trig) && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) ({ names, kinds, param } = r);
       }
+      if (afterCall && this.m.opts.arity && arity && (arity.max === 0 || arity.min > 0)) ep.arity = arity;
       if (names?.length) ep.source = 'typescript';
     } else if (atCursor && this.input.editorNames?.length) {
       names = this.input.editorNames;
@@ -295,7 +309,6 @@ export class MonitorSession {
       if (set.size && (trig.typed === '' || set.hasPrefix(trig.typed))) ep.hard = set;
       else ep.source = undefined;
     }
-    const before = (this.input.prefix + generated).slice(0, trig.start);
     // At the cursor the ranking speaks for every name; inside generated text an identifier start
     // gets a bias only toward names that followed the same key (`f(` -> what `f(` took before), so
     // the model stays free to write a literal or a bracket there.
@@ -308,6 +321,7 @@ export class MonitorSession {
       const f = keyFollowers(this.input.files.map((x) => x.text), before);
       ep.classGain = Math.max(0, this.m.opts.identClassGain + (f ? this.m.opts.identClassHistory * Math.log((f.name + 1) / (f.other + 1)) : 0));
     }
+    if (ep.arity) this.events.push({ at: Math.max(0, trig.start - this.input.prefix.length), source: 'typescript', candidates: 0, prior: false, top: [ep.arity.max === 0 ? '() takes no argument' : `() takes ${ep.arity.min}+ arguments`], ms: performance.now() - t0 });
     if (ep.hard || ep.prior) {
       ep.event = { at: Math.max(0, trig.start - this.input.prefix.length), source: ep.source ?? 'context', candidates: ep.hard?.size ?? ep.prior!.set.size, prior: !!ep.prior, top: best.slice(0, 3).map(([k]) => k), ms: performance.now() - t0 };
       this.events.push(ep.event);
@@ -325,7 +339,7 @@ export class MonitorSession {
     return this.identifiers;
   }
 
-  private constraint(ep: Episode, typed: string, spaceLeads: boolean, v: { text: readonly string[]; unspaced: readonly string[] }): Constraint | undefined {
+  private constraint(ep: Episode, typed: string, spaceLeads: boolean, v: { text: readonly string[]; unspaced: readonly string[] }, rightAfterOpen = false): Constraint | undefined {
     const texts = v.text;
     const V = texts.length;
     const out: Constraint = {};
@@ -377,8 +391,33 @@ export class MonitorSession {
         }
       }
     }
+    if (ep.arity && rightAfterOpen) applyArity(out, ep.arity, texts);
     return out.allowed || out.bias ? out : undefined;
   }
+}
+
+/** Right after a call's `(`: a callee that takes no argument gets only a token that closes the call
+ *  (`)` first); one that requires an argument gets no token that closes it at once. */
+function applyArity(out: Constraint, arity: { min: number; max: number }, texts: readonly string[]): void {
+  const closes = (t: string) => t.trimStart().startsWith(')');
+  if (arity.max === 0) {
+    const allowed = new Uint8Array(texts.length);
+    let n = 0;
+    for (let t = 0; t < texts.length; t++) {
+      if (!texts[t].startsWith(')')) continue;
+      allowed[t] = 1;
+      n++;
+    }
+    if (!n) return;
+    out.allowed = allowed;
+    out.bias = undefined;
+    out.keepClass = undefined;
+    out.classGain = undefined;
+    return;
+  }
+  const allowed = out.allowed ?? new Uint8Array(texts.length).fill(1);
+  for (let t = 0; t < texts.length; t++) if (closes(texts[t])) allowed[t] = 0;
+  out.allowed = allowed;
 }
 
 /** In a lead view a token that is the lead or a part of it (text '') commits to nothing yet: it is

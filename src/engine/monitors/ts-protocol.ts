@@ -22,6 +22,9 @@ export interface NamesResult {
   kinds?: string[];
   /** at a call's argument: the name of the parameter it fills (signature help), when known */
   param?: string;
+  /** at a call's argument: how many arguments its signatures take, fewest required (`min`) and most
+   *  accepted (`max`, Infinity with a rest parameter), over all overloads (signature help) */
+  arity?: { min: number; max: number };
   member: boolean;
   /** a position where a new name is declared: no constraint applies */
   newIdentifier: boolean;

@@ -80,20 +80,31 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
   const info = service.getCompletionsAtPosition(ROOT + file, pos, { includeCompletionsWithInsertText: false, includeExternalModuleExports: false, includeAutomaticOptionalChainCompletions: false });
   const kind = new Map<string, string>();
   for (const e of info?.entries ?? []) if (!SKIP_KINDS.has(e.kind) && !e.insertText && !kind.has(e.name)) kind.set(e.name, e.kind);
-  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], param: info && !info.isMemberCompletion ? paramAt(file, pos) : undefined, member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+  const call = info?.isMemberCompletion ? {} : callAt(file, pos);
+  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], ...call, member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
 }
 
-/** The name of the parameter the argument at `pos` fills, from signature help (undefined outside a call). */
-function paramAt(file: string, pos: number): string | undefined {
+/** At a call's argument (signature help; nothing outside a call): the parameter it fills, and how
+ *  many arguments the call's signatures take (NamesResult.arity). */
+function callAt(file: string, pos: number): { param?: string; arity?: { min: number; max: number } } {
   let help: ts.SignatureHelpItems | undefined;
   try {
     help = service.getSignatureHelpItems(ROOT + file, pos, undefined);
   } catch {
-    return undefined; // past the deadline (the names are answered without it)
+    return {}; // past the deadline (the names are answered without it)
   }
-  const item = help?.items[help.selectedItemIndex];
-  const p = item?.parameters[Math.min(help!.argumentIndex, item.parameters.length - 1)];
-  return p?.name;
+  if (!help?.items.length) return {};
+  const item = help.items[help.selectedItemIndex];
+  const p = item?.parameters[Math.min(help.argumentIndex, item.parameters.length - 1)];
+  let min = Infinity;
+  let max = 0;
+  for (const it of help.items) {
+    // a variadic signature's last parameter is its rest parameter: it takes any count, none included
+    const fixed = it.isVariadic ? it.parameters.slice(0, -1) : it.parameters;
+    min = Math.min(min, fixed.filter((x) => !x.isOptional).length);
+    max = Math.max(max, it.isVariadic ? Infinity : it.parameters.length);
+  }
+  return { ...(p ? { param: p.name } : {}), arity: { min, max } };
 }
 
 /** The first line of what a query threw (TypeScript's cancellation is no Error and has no message). */

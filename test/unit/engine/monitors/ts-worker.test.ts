@@ -35,6 +35,28 @@ describe('language-service worker', () => {
     expect(arg!.kinds![arg!.names.indexOf('Timer')]).toBe('alias');
   }, 60_000);
 
+  it('at a call\'s open bracket: how many arguments its signatures take, over all overloads', async () => {
+    const lib = [
+      'export function none(): void {}',
+      'export function two(a: number, b?: string): void {}',
+      'export function rest(first: number, ...more: number[]): void {}',
+      'export function over(): void;',
+      'export function over(a: number): void;',
+      'export function over(a?: number): void {}',
+      'export class Box { size(): number { return 1; } }',
+    ].join('\n');
+    ts.setFiles([{ name: 'lib.ts', text: lib }]);
+    expect(await ts.whenReady(30_000)).toBe(true);
+    const head = "import { none, two, rest, over, Box } from './lib';\nconst b = new Box();\n";
+    const at = async (call: string) => (await ts.names('a.ts', head + call, (head + call).length, 10_000))?.arity;
+    expect(await at('none(')).toEqual({ min: 0, max: 0 });
+    expect(await at('two(')).toEqual({ min: 1, max: 2 });
+    expect(await at('rest(')).toEqual({ min: 1, max: Infinity });
+    expect(await at('over(')).toEqual({ min: 0, max: 1 });
+    expect(await at('b.size(')).toEqual({ min: 0, max: 0 });
+    expect(await at('const x = ')).toBeUndefined(); // not in a call
+  }, 60_000);
+
   it('a query past its deadline (TypeScript throws its cancellation, no Error) leaves the worker answering', async () => {
     ts.setFiles([{ name: 'lib.ts', text: 'export function schedule(timeoutMs: number): void {}\n' + 'export const x = 1;\n'.repeat(2000) }]);
     const text = "import { schedule } from './lib';\nconst wait = 5;\nschedule(";
