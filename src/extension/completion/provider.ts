@@ -257,9 +257,15 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     const { result, context, multiline } = answer;
     const text = this.clean(result, context, multiline, document, editor);
     this.emitter.fire({ result, context, shown: text });
-    if (!text) return undefined;
     const key = document.uri.toString();
     const offset = document.offsetAt(position);
+    if (!text) {
+      // Nothing more on a finished line (as after accepting a suggestion that ends it): the next
+      // suggestion is the next line's, asked now for the document after Enter.
+      const newline = enterAt(linePrefix, lineSuffix, editor ? indentationOf(editor) : undefined);
+      if (newline) this.startPrefetch(document, offset, newline, context, linePrefix, lineSuffix);
+      return undefined;
+    }
     this.cache.set(key, tail, near, text);
     this.typing.remember({ documentKey: key, offset, textBefore: tail, completion: text });
     this.startPrefetch(document, offset, text, context, linePrefix, lineSuffix);
@@ -312,6 +318,16 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
 interface Prefetched {
   context: AssembledContext;
   multiline: boolean;
+}
+
+/** What pressing Enter inserts at the end of a non-blank line, as VS Code indents it for code: the
+ *  line's own indentation, one level more after an opening bracket or `:`. Undefined where Enter
+ *  would do more (text after the cursor) or the line is blank. A wrong guess only misses the prefetch. */
+export function enterAt(linePrefix: string, lineSuffix: string, indentation: { useTabs: boolean; size: number } | undefined): string | undefined {
+  if (lineSuffix.trim() !== '' || linePrefix.trim() === '') return undefined;
+  const own = /^[ \t]*/.exec(linePrefix)![0];
+  const unit = indentation ? (indentation.useTabs ? '\t' : ' '.repeat(indentation.size)) : own.startsWith('\t') ? '\t' : '    ';
+  return `\n${own}${/[{([:]$/.test(linePrefix.trimEnd()) ? unit : ''}`;
 }
 
 function indentationOf(editor: vscode.TextEditor): { useTabs: boolean; size: number } | undefined {

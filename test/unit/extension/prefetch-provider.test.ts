@@ -61,7 +61,7 @@ vi.mock('vscode', () => {
 });
 
 import * as vscode from 'vscode';
-import { CompletionProvider, type ProviderDeps } from '../../../src/extension/completion/provider';
+import { CompletionProvider, enterAt, type ProviderDeps } from '../../../src/extension/completion/provider';
 import type { Settings } from '../../../src/extension/settings';
 import type { EngineClientState } from '../../../src/engine-client';
 import type { CancellationTokenLike } from '../../../src/engine-client';
@@ -212,6 +212,22 @@ describe('CompletionProvider: speculative prefetch', () => {
     expect(real()).toHaveLength(1);
   });
 
+  it('nothing more after an accepted line: the next line is prefetched for the document after Enter, and Enter takes it', async () => {
+    let at = await showFirst(' = 1;');
+    speculative()[0].resolve(''); // the finished line has nothing more
+    at = doc.insert(at, ' = 1;'); // accepted
+    expect(shown(await provide(at))).toBe('');
+    expect(speculative()).toHaveLength(2);
+    expect(speculative()[1].payload.current.prefix).toBe('function f() {\n  const x = 1;\n  '); // Enter keeps the indentation
+    at = doc.insert(at, '\n  ');
+    const pending = provide(at);
+    await settle();
+    speculative()[1].resolve('return x;');
+    expect(shown(await pending)).toBe('return x;'); // the 60 s debounce never ran
+    expect(real()).toHaveLength(1);
+    expect(provider.prefetch.stats).toMatchObject({ hits: 2, failed: 0 });
+  });
+
   it('a prefetch still running when the state is reached is awaited, not asked again', async () => {
     let at = await showFirst(' = 1;');
     at = doc.insert(at, ' = 1;');
@@ -286,3 +302,15 @@ describe('CompletionProvider: speculative prefetch', () => {
     expect(await pending).toBeUndefined();
   });
 });
+
+describe('enterAt: what Enter inserts at the end of a line', () => {
+  it('keeps the indentation, one level more after an opening bracket or a colon, and gives up where Enter does more', () => {
+    expect(enterAt('  const x = 1;', '', undefined)).toBe('\n  ');
+    expect(enterAt('  if (a) {', '', { useTabs: false, size: 2 })).toBe('\n    ');
+    expect(enterAt('\tdef f():', '  ', undefined)).toBe('\n\t\t');
+    expect(enterAt('  foo(', '', { useTabs: true, size: 4 })).toBe('\n  \t');
+    expect(enterAt('  if (a) {', '}', undefined)).toBeUndefined(); // Enter splits the brackets
+    expect(enterAt('    ', '', undefined)).toBeUndefined(); // a blank line
+  });
+});
+
