@@ -7,7 +7,7 @@
 // types `this.` (`--type`) and waits for ghost text; then three times types the shown suggestion's
 // first line key by key, presses Enter and waits for the next ghost text. The times are what a user sees: debounce, context
 // assembly, the engine, drawing.
-//   node esbuild.mjs && npm run package && node test/e2e/ui-newcomer.mjs [--repo DIR] [--file REL] [--rounds N] [--out PATH]
+//   node esbuild.mjs && npm run package && node test/e2e/ui-newcomer.mjs [--repo DIR] [--file REL] [--rounds N] [--accept type|tab] [--out PATH]
 // Env as test/e2e/ui-run.mjs (VSIX, EXT_DEV=1, CODE_SERVER / NODE24_BIN / CHROMIUM).
 /* global document, window */ // page functions run in the browser
 import fs from 'node:fs';
@@ -26,6 +26,8 @@ const ROUNDS = Number(opt('rounds', '2'));
 const OUT = opt('out', '');
 const NEXT = 3;
 const FIRST_TYPED = opt('type', 'this.');
+/** How a shown suggestion is taken before Enter: `type` (its first line key by key) or `tab` (accepted whole). */
+const ACCEPT = opt('accept', 'type');
 const KEY_DELAY_MS = 30; // a fast typist
 const GHOST_TIMEOUT_MS = 20_000;
 
@@ -38,6 +40,7 @@ function fail(message) {
   process.exit(1);
 }
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) fail(`--rounds must be a positive integer, got ${opt('rounds')}`);
+if (ACCEPT !== 'type' && ACCEPT !== 'tab') fail(`--accept must be type or tab, got ${ACCEPT}`);
 if (!fs.existsSync(path.join(REPO, FILE))) fail(`${path.join(REPO, FILE)} not found (the default repository comes from \`bash bench/names-fetch.sh\`)`);
 
 /** Source files of the repository, to say how big it is. */
@@ -148,8 +151,13 @@ async function round(t, vsix, r) {
     let shown = first;
     for (let i = 0; i < NEXT; i++) {
       if (!shown.text) break;
-      if (shown.below) await page.keyboard.press('Enter'); // the suggestion starts on the next line
-      await page.keyboard.type(shown.text, { delay: KEY_DELAY_MS });
+      if (ACCEPT === 'tab') {
+        await page.keyboard.press('Tab');
+        await page.waitForTimeout(KEY_DELAY_MS);
+      } else {
+        if (shown.below) await page.keyboard.press('Enter'); // the suggestion starts on the next line
+        await page.keyboard.type(shown.text, { delay: KEY_DELAY_MS });
+      }
       const tLast = Date.now();
       await page.keyboard.press('Enter');
       const next = await ghostAfter(page, tLast);
@@ -182,13 +190,13 @@ const fmt = (x) => (x === undefined ? 'none' : `${x} ms`);
 const rows = [];
 for (let i = 0; i < 1 + NEXT; i++) {
   const got = rounds.map((rs) => rs[i]).filter(Boolean);
-  const label = i === 0 ? `first suggestion (a new line in a block, \`${FIRST_TYPED}\` typed, right after opening the file)` : `request ${i + 1} (the shown line typed, then Enter)`;
+  const label = i === 0 ? `first suggestion (a new line in a block, \`${FIRST_TYPED}\` typed, right after opening the file)` : `request ${i + 1} (${ACCEPT === 'tab' ? 'the suggestion accepted with Tab' : 'the shown line typed'}, then Enter)`;
   const each = got.map((q) => `${fmt(q.ms)}${q.triggered ? ' (asked with Alt+\\ after 5 s without a request)' : q.fromOpen !== undefined ? ` (${q.fromOpen} ms from opening)` : ''}`).join(', ');
   rows.push(`| ${label} | ${fmt(median(got.map((q) => q.ms)))} | ${fmt(median(got.map((q) => q.inPage)))} | ${each} |`);
 }
 const load = os.loadavg()[0].toFixed(1);
 const report = [
-  `Run ${new Date().toISOString()}, ${os.cpus().length} cores (load average ${load}), command \`node test/e2e/ui-newcomer.mjs --rounds ${ROUNDS}\`${process.env.EXT_DEV ? ' (EXT_DEV=1)' : ''}: real VS Code (code-server) in headless Chromium, extension defaults.`,
+  `Run ${new Date().toISOString()}, ${os.cpus().length} cores (load average ${load}), command \`node test/e2e/ui-newcomer.mjs --rounds ${ROUNDS}${ACCEPT === 'tab' ? ' --accept tab' : ''}\`${process.env.EXT_DEV ? ' (EXT_DEV=1)' : ''}: real VS Code (code-server) in headless Chromium, extension defaults.`,
   `Repository \`${path.relative(cs.ROOT, REPO)}\` (${countFiles(REPO)} source files, held out from training), file \`${FILE}\`. A fresh code-server per round; each time is from the last keystroke to ghost text on screen (Playwright's clock: the key sent; the page's clock: the page's last keydown event).`,
   '',
   '| request | p50 | p50 from the key the page dispatched | each round |',
