@@ -142,13 +142,18 @@ describe('argument count after a call\'s open bracket (the service\'s signature 
   const arityWorker = (name: string, arity: string) =>
     service(fakeWorker(name, `if (m.type === 'files') parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 });
       if (m.type === 'names') parentPort.postMessage({ id: m.id, type: 'names', result: { names: [], member: false, newIdentifier: false, arity: ${arity}, ms: 1 } });`));
-
-  it('a callee that takes no argument: only a token that closes the call, at the cursor and in generated text', async () => {
-    const ts = arityWorker('arity-none.js', '{ min: 0, max: 0 }');
+  /** A ready service answering `arity`, and a session at the cursor after `go(` with its query started. */
+  const atCall = async (name: string, arity: string) => {
+    const ts = arityWorker(name, arity);
     ts.setFiles([{ name: 'a.ts', text: 'x' }]);
     expect(await ts.whenReady(5000)).toBe(true);
     const s = new Monitors(VOCAB, ts, [0]).session({ file: 'a.ts', prefix: 'const v = go(', suffix: '\n', files: [] });
     s.prefetch();
+    return { ts, s };
+  };
+
+  it('a callee that takes no argument: only a token that closes the call, at the cursor and in generated text', async () => {
+    const { ts, s } = await atCall('arity-none.js', '{ min: 0, max: 0 }');
     expect(allowedTexts((await s.next(''))?.allowed)).toEqual([')']);
     expect(s.events.find((e) => e.top?.[0]?.startsWith('()'))).toMatchObject({ source: 'typescript', top: ['() takes no argument'] });
     const g = new Monitors(VOCAB, ts, [0]).session({ file: 'a.ts', prefix: 'const v = ', suffix: '\n', files: [] });
@@ -162,21 +167,13 @@ describe('argument count after a call\'s open bracket (the service\'s signature 
   });
 
   it('a callee that requires an argument: no token that closes the call at once; other tokens stay as they were', async () => {
-    const ts = arityWorker('arity-one.js', '{ min: 1, max: 2 }');
-    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
-    expect(await ts.whenReady(5000)).toBe(true);
-    const s = new Monitors(VOCAB, ts, [0]).session({ file: 'a.ts', prefix: 'const v = go(', suffix: '\n', files: [] });
-    s.prefetch();
+    const { s } = await atCall('arity-one.js', '{ min: 1, max: 2 }');
     const allowed = allowedTexts((await s.next(''))?.allowed);
     expect(allowed).not.toContain(')');
     expect(allowed).toEqual(expect.arrayContaining(['alpha', 'beta', '(', 'z']));
     expect(s.events.find((e) => e.top?.[0]?.startsWith('()'))).toMatchObject({ top: ['() takes 1+ arguments'] });
     // an optional argument only (min 0, max > 0): no constraint from the count
-    const ts2 = arityWorker('arity-opt.js', '{ min: 0, max: 1 }');
-    ts2.setFiles([{ name: 'a.ts', text: 'x' }]);
-    await ts2.whenReady(5000);
-    const o = new Monitors(VOCAB, ts2, [0]).session({ file: 'a.ts', prefix: 'const v = go(', suffix: '\n', files: [] });
-    o.prefetch();
+    const { s: o } = await atCall('arity-opt.js', '{ min: 0, max: 1 }');
     expect((await o.next(''))?.allowed?.[id(')')] ?? 1).toBe(1);
   });
 });
