@@ -14,7 +14,7 @@
 // the table gives per request the median.
 //   node esbuild.mjs && nice -n 5 node out/bench-newcomer.js [--repo DIR] [--file REL] [--rounds N] [--gap-ms MS] [--out PATH]
 //     [--baseline-child PATH/dist/engine-child.js --baseline-label TEXT] [--model DIR] (NEWCOMER_VERBOSE=1: every request on stderr)
-import { writeFileSync } from 'fs';
+import { existsSync, readFileSync, writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { CompleteResult, ContextPayload, EngineConfig } from '../../shared/protocol';
@@ -296,7 +296,10 @@ async function main(): Promise<void> {
       `${columns.map(([name, rs]) => `${name} ${later(rs)}`).join('; ')}. Every keystroke typed through a suggestion: lookup p50 ${median(allKeys(on)).toFixed(3)} ms, max ${Math.max(...allKeys(on)).toFixed(3)} ms (on).`,
     '',
   ].join('\n');
-  writeFileSync(OUT, md);
+  // the sections after the run's own (## headings: the UI half, earlier comparisons, notes) are kept
+  const previous = existsSync(OUT) ? readFileSync(OUT, 'utf8') : '';
+  const kept = previous.indexOf('\n## ');
+  writeFileSync(OUT, kept >= 0 ? `${md}\n${previous.slice(kept + 1)}` : md);
   process.stdout.write(md);
 }
 
