@@ -7,7 +7,7 @@
 // types `this.` (`--type`) and waits for ghost text; then three times types the shown suggestion's
 // first line key by key, presses Enter and waits for the next ghost text. The times are what a user sees: debounce, context
 // assembly, the engine, drawing.
-//   node esbuild.mjs && npm run package && node test/e2e/ui-newcomer.mjs [--repo DIR] [--file REL] [--rounds N] [--accept type|tab] [--out PATH]
+//   node esbuild.mjs && npm run package && node test/e2e/ui-newcomer.mjs [--repo DIR] [--file REL] [--rounds N] [--accept type|tab] [--suggest off|default] [--out PATH]
 // Env as test/e2e/ui-run.mjs (VSIX, EXT_DEV=1, CODE_SERVER / NODE24_BIN / CHROMIUM).
 /* global document, window */ // page functions run in the browser
 import fs from 'node:fs';
@@ -28,6 +28,9 @@ const NEXT = 3;
 const FIRST_TYPED = opt('type', 'this.');
 /** How a shown suggestion is taken before Enter: `type` (its first line key by key) or `tab` (accepted whole). */
 const ACCEPT = opt('accept', 'type');
+/** `off` (the UI tests' settings: no suggest widget while typing) or `default` (VS Code's: the widget
+ *  opens after `.`; the ghost text then follows its selected entry, and only the first suggestion is timed). */
+const SUGGEST = opt('suggest', 'off');
 const KEY_DELAY_MS = 30; // a fast typist
 const GHOST_TIMEOUT_MS = 20_000;
 
@@ -41,6 +44,7 @@ function fail(message) {
 }
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) fail(`--rounds must be a positive integer, got ${opt('rounds')}`);
 if (ACCEPT !== 'type' && ACCEPT !== 'tab') fail(`--accept must be type or tab, got ${ACCEPT}`);
+if (SUGGEST !== 'off' && SUGGEST !== 'default') fail(`--suggest must be off or default, got ${SUGGEST}`);
 if (!fs.existsSync(path.join(REPO, FILE))) fail(`${path.join(REPO, FILE)} not found (the default repository comes from \`bash bench/names-fetch.sh\`)`);
 
 /** Source files of the repository, to say how big it is. */
@@ -94,6 +98,13 @@ async function round(t, vsix, r) {
   let browser;
   try {
     if (!process.env.EXT_DEV) cs.installVsix(t, state, vsix);
+    if (SUGGEST === 'default') {
+      const file = path.join(state.userData, 'User', 'settings.json');
+      const settings = JSON.parse(fs.readFileSync(file, 'utf8'));
+      delete settings['editor.quickSuggestions'];
+      delete settings['editor.suggestOnTriggerCharacters'];
+      fs.writeFileSync(file, JSON.stringify(settings, null, 2));
+    }
     const folder = cs.copyWorkspace(REPO, state.dir);
     server = await cs.startCodeServer(t, state, { smokeDriver: !!process.env.EXT_DEV });
     browser = await cs.launchChromium(t);
@@ -149,7 +160,7 @@ async function round(t, vsix, r) {
     const requests = [{ fromOpen: first.ms === undefined ? undefined : tTyped - t0 + first.ms, ms: first.ms, inPage: first.inPage, shown: first.line, keys: 0, triggered }];
     log(`round ${r}: first ghost text ${first.ms} ms after the last keystroke (${first.inPage} ms after the page dispatched it)${triggered ? ' (Alt+\\, after no suggestion was asked for the typing in 5 s)' : ''} (${tTyped - t0} ms after opening): ${JSON.stringify(first.line)}`);
     let shown = first;
-    for (let i = 0; i < NEXT; i++) {
+    for (let i = 0; i < (SUGGEST === 'default' ? 0 : NEXT); i++) {
       if (!shown.text) break;
       if (ACCEPT === 'tab') {
         await page.keyboard.press('Tab');
@@ -196,7 +207,7 @@ for (let i = 0; i < 1 + NEXT; i++) {
 }
 const load = os.loadavg()[0].toFixed(1);
 const report = [
-  `Run ${new Date().toISOString()}, ${os.cpus().length} cores (load average ${load}), command \`node test/e2e/ui-newcomer.mjs --rounds ${ROUNDS}${ACCEPT === 'tab' ? ' --accept tab' : ''}\`${process.env.EXT_DEV ? ' (EXT_DEV=1)' : ''}: real VS Code (code-server) in headless Chromium, extension defaults.`,
+  `Run ${new Date().toISOString()}, ${os.cpus().length} cores (load average ${load}), command \`node test/e2e/ui-newcomer.mjs --rounds ${ROUNDS}${ACCEPT === 'tab' ? ' --accept tab' : ''}${SUGGEST === 'default' ? ' --suggest default' : ''}\`${process.env.EXT_DEV ? ' (EXT_DEV=1)' : ''}: real VS Code (code-server) in headless Chromium, extension defaults.`,
   `Repository \`${path.relative(cs.ROOT, REPO)}\` (${countFiles(REPO)} source files, held out from training), file \`${FILE}\`. A fresh code-server per round; each time is from the last keystroke to ghost text on screen (Playwright's clock: the key sent; the page's clock: the page's last keydown event).`,
   '',
   '| request | p50 | p50 from the key the page dispatched | each round |',
