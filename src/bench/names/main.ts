@@ -65,7 +65,7 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'no-arity', 'callee-arity', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'no-arity', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
   // tuning only (tuning half): the ranking's biases in nats (monitor.ts DEFAULT_MONITOR_OPTIONS)
@@ -76,7 +76,6 @@ function parseOptions(argv: string[]): Options {
   if (o.has('generated-ident-all')) DEFAULT_MONITOR_OPTIONS.generatedIdentKeyedOnly = false;
   if (o.has('no-heal')) TOKEN_HEALING.enabled = false;
   if (o.has('no-arity')) DEFAULT_MONITOR_OPTIONS.arity = false;
-  if (o.has('callee-arity')) DEFAULT_MONITOR_OPTIONS.calleeArity = true;
   const str = (k: string, def: string) => {
     const v = o.get(k);
     if (v === true) throw new UsageError(`--${k} needs a value`);
@@ -332,7 +331,7 @@ async function main(argv: string[]): Promise<number> {
     prefill: 'dense (shared by the rows of a position)',
     predictionInterval: DEFAULT_PREDICTION_INTERVAL,
     tokenHealing: TOKEN_HEALING.enabled ? 'on' : 'off',
-    arityMonitor: DEFAULT_MONITOR_OPTIONS.arity ? (DEFAULT_MONITOR_OPTIONS.calleeArity ? 'after `(` and at the callee' : 'after `(`') : 'off',
+    arityMonitor: DEFAULT_MONITOR_OPTIONS.arity ? 'on' : 'off',
     nimMaxNewTokens: NIM_MAX_NEW,
     lineMaxNewTokens: LINE_MAX_NEW,
     model: loaded.model,

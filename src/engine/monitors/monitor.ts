@@ -23,9 +23,6 @@ const GENERATED_IDENT_SHARE = 0.4;
 
 const JS_FILE = /\.(js|jsx|mjs|cjs)$/i;
 
-/** The service's kinds of a name that can be called. */
-const CALLABLE = new Set(['method', 'function', 'local function']);
-
 /** The text ends with a call's `(` right after its callee (a name, a call's or an index's close). */
 const CALL_OPEN = /[\w$)\]]\($/;
 
@@ -83,13 +80,9 @@ export interface MonitorOptions {
   /** Right after a call's `(` (TS/JS): a callee that takes no argument is closed at once, and one
    *  that requires one is not (the service's signature help; Agrawal et al.'s argument-count monitor). */
   arity: boolean;
-  /** The same one token earlier, at the end of a callee's name: a token that opens the call (`()`,
-   *  `(x`) must fit its argument count. One more query per generated call; off by default, since it
-   *  changed no completion on the tuning half (bench/names-ranking.md). */
-  calleeArity: boolean;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true, calleeArity: false };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true };
 
 export interface MonitorInput {
   file: string;
@@ -135,8 +128,6 @@ interface Episode {
   classGain?: number;
   /** right after a call's `(`: how many arguments the callee takes (the service's signature help) */
   arity?: { min: number; max: number };
-  /** the service's kind of each name it offered here */
-  kinds?: Map<string, string>;
 }
 
 /** Per-tokenizer tables the sessions share: each token's decoded text. */
@@ -220,34 +211,11 @@ export class MonitorSession {
     const head = this.headConstraint(generated, full, v.text);
     if (head) return head;
     const names = await this.nameConstraint(generated, full, v);
-    const callee = await this.calleeArity(generated, full);
-    const withCall = callee ? banCallOpeners(names ?? {}, callee, v.text) : names;
     const copy = this.copyBias(generated, v.text);
-    if (!copy) return withCall;
-    if (!withCall?.bias) return { ...withCall, bias: copy };
-    for (let t = 0; t < copy.length; t++) withCall.bias[t] += copy[t];
-    return withCall;
-  }
-
-  private calleeAsked = new Map<string, { min: number; max: number } | undefined>();
-  /** At the end of a name the service called a method or a function: how many arguments a call to
-   *  it takes, so that a token opening the call (`(`, `()`, `(x`) fits (the service's signature help
-   *  on the text with `(` added). Within the per-completion budget of queries on generated text. */
-  private async calleeArity(generated: string, full: string): Promise<{ min: number; max: number } | undefined> {
-    const ep = this.episode;
-    if (!this.isTs || !this.m.opts.calleeArity || !ep?.kinds || !CALLABLE.has(ep.kinds.get(ep.trigger.typed) ?? '')) return undefined;
-    if (full.length !== ep.start + ep.trigger.typed.length) return undefined;
-    const key = `${full.length}\0${full.slice(-256)}`; // a retry may decode other text to the same length
-    if (this.calleeAsked.has(key)) return this.calleeAsked.get(key);
-    if (this.stepMs >= this.m.opts.totalStepMs) return undefined;
-    const t0 = performance.now();
-    const whole = this.serviceText(generated + '(');
-    const r = await this.m.ts!.names(this.input.file, whole.text, whole.at, this.m.opts.stepTimeoutMs);
-    this.stepMs += performance.now() - t0;
-    const arity = r?.arity && (r.arity.max === 0 || r.arity.min > 0) ? r.arity : undefined;
-    this.calleeAsked.set(key, arity);
-    if (arity) this.events.push({ at: Math.max(0, full.length - this.input.prefix.length), source: 'typescript', candidates: 0, prior: false, top: [`${ep.trigger.typed}${arityNote(arity)}`], ms: performance.now() - t0 });
-    return arity;
+    if (!copy) return names;
+    if (!names?.bias) return { ...names, bias: copy };
+    for (let t = 0; t < copy.length; t++) names.bias[t] += copy[t];
+    return names;
   }
 
   /** After `if`, `while`, ... in a language with parenthesised heads: only a token that opens it
@@ -329,7 +297,6 @@ export class MonitorSession {
     }
     const offered = ep.source === 'typescript' || ep.source === 'editor' ? new Set(names) : undefined;
     const serviceKinds = ep.source === 'typescript' && names && kinds ? kindMap(names, kinds) : undefined;
-    ep.kinds = serviceKinds;
     if (names?.length && trig.kind === 'ident') {
       // In scope but unknown to the service (globals of @types packages it cannot see: `process`,
       // `Buffer`): any identifier written in the context counts as existing too.
@@ -354,7 +321,7 @@ export class MonitorSession {
       const f = keyFollowers(this.input.files.map((x) => x.text), before);
       ep.classGain = Math.max(0, this.m.opts.identClassGain + (f ? this.m.opts.identClassHistory * Math.log((f.name + 1) / (f.other + 1)) : 0));
     }
-    if (ep.arity) this.events.push({ at: Math.max(0, trig.start - this.input.prefix.length), source: 'typescript', candidates: 0, prior: false, top: [`()${arityNote(ep.arity).slice(2)}`], ms: performance.now() - t0 });
+    if (ep.arity) this.events.push({ at: Math.max(0, trig.start - this.input.prefix.length), source: 'typescript', candidates: 0, prior: false, top: [ep.arity.max === 0 ? '() takes no argument' : `() takes ${ep.arity.min}+ arguments`], ms: performance.now() - t0 });
     if (ep.hard || ep.prior) {
       ep.event = { at: Math.max(0, trig.start - this.input.prefix.length), source: ep.source ?? 'context', candidates: ep.hard?.size ?? ep.prior!.set.size, prior: !!ep.prior, top: best.slice(0, 3).map(([k]) => k), ms: performance.now() - t0 };
       this.events.push(ep.event);
@@ -427,24 +394,6 @@ export class MonitorSession {
     if (ep.arity && rightAfterOpen) applyArity(out, ep.arity, texts);
     return out.allowed || out.bias ? out : undefined;
   }
-}
-
-/** `(…) takes no argument` / `(…) takes N+ arguments`, for the monitor's events. */
-function arityNote(arity: { min: number; max: number }): string {
-  return arity.max === 0 ? '() takes no argument' : `() takes ${arity.min}+ arguments`;
-}
-
-/** At the end of a callee's name: a token that opens the call may not also give it arguments it
- *  does not take (`(x` for none) or close it without the ones it requires (`()`, `();`). */
-function banCallOpeners(c: Constraint, arity: { min: number; max: number }, texts: readonly string[]): Constraint {
-  const allowed = c.allowed ?? new Uint8Array(texts.length).fill(1);
-  for (let t = 0; t < texts.length; t++) {
-    const piece = texts[t];
-    if (!piece.startsWith('(')) continue;
-    const rest = piece.slice(1).trimStart();
-    if (arity.max === 0 ? rest !== '' && !rest.startsWith(')') : rest.startsWith(')')) allowed[t] = 0;
-  }
-  return { ...c, allowed };
 }
 
 /** Right after a call's `(`: a callee that takes no argument gets only a token that closes the call

@@ -178,46 +178,6 @@ describe('argument count after a call\'s open bracket (the service\'s signature 
   });
 });
 
-describe('argument count at the end of a callee\'s name (calleeArity)', () => {
-  const VOCAB2 = [...VOCAB, '()', '(z', '();'];
-  const allowed2 = (a: Uint8Array | undefined) => (a ? VOCAB2.filter((_, i) => a[i]) : VOCAB2);
-  /** After `obj.` the service offers a method `alpha` and a property `beta`; at a call's `(` it gives `arity`. */
-  const calleeWorker = (name: string, arity: string) =>
-    service(fakeWorker(name, `if (m.type === 'files') parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 });
-      if (m.type === 'names') parentPort.postMessage({ id: m.id, type: 'names', result: m.text.slice(0, m.pos).endsWith('(')
-        ? { names: [], member: false, newIdentifier: false, arity: ${arity}, ms: 1 }
-        : { names: ['alpha', 'beta'], kinds: ['method', 'property'], member: true, newIdentifier: false, ms: 1 } });`));
-  const session = async (ts: TsService, on = true) => {
-    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
-    expect(await ts.whenReady(5000)).toBe(true);
-    const s = new Monitors(VOCAB2, ts, [0], { ...DEFAULT_MONITOR_OPTIONS, calleeArity: on }).session({ file: 'a.ts', prefix: 'obj.', suffix: '\n', files: [] });
-    s.prefetch();
-    await s.next('');
-    return s;
-  };
-
-  it('a method that takes no argument: no token that opens the call with an argument', async () => {
-    const s = await session(calleeWorker('callee-none.js', '{ min: 0, max: 0 }'));
-    const a = allowed2((await s.next('alpha'))?.allowed);
-    expect(a).toEqual(expect.arrayContaining(['(', '()', '();']));
-    expect(a).not.toContain('(z');
-    expect(s.events.at(-1)).toMatchObject({ source: 'typescript', top: ['alpha() takes no argument'] });
-    // a property is not called: no query, nothing banned
-    const b = await session(calleeWorker('callee-prop.js', '{ min: 0, max: 0 }'));
-    expect(allowed2((await b.next('beta'))?.allowed)).toContain('(z');
-  });
-
-  it('a method that requires an argument: no token that closes the call at once; off by default', async () => {
-    const s = await session(calleeWorker('callee-one.js', '{ min: 1, max: 1 }'));
-    const a = allowed2((await s.next('alpha'))?.allowed);
-    expect(a).toEqual(expect.arrayContaining(['(', '(z']));
-    expect(a).not.toContain('()');
-    expect(a).not.toContain('();');
-    const off = await session(calleeWorker('callee-off.js', '{ min: 1, max: 1 }'), false);
-    expect(allowed2((await off.next('alpha'))?.allowed)).toContain('()');
-  });
-});
-
 describe('language-service failures fail soft', () => {
   const input = { file: 'a.ts', prefix: 'obj.beta;\nobj.', suffix: '\n', files: [] };
 
