@@ -6,7 +6,7 @@
 export { EngineClient, type EngineClientOptions } from './client';
 export { CancelledError, EngineError, EngineTimeoutError } from './errors';
 export type { CancellationTokenLike, Disposable, Logger } from './host-types';
-export { CancelSource, Prefetcher, stateAfter, type DocumentState, type PrefetchStats } from './prefetch';
+export { CancelSource, Prefetcher, stateAfter, withTyped, type DocumentState, type PrefetchStats } from './prefetch';
 export { RecentLog } from './recent-log';
 export { DEFAULT_TIMEOUTS, type JobType, type RequestOptions } from './requests';
 export { DEFAULT_BACKOFF, type BackoffOptions } from './restart-policy';

@@ -46,8 +46,13 @@ export function stateAfter(
 ): { state: DocumentState; payload: ContextPayload } {
   return {
     state: { documentKey, text: documentText.slice(0, offset) + inserted + documentText.slice(offset), offset: offset + inserted.length },
-    payload: { ...payload, current: { ...payload.current, prefix: payload.current.prefix + inserted } },
+    payload: withTyped(payload, inserted),
   };
+}
+
+/** `payload` with `text` typed at its cursor (the end of the current file's prefix). */
+export function withTyped(payload: ContextPayload, text: string): ContextPayload {
+  return { ...payload, current: { ...payload.current, prefix: payload.current.prefix + text } };
 }
 
 export class Prefetcher<R, D = undefined> {

@@ -18,7 +18,7 @@ import {
 import { postprocess } from '../../postprocess';
 import type { ChosenSpan, CompleteResult, Policy } from '../../shared/protocol';
 import type { AssembledContext } from '../context-sources';
-import { CancelledError, Prefetcher, stateAfter, type CancellationTokenLike, type EngineClientState } from '../../engine-client';
+import { CancelledError, Prefetcher, stateAfter, withTyped, type CancellationTokenLike, type EngineClientState } from '../../engine-client';
 import { isLanguageEnabled, type Settings } from '../settings';
 import type { AcceptTracker } from './accept';
 
@@ -169,12 +169,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
       this.prefetch.discard(); // typed something else
     }
 
-    if (!manual) {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => abort.abort());
-      const waited = await this.debouncer.wait(triggerContextOf(linePrefix, lineSuffix), abort.signal).finally(() => sub.dispose());
-      if (!waited || token.isCancellationRequested) return undefined;
-    }
+    if (!manual && !(await this.debounced(linePrefix, lineSuffix, token))) return undefined;
 
     // The editor's names (languages the engine has no service for) are asked while the context is assembled.
     const names = settings.monitors ? this.deps.editorNames?.(document, position, token) : undefined;
@@ -186,7 +181,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     const result = await this.deps.complete(
       assembled.payload,
       key,
-      { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline, ...(editorNames?.length ? { editorNames } : {}) },
+      { ...requestOf(settings, multiline), ...(editorNames?.length ? { editorNames } : {}) },
       token,
     );
     this.debouncer.recordLatency(Date.now() - t0);
@@ -217,22 +212,17 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     const lineSuffix = line.slice(end.character);
     const manual = context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke;
     if (whyNotComplete({ cursorCount: editor?.selections.length ?? 1, selectionEmpty: editor?.selection.isEmpty ?? true, lineSuffix, manual })) return undefined;
-    if (!manual) {
-      const abort = new AbortController();
-      const sub = token.onCancellationRequested(() => abort.abort());
-      const waited = await this.debouncer.wait(triggerContextOf(linePrefix, lineSuffix), abort.signal).finally(() => sub.dispose());
-      if (!waited || token.isCancellationRequested) return undefined;
-    }
+    if (!manual && !(await this.debounced(linePrefix, lineSuffix, token))) return undefined;
     const start = document.offsetAt(range.start);
     const assembled = await this.deps.assemble(document, start, document.offsetAt(end));
     if (token.isCancellationRequested || assembled.currentSkipped) return undefined;
-    const withEntry = withInserted(assembled, entryText);
+    const withEntry = { ...assembled, payload: withTyped(assembled.payload, entryText) };
     const multiline = decideMultiline(linePrefix, lineSuffix, document.languageId);
     const t0 = Date.now();
     const result = await this.deps.complete(
       withEntry.payload,
       document.uri.toString(),
-      { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline },
+      requestOf(settings, multiline),
       token,
     );
     this.debouncer.recordLatency(Date.now() - t0);
@@ -241,6 +231,14 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
     if (token.isCancellationRequested || !rest) return undefined;
     const text = entryText + rest;
     return [new vscode.InlineCompletionItem(text, new vscode.Range(range.start, end), this.deps.accept.commandFor(document, start, text))];
+  }
+
+  /** Waits out the adaptive debounce; false when the request was cancelled meanwhile (typed on). */
+  private async debounced(linePrefix: string, lineSuffix: string, token: vscode.CancellationToken): Promise<boolean> {
+    const abort = new AbortController();
+    const sub = token.onCancellationRequested(() => abort.abort());
+    const waited = await this.debouncer.wait(triggerContextOf(linePrefix, lineSuffix), abort.signal).finally(() => sub.dispose());
+    return waited && !token.isCancellationRequested;
   }
 
   /** Post-processes an answer, reports it, remembers it, shows it and prefetches what follows it. */
@@ -291,7 +289,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider, 
       documentText: next.state.text,
       origin: { ...context.origin, prefixLength: next.payload.current.prefix.length },
     };
-    const extra = { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline, speculative: true };
+    const extra = { ...requestOf(settings, multiline), speculative: true };
     this.prefetch.start(next.state, { context: nextContext, multiline }, (token) => this.deps.complete(next.payload, key, extra, token));
   }
 
@@ -330,16 +328,15 @@ export function enterAt(linePrefix: string, lineSuffix: string, indentation: { u
   return `\n${own}${/[{([:]$/.test(linePrefix.trimEnd()) ? unit : ''}`;
 }
 
+/** The engine request's settings part. */
+function requestOf(settings: Settings, multiline: boolean): { policy: Policy; budget: number; maxNewTokens: number; multiline: boolean } {
+  return { policy: settings.policy, budget: settings.budget, maxNewTokens: settings.maxNewTokens, multiline };
+}
+
 function indentationOf(editor: vscode.TextEditor): { useTabs: boolean; size: number } | undefined {
   const { insertSpaces, tabSize } = editor.options;
   if (typeof insertSpaces !== 'boolean' || typeof tabSize !== 'number') return undefined;
   return { useTabs: !insertSpaces, size: tabSize };
-}
-
-/** `context` with `text` typed at its cursor (the end of the current file's prefix). */
-function withInserted(context: AssembledContext, text: string): AssembledContext {
-  const { current } = context.payload;
-  return { ...context, payload: { ...context.payload, current: { ...current, prefix: current.prefix + text } } };
 }
 
 /** The engine's chosen spans mapped back to the document: spans in the inserted entry text (not in
