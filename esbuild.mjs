@@ -36,6 +36,8 @@ const entries = [
   { in: 'src/bench/names/main.ts', out: 'out/bench-names.js' },
   // first suggestion in an unseen repository, warmup off and on (bench/first-suggestion.md)
   { in: 'src/bench/newcomer/main.ts', out: 'out/bench-newcomer.js' },
+  // the first suggestion after the cursor comes to rest, with and without the cursor warmup (bench/cursor-rest.md)
+  { in: 'src/bench/newcomer/rest.ts', out: 'out/bench-rest.js' },
   // Explain Selection there, cold (partial or whole context) and cached
   { in: 'src/bench/newcomer/explain.ts', out: 'out/bench-explain.js' },
 ];

@@ -2,6 +2,11 @@
 // are still typing, minus what the engine will take anyway. Fast typists and slow engines get
 // short waits; a pause after punctuation or at the end of a line is a good moment to ask.
 
+/** Focus changes and cursor moves within this window send one warmup (src/extension/focus-warmup.ts:
+ *  switching through tabs sends none for the tabs passed, a cursor held down on an arrow key none
+ *  for the lines passed). */
+export const FOCUS_WARMUP_DEBOUNCE_MS = 400;
+
 export interface Clock {
   now(): number; // ms
 }

@@ -1,4 +1,5 @@
-// The engine: one resident context (KV cache) reused across requests; chunked dense prefill of
+// The engine: one resident context (KV cache) reused across requests, and a small second cache for
+// the quick answers' window of the current file (quick-context.ts); chunked dense prefill of
 // only the changed tail; greedy decode where each step either attends densely or lets the
 // TokenButler predictor choose, per layer and KV head, which cached tokens to read.
 import type * as ort from 'onnxruntime-node';
@@ -43,6 +44,14 @@ export const WARMUP_TYPING_ROOM = 256;
 /** Longest selection Explain teacher-forces (the extension sends at most 4,000 chars). */
 export const MAX_EXPLAIN_TOKENS = 4096;
 
+export interface ExplainRequest {
+  context: ContextPayload;
+  selection: string;
+  policy?: Policy;
+  budget?: number;
+  monitors?: boolean;
+}
+
 export interface Hooks {
   emit(e: EngineEvent): void;
   cancelled(): boolean;
@@ -63,9 +72,14 @@ export interface StepTimes {
 export class Engine {
   private model?: LoadedModel;
   private cfg?: EngineConfig;
+  /** The repository context: warmups and full-context requests read it. */
+  private main?: KvCache;
+  /** The quick answers' window, in a cache of its own: a quick answer leaves the warmup's progress
+   *  as it was, and a resumed warmup leaves the window cached for the next keystroke. */
+  private side?: KvCache;
+  /** The cache the running job reads: `main`, or `side` inside a quick answer. */
   private cache?: KvCache;
   private enc?: EncodingCache;
-  private lastStream?: Stream;
   private quick?: QuickContext;
   private monitors?: Monitors;
   private ts?: TsService;
@@ -75,8 +89,14 @@ export class Engine {
     return this.model;
   }
 
+  /** The repository context's cache (the bench and tests read and trim it). */
   get kv(): KvCache | undefined {
-    return this.cache;
+    return this.main;
+  }
+
+  /** The quick answers' cache (undefined until configured). */
+  get quickKv(): KvCache | undefined {
+    return this.side;
   }
 
   async configure(cfg: EngineConfig, hooks: Hooks): Promise<{ executionProvider: string; loadMs: number; model: string }> {
@@ -87,10 +107,11 @@ export class Engine {
       hooks.emit({ type: 'state', state: 'loading', detail: cfg.modelDir });
       const old = this.model;
       this.model = undefined;
-      this.cache = undefined;
+      this.cache = this.main = this.side = undefined;
       if (old) await Promise.all([old.dense.release(), old.sparse.release(), releaseContextual(old)]).catch(() => undefined);
       this.model = await loadModel(cfg.modelDir, cfg.executionProvider, (m) => hooks.emit({ type: 'log', level: 'warn', message: m }));
-      this.cache = new KvCache(this.model.config);
+      this.cache = this.main = new KvCache(this.model.config);
+      this.side = new KvCache(this.model.config);
       this.enc = new EncodingCache(this.model.tokenizer);
       hooks.emit({ type: 'log', level: 'info', message: `model ${this.model.manifest.name} loaded in ${this.model.loadMs.toFixed(0)} ms on ${this.model.executionProvider}` });
     }
@@ -104,11 +125,12 @@ export class Engine {
    *  a header's worth), the prefill's spare rows and a completion. A lowered cap releases memory
    *  at once, keeping the cached front (the next context most likely starts the same way). */
   private applyMemoryCap(): void {
-    if (!this.cache || !this.cfg) return;
+    if (!this.cfg) return;
     const limit = this.cfg.maxContextTokens + 32 + 64 + this.cfg.maxNewTokens;
-    this.cache.limit = limit;
-    if (this.cache.cap > limit) {
-      this.cache.shrinkTo(Math.min(this.cache.length, this.cfg.maxContextTokens), limit);
+    for (const cache of [this.main, this.side]) {
+      if (!cache) continue;
+      cache.limit = limit;
+      if (cache.cap > limit) cache.shrinkTo(Math.min(cache.length, this.cfg.maxContextTokens), limit);
     }
   }
 
@@ -181,20 +203,18 @@ export class Engine {
 
   private stream(ctx: ContextPayload): Stream {
     const { m, cfg, enc } = this.need();
-    const s = buildStream(ctx, m.tokenizer, enc, cfg.maxContextTokens, m.specials);
-    this.lastStream = s;
-    return s;
+    return buildStream(ctx, m.tokenizer, enc, cfg.maxContextTokens, m.specials);
   }
 
   async warmup(ctx: ContextPayload, hooks: Hooks): Promise<{ contextTokens: number; prefilledTokens: number; prefillMs: number }> {
     this.preloadMonitors(ctx); // the language service loads in its own thread, even if a completion stops this at once
-    layOutInSteps(ctx, (c) => this.stream(c), () => {
-      if (hooks.cancelled()) throw new CancelledError();
-    });
-    const s = this.stream(ctx);
-    // prefill everything but the current file's prefix tail: that part changes with each keystroke
     hooks.emit({ type: 'state', state: 'prefilling' });
     try {
+      await this.warmWindow(ctx, hooks);
+      layOutInSteps(ctx, (c) => this.stream(c), () => {
+        if (hooks.cancelled()) throw new CancelledError();
+      });
+      const s = this.stream(ctx);
       const { cfg, cache } = this.need();
       cache.truncate(commonPrefix(cache.ids, s.ids));
       const r = await this.prefill(s.ids, hooks, prefillModeFor(this.policyFor(cfg.policy), cfg.prefill), WARMUP_PREFILL_CHUNK);
@@ -203,6 +223,23 @@ export class Engine {
       return { contextTokens: s.ids.length, prefilledTokens: r.prefilled, prefillMs: r.prefillMs };
     } finally {
       hooks.emit({ type: 'state', state: 'ready' });
+    }
+  }
+
+  /** While the repository context is not cached, a completion at this cursor would read the quick
+   *  window (quick-context.ts): the warmup prefills that first, in its own cache, so the first
+   *  suggestion after the cursor comes to rest costs only the typed tokens, not the window. */
+  private async warmWindow(ctx: ContextPayload, hooks: Hooks): Promise<void> {
+    const { m, cfg } = this.need();
+    if (!cfg.partialContext) return;
+    const { s, quick, cache } = this.requestStream(ctx, cfg.maxNewTokens);
+    if (!quick) return;
+    const heal = TOKEN_HEALING.enabled ? healFor(s, vocabularyTexts(m.tokenizer)) : undefined;
+    this.cache = cache;
+    try {
+      await this.prefill(heal?.ids ?? s.ids, hooks, 'dense', WARMUP_PREFILL_CHUNK);
+    } finally {
+      this.cache = this.main;
     }
   }
 
@@ -245,13 +282,22 @@ export class Engine {
   }
 
   async complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {
-    const { m, cfg, cache } = this.need();
+    try {
+      return await this.completeOnce(req, hooks);
+    } finally {
+      this.cache = this.main;
+    }
+  }
+
+  private async completeOnce(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {
+    const { m, cfg } = this.need();
     const t0 = performance.now();
     const policy = this.policyFor(req.policy ?? cfg.policy);
     const select = req.chosen ?? false; // below the crossover, the chosen context costs a sparse step
     const budget = req.budget ?? cfg.budget;
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
-    const { s, quick } = this.requestStream(req.context, maxNew);
+    const { s, quick, cache } = this.requestStream(req.context, maxNew);
+    this.cache = cache;
     const multiline = (req.multiline ?? true) && !quick?.firstLineOnly;
     const monitor = this.monitorSession(req);
     monitor?.prefetch(); // the language-service query at the cursor runs while the context is prefilled
@@ -355,22 +401,32 @@ export class Engine {
     };
   }
 
-  /** The stream a completion or an explanation runs on: with EngineConfig.partialContext, the quick
-   *  one while the repository context is not cached (quick-context.ts), else the full one. The
-   *  graphs compute over the cache's whole capacity, which a warmup grew for the full context: a
-   *  quick stream gives it back (keeping the cached files, with room for `room` new tokens), else
-   *  it would cost like the full one. */
-  private requestStream(ctx: ContextPayload, room: number): { s: Stream; quick?: Quick } {
-    const { cfg, cache } = this.need();
-    if (!cfg.partialContext) return { s: this.stream(ctx) };
+  /** The stream a completion or an explanation runs on, and the cache it reads: with
+   *  EngineConfig.partialContext, the quick window in the side cache while the repository context
+   *  is not cached (quick-context.ts), else the full stream in the main one. The graphs compute over
+   *  the cache's whole capacity, so the side cache keeps only the room the window and `room` new
+   *  tokens need. */
+  private requestStream(ctx: ContextPayload, room: number): { s: Stream; quick?: Quick; cache: KvCache } {
+    const { cfg } = this.need();
+    const main = this.main!;
+    if (!cfg.partialContext) return { s: this.stream(ctx), cache: main };
     this.quick ??= new QuickContext((c) => this.stream(c), () => this.need().cfg.maxContextTokens, (message) => this.log?.(message));
-    const picked = this.quick.stream(ctx, cache.ids);
-    if (!isQuick(picked)) return { s: picked };
-    cache.shrinkTo(commonPrefix(cache.ids, picked.stream.ids), Math.ceil((picked.stream.ids.length + 64 + room) / 256) * 256);
-    return { s: picked.stream, quick: picked };
+    const picked = this.quick.stream(ctx, main.ids);
+    if (!isQuick(picked)) return { s: picked, cache: main };
+    const side = this.side!;
+    side.shrinkTo(commonPrefix(side.ids, picked.stream.ids), Math.ceil((picked.stream.ids.length + 64 + room) / 256) * 256);
+    return { s: picked.stream, quick: picked, cache: side };
   }
 
-  async explain(req: { context: ContextPayload; selection: string; policy?: Policy; budget?: number; monitors?: boolean }, hooks: Hooks): Promise<ExplainResult> {
+  async explain(req: ExplainRequest, hooks: Hooks): Promise<ExplainResult> {
+    try {
+      return await this.explainOnce(req, hooks);
+    } finally {
+      this.cache = this.main;
+    }
+  }
+
+  private async explainOnce(req: ExplainRequest, hooks: Hooks): Promise<ExplainResult> {
     const { m, cfg } = this.need();
     const policy = this.policyFor(req.policy ?? cfg.policy);
     const budget = req.budget ?? cfg.budget;
@@ -378,7 +434,8 @@ export class Engine {
     const sel = m.tokenizer.encode(req.selection);
     if (sel.ids.length > MAX_EXPLAIN_TOKENS) throw new Error(`selection too long to explain (${sel.ids.length} tokens; at most ${MAX_EXPLAIN_TOKENS})`);
     // before the warmup has read the repository, Explain reads what a quick completion would
-    const { s, quick } = this.requestStream(req.context, sel.ids.length);
+    const { s, quick, cache } = this.requestStream(req.context, sel.ids.length);
+    this.cache = cache;
     const monitor = this.monitorSession({ context: req.context, monitors: req.monitors });
     monitor?.prefetch();
     let logits = (await this.prefill(s.ids, hooks)).logits;

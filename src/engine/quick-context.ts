@@ -1,8 +1,9 @@
 // Quick answers (EngineConfig.partialContext): a completion whose related files are not cached yet
-// does not wait for them. It runs on the related files already cached whole plus a window of the
-// current file around the cursor (the lines just above it and the start of the suffix), so the
-// first suggestion in an unseen repository costs a short prefill; the warmup reads the rest in the
-// background and later completions use the full context (bench/first-suggestion.md).
+// does not wait for them. It runs on a window of the current file around the cursor (the lines just
+// above it and the start of the suffix), in a cache of its own, so the first suggestion in an unseen
+// repository costs a short prefill (none when the warmup has prefilled the window at this cursor);
+// the warmup reads the rest in the background and later completions use the full context
+// (bench/first-suggestion.md).
 import type { ContextPartial, ContextPayload } from '../shared/protocol';
 import { commonPrefix } from './kv-cache';
 import type { Stream } from './layout';
@@ -100,12 +101,14 @@ export class QuickContext {
   ) {}
 
   /** The stream a completion runs on. When the full layout would prefill more than
-   *  QUICK_PREFILL_TOKENS before its current file: the related files already cached whole (a prefix
-   *  of the placed ones: the cache is append-only) followed by the current file's window, as a
-   *  Quick; else the full stream. Only the partly cached file after them is dropped from the
-   *  cache; the warmup re-reads it. A cold cache is decided on the first related files alone (the
-   *  fewest whose text could pass the bound), so the first answer does not wait for tokenizing the
-   *  whole repository context; the warmup does that in the background. */
+   *  QUICK_PREFILL_TOKENS before its current file (`cachedIds`: the main cache, which holds the
+   *  warmup's progress): the current file's window alone, as a Quick, which the engine runs in a
+   *  cache of its own; else the full stream. The window does not follow the related files the
+   *  warmup has cached so far: in its own cache it survives the warmup's next chunks and the
+   *  warmup's progress survives it, so typing after a quick answer and the warmup after it both
+   *  reuse what they had. A cold cache is decided on the first related files alone (the fewest
+   *  whose text could pass the bound), so the first answer does not wait for tokenizing the whole
+   *  repository context; the warmup does that in the background. */
   stream(ctx: ContextPayload, cachedIds: readonly number[]): Quick | Stream {
     let chars = 0;
     let j = 0;
@@ -117,31 +120,21 @@ export class QuickContext {
       if (part.files.length - 1 === j && part.currentStart - cached > QUICK_PREFILL_TOKENS) {
         const rest = ctx.files.slice(j).reduce((n, f) => n + f.text.length, 0);
         const estimate = Math.round(part.ids.length + (rest * part.currentStart) / Math.max(1, chars));
-        return this.quick(ctx, part, cached, ctx.files.length, Math.min(estimate, this.maxTokens()));
+        return this.quick(ctx, ctx.files.length, Math.min(estimate, this.maxTokens()));
       }
     }
     const full = this.build(ctx);
     const cached = commonPrefix(cachedIds, full.ids);
     if (full.currentStart - cached <= QUICK_PREFILL_TOKENS) return full;
-    return this.quick(ctx, full, cached, full.files.length - 1, full.ids.length);
+    return this.quick(ctx, full.files.length - 1, full.ids.length);
   }
 
-  /** The quick answer on the related files of `laid` (the full layout or its first files) cached whole. */
-  private quick(ctx: ContextPayload, laid: Stream, cached: number, related: number, fullTokens: number): Quick {
-    const placed = laid.files.length - 1; // buildStream places a prefix of ctx.files, then the current file
-    const ends = new Int32Array(placed); // where each related file's tokens end
-    for (let j = 0; j < laid.currentStart; j++) if (laid.fileOf[j] >= 0) ends[laid.fileOf[j]] = j + 1;
-    let k = 0;
-    while (k < placed && ends[k] <= cached) k++;
-    for (; ; k--) {
-      const whole = this.build({ files: ctx.files.slice(0, k), current: ctx.current });
-      // headers (and empty files) carry no file index: check the related part is really cached
-      if (k === 0 || whole.currentStart <= cached) {
-        const stream = trimCurrent(whole, ctx.current.prefix.length, this.cutFor(ctx, whole), QUICK_SUFFIX_TOKENS);
-        this.log?.(`quick answer: ${k} of ${related} related files cached and ${stream.ids.length - stream.currentStart} tokens of the current file; the rest (~${fullTokens - stream.ids.length} tokens) is left to the warmup`);
-        return { stream, partial: { placedFiles: k, relatedFiles: related, fullContextTokens: fullTokens }, firstLineOnly: QUICK_FIRST_LINE_ONLY };
-      }
-    }
+  /** The quick answer: the current file's window, with no related file before it. */
+  private quick(ctx: ContextPayload, related: number, fullTokens: number): Quick {
+    const alone = this.build({ files: [], current: ctx.current });
+    const stream = trimCurrent(alone, ctx.current.prefix.length, this.cutFor(ctx, alone), QUICK_SUFFIX_TOKENS);
+    this.log?.(`quick answer: ${stream.ids.length - stream.currentStart} tokens of the current file; the ${related} related files (~${fullTokens - stream.ids.length} tokens) are left to the warmup`);
+    return { stream, partial: { placedFiles: 0, relatedFiles: related, fullContextTokens: fullTokens }, firstLineOnly: QUICK_FIRST_LINE_ONLY };
   }
 
   /** The window's start for `s` (the current file laid out whole): kept while it is still a line

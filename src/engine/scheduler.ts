@@ -12,7 +12,9 @@
 //   queued runs before it, and a `complete` or `explain` arriving while a warmup runs raises the
 //   warmup's flag (the worker stops between prefill chunks; what it prefilled stays cached). The
 //   preempted warmup is not answered: it goes back in the queue and resumes (reusing the cached
-//   part) when nothing else waits, unless a newer warmup has replaced it meanwhile.
+//   part) when nothing else waits, unless a newer warmup has replaced it meanwhile. A newer warmup
+//   stops a running one the same way (the cursor moved or another file got the focus: the window
+//   at the new cursor comes first, and what the old one cached stays).
 // - a warmup starts only once no complete or explain has ended for WARMUP_IDLE_MS: the context
 //   cache is append-only with the current file last, so a warmup reading related files drops the
 //   current file's cached tokens, and a completion asked while the user is still typing would
@@ -126,7 +128,8 @@ export class Scheduler {
     }
     if (!isBackground(request)) this.stopSpeculative(request.id);
     if (request.type === 'complete' || request.type === 'explain') this.lastRequestAt = this.now();
-    if ((request.type === 'complete' || request.type === 'explain') && this.running?.request.type === 'warmup' && Atomics.load(this.running.cancel, 0) === 0) {
+    const stopsWarmup = request.type === 'complete' || request.type === 'explain' || request.type === 'warmup';
+    if (stopsWarmup && this.running?.request.type === 'warmup' && Atomics.load(this.running.cancel, 0) === 0) {
       this.preempted = true;
       Atomics.store(this.running.cancel, 0, 1);
     }

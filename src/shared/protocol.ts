@@ -208,8 +208,9 @@ export interface CompleteResult {
   stopReason: 'eot' | 'max-tokens' | 'max-lines' | 'block-end' | 'repetition' | 'cancelled';
   /** what the monitors did (absent when they are off) */
   monitor?: MonitorReport;
-  /** Present when the completion ran on a reduced context (EngineConfig.partialContext): only the
-   *  first `placedFiles` of `relatedFiles` related files were cached, the rest was left to the warmup. */
+  /** Present when the completion ran on a reduced context (EngineConfig.partialContext): a window of
+   *  the current file, with `placedFiles` of `relatedFiles` related files before it (0 since the
+   *  window has its own cache: the related files are left to the warmup). */
   contextPartial?: ContextPartial;
   /** present while ShadowLLM contextual sparsity is on: what each masked layer computed per decode step */
   contextual?: ContextualReport;

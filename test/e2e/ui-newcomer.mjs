@@ -7,7 +7,9 @@
 // types `this.` (`--type`) and waits for ghost text; then three times types the shown suggestion's
 // first line key by key, presses Enter and waits for the next ghost text. The times are what a user sees: debounce, context
 // assembly, the engine, drawing.
-//   node esbuild.mjs && npm run package && node test/e2e/ui-newcomer.mjs [--repo DIR] [--file REL] [--rounds N] [--accept type|tab] [--suggest off|default] [--out PATH]
+// `--rest-ms N`: the cursor rests N ms at that line end before Enter (a user reading; the extension
+// warms the context at a cursor that came to rest), 0 by default (Enter at once).
+//   node esbuild.mjs && npm run package && node test/e2e/ui-newcomer.mjs [--repo DIR] [--file REL] [--rounds N] [--accept type|tab] [--suggest off|default] [--rest-ms N] [--out PATH]
 // Env as test/e2e/ui-run.mjs (VSIX, EXT_DEV=1, CODE_SERVER / NODE24_BIN / CHROMIUM).
 /* global document, window */ // page functions run in the browser
 import fs from 'node:fs';
@@ -31,6 +33,7 @@ const ACCEPT = opt('accept', 'type');
 /** `off` (the UI tests' settings: no suggest widget while typing) or `default` (VS Code's: the widget
  *  opens after `.`; the ghost text then follows its selected entry, and only the first suggestion is timed). */
 const SUGGEST = opt('suggest', 'off');
+const REST_MS = Number(opt('rest-ms', '0'));
 const KEY_DELAY_MS = 30; // a fast typist
 const GHOST_TIMEOUT_MS = 20_000;
 
@@ -43,6 +46,7 @@ function fail(message) {
   process.exit(1);
 }
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) fail(`--rounds must be a positive integer, got ${opt('rounds')}`);
+if (!Number.isFinite(REST_MS) || REST_MS < 0) fail(`--rest-ms must be a number of ms >= 0, got ${opt('rest-ms')}`);
 if (ACCEPT !== 'type' && ACCEPT !== 'tab') fail(`--accept must be type or tab, got ${ACCEPT}`);
 if (SUGGEST !== 'off' && SUGGEST !== 'default') fail(`--suggest must be off or default, got ${SUGGEST}`);
 if (!fs.existsSync(path.join(REPO, FILE))) fail(`${path.join(REPO, FILE)} not found (the default repository comes from \`bash bench/names-fetch.sh\`)`);
@@ -141,6 +145,7 @@ async function round(t, vsix, r) {
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
     await page.waitForFunction((l) => document.querySelector('.part.statusbar')?.textContent.includes(`Ln ${l},`), line, { polling: 20 });
     await page.keyboard.press('End');
+    if (REST_MS > 0) await page.waitForTimeout(REST_MS);
     // a new statement in that block: Enter, then `this.` typed (typing asks for the suggestion)
     await page.keyboard.press('Enter');
     await page.keyboard.type(FIRST_TYPED, { delay: KEY_DELAY_MS });
@@ -207,7 +212,7 @@ for (let i = 0; i < 1 + NEXT; i++) {
 }
 const load = os.loadavg()[0].toFixed(1);
 const report = [
-  `Run ${new Date().toISOString()}, ${os.cpus().length} cores (load average ${load}), command \`node test/e2e/ui-newcomer.mjs --rounds ${ROUNDS}${ACCEPT === 'tab' ? ' --accept tab' : ''}${SUGGEST === 'default' ? ' --suggest default' : ''}\`${process.env.EXT_DEV ? ' (EXT_DEV=1)' : ''}: real VS Code (code-server) in headless Chromium, extension defaults.`,
+  `Run ${new Date().toISOString()}, ${os.cpus().length} cores (load average ${load}), command \`node test/e2e/ui-newcomer.mjs --rounds ${ROUNDS}${ACCEPT === 'tab' ? ' --accept tab' : ''}${SUGGEST === 'default' ? ' --suggest default' : ''}${REST_MS ? ` --rest-ms ${REST_MS}` : ''}\`${process.env.EXT_DEV ? ' (EXT_DEV=1)' : ''}: real VS Code (code-server) in headless Chromium, extension defaults.`,
   `Repository \`${path.relative(cs.ROOT, REPO)}\` (${countFiles(REPO)} source files, held out from training), file \`${FILE}\`. A fresh code-server per round; each time is from the last keystroke to ghost text on screen (Playwright's clock: the key sent; the page's clock: the page's last keydown event).`,
   '',
   '| request | p50 | p50 from the key the page dispatched | each round |',

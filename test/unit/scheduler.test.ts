@@ -178,9 +178,14 @@ describe('Scheduler', () => {
       s.finish(2);
       s.advance(WARMUP_IDLE_MS);
       expect(s.started.map((j) => j.request.id)).toEqual([1, 2, 3]);
-      s.scheduler.submit(warmup(4)); // while 3 runs: queued behind it, 3 not stopped
-      expect(Atomics.load(s.started[2].cancel, 0)).toBe(0);
+      // while 3 runs (the cursor moved, or another file got the focus): 3 stops and 4 takes its place
+      s.scheduler.submit(warmup(4));
+      expect(Atomics.load(s.started[2].cancel, 0)).toBe(1);
       expect(s.scheduler.queuedIds).toEqual([4]);
+      cancelledBy(s, 3);
+      expect(s.errorsFor(3)[0]).toMatchObject({ cancelled: true });
+      expect(s.started.map((j) => j.request.id)).toEqual([1, 2, 3, 4]);
+      expect(s.scheduler.queuedIds).toEqual([]);
     });
 
     it('a warmup that finishes although preempted is answered normally', () => {

@@ -1,7 +1,8 @@
-// EngineConfig.partialContext: a completion whose related files are not cached yet runs on the
-// cached ones plus a window of the current file around the cursor (no cold prefill of the
-// repository first) and ends at its first line; once the warmup has cached the whole context,
-// completions use all of it; the cached files survive the quick answer.
+// EngineConfig.partialContext: a completion whose related files are not cached yet runs on a
+// window of the current file around the cursor, in a cache of its own (no cold prefill of the
+// repository first), and ends at its first line; a warmup prefills that window first; once the
+// warmup has cached the whole context, completions use all of it; the warmup's progress survives
+// the quick answers.
 import * as path from 'path';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ContextPayload } from '../../../src/shared/protocol';
@@ -29,6 +30,7 @@ describe('quick answer from the cached context (partialContext)', () => {
   it('a cold request with a long related context prefills only the current file', async () => {
     expect(tokensOf(related)).toBeGreaterThan(2 * QUICK_PREFILL_TOKENS);
     engine.kv!.truncate(0);
+    engine.quickKv!.truncate(0);
     const r = await engine.complete({ context: ctx() }, hooks);
     expect(r.contextPartial).toEqual({ placedFiles: 0, relatedFiles: related.length, fullContextTokens: expect.any(Number) });
     expect(r.contextPartial!.fullContextTokens).toBeGreaterThan(tokensOf(related));
@@ -36,31 +38,40 @@ describe('quick answer from the cached context (partialContext)', () => {
     expect(r.prefilledTokens).toBeLessThanOrEqual(r.contextTokens);
   }, 120_000);
 
-  it('a warmup stopped part-way keeps its whole files cached, and the quick answer reuses them', async () => {
+  it('a warmup stopped part-way: the window at the cursor was prefilled first, the quick answer reads it, and the warmup\'s progress stays', async () => {
     engine.kv!.truncate(0);
+    engine.quickKv!.truncate(0);
     let chunks = 0;
     const stopAfter: Hooks = { emit: (e) => void (e.type === 'progress' && chunks++), cancelled: () => chunks >= 8 };
     await expect(engine.warmup(ctx(), stopAfter)).rejects.toBeInstanceOf(CancelledError);
     const cachedTokens = engine.kv!.length;
+    const cachedIds = [...engine.kv!.ids];
     // a warmup runs in small chunks (a completion waits for the one in progress): 8 of them, 1,024 tokens
     expect(cachedTokens).toBe(8 * WARMUP_PREFILL_CHUNK);
+    // before them, the window a completion at this cursor reads, in the side cache
+    const windowTokens = engine.quickKv!.length;
+    expect(windowTokens).toBeGreaterThan(0);
+    expect(windowTokens).toBeLessThan(QUICK_PREFILL_TOKENS / 4);
     const r = await engine.complete({ context: ctx() }, hooks);
-    const placed = r.contextPartial!.placedFiles;
-    expect(placed).toBeGreaterThan(0);
-    expect(placed).toBeLessThan(related.length);
-    expect(tokensOf(related.slice(0, placed))).toBeLessThanOrEqual(cachedTokens);
-    expect(tokensOf(related.slice(0, placed + 1))).toBeGreaterThan(cachedTokens - 64); // every whole cached file is placed
-    // the cached files are reused, not prefilled again; only the current file is new
-    expect(r.reusedTokens).toBeGreaterThanOrEqual(tokensOf(related.slice(0, placed)));
-    expect(r.prefilledTokens).toBeLessThan(QUICK_PREFILL_TOKENS / 4);
-    // the warmup grew the capacity for the full context; the graphs compute over all of it, so the quick answer gives it back
-    expect(engine.kv!.cap).toBeLessThan(r.contextTokens + 64 + 4 + 256);
+    expect(r.contextPartial).toEqual({ placedFiles: 0, relatedFiles: related.length, fullContextTokens: expect.any(Number) });
+    // the window is read from the side cache: nothing (or the healed last token) is prefilled
+    expect(r.prefilledTokens).toBeLessThanOrEqual(1);
+    expect(r.reusedTokens).toBeGreaterThanOrEqual(r.contextTokens - 1);
+    // the main cache, the warmup's progress, is as the warmup left it
+    expect(engine.kv!.ids).toEqual(cachedIds);
+    // the side cache holds what one quick answer needs, no more (the graphs compute over all of it)
+    expect(engine.quickKv!.cap).toBeLessThan(r.contextTokens + 64 + 4 + 256);
+    // typing at the cursor after it: only the typed tokens are prefilled
+    const typed = await engine.complete({ context: ctx(prefix + 'g0_1(') }, hooks);
+    expect(typed.contextPartial).toBeDefined();
+    expect(typed.prefilledTokens).toBeLessThan(8);
+    expect(engine.kv!.ids).toEqual(cachedIds);
   }, 120_000);
 
   it('after the warmup has finished, the full stream is used and only the cursor line is prefilled', async () => {
     const w = await engine.warmup(ctx(), hooks);
-    expect(w.prefilledTokens).toBeGreaterThan(0); // it resumed from the files the quick answer kept
-    expect(w.prefilledTokens).toBeLessThan(w.contextTokens);
+    // it resumed where it stopped: the quick answers in between did not touch its cache
+    expect(w.prefilledTokens).toBe(w.contextTokens - 8 * WARMUP_PREFILL_CHUNK);
     // the warmup left room for typing and a completion: the next ones do not grow (copy) the cache
     const cap = engine.kv!.cap;
     expect(cap).toBeGreaterThanOrEqual(w.contextTokens + 64 + 4 + WARMUP_TYPING_ROOM);
@@ -74,10 +85,13 @@ describe('quick answer from the cached context (partialContext)', () => {
 
   it('Explain before the warmup reads what a quick completion reads, and says so; after it, the whole context', async () => {
     engine.kv!.truncate(0);
+    engine.quickKv!.truncate(0);
     const sel = { context: { files: related, current: { file: 'src/main.ts', prefix: 'import { g0_1 } from "./lib0";\n\nconst total = ', suffix: '\n' } }, selection: 'g0_1(2);' };
     const cold = await engine.explain(sel, hooks);
     expect(cold.contextPartial).toEqual({ placedFiles: 0, relatedFiles: related.length, fullContextTokens: expect.any(Number) });
-    expect(engine.kv!.ids.length).toBeLessThan(QUICK_PREFILL_TOKENS / 4); // the current file and the selection only
+    expect(engine.kv!.length).toBe(0); // the repository context's cache is left to the warmup
+    expect(engine.quickKv!.length).toBeGreaterThan(0);
+    expect(engine.quickKv!.length).toBeLessThan(QUICK_PREFILL_TOKENS / 4); // the current file and the selection only
     expect(cold.tokens.map((t) => t.text).join('')).toBe(sel.selection);
     expect(cold.chosen.every((c) => c.file === 'src/main.ts')).toBe(true);
     await engine.warmup(sel.context, hooks);

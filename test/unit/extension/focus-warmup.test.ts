@@ -1,25 +1,30 @@
 // FocusWarmup (src/extension/focus-warmup.ts): opening or focusing a file sends one `warmup` of its
 // context after FOCUS_WARMUP_DEBOUNCE_MS (the latest focus wins), nothing for files the extension
-// does not complete, and again when a completion answered from a partial context. VS Code and the
+// does not complete, again when a completion answered from a partial context, and when the cursor
+// comes to rest elsewhere without an edit. VS Code and the
 // engine are fakes; the debounce runs on vitest's fake timers.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 type Listener<T> = (e: T) => void;
 interface FakeEditor {
-  document: { uri: { scheme: string; toString(): string }; languageId: string; offsetAt(p: unknown): number };
-  selection: { active: unknown };
+  document: { uri: { scheme: string; toString(): string }; languageId: string; version: number; offsetAt(p: unknown): number };
+  selection: { active: { offset: number } };
 }
 
 const vs = vi.hoisted(() => {
   const listeners: ((e: unknown) => void)[] = [];
+  const selectionListeners: ((e: unknown) => void)[] = [];
+  const on = (list: ((e: unknown) => void)[]) => (l: (e: unknown) => void) => {
+    list.push(l);
+    return { dispose: () => list.splice(list.indexOf(l), 1) };
+  };
   return {
     listeners,
+    selectionListeners,
     window: {
       activeTextEditor: undefined as unknown,
-      onDidChangeActiveTextEditor: (l: (e: unknown) => void) => {
-        listeners.push(l);
-        return { dispose: () => listeners.splice(listeners.indexOf(l), 1) };
-      },
+      onDidChangeActiveTextEditor: on(listeners),
+      onDidChangeTextEditorSelection: on(selectionListeners),
     },
   };
 });
@@ -34,7 +39,18 @@ const settings = (over: Partial<Settings> = {}): Settings =>
   ({ enable: true, enabledLanguages: { '*': true, markdown: false }, monitors: true, ...over }) as Settings;
 
 function editor(name: string, languageId = 'typescript', scheme = 'file', offset = 7): FakeEditor {
-  return { document: { uri: { scheme, toString: () => `${scheme}:///${name}` }, languageId, offsetAt: () => offset }, selection: { active: {} } };
+  const e: FakeEditor = {
+    document: { uri: { scheme, toString: () => `${scheme}:///${name}` }, languageId, version: 1, offsetAt: (p) => (p as { offset: number }).offset },
+    selection: { active: { offset } },
+  };
+  return e;
+}
+
+/** The cursor of `e` moves to `offset`; `edit`: with an edit of the document (typing). */
+function move(e: FakeEditor, offset: number, edit = false): void {
+  if (edit) e.document.version++;
+  e.selection = { active: { offset } };
+  for (const l of [...vs.selectionListeners]) l({ textEditor: e, selections: [e.selection] });
 }
 
 function focus(e: FakeEditor | undefined): void {
@@ -80,6 +96,7 @@ async function settle(): Promise<void> {
 beforeEach(() => {
   vi.useFakeTimers();
   vs.listeners.length = 0;
+  vs.selectionListeners.length = 0;
   vs.window.activeTextEditor = undefined;
   completed = [];
   sent = [];
@@ -162,6 +179,36 @@ describe('FocusWarmup', () => {
     w.dispose();
   });
 
+  it('a cursor that comes to rest elsewhere without an edit is warmed there; typing, and moves back to the warmed place, are not', async () => {
+    const a = editor('a.ts', 'typescript', 'file', 10);
+    vs.window.activeTextEditor = a;
+    const w = new FocusWarmup(deps());
+    await settle();
+    expect(sent.map((s) => (s.payload as { start: number }).start)).toEqual([10]);
+    // Go to Line, then arrow keys: one warmup, at the cursor where it rested
+    move(a, 500);
+    await vi.advanceTimersByTimeAsync(FOCUS_WARMUP_DEBOUNCE_MS / 2);
+    move(a, 540);
+    await settle();
+    expect(sent.map((s) => (s.payload as { start: number }).start)).toEqual([10, 540]);
+    // typing moves the cursor with the text: the completions follow it, no warmup
+    for (const at of [541, 542, 543]) move(a, at, true);
+    await settle();
+    expect(sent).toHaveLength(2);
+    // a click after the typing is a move again; a move to where the last warmup was is not
+    move(a, 200);
+    await settle();
+    expect(sent).toHaveLength(3);
+    move(a, 200);
+    await settle();
+    expect(sent).toHaveLength(3);
+    // a selection change in an editor without the focus (a diff's other side, a peek) is not followed
+    move(editor('b.ts'), 5);
+    await settle();
+    expect(sent).toHaveLength(3);
+    w.dispose();
+  });
+
   it('a replaced warmup (cancelled) is quiet; an engine error is logged, never thrown', async () => {
     vs.window.activeTextEditor = editor('a.ts');
     warmupError = new CancelledError();
@@ -184,6 +231,7 @@ describe('FocusWarmup', () => {
     await settle();
     expect(sent).toHaveLength(0);
     expect(vs.listeners).toHaveLength(0);
+    expect(vs.selectionListeners).toHaveLength(0);
     expect(completed).toHaveLength(0);
   });
 });
