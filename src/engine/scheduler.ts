@@ -26,8 +26,9 @@
 //   speculative replaces the older one, whatever its document. Like a complete it stops a running
 //   warmup and counts as a request for WARMUP_IDLE_MS (the user is typing).
 // - a `typing` message (the user typed in the active editor, whether or not a request followed)
-//   counts like a request for WARMUP_IDLE_MS, so a warmup does not resume while the user types
-//   through suggestions.
+//   stops a running warmup like a request and counts like one for WARMUP_IDLE_MS, so a warmup does
+//   not resume while the user types through suggestions, and the completion the typing leads to
+//   does not wait for a warmup's chunk in progress.
 // - the queue is bounded; beyond the bound a request is refused with an error.
 import type { Response } from '../shared/protocol';
 import type { WorkerJob } from './worker-protocol';
@@ -128,11 +129,7 @@ export class Scheduler {
     }
     if (!isBackground(request)) this.stopSpeculative(request.id);
     if (request.type === 'complete' || request.type === 'explain') this.lastRequestAt = this.now();
-    const stopsWarmup = request.type === 'complete' || request.type === 'explain' || request.type === 'warmup';
-    if (stopsWarmup && this.running?.request.type === 'warmup' && Atomics.load(this.running.cancel, 0) === 0) {
-      this.preempted = true;
-      Atomics.store(this.running.cancel, 0, 1);
-    }
+    if (request.type === 'complete' || request.type === 'explain' || request.type === 'warmup') this.stopWarmup();
     if (this.queue.length >= MAX_QUEUED) {
       this.io.reply({ id: request.id, type: 'error', message: `engine busy: ${this.queue.length} requests already queued` });
       return;
@@ -142,9 +139,19 @@ export class Scheduler {
     this.report();
   }
 
-  /** The user typed: a warmup waits WARMUP_IDLE_MS from now (one running goes on). */
+  /** The user typed: a running warmup stops at its next chunk (the completion that follows the
+   *  typing then finds the worker free instead of waiting for the chunk in progress), and a warmup
+   *  waits WARMUP_IDLE_MS from now. */
   typing(): void {
     this.lastRequestAt = Math.max(this.lastRequestAt, this.now());
+    this.stopWarmup();
+  }
+
+  /** A running warmup stops between prefill chunks and goes back in the queue (see onWorkerMessage). */
+  private stopWarmup(): void {
+    if (this.running?.request.type !== 'warmup' || Atomics.load(this.running.cancel, 0) !== 0) return;
+    this.preempted = true;
+    Atomics.store(this.running.cancel, 0, 1);
   }
 
   cancel(target: number): void {

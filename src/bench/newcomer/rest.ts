@@ -9,7 +9,8 @@
 // With the cursor warmup **on**, a cursor move sends a warmup at the new cursor after
 // FOCUS_WARMUP_DEBOUNCE_MS, as src/extension/focus-warmup.ts does; **off** sends none (the
 // extension before it). Rounds alternate off/on; the times run from the request (the last
-// keystroke; the extension's debounce and drawing not counted) to the whole suggestion.
+// keystroke, which is sent to the engine as `typing` MIN_DELAY_MS before, as the extension's
+// shortest debounce; that debounce and drawing not counted) to the whole suggestion.
 //   node esbuild.mjs && nice -n 5 node out/bench-rest.js [--rounds N] [--open-ms MS] [--rest-ms MS] [--out PATH]
 import { writeFileSync } from 'fs';
 import * as os from 'os';
@@ -18,7 +19,7 @@ import type { CompleteResult, ContextPayload, EngineConfig } from '../../shared/
 import { assembleContext } from '../../context';
 import { EngineClient } from '../../engine-client';
 import { readDocument } from '../../engine/cli-args';
-import { FOCUS_WARMUP_DEBOUNCE_MS } from '../../completion-logic/debounce';
+import { FOCUS_WARMUP_DEBOUNCE_MS, MIN_DELAY_MS } from '../../completion-logic/debounce';
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -102,6 +103,9 @@ async function round(cursorWarmup: boolean): Promise<{ cold: Sample; jump: Sampl
       warm(await assemble(doc.text, at));
     }
     await sleep(Math.max(0, REST_MS - (performance.now() - moved)));
+    // as the provider does: the first keystroke tells the engine at once, the request follows the debounce
+    engine.typing();
+    await sleep(MIN_DELAY_MS);
     const text = doc.text.slice(0, at) + TYPED + doc.text.slice(at);
     return ask(text, at + TYPED.length);
   };
@@ -148,7 +152,7 @@ async function main(): Promise<void> {
     '',
     `Run ${started.toISOString()} on ${os.cpus().length}x ${os.cpus()[0]?.model.trim() ?? 'CPU'} (load average at start ${load.toFixed(1)}), command \`node esbuild.mjs && nice -n 5 node out/bench-rest.js --rounds ${ROUNDS} --open-ms ${OPEN_MS} --rest-ms ${REST_MS}\` (src/bench/newcomer/rest.ts).`,
     '',
-    `Repository \`${path.relative(root, REPO)}\` (held out from training), file \`${FILE}\`, the extension's default settings (tokenbutler, budget 512, 16k context, sparse prefill, monitors on, partialContext on). Each round is a fresh engine child (the extension's EngineClient, scheduler and worker). **cold**: the file is opened with the cursor at its start and the focus warmup is sent; ${OPEN_MS} ms later the cursor goes to the end of the first line past the middle that opens a block; ${REST_MS} ms after that, Enter and \`this.\` are typed and the completion asked. **jump**: after the warmup has read the whole context, the cursor jumps to the first such line a quarter into the file; ${REST_MS} ms later the same typing. **cursor warmup on**: a cursor move sends a warmup at the new cursor after ${FOCUS_WARMUP_DEBOUNCE_MS} ms (src/extension/focus-warmup.ts); **off**: none (the extension before it; the engine is the same). Times from the request to the whole suggestion (the extension's debounce and drawing not counted), median (every round), over ${ROUNDS} rounds per column.`,
+    `Repository \`${path.relative(root, REPO)}\` (held out from training), file \`${FILE}\`, the extension's default settings (tokenbutler, budget 512, 16k context, sparse prefill, monitors on, partialContext on). Each round is a fresh engine child (the extension's EngineClient, scheduler and worker). **cold**: the file is opened with the cursor at its start and the focus warmup is sent; ${OPEN_MS} ms later the cursor goes to the end of the first line past the middle that opens a block; ${REST_MS} ms after that, Enter and \`this.\` are typed and the completion asked. **jump**: after the warmup has read the whole context, the cursor jumps to the first such line a quarter into the file; ${REST_MS} ms later the same typing. **cursor warmup on**: a cursor move sends a warmup at the new cursor after ${FOCUS_WARMUP_DEBOUNCE_MS} ms (src/extension/focus-warmup.ts); **off**: none (the extension before it; the engine is the same). The first keystroke is sent as \`typing\` ${MIN_DELAY_MS} ms before the request (the extension's shortest debounce). Times from the request to the whole suggestion (the debounce and drawing not counted), median (every round), over ${ROUNDS} rounds per column.`,
     '',
     '| moment | cursor warmup off | cursor warmup on |',
     '|---|---|---|',

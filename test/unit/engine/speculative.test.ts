@@ -130,6 +130,21 @@ describe('Scheduler: speculative completes (prefetch)', () => {
     expect(s.replies.filter((r) => r.type !== 'event').map((r) => r.id)).toEqual([2]); // typing is never answered
   });
 
+  it('typing stops a running warmup, which resumes after the pause, unanswered meanwhile', () => {
+    const s = setup();
+    s.scheduler.submit(warmup(1));
+    expect(s.scheduler.runningId).toBe(1);
+    s.scheduler.typing();
+    expect(s.flag(0)).toBe(1); // stops at its next prefill chunk: the completion after the typing finds the worker free
+    s.stopped(1);
+    expect(s.errorsFor(1)).toEqual([]); // requeued, not answered
+    expect(s.scheduler.runningId).toBeUndefined();
+    s.scheduler.typing(); // more typing: nothing running, nothing to stop
+    s.advance(WARMUP_IDLE_MS);
+    expect(s.started.map((j) => j.request.id)).toEqual([1, 1]);
+    expect(s.flag(1)).toBe(0);
+  });
+
   it('a prefetch that finished before seeing its flag is answered normally', () => {
     const s = setup();
     s.scheduler.submit(prefetch(1));
