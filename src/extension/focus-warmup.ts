@@ -47,6 +47,11 @@ export class FocusWarmup implements vscode.Disposable {
   /** Where the last warmup was sent (document and offset). */
   private warmed?: { doc: string; offset: number };
 
+  /** Where the last warmup was sent (tests read it). */
+  get warmedAt(): { doc: string; offset: number } | undefined {
+    return this.warmed;
+  }
+
   private onSelection(e: vscode.TextEditorSelectionChangeEvent): void {
     const editor = e.textEditor;
     if (editor !== vscode.window.activeTextEditor) return;

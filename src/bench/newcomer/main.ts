@@ -275,7 +275,7 @@ async function main(): Promise<void> {
     `Each round starts a fresh engine child (the extension's EngineClient, scheduler and worker; model loaded, nothing cached), opens the file at t0 and asks for a completion at once; ` +
       `then, ${GAP_MS} ms later, the shown suggestion's first line is typed key by key and the next completion asked. **off**: no warmup, every completion on the full context (before issue 26 item 5). ` +
       '**on**: the focus warmup is sent at t0 together with the first completion (no head start: the completion stops it), and completions whose related files are not cached yet ' +
-      'answer from the cached ones plus a window of the current file (`partialContext`, src/engine/quick-context.ts: more than QUICK_PREFILL_TOKENS = 1024 uncached context tokens; ' +
+      'answer from a window of the current file alone, in a cache of its own (`partialContext`, src/engine/quick-context.ts: more than QUICK_PREFILL_TOKENS = 1024 uncached context tokens; ' +
       'the window is the last ~QUICK_PREFIX_TOKENS = 640 prefix tokens from a line start, kept while typing, and QUICK_SUFFIX_TOKENS = 64 of the suffix; the quick answer ends at its first line); ' +
       'the stopped warmup resumes once requests pause for WARMUP_IDLE_MS = 1500 and leaves the cache room for the typing after it (WARMUP_TYPING_ROOM = 256). ' +
       '**on + prefetch**: as on, and each shown suggestion starts a speculative request (src/engine-client/prefetch.ts; after every other request, stopped by any) for the document with the whole suggestion typed; ' +

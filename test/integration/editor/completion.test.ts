@@ -137,6 +137,18 @@ suite('Editor: inline completions', () => {
     }
   });
 
+  test('a cursor that comes to rest elsewhere without an edit sends a warmup at the new cursor', async () => {
+    const editor = await open('src/shapes.ts');
+    await until(() => api.focusWarmup.warmedAt?.doc === editor.document.uri.toString(), 10_000, 'the focus warmup of the opened file');
+    const before = api.focusWarmup.sent;
+    const target = new vscode.Position(Math.floor(editor.document.lineCount / 2), 0);
+    const offset = editor.document.offsetAt(target);
+    assert.notStrictEqual(api.focusWarmup.warmedAt?.offset, offset);
+    placeCursor(editor, target);
+    await until(() => api.focusWarmup.sent > before, 10_000, 'a warmup after the cursor moved');
+    assert.deepStrictEqual(api.focusWarmup.warmedAt, { doc: editor.document.uri.toString(), offset });
+  });
+
   test('with the suggest widget open, the completion follows its selected entry and replaces the same range', async () => {
     const editor = await open('src/main.ts');
     await editor.edit((b) => b.insert(endOf(editor.document), '\n\nexport function totalPerimeter(items: Shape[]): number {\n  return ite'));
