@@ -236,11 +236,7 @@ export class Engine {
     if (!quick) return;
     const heal = TOKEN_HEALING.enabled ? healFor(s, vocabularyTexts(m.tokenizer)) : undefined;
     this.cache = cache;
-    try {
-      await this.prefill(heal?.ids ?? s.ids, hooks, 'dense', WARMUP_PREFILL_CHUNK);
-    } finally {
-      this.cache = this.main;
-    }
+    await this.thenMain(() => this.prefill(heal?.ids ?? s.ids, hooks, 'dense', WARMUP_PREFILL_CHUNK));
   }
 
   /** The monitors of this model's tokenizer; the language-service worker starts on first use. */
@@ -281,9 +277,15 @@ export class Engine {
     return this.monitorsFor(m).session({ ...c.current, files: c.files, serviceFiles: c.serviceFiles, editorNames: req.editorNames });
   }
 
-  async complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {
+  complete(req: CompleteRequest, hooks: Hooks): Promise<CompleteResult> {
+    return this.thenMain(() => this.completeOnce(req, hooks));
+  }
+
+  /** Runs `job`, then points the cache the next job reads back at the main one (a quick answer
+   *  reads the side cache), whether `job` succeeded or not. */
+  private async thenMain<T>(job: () => Promise<T>): Promise<T> {
     try {
-      return await this.completeOnce(req, hooks);
+      return await job();
     } finally {
       this.cache = this.main;
     }
@@ -418,12 +420,8 @@ export class Engine {
     return { s: picked.stream, quick: picked, cache: side };
   }
 
-  async explain(req: ExplainRequest, hooks: Hooks): Promise<ExplainResult> {
-    try {
-      return await this.explainOnce(req, hooks);
-    } finally {
-      this.cache = this.main;
-    }
+  explain(req: ExplainRequest, hooks: Hooks): Promise<ExplainResult> {
+    return this.thenMain(() => this.explainOnce(req, hooks));
   }
 
   private async explainOnce(req: ExplainRequest, hooks: Hooks): Promise<ExplainResult> {

@@ -24,13 +24,10 @@ import { readDocument } from '../../engine/cli-args';
 import { postprocess } from '../../postprocess';
 import { TypingAsSuggested } from '../../completion-logic/typing-as-suggested';
 import { MIN_DELAY_MS } from '../../completion-logic/debounce';
+import { blockLineEnd, extensionDefaults, median, opt, quiet, sleep } from './common';
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
-};
 const REPO = path.resolve(root, opt('repo', 'training/work/heldout/ws/leaflet-1.9.4'));
 const FILE = opt('file', 'src/layer/vector/Polyline.js');
 const ROUNDS = Number(opt('rounds', '3'));
@@ -45,19 +42,7 @@ const REQUESTS = 4;
 const BASELINE_CHILD = opt('baseline-child', '');
 const BASELINE_LABEL = opt('baseline-label', 'baseline');
 
-/** The extension's default settings (settings.ts). */
-const config = (warm: boolean): EngineConfig => ({
-  modelDir: MODEL,
-  executionProvider: 'cpu',
-  policy: 'tokenbutler',
-  budget: 512,
-  maxContextTokens: 16384,
-  maxNewTokens: 64,
-  prefill: 'sparse',
-  predictionInterval: 1,
-  monitors: MONITORS,
-  partialContext: warm,
-});
+const config = (warm: boolean): EngineConfig => extensionDefaults(MODEL, MONITORS, warm);
 
 interface Sample {
   ms: number;
@@ -91,20 +76,10 @@ interface Round {
   fullTokens: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quiet = { info: () => undefined, warn: (m: string) => process.stderr.write(`[warn] ${m}\n`), error: (m: string) => process.stderr.write(`[error] ${m}\n`) };
 const firstLine = (t: string) => t.split('\n').find((l) => l.trim())?.trim() ?? '';
 
-/** The cursor: the end of the first line past the file's middle that opens a block (`{` at its end). */
-function cursorOf(text: string): number {
-  let at = text.indexOf('\n', Math.floor(text.length / 2));
-  while (at >= 0) {
-    const lineStart = text.lastIndexOf('\n', at - 1) + 1;
-    if (/\{\s*$/.test(text.slice(lineStart, at))) return at;
-    at = text.indexOf('\n', at + 1);
-  }
-  return Math.floor(text.length / 2);
-}
+/** The cursor: the end of the first line past the file's middle that opens a block. */
+const cursorOf = (text: string) => blockLineEnd(text, 0.5);
 
 async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-child.js'), prefetch = false): Promise<Round> {
   const doc = readDocument(REPO, FILE);
@@ -193,11 +168,6 @@ async function round(warm: boolean, childPath = path.join(root, 'dist', 'engine-
     await engine.shutdown();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 
 async function main(): Promise<void> {
   const off: Round[] = [];

@@ -15,18 +15,14 @@
 import { writeFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { CompleteResult, ContextPayload, EngineConfig } from '../../shared/protocol';
+import type { CompleteResult, ContextPayload } from '../../shared/protocol';
 import { assembleContext } from '../../context';
 import { EngineClient } from '../../engine-client';
 import { readDocument } from '../../engine/cli-args';
 import { FOCUS_WARMUP_DEBOUNCE_MS, MIN_DELAY_MS } from '../../completion-logic/debounce';
+import { blockLineEnd, extensionDefaults, median, opt, quiet, sleep } from './common';
 
 const root = path.resolve(__dirname, '..');
-const args = process.argv.slice(2);
-const opt = (name: string, def: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
-};
 const REPO = path.resolve(root, opt('repo', 'training/work/heldout/ws/leaflet-1.9.4'));
 const FILE = opt('file', 'src/layer/vector/Polyline.js');
 const ROUNDS = Number(opt('rounds', '3'));
@@ -35,19 +31,7 @@ const REST_MS = Number(opt('rest-ms', '2000'));
 const OUT = path.resolve(root, opt('out', 'bench/cursor-rest.md'));
 const TYPED = '\n\t\tthis.';
 
-/** The extension's default settings (settings.ts). */
-const config: EngineConfig = {
-  modelDir: path.join(root, 'models/default'),
-  executionProvider: 'cpu',
-  policy: 'tokenbutler',
-  budget: 512,
-  maxContextTokens: 16384,
-  maxNewTokens: 64,
-  prefill: 'sparse',
-  predictionInterval: 1,
-  monitors: true,
-  partialContext: true,
-};
+const config = extensionDefaults(path.join(root, 'models/default'), true, true);
 
 interface Sample {
   ms: number;
@@ -58,19 +42,6 @@ interface Sample {
   shown: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quiet = { info: () => undefined, warn: (m: string) => process.stderr.write(`[warn] ${m}\n`), error: (m: string) => process.stderr.write(`[error] ${m}\n`) };
-
-/** The end of the first line past `from` (a share of the file) that opens a block. */
-function blockLineEnd(text: string, from: number): number {
-  let at = text.indexOf('\n', Math.floor(text.length * from));
-  while (at >= 0) {
-    const lineStart = text.lastIndexOf('\n', at - 1) + 1;
-    if (/\{\s*$/.test(text.slice(lineStart, at))) return at;
-    at = text.indexOf('\n', at + 1);
-  }
-  return Math.floor(text.length * from);
-}
 
 async function round(cursorWarmup: boolean): Promise<{ cold: Sample; jump: Sample; warmupDoneMs: number }> {
   const doc = readDocument(REPO, FILE);
@@ -123,11 +94,6 @@ async function round(cursorWarmup: boolean): Promise<{ cold: Sample; jump: Sampl
     await engine.shutdown();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 
 async function main(): Promise<void> {
   const started = new Date();
