@@ -78,6 +78,20 @@ function cursorLine(text) {
 const GHOST = '.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text';
 
 /** Waits for non-empty ghost text; the ms it took from `since` and its first non-empty line. */
+/** VS Code's inline-completion fetches (`editor.inlineSuggest.logFetch` logs each start and end to
+ *  the page's console), so a request without ghost text says whether VS Code asked at all or was
+ *  answered with nothing: `none` (no fetch started), `empty` (fetches ended without an item),
+ *  `canceled` (every fetch canceled by a newer edit) or `pending`. */
+function fetchesSince(fetches, since) {
+  const started = fetches.filter((f) => f.kind === 'start' && f.time >= since);
+  if (!started.length) return 'none';
+  const ids = new Set(started.map((f) => f.requestId));
+  const ended = fetches.filter((f) => f.kind === 'end' && ids.has(f.requestId));
+  if (ended.some((f) => !f.error && f.result?.length)) return 'shown';
+  if (ended.some((f) => !f.error)) return 'empty';
+  return ended.length === started.length ? 'canceled' : 'pending';
+}
+
 async function ghostAfter(page, since, timeout = GHOST_TIMEOUT_MS) {
   // seenAt: the page's clock when the ghost text was found, against the last keydown the page
   // dispatched (`inPage`): on a loaded machine the page may dispatch keys well after Playwright
@@ -102,11 +116,14 @@ async function round(t, vsix, r) {
   let browser;
   try {
     if (!process.env.EXT_DEV) cs.installVsix(t, state, vsix);
-    if (SUGGEST === 'default') {
+    {
       const file = path.join(state.userData, 'User', 'settings.json');
       const settings = JSON.parse(fs.readFileSync(file, 'utf8'));
-      delete settings['editor.quickSuggestions'];
-      delete settings['editor.suggestOnTriggerCharacters'];
+      settings['editor.inlineSuggest.logFetch'] = true; // fetchesSince
+      if (SUGGEST === 'default') {
+        delete settings['editor.quickSuggestions'];
+        delete settings['editor.suggestOnTriggerCharacters'];
+      }
       fs.writeFileSync(file, JSON.stringify(settings, null, 2));
     }
     const folder = cs.copyWorkspace(REPO, state.dir);
@@ -117,7 +134,16 @@ async function round(t, vsix, r) {
     const consoleErrors = [];
     page.on('console', (m) => {
       if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text().slice(0, 300)}`);
+      const at = m.text().indexOf('InlineCompletions.fetch @@ ');
+      if (at >= 0) {
+        try {
+          fetches.push(JSON.parse(m.text().slice(at + 'InlineCompletions.fetch @@ '.length)));
+        } catch {
+          // a log line in another shape: not counted
+        }
+      }
     });
+    const fetches = [];
     let url = `${server.url}/?folder=${encodeURIComponent(folder)}`;
     if (process.env.EXT_DEV) {
       const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${server.port}${cs.ROOT}`], ['skipWelcome', 'true']]);
@@ -147,12 +173,15 @@ async function round(t, vsix, r) {
     await page.keyboard.press('End');
     if (REST_MS > 0) await page.waitForTimeout(REST_MS);
     // a new statement in that block: Enter, then `this.` typed (typing asks for the suggestion)
+    const tEnter = Date.now();
     await page.keyboard.press('Enter');
     await page.keyboard.type(FIRST_TYPED, { delay: KEY_DELAY_MS });
     const tTyped = Date.now();
     let first = await ghostAfter(page, tTyped, 5_000);
     let triggered = false;
+    const typedFetch = fetchesSince(fetches, tEnter);
     if (first.ms === undefined) {
+      log(`round ${r}: no ghost text 5 s after the typing; VS Code's fetches since Enter: ${typedFetch}`);
       // VS Code did not ask the providers after the typing (it happens in a workbench still busy
       // opening the folder): ask explicitly (Trigger Inline Suggestion) and count from that keystroke
       triggered = true;
@@ -162,7 +191,7 @@ async function round(t, vsix, r) {
       first = await ghostAfter(page, tTrigger);
     }
     if (process.env.SHOT_DIR) await page.screenshot({ path: path.join(process.env.SHOT_DIR, `newcomer-${r}.png`) });
-    const requests = [{ fromOpen: first.ms === undefined ? undefined : tTyped - t0 + first.ms, ms: first.ms, inPage: first.inPage, shown: first.line, keys: 0, triggered }];
+    const requests = [{ fromOpen: first.ms === undefined ? undefined : tTyped - t0 + first.ms, ms: first.ms, inPage: first.inPage, shown: first.line, keys: 0, triggered, fetch: triggered ? typedFetch : undefined }];
     log(`round ${r}: first ghost text ${first.ms} ms after the last keystroke (${first.inPage} ms after the page dispatched it)${triggered ? ' (Alt+\\, after no suggestion was asked for the typing in 5 s)' : ''} (${tTyped - t0} ms after opening): ${JSON.stringify(first.line)}`);
     let shown = first;
     for (let i = 0; i < (SUGGEST === 'default' ? 0 : NEXT); i++) {
@@ -178,8 +207,9 @@ async function round(t, vsix, r) {
       await page.keyboard.press('Enter');
       const next = await ghostAfter(page, tLast);
       if (process.env.SHOT_DIR) await page.screenshot({ path: path.join(process.env.SHOT_DIR, `newcomer-${r}-${i + 2}.png`) });
-      requests.push({ ms: next.ms, inPage: next.inPage, shown: next.line, keys: shown.text.length + (shown.below ? 2 : 1) });
-      log(`round ${r}: request ${i + 2}: ${next.ms} ms after the last keystroke (${next.inPage} ms after the page dispatched it): ${JSON.stringify(next.line)}`);
+      const fetch = next.ms === undefined ? fetchesSince(fetches, tLast) : undefined;
+      requests.push({ ms: next.ms, inPage: next.inPage, shown: next.line, keys: shown.text.length + (shown.below ? 2 : 1), fetch });
+      log(`round ${r}: request ${i + 2}: ${next.ms} ms after the last keystroke (${next.inPage} ms after the page dispatched it): ${JSON.stringify(next.line)}${fetch ? `; VS Code's fetches after Enter: ${fetch}` : ''}`);
       shown = next;
     }
     return requests;
@@ -207,7 +237,9 @@ const rows = [];
 for (let i = 0; i < 1 + NEXT; i++) {
   const got = rounds.map((rs) => rs[i]).filter(Boolean);
   const label = i === 0 ? `first suggestion (a new line in a block, \`${FIRST_TYPED}\` typed, right after opening the file)` : `request ${i + 1} (${ACCEPT === 'tab' ? 'the suggestion accepted with Tab' : 'the shown line typed'}, then Enter)`;
-  const each = got.map((q) => `${fmt(q.ms)}${q.triggered ? ' (asked with Alt+\\ after 5 s without a request)' : q.fromOpen !== undefined ? ` (${q.fromOpen} ms from opening)` : ''}`).join(', ');
+  const each = got
+    .map((q) => `${fmt(q.ms)}${q.triggered ? ` (asked with Alt+\\ after 5 s without ghost text; VS Code's fetches for the typing: ${q.fetch})` : q.fetch ? ` (VS Code's fetches: ${q.fetch})` : q.fromOpen !== undefined ? ` (${q.fromOpen} ms from opening)` : ''}`)
+    .join(', ');
   rows.push(`| ${label} | ${fmt(median(got.map((q) => q.ms)))} | ${fmt(median(got.map((q) => q.inPage)))} | ${each} |`);
 }
 const load = os.loadavg()[0].toFixed(1);
@@ -218,6 +250,8 @@ const report = [
   '| request | p50 | p50 from the key the page dispatched | each round |',
   '|---|---|---|---|',
   ...rows,
+  '',
+  "Without ghost text, VS Code's own log of its inline-completion fetches (`editor.inlineSuggest.logFetch`) says why: `none` (it asked no provider), `empty` (answered with no item: the model ended the line or a stop rule left nothing), `canceled` (every fetch canceled by a newer edit), `pending` (no answer yet).",
   '',
   'Suggestions shown: ' + rounds.map((rs, i) => `round ${i + 1}: ${rs.map((q) => JSON.stringify(q.shown)).join(' → ')}`).join('; '),
 ].join('\n');
