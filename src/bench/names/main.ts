@@ -65,11 +65,11 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'generated-ident-all', 'no-arity', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'type-fit', 'generated-ident-all', 'no-arity', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
   // tuning only (tuning half): the ranking's biases in nats (monitor.ts DEFAULT_MONITOR_OPTIONS)
-  for (const [flag, key] of [['member-bias', 'memberBias'], ['ident-bias', 'identBias'], ['ident-class-gain', 'identClassGain'], ['ident-class-history', 'identClassHistory'], ['rank-scale', 'rankScale'], ['line-copy-bias', 'lineCopyBias']] as const) {
+  for (const [flag, key] of [['member-bias', 'memberBias'], ['ident-bias', 'identBias'], ['ident-class-gain', 'identClassGain'], ['ident-class-history', 'identClassHistory'], ['rank-scale', 'rankScale'], ['line-copy-bias', 'lineCopyBias'], ['type-fit', 'typeFit']] as const) {
     const v = o.get(flag);
     if (typeof v === 'string') DEFAULT_MONITOR_OPTIONS[key] = Number(v);
   }
@@ -332,6 +332,7 @@ async function main(argv: string[]): Promise<number> {
     predictionInterval: DEFAULT_PREDICTION_INTERVAL,
     tokenHealing: TOKEN_HEALING.enabled ? 'on' : 'off',
     arityMonitor: DEFAULT_MONITOR_OPTIONS.arity ? 'on' : 'off',
+    typeFit: DEFAULT_MONITOR_OPTIONS.typeFit,
     nimMaxNewTokens: NIM_MAX_NEW,
     lineMaxNewTokens: LINE_MAX_NEW,
     model: loaded.model,
@@ -432,6 +433,7 @@ ${cost}
 - **Name ranking** (monitors on): the scorers of src/engine/monitors/rank.ts are fitted by training/evaluation/fit_rank.py on candidate dumps (\`--candidates --features\`) of the fitting set (training-corpus packages, \`--half fit\`, never held out) and the tuning half, never on this report half; experiments in bench/names-ranking.md.
 - Monitors on/off: the \`monitors\` request field of \`Engine.complete\`; an engine without it ignores the field and both rows are equal.
 - Token healing (src/engine/decode/heal.ts; every model row, monitors on or off): the prompt's last token is dropped and the completion's first tokens spell its text out; \`--no-heal\` turns it off (tuning half only; A/B in bench/token-healing.md).
+- Expected type (monitors on): after \`receiver.\` where the code expects a type (the access's contextual type: a parameter, a property, a typed declaration, a return), a member whose type or call result fits it gets \`typeFit\` (${DEFAULT_MONITOR_OPTIONS.typeFit}) added to its ranking score (src/engine/monitors/ts-worker.ts membersFitting); \`--type-fit G\` sets it (tuning half only; bench/names-ranking.md).
 - Class gain (monitors on): at an identifier start the names' bias may raise the model's probability that a name comes by at most \`identClassGain\` nats (${DEFAULT_MONITOR_OPTIONS.identClassGain}) plus \`identClassHistory\` (${DEFAULT_MONITOR_OPTIONS.identClassHistory}) times the log odds of a name among what followed the same key before; \`--ident-class-gain G\` and \`--ident-class-history H\` set them (tuning half only; bench/names-ranking.md).
 
 Every sample (inputs trimmed, every row's completion and scores): \`${jsonName}\` beside this file.

@@ -80,9 +80,12 @@ export interface MonitorOptions {
   /** Right after a call's `(` (TS/JS): a callee that takes no argument is closed at once, and one
    *  that requires one is not (the service's signature help; Agrawal et al.'s argument-count monitor). */
   arity: boolean;
+  /** Added to the ranking's score (log-probability units, before `rankScale`) of a member that fits
+   *  the type the code expects after `receiver.` (ts-worker.ts membersFitting); 0 turns it off. */
+  typeFit: number;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true, typeFit: 3 };
 
 export interface MonitorInput {
   file: string;
@@ -171,7 +174,7 @@ export function usable(r: { member: boolean; newIdentifier: boolean }, trig: Tri
 export class MonitorSession {
   readonly events: MonitorEvent[] = [];
   private episode?: Episode;
-  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; param?: string; arity?: { min: number; max: number }; ms: number }>;
+  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; param?: string; arity?: { min: number; max: number }; fits?: string[]; ms: number }>;
   private cursorT0 = 0;
   private stepMs = 0;
   private readonly isTs: boolean;
@@ -189,7 +192,7 @@ export class MonitorSession {
     ts.setFiles(serviceFileSet(this.input, { file: this.input.file, text: whole.text }));
     const t0 = (this.cursorT0 = performance.now());
     this.cursorNames = ts.names(this.input.file, whole.text, whole.at, Math.max(this.m.opts.cursorTimeoutMs, this.m.opts.cursorMaxMs))
-      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, arity: r.arity, ms: performance.now() - t0 } : { arity: r?.arity, ms: performance.now() - t0 }));
+      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, arity: r.arity, fits: r.fits, ms: performance.now() - t0 } : { arity: r?.arity, ms: performance.now() - t0 }));
   }
 
   private serviceText(generated: string): { text: string; at: number } {
@@ -270,6 +273,7 @@ export class MonitorSession {
     let kinds: string[] | undefined;
     let param: string | undefined;
     let arity: { min: number; max: number } | undefined;
+    let fits: string[] | undefined;
     const before = (this.input.prefix + generated).slice(0, trig.start);
     const afterCall = trig.kind === 'ident' && CALL_OPEN.test(before);
     if (this.isTs) {
@@ -279,7 +283,7 @@ export class MonitorSession {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const r = await Promise.race([this.cursorNames, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), left)))]);
         clearTimeout(timer);
-        if (r) ({ names, kinds, param, arity } = r);
+        if (r) ({ names, kinds, param, arity, fits } = r);
       }
       else if (!atCursor && this.stepMs < this.m.opts.totalStepMs && (trig.kind === 'member' || this.m.opts.stepIdentTriggers || (afterCall && this.m.opts.arity))) {
         const whole = this.serviceText(generated);
@@ -287,7 +291,7 @@ export class MonitorSession {
         this.stepMs += performance.now() - t0;
         arity = r?.arity;
         // a query made for the arity alone leaves the names to the ranking, as at any generated identifier start
-        if (r && usable(r, trig) && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) ({ names, kinds, param } = r);
+        if (r && usable(r, trig) && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) ({ names, kinds, param, fits } = r);
       }
       if (afterCall && this.m.opts.arity && arity && (arity.max === 0 || arity.min > 0)) ep.arity = arity;
       if (names?.length) ep.source = 'typescript';
@@ -315,6 +319,7 @@ export class MonitorSession {
     const keyedOnly = trig.kind === 'ident' && !atCursor && this.m.opts.generatedIdentKeyedOnly;
     const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined, serviceKinds, param }, { keyedOnly });
     if (ep.hard) for (const k of [...scores.keys()]) if (!ep.hard.has(k)) scores.delete(k);
+    if (ep.source === 'typescript' && fits && this.m.opts.typeFit) for (const k of fits) if (scores.has(k)) scores.set(k, scores.get(k)! + this.m.opts.typeFit);
     const best = [...scores].sort((a, b) => b[1] - a[1]).slice(0, MAX_BIASED);
     if (best.length) ep.prior = { set: new NameSet(best.map(([k]) => k)), score: new Map(best) };
     if (trig.kind === 'ident' && trig.typed === '' && Number.isFinite(this.m.opts.identClassGain)) {

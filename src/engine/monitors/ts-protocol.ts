@@ -25,6 +25,9 @@ export interface NamesResult {
   /** at a call's argument: how many arguments its signatures take, fewest required (`min`) and most
    *  accepted (`max`, Infinity with a rest parameter), over all overloads (signature help) */
   arity?: { min: number; max: number };
+  /** after `receiver.` where the code expects a type: the names whose type (or call result) fits it,
+   *  when some typed names fit and some do not */
+  fits?: string[];
   member: boolean;
   /** a position where a new name is declared: no constraint applies */
   newIdentifier: boolean;

@@ -81,7 +81,59 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
   const kind = new Map<string, string>();
   for (const e of info?.entries ?? []) if (!SKIP_KINDS.has(e.kind) && !e.insertText && !kind.has(e.name)) kind.set(e.name, e.kind);
   const call = info?.isMemberCompletion ? {} : callAt(file, pos);
-  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], ...call, member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+  const fits = info?.isMemberCompletion ? membersFitting(file, pos, [...kind.keys()]) : undefined;
+  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], ...call, ...(fits ? { fits } : {}), member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+}
+
+/** A type that says what fits: not any, unknown or a type parameter. */
+function informative(t: ts.Type | undefined): t is ts.Type {
+  return !!t && !(t.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown | ts.TypeFlags.TypeParameter));
+}
+
+/** At `receiver.` where the code expects a type (a call's parameter, a property's or a
+ *  declaration's type, a return: the access's contextual type), the members whose type, or whose
+ *  call's result, is assignable to it (NamesResult.fits); undefined when nothing is expected, or
+ *  when all or none of the typed members fit (no evidence either way). */
+function membersFitting(file: string, pos: number, members: string[]): string[] | undefined {
+  try {
+    const program = service.getProgram();
+    const sf = program?.getSourceFile(ROOT + file);
+    if (!program || !sf) return undefined;
+    let node: ts.Node | undefined = innermostAt(sf, pos);
+    while (node && !ts.isPropertyAccessExpression(node)) node = ts.isSourceFile(node) || ts.isBlock(node) ? undefined : node.parent;
+    if (!node) return undefined;
+    const checker = program.getTypeChecker();
+    const expected = checker.getContextualType(node as ts.PropertyAccessExpression);
+    if (!informative(expected)) return undefined;
+    const receiver = checker.getTypeAtLocation((node as ts.PropertyAccessExpression).expression);
+    const fit: string[] = [];
+    let typed = 0;
+    for (const name of members) {
+      if (performance.now() > deadline) return undefined; // the names go without it, on time
+      const sym = receiver.getProperty(name);
+      const t = sym && checker.getTypeOfSymbolAtLocation(sym, node);
+      if (!informative(t)) continue;
+      typed++;
+      if (checker.isTypeAssignableTo(t, expected) || t.getCallSignatures().some((sig) => checker.isTypeAssignableTo(sig.getReturnType(), expected))) fit.push(name);
+    }
+    return fit.length && fit.length < typed ? fit : undefined;
+  } catch {
+    return undefined; // past the deadline: the names go without it
+  }
+}
+
+/** The innermost node of `sf` whose span holds `pos`, the first of siblings that do (the one that
+ *  ends at `pos`: the expression before the cursor, whose missing name ends there too). */
+function innermostAt(sf: ts.SourceFile, pos: number): ts.Node {
+  let found: ts.Node = sf;
+  const visit = (n: ts.Node): boolean => {
+    if (n.pos > pos || pos > n.end || n.kind === ts.SyntaxKind.EndOfFileToken) return false;
+    found = n;
+    ts.forEachChild(n, visit);
+    return true; // no later sibling
+  };
+  ts.forEachChild(sf, visit);
+  return found;
 }
 
 /** At a call's argument (signature help; nothing outside a call): the parameter it fills, and how

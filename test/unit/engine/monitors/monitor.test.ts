@@ -178,6 +178,25 @@ describe('argument count after a call\'s open bracket (the service\'s signature 
   });
 });
 
+describe('the expected type after `receiver.` (the service\'s fits)', () => {
+  it('a member that fits the expected type is ranked up by typeFit; off (0), the ranking is as without it', async () => {
+    const ts = service(fakeWorker('fits.js', `if (m.type === 'files') parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 });
+      if (m.type === 'names') parentPort.postMessage({ id: m.id, type: 'names', result: { names: ['alpha', 'beta'], kinds: ['property', 'property'], fits: ['beta'], member: true, newIdentifier: false, ms: 1 } });`));
+    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
+    expect(await ts.whenReady(5000)).toBe(true);
+    // `alpha` followed the receiver twice before: the text's evidence ranks it first
+    const input = { file: 'a.ts', prefix: 'obj.alpha;\nobj.alpha;\nconst n: number = obj.', suffix: '\n', files: [] };
+    const topWith = async (typeFit: number) => {
+      const s = new Monitors(VOCAB, ts, [0], { ...DEFAULT_MONITOR_OPTIONS, typeFit }).session(input);
+      s.prefetch();
+      await s.next('');
+      return s.events.find((e) => e.source === 'typescript')?.top;
+    };
+    expect(await topWith(0)).toEqual(['alpha', 'beta']);
+    expect(await topWith(30)).toEqual(['beta', 'alpha']);
+  });
+});
+
 describe('language-service failures fail soft', () => {
   const input = { file: 'a.ts', prefix: 'obj.beta;\nobj.', suffix: '\n', files: [] };
 

@@ -57,6 +57,21 @@ describe('language-service worker', () => {
     expect(await at('const x = ')).toBeUndefined(); // not in a call
   }, 60_000);
 
+  it('after `receiver.` where a type is expected: the members whose type or call result fits it', async () => {
+    const lib = 'export interface Opts {\n  count: number;\n  label: string;\n  total(): number;\n  signal: AbortSignal | undefined;\n}\nexport function take(n: number): void {}\n';
+    ts.setFiles([{ name: 'lib.ts', text: lib }]);
+    expect(await ts.whenReady(30_000)).toBe(true);
+    const head = "import { Opts, take } from './lib';\ndeclare const o: Opts;\n";
+    const fitsAt = async (text: string) => (await ts.names('a.ts', head + text, (head + text).length, 10_000))?.fits;
+    // a number is expected: the number member and the method returning one fit, the string and the signal do not
+    expect((await fitsAt('const n: number = o.'))?.sort()).toEqual(['count', 'total']);
+    expect((await fitsAt('take(o.'))?.sort()).toEqual(['count', 'total']);
+    expect(await fitsAt('const s: { label: string } = { label: o.')).toEqual(['label']);
+    // nothing expected (a statement start, an untyped declaration): no evidence
+    expect(await fitsAt('o.')).toBeUndefined();
+    expect(await fitsAt('const x = o.')).toBeUndefined();
+  }, 60_000);
+
   it('a query past its deadline (TypeScript throws its cancellation, no Error) leaves the worker answering', async () => {
     ts.setFiles([{ name: 'lib.ts', text: 'export function schedule(timeoutMs: number): void {}\n' + 'export const x = 1;\n'.repeat(2000) }]);
     const text = "import { schedule } from './lib';\nconst wait = 5;\nschedule(";
