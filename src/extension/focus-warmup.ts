@@ -1,8 +1,8 @@
 // When a file is opened or focused, its context is assembled and sent as a `warmup`, so the engine
 // reads the repository context in the background before the first keystroke. The engine runs
 // warmups at the lowest priority (scheduler.ts: a completion stops a running one, which resumes
-// after it), and a completion that finds the context not cached yet answers from the cached part
-// plus the current file (EngineConfig.partialContext); a partial answer asks for the warmup again
+// after it), and a completion that finds the context not cached yet answers from a window of the
+// current file (EngineConfig.partialContext); a partial answer asks for the warmup again
 // in case none is pending (the engine restarted, or the warmup was replaced). A cursor that comes
 // to rest somewhere else without an edit (a click, Go to Line, a search result, arrow keys) is warmed
 // the same way: the engine lays out the text after the cursor before the text up to it, so a moved

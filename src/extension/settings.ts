@@ -102,7 +102,7 @@ export function engineConfig(settings: Settings, extensionPath: string): EngineC
     monitors: settings.monitors,
     contextualSparsity: settings.contextualSparsity,
     contextualKeep: settings.contextualKeep,
-    // the first suggestion in a new file comes at once from the cached context; the focus warmup reads the rest
+    // the first suggestion in a new file comes at once from a window of the file; the focus warmup reads the rest
     partialContext: true,
   };
 }

@@ -92,8 +92,9 @@ export const EngineConfigSchema = v.object({
   predictionInterval: v.optional(intIn(1, 16)),
   /** Monitor-guided decoding (language service, editor names, context prior). Default on. */
   monitors: v.optional(v.boolean()),
-  /** A completion whose related files are not cached yet answers at once from the cached ones plus
-   *  the current file (CompleteResult.contextPartial); a warmup fills the rest in the background.
+  /** A completion whose related files are not cached yet answers at once from a window of the
+   *  current file, in a cache of its own (CompleteResult.contextPartial); a warmup prefills that
+   *  window first, then fills the rest in the background.
    *  Default off (one-shot CLI runs, benchmarks); the extension turns it on. */
   partialContext: v.optional(v.boolean()),
   /** ShadowLLM contextual sparsity of decode steps (src/shared/contextual.ts): which of heads and FFN
