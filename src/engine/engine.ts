@@ -232,11 +232,12 @@ export class Engine {
   private async warmWindow(ctx: ContextPayload, hooks: Hooks): Promise<void> {
     const { m, cfg } = this.need();
     if (!cfg.partialContext) return;
-    const { s, quick, cache } = this.requestStream(ctx, cfg.maxNewTokens);
-    if (!quick) return;
-    const heal = TOKEN_HEALING.enabled ? healFor(s, vocabularyTexts(m.tokenizer)) : undefined;
-    this.cache = cache;
-    await this.thenMain(() => this.prefill(heal?.ids ?? s.ids, hooks, 'dense', WARMUP_PREFILL_CHUNK));
+    await this.thenMain(async () => {
+      const { s, quick } = this.requestStream(ctx, cfg.maxNewTokens);
+      if (!quick) return;
+      const heal = TOKEN_HEALING.enabled ? healFor(s, vocabularyTexts(m.tokenizer)) : undefined;
+      await this.prefill(heal?.ids ?? s.ids, hooks, 'dense', WARMUP_PREFILL_CHUNK);
+    });
   }
 
   /** The monitors of this model's tokenizer; the language-service worker starts on first use. */
@@ -299,7 +300,6 @@ export class Engine {
     const budget = req.budget ?? cfg.budget;
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
     const { s, quick, cache } = this.requestStream(req.context, maxNew);
-    this.cache = cache;
     const multiline = (req.multiline ?? true) && !quick?.firstLineOnly;
     const monitor = this.monitorSession(req);
     monitor?.prefetch(); // the language-service query at the cursor runs while the context is prefilled
@@ -403,19 +403,19 @@ export class Engine {
     };
   }
 
-  /** The stream a completion or an explanation runs on, and the cache it reads: with
-   *  EngineConfig.partialContext, the quick window in the side cache while the repository context
-   *  is not cached (quick-context.ts), else the full stream in the main one. The graphs compute over
-   *  the cache's whole capacity, so the side cache keeps only the room the window and `room` new
-   *  tokens need. */
+  /** The stream a completion or an explanation runs on, and the cache it reads, which becomes the
+   *  one the job's steps use (callers run inside thenMain): with EngineConfig.partialContext, the
+   *  quick window in the side cache while the repository context is not cached (quick-context.ts),
+   *  else the full stream in the main one. The graphs compute over the cache's whole capacity, so
+   *  the side cache keeps only the room the window and `room` new tokens need. */
   private requestStream(ctx: ContextPayload, room: number): { s: Stream; quick?: Quick; cache: KvCache } {
     const { cfg } = this.need();
-    const main = this.main!;
+    const main = (this.cache = this.main!);
     if (!cfg.partialContext) return { s: this.stream(ctx), cache: main };
     this.quick ??= new QuickContext((c) => this.stream(c), () => this.need().cfg.maxContextTokens, (message) => this.log?.(message));
     const picked = this.quick.stream(ctx, main.ids);
     if (!isQuick(picked)) return { s: picked, cache: main };
-    const side = this.side!;
+    const side = (this.cache = this.side!);
     side.shrinkTo(commonPrefix(side.ids, picked.stream.ids), Math.ceil((picked.stream.ids.length + 64 + room) / 256) * 256);
     return { s: picked.stream, quick: picked, cache: side };
   }
@@ -432,8 +432,7 @@ export class Engine {
     const sel = m.tokenizer.encode(req.selection);
     if (sel.ids.length > MAX_EXPLAIN_TOKENS) throw new Error(`selection too long to explain (${sel.ids.length} tokens; at most ${MAX_EXPLAIN_TOKENS})`);
     // before the warmup has read the repository, Explain reads what a quick completion would
-    const { s, quick, cache } = this.requestStream(req.context, sel.ids.length);
-    this.cache = cache;
+    const { s, quick } = this.requestStream(req.context, sel.ids.length);
     const monitor = this.monitorSession({ context: req.context, monitors: req.monitors });
     monitor?.prefetch();
     let logits = (await this.prefill(s.ids, hooks)).logits;

@@ -86,7 +86,6 @@ export class FocusWarmup implements vscode.Disposable {
       if (context.currentSkipped || vscode.window.activeTextEditor?.document !== document) return; // skipped file, or focus moved on
       this.sent++;
       this.warmed = { doc: document.uri.toString(), offset };
-      this.lastSeen = { doc: document.uri.toString(), version: document.version };
       await this.deps.warmup(context.payload);
     } catch (e) {
       // a newer warmup replaced this one, or the engine is not running: nothing is lost
