@@ -1,6 +1,8 @@
 // Adaptive debounce (after Tabby): wait about as long as the user's typing rhythm suggests they
 // are still typing, minus what the engine will take anyway. Fast typists and slow engines get
-// short waits; a pause after punctuation or at the end of a line is a good moment to ask.
+// short waits; a pause after punctuation or at the end of a line is a good moment to ask, and
+// a member access just opened at the line end (`this.`) is the moment a user waits for the names.
+import { inStringOrComment } from '../engine/monitors/triggers';
 
 /** Focus changes and cursor moves within this window send one warmup (src/extension/focus-warmup.ts:
  *  switching through tabs sends none for the tabs passed, a cursor held down on an arrow key none
@@ -23,6 +25,9 @@ export interface DebounceOptions {
 export interface TriggerContext {
   afterPunctuation?: boolean; // the character before the cursor is punctuation ('.', '(', ',', ...)
   atLineEnd?: boolean; // nothing but whitespace right of the cursor
+  /** a member access was just opened (`this.`, `opts?.`, `f().`) with nothing right of the cursor:
+   *  the moment a user waits for the names, so the wait is MIN_DELAY_MS whatever the rhythm */
+  memberAccess?: boolean;
 }
 
 export const MIN_DELAY_MS = 100;
@@ -63,6 +68,7 @@ export class AdaptiveDebouncer {
 
   delayMs(ctx: TriggerContext = {}): number {
     if (this.o.fixedMs !== undefined && this.o.fixedMs > 0) return this.o.fixedMs;
+    if (ctx.memberAccess) return MIN_DELAY_MS;
     const typing = clamp(mean(this.intervals) ?? DEFAULT_TYPING_MS, TYPING_MIN_MS, TYPING_MAX_MS);
     const score = (ctx.afterPunctuation ? 0.5 : 0) + (ctx.atLineEnd ? 0.5 : 0);
     const factor = FACTOR_MAX - (FACTOR_MAX - FACTOR_MIN) * score;
@@ -94,7 +100,11 @@ export function triggerContextOf(prefix: string, suffix: string): TriggerContext
   const before = prefix[prefix.length - 1] ?? '';
   const nl = suffix.indexOf('\n');
   const rest = nl < 0 ? suffix : suffix.slice(0, nl);
-  return { afterPunctuation: /[.,;:(){}[\]<>=+\-*/&|!?'"`]/.test(before), atLineEnd: rest.trim() === '' };
+  const atLineEnd = rest.trim() === '';
+  const ctx: TriggerContext = { afterPunctuation: /[.,;:(){}[\]<>=+\-*/&|!?'"`]/.test(before), atLineEnd };
+  // `x.`, `x?.`, `f().`, `a[0].`; not `1.` or a sentence's full stop in a comment or string
+  if (atLineEnd && /(?:[A-Za-z_$][\w$]*|[)\]])\??\.$/.test(prefix) && !inStringOrComment(prefix) && !/^\s*(\*|\/\*)/.test(prefix.slice(prefix.lastIndexOf('\n') + 1))) ctx.memberAccess = true;
+  return ctx;
 }
 
 function push(list: number[], v: number, max: number): void {

@@ -68,8 +68,21 @@ describe('AdaptiveDebouncer', () => {
     expect(timers[1].cleared).toBe(true);
     expect(await d.wait({}, ac.signal)).toBe(false); // already aborted
   });
+  it('a member access just opened at the line end waits only the minimum, whatever the rhythm', () => {
+    const slow = typed([400, 400, 400]);
+    expect(slow.delayMs({ afterPunctuation: true, atLineEnd: true })).toBe(600);
+    expect(slow.delayMs(triggerContextOf('    return this.', ''))).toBe(MIN_DELAY_MS);
+    expect(slow.delayMs(triggerContextOf('  x = opts?.', '\n}'))).toBe(MIN_DELAY_MS);
+    expect(slow.delayMs(triggerContextOf('  f(a).', ''))).toBe(MIN_DELAY_MS);
+    expect(slow.delayMs(triggerContextOf('  a[0].', ''))).toBe(MIN_DELAY_MS);
+    // not a member access: a number, a spread, a sentence in a comment or a string, text right of the cursor
+    for (const [prefix, suffix] of [['  x = 1.', ''], ['  f(...', ''], ['  // see the docs.', ''], ['   * Returns the node.', ''], ["  s = 'end.", ''], ['  this.', 'foo()']]) {
+      expect(triggerContextOf(prefix, suffix).memberAccess, prefix).toBeFalsy();
+    }
+  });
+
   it('triggerContextOf reads the text around the cursor', () => {
-    expect(triggerContextOf('foo.', '\nbar')).toEqual({ afterPunctuation: true, atLineEnd: true });
+    expect(triggerContextOf('foo.', '\nbar')).toEqual({ afterPunctuation: true, atLineEnd: true, memberAccess: true });
     expect(triggerContextOf('foo', 'bar()')).toEqual({ afterPunctuation: false, atLineEnd: false });
   });
 });
