@@ -38,6 +38,8 @@ const entries = [
   { in: 'src/bench/newcomer/main.ts', out: 'out/bench-newcomer.js' },
   // the first suggestion after the cursor comes to rest, with and without the cursor warmup (bench/cursor-rest.md)
   { in: 'src/bench/newcomer/rest.ts', out: 'out/bench-rest.js' },
+  // the monitors' language service on large workspaces: start, memory, the first query after a file switch (bench/language-service.md)
+  { in: 'src/bench/ls-cost.ts', out: 'out/bench-ls.js' },
   // Explain Selection there, cold (partial or whole context) and cached
   { in: 'src/bench/newcomer/explain.ts', out: 'out/bench-explain.js' },
 ];

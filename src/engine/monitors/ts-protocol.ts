@@ -14,7 +14,9 @@ export type TsRequest =
   /** How much of `completion`, inserted between `prefix` and `suffix`, adds no parse error
    *  (syntax-check.ts syntaxSafeLength): the whole when clean, else a clean one of `cuts` (lengths
    *  at token boundaries), searched for at most `budgetMs`. */
-  | { id: number; type: 'syntax'; file: string; prefix: string; suffix: string; completion: string; cuts: number[]; budgetMs: number };
+  | { id: number; type: 'syntax'; file: string; prefix: string; suffix: string; completion: string; cuts: number[]; budgetMs: number }
+  /** What the service holds now (benchmarks, the status line). */
+  | { id: number; type: 'stats' };
 
 export interface NamesResult {
   names: string[];
@@ -37,6 +39,9 @@ export interface NamesResult {
 export type TsResponse =
   | { id: number; type: 'names'; result?: NamesResult; error?: string }
   | { id: number; type: 'syntax'; keep: number; tries: number; unresolved: boolean; ms: number; error?: string }
-  | { type: 'ready'; ms: number; heapMb: number; files: number };
+  | { type: 'ready'; ms: number; heapMb: number; files: number }
+  /** `files`: the context files it was given; `programFiles`: the program's source files (those, the
+   *  lib declarations and the warm-up file); `updateMs`: the last program update after a new file set */
+  | { id: number; type: 'stats'; heapMb: number; files: number; programFiles: number; updateMs?: number };
 
 export const TS_EXTENSIONS = /\.(ts|tsx|js|jsx|mts|cts|mjs|cjs)$/;

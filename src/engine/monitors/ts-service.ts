@@ -138,6 +138,13 @@ export class TsService {
     return r && !r.error && r.keep >= 0 ? r.keep : undefined;
   }
 
+  /** What the service holds now: heap, files, the program's size (benchmarks). */
+  async holding(timeoutMs: number): Promise<{ heapMb: number; files: number; programFiles: number; updateMs?: number } | undefined> {
+    if (!this.ready) return undefined;
+    const r = await this.ask<TsResponse & { type: 'stats' }>({ id: this.nextId++, type: 'stats' }, timeoutMs);
+    return r ? { heapMb: r.heapMb, files: r.files, programFiles: r.programFiles, updateMs: r.updateMs } : undefined;
+  }
+
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;

@@ -18,6 +18,22 @@ afterAll(async () => {
 });
 
 describe('language-service worker', () => {
+  it('a new file set updates the program at once, before any query (a file opened: the warmup)', async () => {
+    ts.setFiles([{ name: 'first.ts', text: 'export const one = 1;\n' }]);
+    expect(await ts.whenReady(30_000)).toBe(true);
+    const shapes = Array.from({ length: 40 }, (_, i) => `export class Shape${i} { area${i}(): number { return ${i}; } }`).join('\n');
+    ts.setFiles([{ name: 'shapes.ts', text: shapes }]);
+    // no query in between: the worker's answer to `holding` comes after the update it ran for the new set
+    const held = await ts.holding(30_000);
+    expect(held?.updateMs).toBeGreaterThan(0);
+    expect(held?.files).toBe(1); // first.ts dropped, shapes.ts in (the warm-up file not counted)
+    expect(held?.programFiles).toBeGreaterThan(1); // shapes.ts and the lib declarations
+    expect(held?.heapMb).toBeGreaterThan(0);
+    const head = "import { Shape7 } from './shapes';\nconst s = new Shape7();\n";
+    const r = await ts.names('use.ts', head + 's.', head.length + 2, 10_000);
+    expect(r?.names).toContain('area7');
+  }, 60_000);
+
   it('names each member\'s kind, and the parameter an argument fills', async () => {
     const lib = 'export class Timer {\n  size = 1;\n  run(): void {}\n}\nexport function schedule(timeoutMs: number, label: string): void {}\n';
     ts.setFiles([{ name: 'lib.ts', text: lib }]);
