@@ -10,4 +10,4 @@ export { CancelSource, Prefetcher, stateAfter, withTyped, type DocumentState, ty
 export { RecentLog } from './recent-log';
 export { DEFAULT_TIMEOUTS, type JobType, type RequestOptions } from './requests';
 export { DEFAULT_BACKOFF, type BackoffOptions } from './restart-policy';
-export { describeState, type EngineClientState } from './state';
+export { describeState, PREFILL_SHOW_DELAY_MS, ShownState, type EngineClientState } from './state';

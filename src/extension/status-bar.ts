@@ -1,7 +1,7 @@
 // Status bar item showing the engine state, with the last completion's stats in the tooltip.
 // Clicking it opens the TokenButler menu (status-menu.ts).
 import * as vscode from 'vscode';
-import { describeState, type EngineClientState } from '../engine-client';
+import { describeState, ShownState, type EngineClientState } from '../engine-client';
 import { statsMarkdown } from '../views/stats';
 import type { CompleteResult } from '../shared/protocol';
 
@@ -57,12 +57,14 @@ export function createStatusBar(
   item.name = 'TokenButler';
   item.command = 'tokenbutler.statusMenu';
   let last: CompleteResult | undefined;
-  render(item, engine.state, last);
+  // a short background prefill (a warmup after a click) does not flip the item (state.ts ShownState)
+  const shown = new ShownState(engine);
+  render(item, shown.state, last);
   item.show();
-  const sub = engine.onDidChangeState((state) => render(item, state, last));
+  const sub = shown.onDidChangeState((state) => render(item, state, last));
   const stats = completions.onDidComplete(({ result }) => {
     last = result;
-    render(item, engine.state, last);
+    render(item, shown.state, last);
   });
-  return vscode.Disposable.from(item, sub, stats);
+  return vscode.Disposable.from(item, sub, stats, shown);
 }
