@@ -4,7 +4,7 @@
 // after a member access (`receiver.`) past the file's middle. The context is assembled as the
 // extension does (16k tokens), the service gets that file set (ts-service.ts setFiles, as the
 // engine's warmup sends it), and the names query at the cursor is timed twice: the first after the
-// file set was sent (`--gap-ms` later: the user reads, then types) and again (warm). Then the service's heap and
+// file set was sent (`--gap-ms` later: the user reads, then types the `.`) and again (warm). Then the service's heap and
 // program size. Printed as markdown; nothing is written to disk.
 //   node esbuild.mjs && node out/bench-ls.js [--repos DIR,DIR] [--files N] [--seed S] [--gap-ms MS]
 //     [--baseline-worker OTHER/dist/engine-ts-worker.js --baseline-label NAME]
@@ -91,7 +91,9 @@ async function measure(repo: string, n: number, seed: number, gapMs: number, wor
       const r = await assembleContext({ workspaceRoot: repo, currentFile: p.file, prefix, suffix, maxContextTokens: CONTEXT_TOKENS });
       const assembleMs = performance.now() - t0;
       const whole = prefix + suffix;
-      const set = serviceFileSet(r.payload, { file: p.file, text: whole });
+      // the warmup came before the user typed the `.`: the query's text differs from it by that character
+      const before = prefix.slice(0, -1) + suffix;
+      const set = serviceFileSet(r.payload, { file: p.file, text: before });
       ts.setFiles(set);
       if (!(await ts.whenReady(60_000))) break;
       await sleep(gapMs);
@@ -128,7 +130,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--files must be a positive integer, got ${opt('files', '')}`);
   if (!Number.isFinite(gapMs) || gapMs < 0) throw new Error(`--gap-ms must be a number of ms >= 0, got ${opt('gap-ms', '')}`);
   const lines = [
-    `Run ${new Date().toISOString()}, command \`node out/bench-ls.js ${process.argv.slice(2).join(' ')}\`: ${n} files opened in turn per workspace, the cursor after a member access past each file's middle, the first query ${gapMs} ms after the file set was sent, context ${CONTEXT_TOKENS} tokens; the service's heap is capped at ${TS_HEAP_MB} MB.`,
+    `Run ${new Date().toISOString()}, command \`node out/bench-ls.js ${process.argv.slice(2).join(' ')}\`: ${n} files opened in turn per workspace, the cursor after a member access past each file's middle, the file set sent with the cursor before the \`.\` (the warmup), the \`.\` typed and the first query ${gapMs} ms later, context ${CONTEXT_TOKENS} tokens; the service's heap is capped at ${TS_HEAP_MB} MB.`,
     '',
     '| workspace | script files (MB) | cold start: ready ms, heap MB | assembly ms p50 / max | files the service reads p50 / max | program files max | first query after the file set changed, ms p50 / p95 / max | same query again, ms p50 / max | heap MB p50 / max | program update after a new file set, ms p50 / max | names p50 |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
