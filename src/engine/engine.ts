@@ -233,7 +233,7 @@ export class Engine {
     const { m, cfg } = this.need();
     if (!cfg.partialContext) return;
     await this.thenMain(async () => {
-      const { s, quick } = this.requestStream(ctx, cfg.maxNewTokens);
+      const { s, quick } = this.requestStream(ctx, cfg.maxNewTokens, 'warmup');
       if (!quick) return;
       const heal = TOKEN_HEALING.enabled ? healFor(s, vocabularyTexts(m.tokenizer)) : undefined;
       await this.prefill(heal?.ids ?? s.ids, hooks, 'dense', WARMUP_PREFILL_CHUNK);
@@ -299,7 +299,7 @@ export class Engine {
     const select = req.chosen ?? false; // below the crossover, the chosen context costs a sparse step
     const budget = req.budget ?? cfg.budget;
     const maxNew = req.maxNewTokens ?? cfg.maxNewTokens;
-    const { s, quick, cache } = this.requestStream(req.context, maxNew);
+    const { s, quick, cache } = this.requestStream(req.context, maxNew, 'completion');
     const multiline = (req.multiline ?? true) && !quick?.firstLineOnly;
     const monitor = this.monitorSession(req);
     monitor?.prefetch(); // the language-service query at the cursor runs while the context is prefilled
@@ -408,13 +408,18 @@ export class Engine {
    *  quick window in the side cache while the repository context is not cached (quick-context.ts),
    *  else the full stream in the main one. The graphs compute over the cache's whole capacity, so
    *  the side cache keeps only the room the window and `room` new tokens need. */
-  private requestStream(ctx: ContextPayload, room: number): { s: Stream; quick?: Quick; cache: KvCache } {
+  private requestStream(ctx: ContextPayload, room: number, purpose: 'completion' | 'explain' | 'warmup'): { s: Stream; quick?: Quick; cache: KvCache } {
     const { cfg } = this.need();
     const main = (this.cache = this.main!);
     if (!cfg.partialContext) return { s: this.stream(ctx), cache: main };
-    this.quick ??= new QuickContext((c) => this.stream(c), () => this.need().cfg.maxContextTokens, (message) => this.log?.(message));
+    this.quick ??= new QuickContext((c) => this.stream(c), () => this.need().cfg.maxContextTokens);
     const picked = this.quick.stream(ctx, main.ids);
     if (!isQuick(picked)) return { s: picked, cache: main };
+    const { relatedFiles, fullContextTokens } = picked.partial;
+    const window = picked.stream.ids.length - picked.stream.currentStart;
+    this.log?.(purpose === 'warmup'
+      ? `warmup: the quick window first (${window} tokens of the current file), then the ${relatedFiles} related files (~${fullContextTokens - picked.stream.ids.length} tokens)`
+      : `${purpose} on the quick window: ${window} tokens of the current file; the ${relatedFiles} related files (~${fullContextTokens - picked.stream.ids.length} tokens) are left to the warmup`);
     const side = (this.cache = this.side!);
     side.shrinkTo(commonPrefix(side.ids, picked.stream.ids), Math.ceil((picked.stream.ids.length + 64 + room) / 256) * 256);
     return { s: picked.stream, quick: picked, cache: side };
@@ -432,7 +437,7 @@ export class Engine {
     const sel = m.tokenizer.encode(req.selection);
     if (sel.ids.length > MAX_EXPLAIN_TOKENS) throw new Error(`selection too long to explain (${sel.ids.length} tokens; at most ${MAX_EXPLAIN_TOKENS})`);
     // before the warmup has read the repository, Explain reads what a quick completion would
-    const { s, quick } = this.requestStream(req.context, sel.ids.length);
+    const { s, quick } = this.requestStream(req.context, sel.ids.length, 'explain');
     const monitor = this.monitorSession({ context: req.context, monitors: req.monitors });
     monitor?.prefetch();
     let logits = (await this.prefill(s.ids, hooks)).logits;

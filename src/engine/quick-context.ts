@@ -97,7 +97,6 @@ export class QuickContext {
   constructor(
     private readonly build: (ctx: ContextPayload) => Stream,
     private readonly maxTokens: () => number,
-    private readonly log?: (message: string) => void,
   ) {}
 
   /** The stream a completion runs on. When the full layout would prefill more than
@@ -133,7 +132,6 @@ export class QuickContext {
   private quick(ctx: ContextPayload, related: number, fullTokens: number): Quick {
     const alone = this.build({ files: [], current: ctx.current });
     const stream = trimCurrent(alone, ctx.current.prefix.length, this.cutFor(ctx, alone), QUICK_SUFFIX_TOKENS);
-    this.log?.(`quick answer: ${stream.ids.length - stream.currentStart} tokens of the current file; the ${related} related files (~${fullTokens - stream.ids.length} tokens) are left to the warmup`);
     return { stream, partial: { placedFiles: 0, relatedFiles: related, fullContextTokens: fullTokens }, firstLineOnly: QUICK_FIRST_LINE_ONLY };
   }
 
