@@ -15,7 +15,7 @@ export type TsRequest =
    *  (syntax-check.ts syntaxSafeLength): the whole when clean, else a clean one of `cuts` (lengths
    *  at token boundaries), searched for at most `budgetMs`. */
   | { id: number; type: 'syntax'; file: string; prefix: string; suffix: string; completion: string; cuts: number[]; budgetMs: number }
-  /** What the service holds now (benchmarks, the status line). */
+  /** What the service holds now (the benchmarks: bench-ls). */
   | { id: number; type: 'stats' };
 
 export interface NamesResult {

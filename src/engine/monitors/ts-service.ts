@@ -142,7 +142,7 @@ export class TsService {
   async holding(timeoutMs: number): Promise<{ heapMb: number; files: number; programFiles: number; updateMs?: number } | undefined> {
     if (!this.ready) return undefined;
     const r = await this.ask<TsResponse & { type: 'stats' }>({ id: this.nextId++, type: 'stats' }, timeoutMs);
-    return r ? { heapMb: r.heapMb, files: r.files, programFiles: r.programFiles, updateMs: r.updateMs } : undefined;
+    return r?.type === 'stats' ? { heapMb: r.heapMb, files: r.files, programFiles: r.programFiles, updateMs: r.updateMs } : undefined;
   }
 
   async close(): Promise<void> {
