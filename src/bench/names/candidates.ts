@@ -5,8 +5,8 @@
 import type { ContextPayload } from '../../shared/protocol';
 import { triggerAt } from '../../engine/monitors/triggers';
 import type { TsService } from '../../engine/monitors/ts-service';
-import { features, rank } from '../../engine/monitors/rank';
-import { kindMap, serviceFileSet, usable } from '../../engine/monitors/monitor';
+import { features, rank, scorerFor } from '../../engine/monitors/rank';
+import { DEFAULT_MONITOR_OPTIONS, kindMap, serviceFileSet, usable } from '../../engine/monitors/monitor';
 
 export interface CandidateRow {
   kind: string;
@@ -35,7 +35,7 @@ export async function candidates(ts: TsService, kind: string, file: string, ctx:
   const names = r && trig && usable(r, trig) ? r.names : undefined;
   const before = ctx.current.prefix;
   const input = { kind: trig?.kind ?? 'ident', receiver: trig?.receiver, before, after: ctx.current.suffix, files: ctx.files, service: names?.length ? new Set(names) : undefined, serviceKinds: names && r?.kinds ? kindMap(names, r.kinds) : undefined, param: names ? r?.param : undefined } as const;
-  const scored = [...rank(input)].sort((a, b) => b[1] - a[1]).map(([k]) => k);
+  const scored = [...rank(input, { scorer: scorerFor(input.kind, DEFAULT_MONITOR_OPTIONS.rankScorer) })].sort((a, b) => b[1] - a[1]).map(([k]) => k);
   const feats = withFeatures ? Object.fromEntries(features(input)) : undefined;
   let lmScores: Record<string, [number, number, number]> | undefined;
   if (lm) {

@@ -8,7 +8,7 @@
 // Every source fails soft: no names, an error or a timeout means plain decoding for that step.
 import type { MonitorEvent, MonitorSource } from '../../shared/protocol';
 import { NameSet, isIdentChar } from './names';
-import { rank } from './rank';
+import { rank, scorerFor } from './rank';
 import { headMask, headRuleAt } from './keyword-head';
 import { findLineCopy, lineCopyBias, type LineCopy } from './line-copy';
 import { TS_EXTENSIONS, type TsService } from './ts-service';
@@ -83,9 +83,12 @@ export interface MonitorOptions {
   /** Added to the ranking's score (log-probability units, before `rankScale`) of a member that fits
    *  the type the code expects after `receiver.` (ts-worker.ts membersFitting); 0 turns it off. */
   typeFit: number;
+  /** Which ranking scores the names: the gradient-boosted trees (rank.ts TREE_SCORERS) or the
+   *  linear and hidden-layer scorers fitted before them (`fitted`, rank-weights.ts). */
+  rankScorer: 'trees' | 'fitted';
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true, typeFit: 3 };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true, typeFit: 3, rankScorer: 'trees' };
 
 export interface MonitorInput {
   file: string;
@@ -317,7 +320,7 @@ export class MonitorSession {
     // gets a bias only toward names that followed the same key (`f(` -> what `f(` took before), so
     // the model stays free to write a literal or a bracket there.
     const keyedOnly = trig.kind === 'ident' && !atCursor && this.m.opts.generatedIdentKeyedOnly;
-    const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined, serviceKinds, param }, { keyedOnly });
+    const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined, serviceKinds, param }, { keyedOnly, scorer: scorerFor(trig.kind, this.m.opts.rankScorer) });
     if (ep.hard) for (const k of [...scores.keys()]) if (!ep.hard.has(k)) scores.delete(k);
     if (ep.source === 'typescript' && fits && this.m.opts.typeFit) for (const k of fits) if (scores.has(k)) scores.set(k, scores.get(k)! + this.m.opts.typeFit);
     const best = [...scores].sort((a, b) => b[1] - a[1]).slice(0, MAX_BIASED);

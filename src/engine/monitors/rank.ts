@@ -6,6 +6,7 @@
 // each name, so the LM still chooses where the evidence is even.
 
 import { IDENT_SCORER, MEMBER_SCORER } from './rank-weights';
+import RANK_TREES from './rank-trees.json';
 import { addUses, dotUses, escapeRe, keyAt, keyEcho, lineKey, siblingMembers, siblingRun, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
 
 export interface RankInput {
@@ -32,12 +33,33 @@ export const IDENT_FEATURES = ['keyCount', 'keyNearest', 'keyLast', 'block', 'wo
 /** A fitted scorer over a feature vector v (nats): linear · v + out · tanh(w v + b), where `w` has a
  *  row of feature weights per hidden unit. training/evaluation/fit_rank.py writes them to
  *  rank-weights.ts. */
-export interface RankScorer {
+export interface LinearScorer {
   linear: readonly number[];
   hidden?: { w: readonly (readonly number[])[]; b: readonly number[]; out: readonly number[] };
 }
 
+/** Gradient-boosted trees (LambdaRank; training/evaluation/fit_rank_trees.py writes rank-trees.json):
+ *  the sum of the trees' leaves times `scale`, the factor that makes the sum a log-probability. In
+ *  each tree, internal node i sends v[f[i]] <= t[i] to l[i], else to r[i]; a child c < 0 is the
+ *  leaf whose value is v[~c]. */
+export interface TreeScorer {
+  features: number;
+  scale: number;
+  trees: readonly { f: readonly number[]; t: readonly number[]; l: readonly number[]; r: readonly number[]; v: readonly number[] }[];
+}
+
+export type RankScorer = LinearScorer | TreeScorer;
+
 export function scoreOf(sc: RankScorer, v: readonly number[]): number {
+  if ('trees' in sc) {
+    let s = 0;
+    for (const t of sc.trees) {
+      let n = t.f.length ? 0 : -1; // a tree of one leaf has no internal node
+      while (n >= 0) n = v[t.f[n]] <= t.t[n] ? t.l[n] : t.r[n];
+      s += t.v[~n];
+    }
+    return s * sc.scale;
+  }
   let s = 0;
   for (let i = 0; i < v.length; i++) s += sc.linear[i] * v[i];
   const h = sc.hidden;
@@ -50,6 +72,14 @@ export function scoreOf(sc: RankScorer, v: readonly number[]): number {
     }
   }
   return s;
+}
+
+/** The shipped scorers: the trees (bench/names-ranking.md, session 29); `fitted` the linear and
+ *  hidden-layer scorers of rank-weights.ts they replaced (MonitorOptions.rankScorer, for comparing). */
+export const TREE_SCORERS = RANK_TREES as unknown as { member: TreeScorer; ident: TreeScorer };
+export function scorerFor(kind: 'member' | 'ident', form: 'trees' | 'fitted' = 'trees'): RankScorer {
+  if (form === 'fitted') return kind === 'member' ? MEMBER_SCORER : IDENT_SCORER;
+  return kind === 'member' ? TREE_SCORERS.member : TREE_SCORERS.ident;
 }
 
 const SELF = new Set(['this', 'self', 'cls', '@']);
@@ -345,7 +375,7 @@ function identFeatures(p: RankInput, keyedOnly: boolean): Map<string, number[]> 
 /** Name -> score in nats relative to the best candidate (0 for the best, negative for the rest).
  *  `keyedOnly` (identifier starts): only names that followed the same key before are candidates. */
 export function rank(p: RankInput, opts: { scorer?: RankScorer; keyedOnly?: boolean } = {}): Map<string, number> {
-  const sc = opts.scorer ?? (p.kind === 'member' ? MEMBER_SCORER : IDENT_SCORER);
+  const sc = opts.scorer ?? scorerFor(p.kind);
   const out = new Map<string, number>();
   let best = -Infinity;
   // after a run of `recv.a = ...` / `recv.a,` lines the next sibling names another member

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { addUses, dotUses, keyEcho, keyFollowers, lineKey, receiverWord, siblingMembers, siblingRun, startsStatement, subwords, wordShare, wordsOf } from '../../../../src/engine/monitors/name-evidence';
-import { rank } from '../../../../src/engine/monitors/rank';
+import { rank as rankWith, scorerFor } from '../../../../src/engine/monitors/rank';
+// These tests read the direction of each kind of evidence in the fitted linear scorers (rank-weights.ts);
+// the shipped trees are checked on their own (rank.test.ts).
+const rankFitted = (p: Parameters<typeof rankWith>[0], o: Parameters<typeof rankWith>[1] = {}) => rankWith(p, { ...o, scorer: scorerFor(p.kind, 'fitted') });
 
 describe('evidence from a name\'s spelling and uses', () => {
   it('splits names into lower-case words', () => {
@@ -43,7 +46,7 @@ describe('evidence from a name\'s spelling and uses', () => {
   it('raises the member of the key\'s name in an object literal (`clientY: e.`)', () => {
     const before = (key: string) => `g(e.clientY);\nf({\n  screenX: e.screenX,\n  screenY: e.screenY,\n  clientX: e.clientX,\n  ${key}: e.`;
     const gap = (key: string) => {
-      const s = rank({ kind: 'member', receiver: 'e', before: before(key), after: '\n});\n', files: [] });
+      const s = rankFitted({ kind: 'member', receiver: 'e', before: before(key), after: '\n});\n', files: [] });
       return s.get('clientY')! - s.get('screenY')!;
     };
     expect(gap('clientY')).toBeGreaterThan(gap('other') + 0.5);
@@ -51,7 +54,7 @@ describe('evidence from a name\'s spelling and uses', () => {
 
   it('never offers the name a declaration is declaring as its initializer', () => {
     const before = 'function f(attempts) {\n  const delayMs = attempts * 2;\n  g(delayMs);\n  const delayMs = ';
-    const s = rank({ kind: 'ident', before, after: '\n}\n', files: [] });
+    const s = rankFitted({ kind: 'ident', before, after: '\n}\n', files: [] });
     expect(s.has('delayMs')).toBe(false);
     expect(s.has('attempts')).toBe(true);
   });
@@ -59,7 +62,7 @@ describe('evidence from a name\'s spelling and uses', () => {
   it('raises a local the service names against a class it names', () => {
     const before = 'function f(x) {\n  use(Alpha, beta);\n  return g(';
     const gap = (kinds: Map<string, string>) => {
-      const s = rank({ kind: 'ident', before, after: ');\n}\n', files: [], service: new Set(['Alpha', 'beta']), serviceKinds: kinds });
+      const s = rankFitted({ kind: 'ident', before, after: ');\n}\n', files: [], service: new Set(['Alpha', 'beta']), serviceKinds: kinds });
       return s.get('beta')! - s.get('Alpha')!;
     };
     expect(gap(new Map([['Alpha', 'class'], ['beta', 'const']]))).toBeGreaterThan(gap(new Map([['Alpha', 'const'], ['beta', 'class']])) + 0.5);
@@ -70,7 +73,7 @@ describe('the parameter an argument fills', () => {
   it('raises a name spelled like the parameter', () => {
     const before = 'function f(timeoutMs, other) {\n  g(other, timeoutMs);\n  schedule(';
     const gap = (param?: string) => {
-      const s = rank({ kind: 'ident', before, after: ');\n}\n', files: [], param });
+      const s = rankFitted({ kind: 'ident', before, after: ');\n}\n', files: [], param });
       return s.get('timeoutMs')! - s.get('other')!;
     };
     expect(gap('timeout')).toBeGreaterThan(gap(undefined) + 0.3);
@@ -119,7 +122,7 @@ describe('a run of sibling lines', () => {
 
   it('keeps the run\'s names out of the ranking after `receiver.`', () => {
     const before = 'control.layers = layers;\ncontrol.zoom = zoom;\ncontrol.';
-    const scores = rank({ kind: 'member', receiver: 'control', before, after: '\n', files: [{ text: 'control.attribution = attribution;\n' }], service: new Set(['layers', 'zoom', 'attribution']) });
+    const scores = rankFitted({ kind: 'member', receiver: 'control', before, after: '\n', files: [{ text: 'control.attribution = attribution;\n' }], service: new Set(['layers', 'zoom', 'attribution']) });
     expect([...scores.keys()]).not.toContain('zoom');
     expect([...scores.keys()]).not.toContain('layers');
     expect(scores.get('attribution')).toBe(0);
