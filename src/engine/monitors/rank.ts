@@ -1,10 +1,10 @@
-// Ranking of the candidate names at a trigger point: a log-linear score over evidence the text
-// gives about each name (how often and how recently it followed the same receiver or key, in which
-// scope, whether the language service offers it, whether the code after the cursor uses it). The
-// scorers are fitted by training/evaluation/fit_rank.py on `bench-names --candidates --features`
-// dumps (rank-weights.ts says which: the tuning half, the fitting set); the decoder adds the score to the LM's logits on the way to
-// each name, so the LM still chooses where the evidence is even.
-
+// Ranking of the candidate names at a trigger point: a score in log-probability units over evidence
+// the text gives about each name (how often and how recently it followed the same receiver or key, in
+// which scope, whether the language service offers it, whether the code after the cursor uses it).
+// The shipped scorers are gradient-boosted trees (rank-trees.json, training/evaluation/fit_rank_trees.py);
+// the linear and hidden-layer scorers of rank-weights.ts (training/evaluation/fit_rank.py) stay for
+// comparison. Both are fitted on `bench-names --candidates --features` dumps; the decoder adds the score
+// to the LM's logits on the way to each name, so the LM still chooses where the evidence is even.
 import { IDENT_SCORER, MEMBER_SCORER } from './rank-weights';
 import RANK_TREES from './rank-trees.json';
 import { addUses, dotUses, escapeRe, keyAt, keyEcho, lineKey, siblingMembers, siblingRun, startsStatement, wordShare, wordsOf, type DotUse } from './name-evidence';
