@@ -55,7 +55,7 @@ class FitRankTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             text = weights_file(d, scorers, "test").read_text()
         array = r"(\[[^\]]*\])"
-        pattern = rf"MEMBER_SCORER: RankScorer = \{{ linear: {array}, hidden: \{{ w: \[(.*)\], b: {array}, out: {array} \}} \}};"
+        pattern = rf"MEMBER_SCORER: LinearScorer = \{{ linear: {array}, hidden: \{{ w: \[(.*)\], b: {array}, out: {array} \}} \}};"
         member = re.search(pattern, text)
         self.assertIsNotNone(member)
         linear, rows, b, out = eval(member[1]), eval("[" + member[2] + "]"), eval(member[3]), eval(member[4])
@@ -63,7 +63,7 @@ class FitRankTest(unittest.TestCase):
         x = np.array([[1.0, 0.0], [0.0, 0.0]])
         ts_score = x @ np.array(linear) + np.tanh(x @ np.array(rows).T + np.array(b)) @ np.array(out)
         np.testing.assert_allclose(ts_score, scorers["MEMBER_SCORER"](x), atol=1e-3)
-        self.assertRegex(text, r"IDENT_SCORER: RankScorer = \{ linear: \[[^\]]*\] \};")
+        self.assertRegex(text, r"IDENT_SCORER: LinearScorer = \{ linear: \[[^\]]*\] \};")
 
     def test_load_reads_several_dumps_together(self):
         def dump(pkg, target):
@@ -91,7 +91,7 @@ class FitRankTest(unittest.TestCase):
                 fit_rank.keep_other(str(path), {"IDENT_SCORER": fit_rank.fit_scorer(data, 0.01, 2)}, "second")
             text = path.read_text()
         self.assertIn(member, text)
-        self.assertRegex(text, r"IDENT_SCORER: RankScorer = \{ linear: \[[^\]]*\], hidden: ")
+        self.assertRegex(text, r"IDENT_SCORER: LinearScorer = \{ linear: \[[^\]]*\], hidden: ")
         self.assertEqual((text.count("// first"), text.count("// second"), text.count("export const")), (1, 1, 2))
 
 
