@@ -15,6 +15,8 @@ import { serviceFileSet } from '../engine/monitors/monitor';
 import { inStringOrComment } from '../engine/monitors/triggers';
 import { TS_HEAP_MB, TsService } from '../engine/monitors/ts-service';
 import { TS_EXTENSIONS } from '../engine/monitors/ts-protocol';
+import { percentile } from './names/metrics';
+import { seeded, shuffle } from './names/positions';
 import { median, opt, sleep } from './newcomer/common';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -59,22 +61,12 @@ function memberAccessAt(text: string): number | undefined {
   return undefined;
 }
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-}
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
-}
-
 async function measure(repo: string, n: number, seed: number, gapMs: number, workerPath?: string): Promise<{ files: number; mb: number; readyMs?: number; readyHeapMb?: number; rows: Row[]; timeouts: number; failed?: string }> {
   const all = scriptFiles(repo);
   const mb = all.reduce((a, f) => a + statSync(path.join(repo, f)).size, 0) / 2 ** 20;
   const rand = seeded(seed);
   const picks: { file: string; text: string; at: number }[] = [];
-  for (const file of [...all].sort(() => rand() - 0.5)) {
+  for (const file of shuffle(all, rand)) {
     if (picks.length >= n) break;
     const text = readFileSync(path.join(repo, file), 'utf8');
     const at = text.length > 2000 ? memberAccessAt(text) : undefined;
@@ -141,7 +133,7 @@ async function main(): Promise<number> {
     const r = m.rows;
     const f = (x: number) => x.toFixed(0);
     lines.push(
-      `| ${path.relative(ROOT, repo)}${label ? ` (${label})` : ''} | ${m.files} (${m.mb.toFixed(1)}) | ${f(m.readyMs ?? NaN)}, ${f(m.readyHeapMb ?? NaN)} | ${f(median(r.map((x) => x.assembleMs)))} / ${f(Math.max(...r.map((x) => x.assembleMs)))} | ${f(median(r.map((x) => x.serviceSet)))} / ${Math.max(...r.map((x) => x.serviceSet))} | ${Math.max(...r.map((x) => x.programFiles))} | ${f(median(r.map((x) => x.firstMs)))} / ${f(pct(r.map((x) => x.firstMs), 95))} / ${f(Math.max(...r.map((x) => x.firstMs)))} | ${median(r.map((x) => x.warmMs)).toFixed(1)} / ${f(Math.max(...r.map((x) => x.warmMs)))} | ${f(median(r.map((x) => x.heapMb)))} / ${f(Math.max(...r.map((x) => x.heapMb)))} | ${updates(r)} | ${median(r.map((x) => x.names))} |` +
+      `| ${path.relative(ROOT, repo)}${label ? ` (${label})` : ''} | ${m.files} (${m.mb.toFixed(1)}) | ${f(m.readyMs ?? NaN)}, ${f(m.readyHeapMb ?? NaN)} | ${f(median(r.map((x) => x.assembleMs)))} / ${f(Math.max(...r.map((x) => x.assembleMs)))} | ${f(median(r.map((x) => x.serviceSet)))} / ${Math.max(...r.map((x) => x.serviceSet))} | ${Math.max(...r.map((x) => x.programFiles))} | ${f(median(r.map((x) => x.firstMs)))} / ${f(percentile(r.map((x) => x.firstMs), 95))} / ${f(Math.max(...r.map((x) => x.firstMs)))} | ${median(r.map((x) => x.warmMs)).toFixed(1)} / ${f(Math.max(...r.map((x) => x.warmMs)))} | ${f(median(r.map((x) => x.heapMb)))} / ${f(Math.max(...r.map((x) => x.heapMb)))} | ${updates(r)} | ${median(r.map((x) => x.names))} |` +
         (m.failed && m.failed !== 'closed' ? ` service failed: ${m.failed}` : ''),
     );
     process.stderr.write(`bench-ls: ${path.relative(ROOT, repo)}: ${r.length} files, timeouts ${m.timeouts}; per file (first query ms): ${r.map((x) => `${x.file} ${f(x.firstMs)}`).join(', ')}\n`);
