@@ -14,7 +14,7 @@ import { Engine, type Hooks } from '../../engine/engine';
 import { DEFAULT_MONITOR_OPTIONS } from '../../engine/monitors/monitor';
 import { TOKEN_HEALING } from '../../engine/decode/heal';
 import { TS_HEAP_MB, TsService, type TsStats } from '../../engine/monitors/ts-service';
-import { type CandidateRow, type LmScorer, candidates, summarizeCandidates } from './candidates';
+import { type CandidateRow, type LmScorer, candidates, summarizeCandidates, writeRows } from './candidates';
 import { type Half, PACKAGES, packStem, pinnedVersions, prepareWorkspace } from './heldout';
 import { copyGuess, editSimilarity, exactMatch, nimHit, percentile, recencyGuess, repeatedSpan } from './metrics';
 import { containsIdentifier, draw, linePositions, nimPositions, type NimPosition, type LinePosition, seeded, visibleBefore } from './positions';
@@ -379,7 +379,7 @@ async function candidateReport(drawn: Drawn[], o: Options): Promise<number> {
     if (++i % 50 === 0) process.stderr.write(`bench-names: ${i}/${drawn.length} positions\n`);
   }
   await ts.close();
-  writeFileSync(`${o.out}-candidates.json`, JSON.stringify(rows, null, 1) + '\n');
+  writeRows(`${o.out}-candidates.json`, rows);
   process.stdout.write(summarizeCandidates(rows) + '\n');
   return 0;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { isTargetPath, PACKAGES, packStem, pinnedVersions, type HeldOutPackage } from '../../../src/bench/names/heldout';
 import {
@@ -15,6 +16,7 @@ import {
 } from '../../../src/bench/names/metrics';
 import { containsIdentifier, draw, linePositions, nimPositions, secondHalfStart, seeded, visibleBefore } from '../../../src/bench/names/positions';
 import { syntaxCheck } from '../../../src/bench/names/syntax';
+import { writeRows } from '../../../src/bench/names/candidates';
 
 // First half: declarations; second half: uses after `receiver.`, in call arguments and after `=`.
 const FILE = `import { helper } from './helper';
@@ -252,5 +254,22 @@ describe('percentile', () => {
     expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
     expect(percentile([1, 2, 3, 4, 100], 95)).toBe(100);
     expect(percentile([], 50)).toBeNaN();
+  });
+});
+
+describe('writeRows (candidate dumps)', () => {
+  it('writes an array that JSON.parse reads back, one row per line, empty or not', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tb-rows-'));
+    try {
+      const rows = [{ kind: 'dot', target: 'a', features: { a: [1, 0.5] } }, { kind: 'arg', target: 'b\nc', features: {} }];
+      writeRows(path.join(dir, 'r.json'), rows);
+      const text = readFileSync(path.join(dir, 'r.json'), 'utf8');
+      expect(JSON.parse(text)).toEqual(rows);
+      expect(text.split('\n')).toHaveLength(rows.length + 3);
+      writeRows(path.join(dir, 'e.json'), []);
+      expect(JSON.parse(readFileSync(path.join(dir, 'e.json'), 'utf8'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
