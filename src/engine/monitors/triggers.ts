@@ -15,6 +15,7 @@ export interface Trigger {
 }
 
 const EXPRESSION_OPENERS = new Set(['(', ',', '=', '[', '!', '?', ':', '&', '|', '+', '-', '*', '/', '%', '<', '>', '{']);
+const CATCH_OPEN = /(?:^|[^\w$.])catch\s*\($/;
 const EXPRESSION_KEYWORDS = new Set(['return', 'await', 'new', 'typeof', 'yield', 'case', 'in', 'of']);
 
 /** Inside a string literal or after `//` on the line that ends the text. */
@@ -62,6 +63,7 @@ export function triggerAt(text: string): Trigger | undefined {
   if (ch !== undefined && EXPRESSION_OPENERS.has(ch)) {
     if (ch === '>' && text[p - 2] === '=') return { kind: 'ident', start, typed }; // `=>`
     if ((ch === '/' && text[p - 2] === '/') || (ch === '*' && text[p - 2] === '/')) return undefined;
+    if (ch === '(' && CATCH_OPEN.test(text.slice(Math.max(0, p - 16), p))) return undefined; // `catch (e`: the binding is a new name
     return { kind: 'ident', start, typed };
   }
   let w = p;

@@ -140,6 +140,12 @@ describe('trigger points', () => {
     expect(triggerAt('x = 1.')).toBeUndefined();
     expect(triggerAt('f(...')).toBeUndefined();
     expect(triggerAt('const ')).toBeUndefined();
+    expect(triggerAt('} catch (')).toBeUndefined();
+    expect(triggerAt('} catch(er')).toBeUndefined();
+    expect(triggerAt('catch (')).toBeUndefined();
+    expect(triggerAt('p.catch(')).toMatchObject({ kind: 'ident' }); // a promise's catch takes a handler
+    expect(triggerAt('fetch(')).toMatchObject({ kind: 'ident' });
+    expect(triggerAt('noCatch(')).toMatchObject({ kind: 'ident' });
     expect(inStringOrComment("a = 'it''s' + b")).toBe(false);
   });
 });
