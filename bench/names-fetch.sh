@@ -12,7 +12,7 @@ dest="$root/training/work/heldout"
 # training/dataset/build.py HELD_OUT_FAMILIES, as npm name patterns
 families='^(zod|immer|@trpc/[^@]+|prosemirror-[^@]+|hono|d3-[^@]+|koa|marked|leaflet|semver|luxon|pino|mitt|superstruct)@'
 if [ "${1:-}" = fit ]; then
-  families='^(@tanstack/query-core|@reduxjs/toolkit|rxjs|mobx|yjs|vscode-languageserver-protocol|@opentelemetry/sdk-trace-base|three|ol|axios|express|fastify|undici|ws|winston|commander|markdown-it|knex|js-yaml|moment|sinon|mocha|pg|mongoose)@'
+  families='^(@tanstack/query-core|@reduxjs/toolkit|rxjs|mobx|yjs|vscode-languageserver-protocol|@opentelemetry/sdk-trace-base|three|ol|axios|express|fastify|undici|ws|winston|commander|markdown-it|knex|js-yaml|moment|sinon|mocha|pg|mongoose|eslint|espree|postcss|terser|webpack|mysql2|jszip|protobufjs|nunjucks|svelte|preact|joi|handlebars|@babel/traverse|@grpc/grpc-js|ioredis|sequelize|socket\.io|yaml)@'
 fi
 mkdir -p "$dest/tgz" "$dest/pkgs"
 grep -E "$families" "$pinned" | while IFS=$'\t' read -r spec integrity; do
