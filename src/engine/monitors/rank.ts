@@ -74,12 +74,12 @@ export function scoreOf(sc: RankScorer, v: readonly number[]): number {
   return s;
 }
 
-/** The shipped scorers: the trees (bench/names-ranking.md, session 29); `fitted` the linear and
+/** The shipped scorers: the trees (bench/names-ranking.md); `fitted` the linear and
  *  hidden-layer scorers of rank-weights.ts they replaced (MonitorOptions.rankScorer, for comparing). */
 export const TREE_SCORERS = RANK_TREES as unknown as { member: TreeScorer; ident: TreeScorer };
 export function scorerFor(kind: 'member' | 'ident', form: 'trees' | 'fitted' = 'trees'): RankScorer {
   if (form === 'fitted') return kind === 'member' ? MEMBER_SCORER : IDENT_SCORER;
-  return kind === 'member' ? TREE_SCORERS.member : TREE_SCORERS.ident;
+  return TREE_SCORERS[kind];
 }
 
 const SELF = new Set(['this', 'self', 'cls', '@']);

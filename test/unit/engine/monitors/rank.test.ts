@@ -3,7 +3,7 @@ import { IDENT_FEATURES, MEMBER_FEATURES, TREE_SCORERS, enclosingBlock, features
 import { IDENT_SCORER, MEMBER_SCORER } from '../../../../src/engine/monitors/rank-weights';
 import { triggerAt, inStringOrComment } from '../../../../src/engine/monitors/triggers';
 // These tests read the direction of each kind of evidence in the fitted linear scorers (rank-weights.ts);
-// the shipped trees are checked on their own (rank.test.ts).
+// the shipped trees are checked on their own below.
 const rankFitted = (p: Parameters<typeof rankWith>[0], o: Parameters<typeof rankWith>[1] = {}) => rankWith(p, { ...o, scorer: scorerFor(p.kind, 'fitted') });
 
 const cls = (name: string, body: string) => `class ${name} {\n${body}\n}\n`;
