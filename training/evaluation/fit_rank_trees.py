@@ -16,24 +16,26 @@ Reported: top-1 on --eval (the tuning half, out of sample when only the fitting 
 
 import argparse
 import json
-import os
-import sys
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fit_rank  # noqa: E402  (the dumps' loader, shared)
 
 KINDS = {"dot": "member", "arg": "ident"}
 
 
 def load(paths, kind):
-    """The positions of fit_rank.load (the same rows and feature filter) as LightGBM's flat rows, 0/1
-    labels and one group per position."""
-    data = fit_rank.load(paths, kind, None)
-    x = np.vstack([p for _, p, _ in data]) if data else np.zeros((0, 0))
-    y = np.concatenate([np.arange(len(p)) == t for _, p, t in data]).astype(int) if data else np.zeros(0, int)
-    return x, y, [len(p) for _, p, _ in data]
+    rows = [r for p in paths for r in json.load(open(p)) if r["kind"] == kind and r.get("features")]
+    # a position whose trigger the ranking reads as the other kind has the other feature vector
+    dims = [len(next(iter(r["features"].values()))) for r in rows]
+    d = max(set(dims), key=dims.count)
+    x, y, groups = [], [], []
+    for r, n in zip(rows, dims):
+        if n != d:
+            continue
+        names = list(r["features"])
+        x.extend(r["features"][k] for k in names)
+        y.extend(1 if k == r["target"] else 0 for k in names)
+        groups.append(len(names))
+    return np.array(x, dtype=np.float64), np.array(y), groups
 
 
 def top1(score, y, groups):
