@@ -33,6 +33,9 @@ export interface NamesResult {
   member: boolean;
   /** a position where a new name is declared: no constraint applies */
   newIdentifier: boolean;
+  /** 'type' where the parser reads the cursor's identifier as a type (`x: T`, `Map<K, V>`, `type A = B`);
+   *  absent in an expression or elsewhere (ts-position.ts) */
+  position?: 'type';
   ms: number;
 }
 

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import { TS_EXTENSIONS, type TsRequest, type TsResponse } from './ts-protocol';
 import { SyntaxBase, syntaxSafeLength } from './syntax-check';
+import { innermostAt, positionOf } from './ts-position';
 
 const ROOT = '/__tokenbutler_ws__/';
 const files = new Map<string, { text: string; version: number; snapshot: ts.IScriptSnapshot }>();
@@ -83,7 +84,13 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
   for (const e of info?.entries ?? []) if (!SKIP_KINDS.has(e.kind) && !e.insertText && !kind.has(e.name)) kind.set(e.name, e.kind);
   const call = info?.isMemberCompletion ? {} : callAt(file, pos);
   const fits = info?.isMemberCompletion ? membersFitting(file, pos, [...kind.keys()]) : undefined;
-  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], ...call, ...(fits ? { fits } : {}), member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+  const position = info?.isMemberCompletion ? undefined : positionAt(file, pos);
+  return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], ...call, ...(fits ? { fits } : {}), ...(position ? { position } : {}), member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
+}
+
+function positionAt(file: string, pos: number): 'type' | undefined {
+  const sf = service.getProgram()?.getSourceFile(ROOT + file);
+  return sf ? positionOf(sf, pos) : undefined;
 }
 
 /** A type that says what fits: not any, unknown or a type parameter. */
@@ -121,20 +128,6 @@ function membersFitting(file: string, pos: number, members: string[]): string[] 
   } catch {
     return undefined; // past the deadline: the names go without it
   }
-}
-
-/** The innermost node of `sf` whose span holds `pos`, the first of siblings that do (the one that
- *  ends at `pos`: the expression before the cursor, whose missing name ends there too). */
-function innermostAt(sf: ts.SourceFile, pos: number): ts.Node {
-  let found: ts.Node = sf;
-  const visit = (n: ts.Node): boolean => {
-    if (n.pos > pos || pos > n.end || n.kind === ts.SyntaxKind.EndOfFileToken) return false;
-    found = n;
-    ts.forEachChild(n, visit);
-    return true; // no later sibling
-  };
-  ts.forEachChild(sf, visit);
-  return found;
 }
 
 /** At a call's argument (signature help; nothing outside a call): the parameter it fills, and how

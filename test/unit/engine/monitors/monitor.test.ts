@@ -197,6 +197,39 @@ describe('the expected type after `receiver.` (the service\'s fits)', () => {
   });
 });
 
+describe('a type at the cursor (the parser\'s position)', () => {
+  /** A ready service that offers `alpha` and `beta` at an identifier start and reads the position as `position`. */
+  const positionWorker = async (name: string, position: string) => {
+    const ts = service(fakeWorker(name, `if (m.type === 'files') parentPort.postMessage({ type: 'ready', ms: 1, heapMb: 1, files: 1 });
+      if (m.type === 'names') parentPort.postMessage({ id: m.id, type: 'names', result: { names: ['alpha', 'beta'], kinds: ['const', 'const'], member: false, newIdentifier: false, ${position} ms: 1 } });`));
+    ts.setFiles([{ name: 'a.ts', text: 'x' }]);
+    expect(await ts.whenReady(5000)).toBe(true);
+    return ts;
+  };
+  // `alpha` followed `f(` before: in an expression the ranking biases it
+  const input = { file: 'a.ts', prefix: 'f(alpha);\nf(', suffix: '\n', files: [] };
+  const at = async (ts: TsService, positionGate = true) => {
+    const s = new Monitors(VOCAB, ts, [0], { ...DEFAULT_MONITOR_OPTIONS, positionGate }).session(input);
+    s.prefetch();
+    return { c: await s.next(''), s };
+  };
+
+  it('in an expression the names constrain and bias the identifier', async () => {
+    const { c } = await at(await positionWorker('pos-expr.js', ''));
+    expect(c?.bias?.[id('alpha')]).toBeGreaterThan(0);
+    expect(c?.allowed?.[id('gamma')]).toBe(0);
+  });
+
+  it('in a type: no mask, no bias, no class gain, and the event says why; off, as in an expression', async () => {
+    const ts = await positionWorker('pos-type.js', "position: 'type',");
+    const { c, s } = await at(ts);
+    expect(c).toBeUndefined();
+    expect(s.events).toEqual([expect.objectContaining({ source: 'typescript', candidates: 0, top: ['a type: no value names'] })]);
+    const off = await at(ts, false);
+    expect(off.c?.bias?.[id('alpha')]).toBeGreaterThan(0);
+  });
+});
+
 describe('language-service failures fail soft', () => {
   const input = { file: 'a.ts', prefix: 'obj.beta;\nobj.', suffix: '\n', files: [] };
 

@@ -51,6 +51,17 @@ describe('language-service worker', () => {
     expect(arg!.kinds![arg!.names.indexOf('Timer')]).toBe('alias');
   }, 60_000);
 
+  it('reads the cursor\'s position: a type, else nothing (a new parameter, an expression)', async () => {
+    ts.setFiles([{ name: 'lib.ts', text: 'export class Timer {}\n' }]);
+    expect(await ts.whenReady(30_000)).toBe(true);
+    const head = "import { Timer } from './lib';\nconst wait = 5;\n";
+    const query = async (line: string, rest = '\n') => (await ts.names('p.ts', head + line + rest, head.length + line.length, 10_000))?.position;
+    expect(await query('let t: ')).toBe('type');
+    expect(await query('function go(', ') {}\n')).toBeUndefined();
+    expect(await query('go(')).toBeUndefined();
+    expect(await query('const v = ')).toBeUndefined();
+  }, 60_000);
+
   it('at a call\'s open bracket: how many arguments its signatures take, over all overloads', async () => {
     const lib = [
       'export function none(): void {}',
