@@ -16,6 +16,8 @@ export interface Trigger {
 
 const EXPRESSION_OPENERS = new Set(['(', ',', '=', '[', '!', '?', ':', '&', '|', '+', '-', '*', '/', '%', '<', '>', '{']);
 const CATCH_OPEN = /(?:^|[^\w$.])catch\s*\($/;
+/** A `*` that is no multiplication: `export * from`, `import * as`, `function*`. */
+const STAR_KEYWORD = /(?:^|[^\w$.])(?:export|import|function)\s*$/;
 const EXPRESSION_KEYWORDS = new Set(['return', 'await', 'new', 'typeof', 'yield', 'case', 'in', 'of']);
 
 /** Inside a string literal or after `//` on the line that ends the text. */
@@ -64,6 +66,7 @@ export function triggerAt(text: string): Trigger | undefined {
     if (ch === '>' && text[p - 2] === '=') return { kind: 'ident', start, typed }; // `=>`
     if ((ch === '/' && text[p - 2] === '/') || (ch === '*' && text[p - 2] === '/')) return undefined;
     if (ch === '(' && CATCH_OPEN.test(text.slice(Math.max(0, p - 16), p))) return undefined; // `catch (e`: the binding is a new name
+    if (ch === '*' && STAR_KEYWORD.test(text.slice(Math.max(0, p - 16), p - 1))) return undefined; // `export * from`: a keyword comes
     return { kind: 'ident', start, typed };
   }
   let w = p;

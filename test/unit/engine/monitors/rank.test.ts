@@ -146,6 +146,11 @@ describe('trigger points', () => {
     expect(triggerAt('p.catch(')).toMatchObject({ kind: 'ident' }); // a promise's catch takes a handler
     expect(triggerAt('fetch(')).toMatchObject({ kind: 'ident' });
     expect(triggerAt('noCatch(')).toMatchObject({ kind: 'ident' });
+    expect(triggerAt('export * ')).toBeUndefined();
+    expect(triggerAt('import * ')).toBeUndefined();
+    expect(triggerAt('function* ')).toBeUndefined();
+    expect(triggerAt('x = a * ')).toMatchObject({ kind: 'ident' });
+    expect(triggerAt('reexport * ')).toMatchObject({ kind: 'ident' });
     expect(inStringOrComment("a = 'it''s' + b")).toBe(false);
   });
 });
