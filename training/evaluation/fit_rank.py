@@ -13,22 +13,21 @@ src/engine/monitors/rank-weights.ts; with --only KIND it replaces that kind's sc
 """
 
 import argparse
-import json
 import os
+import pathlib
+import sys
 from collections import defaultdict
 
 import numpy as np
 import torch
 
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library
+from tbtrain.rank_dumps import candidate_rows
+
 
 def load(paths, kind, lm):
-    paths = [paths] if isinstance(paths, str) else paths
-    rows = [r for path in paths for r in json.load(open(path)) if r["kind"] == kind and r.get("features")]
-    # a position whose trigger the ranking reads as the other kind has the other feature vector
-    dims = [len(next(iter(r["features"].values()))) for r in rows]
-    rows = [r for r, d in zip(rows, dims) if d == max(set(dims), key=dims.count)]
     data = []
-    for r in rows:
+    for r in candidate_rows(paths, kind):
         if lm:
             # the top-k of the fitted ranking, each with the LM's first-token and whole-name log-probability
             names = list(r.get("lm", {}))

@@ -16,21 +16,20 @@ Reported: top-1 on --eval (the tuning half, out of sample when only the fitting 
 
 import argparse
 import json
+import pathlib
+import sys
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))  # training/: the tbtrain library
+from tbtrain.rank_dumps import candidate_rows
 
 KINDS = {"dot": "member", "arg": "ident"}
 
 
 def load(paths, kind):
-    rows = [r for p in paths for r in json.load(open(p)) if r["kind"] == kind and r.get("features")]
-    # a position whose trigger the ranking reads as the other kind has the other feature vector
-    dims = [len(next(iter(r["features"].values()))) for r in rows]
-    d = max(set(dims), key=dims.count)
     x, y, groups = [], [], []
-    for r, n in zip(rows, dims):
-        if n != d:
-            continue
+    for r in candidate_rows(paths, kind):
         names = list(r["features"])
         x.extend(r["features"][k] for k in names)
         y.extend(1 if k == r["target"] else 0 for k in names)
