@@ -65,7 +65,7 @@ function parseOptions(argv: string[]): Options {
     if (next === undefined || next.startsWith('--')) o.set(a.slice(2), true);
     else o.set(a.slice(2), (i++, next));
   }
-  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'type-fit', 'rank-scorer', 'generated-ident-all', 'no-arity', 'position-gate', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
+  const known = new Set(['candidates', 'features', 'lm-k', 'member-bias', 'ident-bias', 'ident-class-gain', 'ident-class-history', 'rank-scale', 'line-copy-bias', 'type-fit', 'rank-scorer', 'generated-ident-all', 'no-arity', 'no-position-gate', 'no-heal', 'no-dot', 'no-args', 'no-service-files', 'quick', 'half', 'policies', 'monitors', 'nim', 'lines', 'seed', 'per-file', 'max-context-tokens', 'budget', 'model', 'out']);
   for (const k of o.keys()) if (!known.has(k)) throw new UsageError(`unknown option --${k}`);
   const quick = o.has('quick');
   // tuning only (tuning half): the ranking's biases in nats (monitor.ts DEFAULT_MONITOR_OPTIONS)
@@ -76,13 +76,7 @@ function parseOptions(argv: string[]): Options {
   if (o.has('generated-ident-all')) DEFAULT_MONITOR_OPTIONS.generatedIdentKeyedOnly = false;
   if (o.has('no-heal')) TOKEN_HEALING.enabled = false;
   if (o.has('no-arity')) DEFAULT_MONITOR_OPTIONS.arity = false;
-  const gate = o.get('position-gate');
-  if (gate !== undefined) {
-    if (gate === true) throw new UsageError('--position-gate needs a value: none, type, literal or type,literal');
-    const list = gate === 'none' ? [] : gate.split(',');
-    if (list.some((g) => g !== 'type' && g !== 'literal')) throw new UsageError('--position-gate takes none or a list of type, literal');
-    DEFAULT_MONITOR_OPTIONS.positionGate = list as ('type' | 'literal')[];
-  }
+  if (o.has('no-position-gate')) DEFAULT_MONITOR_OPTIONS.positionGate = false;
   const scorer = o.get('rank-scorer');
   if (scorer !== undefined) {
     if (scorer !== 'trees' && scorer !== 'fitted') throw new UsageError('--rank-scorer takes trees or fitted');
@@ -344,7 +338,7 @@ async function main(argv: string[]): Promise<number> {
     predictionInterval: DEFAULT_PREDICTION_INTERVAL,
     tokenHealing: TOKEN_HEALING.enabled ? 'on' : 'off',
     arityMonitor: DEFAULT_MONITOR_OPTIONS.arity ? 'on' : 'off',
-    positionGate: DEFAULT_MONITOR_OPTIONS.positionGate.join(',') || 'none',
+    positionGate: DEFAULT_MONITOR_OPTIONS.positionGate ? 'on' : 'off',
     typeFit: DEFAULT_MONITOR_OPTIONS.typeFit,
     rankScorer: DEFAULT_MONITOR_OPTIONS.rankScorer,
     nimMaxNewTokens: NIM_MAX_NEW,

@@ -86,12 +86,12 @@ export interface MonitorOptions {
   /** Which ranking scores the names: the gradient-boosted trees (rank.ts TREE_SCORERS) or the
    *  linear and hidden-layer scorers fitted before them (`fitted`, rank-weights.ts). */
   rankScorer: 'trees' | 'fitted';
-  /** TS/JS, at an identifier start at the cursor in these positions (NamesResult.position: a type, a
-   *  literal expected): no names, no ranking, no class gain there. */
-  positionGate: readonly ('type' | 'literal')[];
+  /** TS/JS, at an identifier start at the cursor that the parser reads as a type
+   *  (NamesResult.position): no names, no ranking, no class gain there. */
+  positionGate: boolean;
 }
 
-export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true, typeFit: 3, rankScorer: 'trees', positionGate: ['type', 'literal'] };
+export const DEFAULT_MONITOR_OPTIONS: MonitorOptions = { memberBias: 40, identBias: 25, identClassGain: 6, identClassHistory: 2, rankScale: 10, generatedIdentKeyedOnly: true, cursorTimeoutMs: 150, cursorMaxMs: 1000, stepTimeoutMs: 60, totalStepMs: 150, stepIdentTriggers: false, lineCopyBias: 8, arity: true, typeFit: 3, rankScorer: 'trees', positionGate: true };
 
 export interface MonitorInput {
   file: string;
@@ -180,7 +180,7 @@ export function usable(r: { member: boolean; newIdentifier: boolean }, trig: Tri
 export class MonitorSession {
   readonly events: MonitorEvent[] = [];
   private episode?: Episode;
-  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; param?: string; arity?: { min: number; max: number }; fits?: string[]; position?: 'type' | 'literal'; ms: number }>;
+  private cursorNames?: Promise<{ names?: string[]; kinds?: string[]; param?: string; arity?: { min: number; max: number }; fits?: string[]; position?: 'type'; ms: number }>;
   private cursorT0 = 0;
   private stepMs = 0;
   private readonly isTs: boolean;
@@ -280,7 +280,7 @@ export class MonitorSession {
     let param: string | undefined;
     let arity: { min: number; max: number } | undefined;
     let fits: string[] | undefined;
-    let position: 'type' | 'literal' | undefined;
+    let position: 'type' | undefined;
     const before = (this.input.prefix + generated).slice(0, trig.start);
     const afterCall = trig.kind === 'ident' && CALL_OPEN.test(before);
     if (this.isTs) {
@@ -301,11 +301,10 @@ export class MonitorSession {
         if (r && usable(r, trig) && (trig.kind === 'member' || this.m.opts.stepIdentTriggers)) ({ names, kinds, param, fits } = r);
       }
       if (afterCall && this.m.opts.arity && arity && (arity.max === 0 || arity.min > 0)) ep.arity = arity;
-      // In a type the names in scope are values, and where a literal is expected they are of the wrong
-      // type; the ranking and the class gain would push toward them (`value: ` + `castDraft`,
-      // `type: ` + `opts.context` where `'query'` fits): the model decides there.
-      if (trig.kind === 'ident' && position && this.m.opts.positionGate.includes(position)) {
-        this.events.push({ at: Math.max(0, trig.start - this.input.prefix.length), source: 'typescript', candidates: 0, prior: false, top: [position === 'type' ? 'a type: no value names' : 'a literal expected: no names'], ms: performance.now() - t0 });
+      // In a type the names in scope are values, and the ranking and the class gain push toward them
+      // (`value: ` + `castDraft`, `input: ` + `ErrorHandlerOptions`): the model decides there.
+      if (trig.kind === 'ident' && position === 'type' && this.m.opts.positionGate) {
+        this.events.push({ at: Math.max(0, trig.start - this.input.prefix.length), source: 'typescript', candidates: 0, prior: false, top: ['a type: no value names'], ms: performance.now() - t0 });
         return ep;
       }
       if (names?.length) ep.source = 'typescript';

@@ -39,38 +39,3 @@ export function positionOf(sf: ts.SourceFile, cursor: number): 'type' | undefine
   }
   return undefined;
 }
-
-const LITERAL = ts.TypeFlags.StringLiteral | ts.TypeFlags.NumberLiteral | ts.TypeFlags.BigIntLiteral | ts.TypeFlags.BooleanLiteral;
-
-/** The type the code expects at `pos`: the contextual type of the expression the parser reads
- *  there, or where the slot is empty, the parameter an argument fills (`f(`, `f(a, `) and the
- *  function's return type after `return`. */
-function expectedAt(checker: ts.TypeChecker, sf: ts.SourceFile, pos: number): ts.Type | undefined {
-  const at = innermostAt(sf, pos);
-  if (ts.isIdentifier(at) && ts.isExpression(at)) return checker.getContextualType(at);
-  if ((ts.isCallExpression(at) || ts.isNewExpression(at)) && at.arguments && at.arguments.pos <= pos) {
-    const i = at.arguments.filter((a) => a.end <= pos).length;
-    const param = checker.getResolvedSignature(at)?.parameters[i];
-    const decl = param?.valueDeclaration;
-    return param && !(decl && ts.isParameter(decl) && decl.dotDotDotToken) ? checker.getTypeOfSymbol(param) : undefined;
-  }
-  if (ts.isReturnStatement(at) && !at.expression) {
-    const fn = ts.findAncestor(at, ts.isFunctionLike);
-    const sig = fn && checker.getSignatureFromDeclaration(fn as ts.SignatureDeclaration);
-    return sig && checker.getReturnTypeOfSignature(sig);
-  }
-  return undefined;
-}
-
-/** Whether the code expects a literal value at `cursor`: the type expected there (expectedAt) is
- *  made of string, number or boolean literals only (`type: 'query' | 'mutation'`, a `boolean`
- *  parameter), with `null` or `undefined` at most beside them. An enum's members are written as
- *  names, so an enum type is no literal here. */
-export function expectsLiteral(checker: ts.TypeChecker, sf: ts.SourceFile, cursor: number): boolean {
-  let pos = cursor;
-  while (pos > 0 && (sf.text[pos - 1] === ' ' || sf.text[pos - 1] === '\t')) pos--;
-  const expected = expectedAt(checker, sf, pos);
-  if (!expected) return false;
-  const parts = expected.isUnion() ? expected.types : [expected];
-  return parts.some((t) => t.flags & LITERAL) && parts.every((t) => t.flags & (LITERAL | ts.TypeFlags.Null | ts.TypeFlags.Undefined) && !(t.flags & ts.TypeFlags.EnumLiteral));
-}

@@ -34,9 +34,8 @@ export interface NamesResult {
   /** a position where a new name is declared: no constraint applies */
   newIdentifier: boolean;
   /** 'type' where the parser reads the cursor's identifier as a type (`x: T`, `Map<K, V>`, `type A = B`);
-   *  'literal' where the expression's contextual type is made of literals (`type: 'query' | 'mutation'`);
-   *  absent elsewhere (ts-position.ts) */
-  position?: 'type' | 'literal';
+   *  absent in an expression or elsewhere (ts-position.ts) */
+  position?: 'type';
   ms: number;
 }
 

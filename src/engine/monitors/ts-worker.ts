@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import { TS_EXTENSIONS, type TsRequest, type TsResponse } from './ts-protocol';
 import { SyntaxBase, syntaxSafeLength } from './syntax-check';
-import { expectsLiteral, innermostAt, positionOf } from './ts-position';
+import { innermostAt, positionOf } from './ts-position';
 
 const ROOT = '/__tokenbutler_ws__/';
 const files = new Map<string, { text: string; version: number; snapshot: ts.IScriptSnapshot }>();
@@ -88,16 +88,9 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
   return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], ...call, ...(fits ? { fits } : {}), ...(position ? { position } : {}), member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
 }
 
-function positionAt(file: string, pos: number): 'type' | 'literal' | undefined {
-  const program = service.getProgram();
-  const sf = program?.getSourceFile(ROOT + file);
-  if (!program || !sf) return undefined;
-  if (positionOf(sf, pos) === 'type') return 'type';
-  try {
-    return expectsLiteral(program.getTypeChecker(), sf, pos) ? 'literal' : undefined;
-  } catch {
-    return undefined; // past the deadline: the names go without it
-  }
+function positionAt(file: string, pos: number): 'type' | undefined {
+  const sf = service.getProgram()?.getSourceFile(ROOT + file);
+  return sf ? positionOf(sf, pos) : undefined;
 }
 
 /** A type that says what fits: not any, unknown or a type parameter. */

@@ -208,7 +208,7 @@ describe('a type at the cursor (the parser\'s position)', () => {
   };
   // `alpha` followed `f(` before: in an expression the ranking biases it
   const input = { file: 'a.ts', prefix: 'f(alpha);\nf(', suffix: '\n', files: [] };
-  const at = async (ts: TsService, positionGate: ('type' | 'literal')[] = ['type', 'literal']) => {
+  const at = async (ts: TsService, positionGate = true) => {
     const s = new Monitors(VOCAB, ts, [0], { ...DEFAULT_MONITOR_OPTIONS, positionGate }).session(input);
     s.prefetch();
     return { c: await s.next(''), s };
@@ -225,7 +225,7 @@ describe('a type at the cursor (the parser\'s position)', () => {
     const { c, s } = await at(ts);
     expect(c).toBeUndefined();
     expect(s.events).toEqual([expect.objectContaining({ source: 'typescript', candidates: 0, top: ['a type: no value names'] })]);
-    const off = await at(ts, ['literal']);
+    const off = await at(ts, false);
     expect(off.c?.bias?.[id('alpha')]).toBeGreaterThan(0);
   });
 });
