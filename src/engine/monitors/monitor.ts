@@ -333,6 +333,7 @@ export class MonitorSession {
     const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined, serviceKinds, param }, { keyedOnly, scorer: scorerFor(trig.kind, this.m.opts.rankScorer) });
     if (ep.hard) for (const k of [...scores.keys()]) if (!ep.hard.has(k)) scores.delete(k);
     if (ep.source === 'typescript' && fits && this.m.opts.typeFit) for (const k of fits) if (scores.has(k)) scores.set(k, scores.get(k)! + this.m.opts.typeFit);
+    if (trig.kind === 'ident' && NEW_BEFORE.test(before)) constructorsOnly(scores, serviceKinds);
     const best = [...scores].sort((a, b) => b[1] - a[1]).slice(0, MAX_BIASED);
     if (best.length) ep.prior = { set: new NameSet(best.map(([k]) => k)), score: new Map(best) };
     if (trig.kind === 'ident' && trig.typed === '' && Number.isFinite(this.m.opts.identClassGain)) {
@@ -412,6 +413,21 @@ export class MonitorSession {
     if (ep.arity && rightAfterOpen) applyArity(out, ep.arity, texts);
     return out.allowed || out.bias ? out : undefined;
   }
+}
+
+/** The text ends with `new ` (an identifier start after it): a constructor comes. */
+const NEW_BEFORE = /(?:^|[^\w$.])new\s+$/;
+
+/** After `new `, the ranking's bias goes to constructors only: a class the service names, or a name
+ *  that starts with a capital (`TRPCError`, `Point`), the convention for constructors in JS. Another
+ *  name (`new ns.Foo`) stays allowed, without a bias. The scores stay relative to the best left. */
+function constructorsOnly(scores: Map<string, number>, kinds: ReadonlyMap<string, string> | undefined): void {
+  let best = -Infinity;
+  for (const [k, s] of [...scores]) {
+    if (/^[_$]*[A-Z]/.test(k) || kinds?.get(k) === 'class') best = Math.max(best, s);
+    else scores.delete(k);
+  }
+  for (const [k, s] of scores) scores.set(k, s - best);
 }
 
 /** Right after a call's `(`: a callee that takes no argument gets only a token that closes the call

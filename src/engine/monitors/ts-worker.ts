@@ -88,9 +88,14 @@ function names(file: string, text: string, pos: number): TsResponse & { type: 'n
   return { id: 0, type: 'names', result: { names: [...kind.keys()], kinds: [...kind.values()], ...call, ...(fits ? { fits } : {}), ...(position ? { position } : {}), member: info?.isMemberCompletion ?? false, newIdentifier: info?.isNewIdentifierLocation ?? false, ms: performance.now() - t0 } };
 }
 
+/** NamesResult.position at `pos` (ts-position.ts), from the program the completions just updated. */
 function positionAt(file: string, pos: number): 'type' | undefined {
-  const sf = service.getProgram()?.getSourceFile(ROOT + file);
-  return sf ? positionOf(sf, pos) : undefined;
+  try {
+    const sf = service.getProgram()?.getSourceFile(ROOT + file);
+    return sf ? positionOf(sf, pos) : undefined;
+  } catch {
+    return undefined; // past the deadline: the names go without it
+  }
 }
 
 /** A type that says what fits: not any, unknown or a type parameter. */

@@ -41,6 +41,20 @@ describe('monitor sessions', () => {
     expect((await py.next(''))?.allowed).toBeUndefined();
   });
 
+  it('after `new `: the bias goes to constructors (a capital), another name stays allowed without it', async () => {
+    const vocab = ['<eot>', 'point', 'Point', ' x', '('];
+    const m = new Monitors(vocab, undefined, [0], { ...DEFAULT_MONITOR_OPTIONS, lineCopyBias: 0 });
+    const prefix = 'const Point = make();\npoint.x = 1;\npoint.y = point.x;\nuse(point);\nconst p = ';
+    const plain = await m.session({ file: 'a.js', prefix, suffix: '\n', files: [] }).next('');
+    expect(plain!.bias![1]).toBeGreaterThan(0); // a candidate where any value may come
+    const s = m.session({ file: 'a.js', prefix: prefix + 'new ', suffix: '\n', files: [] });
+    const c = await s.next('');
+    expect(c!.bias![2]).toBeGreaterThan(0);
+    expect(c!.bias![1]).toBe(0);
+    expect(c?.allowed?.[1] ?? 1).toBe(1);
+    expect(s.events.at(-1)?.top?.[0]).toBe('Point');
+  });
+
   it('line copy: a bias toward the continuation of an earlier line, added to the names\' constraint, with its own event', async () => {
     const m = new Monitors(VOCAB, undefined, [0]);
     const prefix = 'result = compute(alpha) + 1;\nother = 2;\nresult = compute(';
