@@ -443,6 +443,7 @@ ${cost}
 - Token healing (src/engine/decode/heal.ts; every model row, monitors on or off): the prompt's last token is dropped and the completion's first tokens spell its text out; \`--no-heal\` turns it off (tuning half only; A/B in bench/token-healing.md).
 - Expected type (monitors on): after \`receiver.\` where the code expects a type (the access's contextual type: a parameter, a property, a typed declaration, a return), a member whose type or call result fits it gets \`typeFit\` (${DEFAULT_MONITOR_OPTIONS.typeFit}) added to its ranking score (src/engine/monitors/ts-worker.ts membersFitting); \`--type-fit G\` sets it (tuning half only; bench/names-ranking.md).
 - Class gain (monitors on): at an identifier start the names' bias may raise the model's probability that a name comes by at most \`identClassGain\` nats (${DEFAULT_MONITOR_OPTIONS.identClassGain}) plus \`identClassHistory\` (${DEFAULT_MONITOR_OPTIONS.identClassHistory}) times the log odds of a name among what followed the same key before; \`--ident-class-gain G\` and \`--ident-class-history H\` set them (tuning half only; bench/names-ranking.md).
+- Types (monitors on, TS/JS): at the cursor's identifier start where the parser reads a type (\`x: \`, \`Map<K, \`), no names, no bias and no class gain (src/engine/monitors/ts-position.ts); \`--no-position-gate\` turns it off (tuning half only; bench/names-ranking.md).
 
 Every sample (inputs trimmed, every row's completion and scores): \`${jsonName}\` beside this file.
 `;
