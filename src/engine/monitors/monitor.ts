@@ -198,7 +198,7 @@ export class MonitorSession {
     ts.setFiles(serviceFileSet(this.input, { file: this.input.file, text: whole.text }));
     const t0 = (this.cursorT0 = performance.now());
     this.cursorNames = ts.names(this.input.file, whole.text, whole.at, Math.max(this.m.opts.cursorTimeoutMs, this.m.opts.cursorMaxMs))
-      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, arity: r.arity, fits: r.fits, position: r.position, ms: performance.now() - t0 } : { arity: r?.arity, position: r?.position, ms: performance.now() - t0 }));
+      .then((r) => (r && usable(r, trig) ? { names: r.names, kinds: r.kinds, param: r.param, arity: r.arity, fits: r.fits, position: r.position, ms: performance.now() - t0 } : { arity: r?.arity, ms: performance.now() - t0 }));
   }
 
   private serviceText(generated: string): { text: string; at: number } {
@@ -333,7 +333,7 @@ export class MonitorSession {
     const scores = rank({ kind: trig.kind, receiver: trig.receiver, before, after: this.input.suffix, files: this.input.files, service: offered?.size ? offered : undefined, serviceKinds, param }, { keyedOnly, scorer: scorerFor(trig.kind, this.m.opts.rankScorer) });
     if (ep.hard) for (const k of [...scores.keys()]) if (!ep.hard.has(k)) scores.delete(k);
     if (ep.source === 'typescript' && fits && this.m.opts.typeFit) for (const k of fits) if (scores.has(k)) scores.set(k, scores.get(k)! + this.m.opts.typeFit);
-    if (trig.kind === 'ident' && NEW_BEFORE.test(before)) constructorsOnly(scores, serviceKinds);
+    if (trig.keyword === 'new') constructorsOnly(scores, serviceKinds);
     const best = [...scores].sort((a, b) => b[1] - a[1]).slice(0, MAX_BIASED);
     if (best.length) ep.prior = { set: new NameSet(best.map(([k]) => k)), score: new Map(best) };
     if (trig.kind === 'ident' && trig.typed === '' && Number.isFinite(this.m.opts.identClassGain)) {
@@ -414,9 +414,6 @@ export class MonitorSession {
     return out.allowed || out.bias ? out : undefined;
   }
 }
-
-/** The text ends with `new ` (an identifier start after it): a constructor comes. */
-const NEW_BEFORE = /(?:^|[^\w$.])new\s+$/;
 
 /** After `new `, the ranking's bias goes to constructors only: a class the service names, or a name
  *  that starts with a capital (`TRPCError`, `Point`), the convention for constructors in JS. Another

@@ -12,6 +12,8 @@ export interface Trigger {
   typed: string;
   /** member: the receiver's text when it is a plain name chain (`this._cache`, `ps`), else undefined */
   receiver?: string;
+  /** ident: the keyword before it (`return`, `new`, ...), when a keyword opened the position */
+  keyword?: string;
 }
 
 const EXPRESSION_OPENERS = new Set(['(', ',', '=', '[', '!', '?', ':', '&', '|', '+', '-', '*', '/', '%', '<', '>', '{']);
@@ -71,6 +73,7 @@ export function triggerAt(text: string): Trigger | undefined {
   }
   let w = p;
   while (w > 0 && isIdentChar(text[w - 1])) w--;
-  if (w < p && p < start && EXPRESSION_KEYWORDS.has(text.slice(w, p))) return { kind: 'ident', start, typed };
+  const keyword = text.slice(w, p);
+  if (w < p && p < start && EXPRESSION_KEYWORDS.has(keyword)) return { kind: 'ident', start, typed, keyword };
   return undefined;
 }

@@ -132,7 +132,9 @@ describe('trigger points', () => {
   it('identifier starts in expression positions', () => {
     expect(triggerAt('foo(a, ')).toMatchObject({ kind: 'ident', typed: '' });
     expect(triggerAt('const x = ')).toMatchObject({ kind: 'ident' });
-    expect(triggerAt('  return va')).toMatchObject({ kind: 'ident', typed: 'va' });
+    expect(triggerAt('  return va')).toMatchObject({ kind: 'ident', typed: 'va', keyword: 'return' });
+    expect(triggerAt('throw new Po')).toMatchObject({ kind: 'ident', typed: 'Po', keyword: 'new' });
+    expect(triggerAt('renew ')).toBeUndefined();
   });
   it('no trigger in strings, comments, numbers, spreads or declarations', () => {
     expect(triggerAt('s = "a.')).toBeUndefined();
